@@ -1,0 +1,1 @@
+"""Subcommands of the `rnnx` command line; see `keras_rnnx.cli`."""

@@ -1,0 +1,102 @@
+#!/usr/bin/env python
+"""Benchmarks: prints a Markdown table and writes it to a file.
+
+Each module in tools/benchmarks/ defines `SECTION` (a title) and
+`run(args) -> list[dict]`, each dict one row with at least the keys
+`benchmark`, `ours`, `peer`, `ratio` and `unit` (extra keys become a `notes`
+column). Ratios are measured against the peer in the same run: the machines
+are shared and noisy, so compare ratios, not absolute numbers.
+
+    python tools/bench.py                 # every section
+    python tools/bench.py --only layers   # one section
+    python tools/bench.py --quick         # fewer repeats, smaller sizes
+"""
+import argparse
+import datetime
+import importlib
+import os
+import pkgutil
+import platform
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+
+def median_time(fn, repeats=5, warmup=1):
+    """Median wall time of `fn()` in seconds over `repeats` runs."""
+    import statistics
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def machine_line():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    device = ", ".join(g.name for g in gpus) or "CPU only"
+    return (
+        f"{platform.machine()} {os.cpu_count()} cores, {device}; TF {tf.__version__}; "
+        f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}"
+    )
+
+
+def format_table(rows):
+    cols = ["section", "benchmark", "ours", "peer", "ratio", "unit", "notes"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r.get(c, "")
+            if isinstance(v, float):
+                v = f"{v:.4g}"
+            cells.append(str(v))
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    import benchmarks
+
+    names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="*", choices=names, help="sections to run")
+    p.add_argument("--quick", action="store_true", help="fewer repeats, smaller sizes")
+    p.add_argument("--out", default="bench_results.md", help="file to write the table to")
+    args = p.parse_args(argv)
+    rows = []
+    for name in args.only or names:
+        mod = importlib.import_module(f"benchmarks.{name}")
+        print(f"## {mod.SECTION}", flush=True)
+        for row in mod.run(args):
+            row.setdefault("section", name)
+            known = {"section", "benchmark", "ours", "peer", "ratio", "unit"}
+            extra = {k: v for k, v in row.items() if k not in known | {"notes"}}
+            if extra:
+                row["notes"] = "; ".join(
+                    [row.get("notes", "")] * bool(row.get("notes"))
+                    + [f"{k}={v}" for k, v in extra.items()]
+                )
+            print("  ", {k: row.get(k) for k in ("benchmark", "ours", "peer", "ratio", "unit")}, flush=True)
+            rows.append(row)
+    text = f"# keras_rnnx benchmarks\n\n{machine_line()}\n\n{format_table(rows)}\n"
+    with open(args.out, "w") as f:
+        f.write(text)
+    print(text)
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

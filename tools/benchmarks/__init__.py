@@ -1,0 +1,1 @@
+"""Benchmark sections for tools/bench.py; one module per area."""
