@@ -22,12 +22,40 @@ Kernel contract (both functions):
     mask [B, T] bool or None; outputs [B, T, H] (None when
     return_sequences=False); final_state a list like initial_state.
     GRU also takes reset_after= and variant= ("full" | "simplified").
+
+Details every kernel (default or lowered) must follow:
+
+* Weights are passed as tensors (or variables) in Keras' layout:
+  LSTM kernel [D, 4H], recurrent_kernel [H, 4H], bias [4H] or None, gate
+  order i, f, c, o. GRU "full": kernel [D, 3H], recurrent_kernel [H, 3H],
+  gate order z, r, h; bias [2, 3H] (row 0 input bias, row 1 recurrent bias)
+  when reset_after=True, [3H] when reset_after=False, or None. GRU
+  "simplified": kernel [D, 2H], recurrent_kernel [H, 2H], bias [2H] or None,
+  gate order u (update), c (candidate).
+* Activations are passed as the Keras name string ("tanh", "sigmoid",
+  "relu", "hard_sigmoid", ...) whenever the layer's activation is a standard
+  Keras activation (see `activation_spec`), otherwise as the callable itself.
+  A lowering that only fuses "tanh"/"sigmoid" may fall back to
+  `default_lstm_sequence` / `default_gru_sequence` for anything else.
+* go_backwards=True processes the sequence from the last step to the first
+  (mask reversed with it) and returns `outputs` in that processing order,
+  exactly like Keras.
+* Mask semantics (Keras' own, `zero_output_for_mask=False`): at a masked step
+  the states are carried over unchanged and the output repeats the previous
+  output (zeros before the first unmasked step). `last_output` is the output
+  of the last processed step, so it is zeros for an all-masked row while the
+  final states equal the initial states. Layers that want zeros at masked
+  positions (`zero_output_for_mask=True`, used by `BiDirectional`) multiply
+  by the mask themselves.
+* GRU full update rule (Keras): h = z * h_prev + (1 - z) * hh.
+  GRU simplified: c = u * c~ + (1 - u) * c_prev.
 """
 import contextlib
 import contextvars
 
 _CURRENT = contextvars.ContextVar("keras_rnnx_lowering", default=None)
 _LOWERINGS = {}
+PAR = 32
 
 
 def register_lowering(name, *, lstm=None, gru=None):
@@ -59,3 +87,609 @@ def lowered_kernel(kind):
     if name is None:
         return None
     return _LOWERINGS[name].get(kind)
+
+
+# --------------------------------------------------------------------------
+# Activations
+# --------------------------------------------------------------------------
+
+
+def activation_spec(fn):
+    """What a layer passes to a kernel for activation `fn`.
+
+    The Keras name (e.g. "tanh") when `fn` is a standard Keras activation,
+    otherwise `fn` itself.
+    """
+    import keras
+
+    if isinstance(fn, str):
+        return fn
+    name = getattr(fn, "__name__", None)
+    if name:
+        try:
+            if keras.activations.get(name) is fn:
+                return name
+        except (ValueError, TypeError):
+            pass
+    return fn
+
+
+def _resolve_activation(spec):
+    """(name or None, callable) for an activation passed to a kernel."""
+    import keras
+
+    if isinstance(spec, str):
+        return spec, keras.activations.get(spec)
+    name = activation_spec(spec)
+    return (name if isinstance(name, str) else None), spec
+
+
+def _is_fast(activation, recurrent_activation):
+    a, _ = _resolve_activation(activation)
+    r, _ = _resolve_activation(recurrent_activation)
+    return a == "tanh" and r == "sigmoid"
+
+
+# --------------------------------------------------------------------------
+# Shared plumbing
+# --------------------------------------------------------------------------
+
+
+def _prepare(inputs, kernel, bias, mask, go_backwards):
+    """Time-major inputs, projected inputs and mask.
+
+    Returns (zx [T, B, G], mask_tb [T, B] bool or None, dtype).
+    """
+    import tensorflow as tf
+
+    inputs = tf.convert_to_tensor(inputs)
+    dtype = inputs.dtype
+    kernel = tf.cast(tf.convert_to_tensor(kernel), dtype)
+    x = tf.transpose(inputs, [1, 0, 2])
+    mask_tb = None
+    if mask is not None:
+        mask_tb = tf.transpose(tf.cast(mask, tf.bool), [1, 0])
+    if go_backwards:
+        x = tf.reverse(x, [0])
+        if mask_tb is not None:
+            mask_tb = tf.reverse(mask_tb, [0])
+    shape = tf.shape(x)
+    d = x.shape[-1] if x.shape[-1] is not None else shape[2]
+    g = kernel.shape[-1]
+    zx = tf.matmul(tf.reshape(x, [-1, d]), kernel)
+    if bias is not None:
+        zx = tf.nn.bias_add(zx, tf.cast(tf.convert_to_tensor(bias), dtype))
+    zx = tf.reshape(zx, tf.stack([shape[0], shape[1], g]))
+    return zx, mask_tb, dtype
+
+
+def _finish(hs, final_state, mask_tb, return_sequences):
+    """(last_output, outputs, final_state) from carried states hs [T, B, H].
+
+    With a mask the output at step t is the carried state if some step <= t
+    was unmasked and zeros otherwise, which is exactly Keras' rule (output
+    repeats the previous output, starting from zeros).
+    """
+    import tensorflow as tf
+
+    h_last = final_state[0]
+    if mask_tb is None:
+        last = h_last
+        outputs = tf.transpose(hs, [1, 0, 2]) if return_sequences else None
+        return last, outputs, final_state
+    seen = tf.math.cumsum(tf.cast(mask_tb, tf.int32), axis=0) > 0  # [T, B]
+    last = tf.where(seen[-1][:, None], h_last, tf.zeros_like(h_last))
+    outputs = None
+    if return_sequences:
+        outputs = tf.transpose(
+            tf.where(seen[:, :, None], hs, tf.zeros_like(hs)), [1, 0, 2]
+        )
+    return last, outputs, final_state
+
+
+def _zeros_if_none(g, like):
+    import tensorflow as tf
+
+    return tf.zeros_like(like) if g is None else g
+
+
+def _shift_prev(first, seq):
+    """[first, seq[0], ..., seq[T-2]]: the state before each step."""
+    import tensorflow as tf
+
+    return tf.concat([first[None], seq[:-1]], axis=0)
+
+
+def _flat_matmul_t(a, b):
+    """sum over T and B of a[t,b,:]^T b[t,b,:]: one [Ha, Gb] matmul."""
+    import tensorflow as tf
+
+    return tf.matmul(
+        tf.reshape(a, [-1, a.shape[-1]]),
+        tf.reshape(b, [-1, b.shape[-1]]),
+        transpose_a=True,
+    )
+
+
+def _loop(n, body, loop_vars, *, reverse=False):
+    import tensorflow as tf
+
+    i0 = n - 1 if reverse else 0
+
+    def cond(i, *_):
+        return i >= 0 if reverse else i < n
+
+    def step(i, *vs):
+        out = body(i, *vs)
+        return (i - 1 if reverse else i + 1,) + tuple(out)
+
+    res = tf.while_loop(
+        cond, step, (i0,) + tuple(loop_vars), maximum_iterations=n,
+        parallel_iterations=PAR,
+    )
+    return res[1:]
+
+
+def _ta(dtype, n, element_shape=None):
+    import tensorflow as tf
+
+    return tf.TensorArray(dtype, size=n, element_shape=element_shape,
+                          clear_after_read=False)
+
+
+class _Steps:
+    """`seq[t]` for a time-major tensor, read from a TensorArray (one split
+    up front, then zero-copy reads: fewer ops per step than slicing)."""
+
+    def __init__(self, x, n):
+        self._ta = _ta(x.dtype, n).unstack(x)
+
+    def __getitem__(self, t):
+        return self._ta.read(t)
+
+
+def _mask_float(mask_tb, dtype):
+    import tensorflow as tf
+
+    return tf.cast(mask_tb, dtype)[:, :, None]
+
+
+# --------------------------------------------------------------------------
+# LSTM
+# --------------------------------------------------------------------------
+
+
+def _lstm_fast(zx, h0, c0, u, mask_tb):
+    """tanh/sigmoid LSTM recurrence with a hand-written backward pass.
+
+    zx: [T, B, 4H] projected inputs (bias included). Returns (hs, c_T): the
+    carried h after every step [T, B, H] and the final c. The forward loop
+    keeps the gate values (TensorArray writes hold references, no copies);
+    the backward loop only does dh @ U^T and the gate derivatives, and the
+    weight gradient is one big matrix product after it.
+    """
+    import tensorflow as tf
+
+    dtype = zx.dtype
+    hdim = u.shape[0]
+
+    @tf.custom_gradient
+    def core(zx, h0, c0, u):
+        n = tf.shape(zx)[0]
+
+        zx_s = _Steps(zx, n)
+        mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+        def body(t, h, c, hs_ta, cs_ta, a_ta):
+            z = zx_s[t] + tf.matmul(h, u)
+            zi, zf, zc, zo = tf.split(z, 4, axis=1)
+            i = tf.sigmoid(zi)
+            f = tf.sigmoid(zf)
+            g = tf.tanh(zc)
+            o = tf.sigmoid(zo)
+            c_new = f * c + i * g
+            h_new = o * tf.tanh(c_new)
+            if mask_tb is not None:
+                m = mask_tb_s[t][:, None]
+                h_new = tf.where(m, h_new, h)
+                c_new = tf.where(m, c_new, c)
+            return (h_new, c_new, hs_ta.write(t, h_new), cs_ta.write(t, c_new),
+                    a_ta.write(t, tf.concat([i, f, g, o], axis=1)))
+
+        h_t, c_t, hs_ta, cs_ta, a_ta = _loop(
+            n, body, (h0, c0, _ta(dtype, n), _ta(dtype, n), _ta(dtype, n)))
+        hs = hs_ta.stack()
+        hs.set_shape(zx.shape[:2].concatenate([hdim]))
+
+        def grad(dhs, dc_final):
+            dhs = _zeros_if_none(dhs, hs)
+            dc_final = _zeros_if_none(dc_final, c_t)
+            ut = tf.transpose(u)
+            cs = cs_ta.stack()
+            c_prev = _shift_prev(c0, cs)
+            mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
+
+            dhs_s = _Steps(dhs, n)
+            mf_s = _Steps(mf, n) if mf is not None else None
+            cs_s = _Steps(cs, n)
+            c_prev_s = _Steps(c_prev, n)
+            def bbody(t, dh, dc, dz_ta):
+                dh = dh + dhs_s[t]
+                if mf is not None:
+                    m = mf_s[t]
+                    dhn, dcn = dh * m, dc * m
+                else:
+                    dhn, dcn = dh, dc
+                i, f, g, o = tf.split(a_ta.read(t), 4, axis=1)
+                tc = tf.tanh(cs_s[t])
+                dct = dcn + dhn * o * (1.0 - tc * tc)
+                dz = tf.concat([
+                    dct * g * i * (1.0 - i),
+                    dct * c_prev_s[t] * f * (1.0 - f),
+                    dct * i * (1.0 - g * g),
+                    dhn * tc * o * (1.0 - o),
+                ], axis=1)
+                dh_prev = tf.matmul(dz, ut)
+                dc_prev = dct * f
+                if mf is not None:
+                    dh_prev = dh_prev + (dh - dhn)
+                    dc_prev = dc_prev + (dc - dcn)
+                return dh_prev, dc_prev, dz_ta.write(t, dz)
+
+            dh0, dc0, dz_ta = _loop(
+                n, bbody, (tf.zeros_like(h0), dc_final, _ta(dtype, n)),
+                reverse=True,
+            )
+            dz = dz_ta.stack()
+            return dz, dh0, dc0, _flat_matmul_t(_shift_prev(h0, hs), dz)
+
+        return (hs, c_t), grad
+
+    return core(zx, h0, c0, u)
+
+
+def _lstm_generic(zx, h0, c0, u, mask_tb, act, ract):
+    """Any-activation LSTM recurrence, differentiated by autodiff."""
+    import tensorflow as tf
+
+    dtype = zx.dtype
+    n = tf.shape(zx)[0]
+
+    zx_s = _Steps(zx, n)
+    mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+    def body(t, h, c, hs_ta):
+        z = zx_s[t] + tf.matmul(h, u)
+        zi, zf, zc, zo = tf.split(z, 4, axis=1)
+        c_new = ract(zf) * c + ract(zi) * act(zc)
+        h_new = ract(zo) * act(c_new)
+        if mask_tb is not None:
+            m = mask_tb_s[t][:, None]
+            h_new = tf.where(m, h_new, h)
+            c_new = tf.where(m, c_new, c)
+        return h_new, c_new, hs_ta.write(t, h_new)
+
+    _, c_t, hs_ta = _loop(n, body, (h0, c0, _ta(dtype, n)))
+    hs = hs_ta.stack()
+    hs.set_shape(zx.shape[:2].concatenate([u.shape[0]]))
+    return hs, c_t
+
+
+def default_lstm_sequence(inputs, initial_state, kernel, recurrent_kernel,
+                          bias, *, mask=None, go_backwards=False,
+                          return_sequences=True, activation="tanh",
+                          recurrent_activation="sigmoid", training=None):
+    """The default LSTM kernel (see the module docstring for the contract).
+
+    `training=False` (inference) runs a lean loop that saves nothing for a
+    backward pass (it is still differentiable, by autodiff); otherwise
+    tanh/sigmoid LSTMs use the loop with the hand-written backward pass.
+    """
+    import tensorflow as tf
+
+    zx, mask_tb, dtype = _prepare(inputs, kernel, bias, mask, go_backwards)
+    u = tf.cast(tf.convert_to_tensor(recurrent_kernel), dtype)
+    h0, c0 = [tf.cast(tf.convert_to_tensor(s), dtype) for s in initial_state]
+    if training is not False and _is_fast(activation, recurrent_activation):
+        hs, c_t = _lstm_fast(zx, h0, c0, u, mask_tb)
+    else:
+        _, a = _resolve_activation(activation)
+        _, r = _resolve_activation(recurrent_activation)
+        hs, c_t = _lstm_generic(zx, h0, c0, u, mask_tb, a, r)
+    return _finish(hs, [hs[-1], c_t], mask_tb, return_sequences)
+
+
+def lstm_sequence(inputs, initial_state, kernel, recurrent_kernel, bias, *,
+                  mask=None, go_backwards=False, return_sequences=True,
+                  activation="tanh", recurrent_activation="sigmoid"):
+    """Runs an LSTM over a sequence with the active lowering or the default."""
+    k = lowered_kernel("lstm") or default_lstm_sequence
+    return k(inputs, initial_state, kernel, recurrent_kernel, bias, mask=mask,
+             go_backwards=go_backwards, return_sequences=return_sequences,
+             activation=activation, recurrent_activation=recurrent_activation)
+
+
+# --------------------------------------------------------------------------
+# GRU
+# --------------------------------------------------------------------------
+
+
+def _gru_fast_reset_after(zx, h0, u, b_rec, mask_tb):
+    """Full GRU, reset_after=True, tanh/sigmoid, hand-written backward."""
+    import tensorflow as tf
+
+    dtype = zx.dtype
+    hdim = u.shape[0]
+
+    @tf.custom_gradient
+    def core(zx, h0, u, b_rec):
+        n = tf.shape(zx)[0]
+
+        zx_s = _Steps(zx, n)
+        mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+        def body(t, h, hs_ta, zr_ta, hh_ta, rh_ta):
+            x = zx_s[t]
+            rec = tf.nn.bias_add(tf.matmul(h, u), b_rec)
+            zr = tf.sigmoid(x[:, : 2 * hdim] + rec[:, : 2 * hdim])
+            rh = rec[:, 2 * hdim:]
+            hh = tf.tanh(x[:, 2 * hdim:] + zr[:, hdim:] * rh)
+            h_new = hh + zr[:, :hdim] * (h - hh)
+            if mask_tb is not None:
+                h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+            return (h_new, hs_ta.write(t, h_new), zr_ta.write(t, zr),
+                    hh_ta.write(t, hh), rh_ta.write(t, rh))
+
+        h_t, hs_ta, zr_ta, hh_ta, rh_ta = _loop(
+            n, body, (h0,) + tuple(_ta(dtype, n) for _ in range(4)))
+        hs = hs_ta.stack()
+        hs.set_shape(zx.shape[:2].concatenate([hdim]))
+
+        def grad(dhs):
+            dhs = _zeros_if_none(dhs, hs)
+            ut = tf.transpose(u)
+            h_prev = _shift_prev(h0, hs)
+            mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
+
+            dhs_s = _Steps(dhs, n)
+            mf_s = _Steps(mf, n) if mf is not None else None
+            h_prev_s = _Steps(h_prev, n)
+            def bbody(t, dh, dx_ta, dr_ta):
+                dh = dh + dhs_s[t]
+                dhn = dh * mf_s[t] if mf is not None else dh
+                z, r = tf.split(zr_ta.read(t), 2, axis=1)
+                hh = hh_ta.read(t)
+                da_h = dhn * (1.0 - z) * (1.0 - hh * hh)
+                da_z = dhn * (h_prev_s[t] - hh) * z * (1.0 - z)
+                da_r = da_h * rh_ta.read(t) * r * (1.0 - r)
+                drec = tf.concat([da_z, da_r, da_h * r], axis=1)
+                dh_prev = dhn * z + tf.matmul(drec, ut)
+                if mf is not None:
+                    dh_prev = dh_prev + (dh - dhn)
+                return (dh_prev, dx_ta.write(t, tf.concat([da_z, da_r, da_h], axis=1)),
+                        dr_ta.write(t, drec))
+
+            dh0, dx_ta, dr_ta = _loop(
+                n, bbody, (tf.zeros_like(h0), _ta(dtype, n), _ta(dtype, n)),
+                reverse=True)
+            drec = dr_ta.stack()
+            du = _flat_matmul_t(h_prev, drec)
+            return dx_ta.stack(), dh0, du, tf.reduce_sum(drec, axis=[0, 1])
+
+        return hs, grad
+
+    return core(zx, h0, u, b_rec)
+
+
+def _gru_fast_reset_before(zx, h0, u, mask_tb):
+    """Full GRU, reset_after=False, tanh/sigmoid, hand-written backward."""
+    import tensorflow as tf
+
+    dtype = zx.dtype
+    hdim = u.shape[0]
+
+    @tf.custom_gradient
+    def core(zx, h0, u):
+        n = tf.shape(zx)[0]
+        u_zr, u_h = u[:, : 2 * hdim], u[:, 2 * hdim:]
+
+        zx_s = _Steps(zx, n)
+        mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+        def body(t, h, hs_ta, zr_ta, hh_ta):
+            x = zx_s[t]
+            zr = tf.sigmoid(x[:, : 2 * hdim] + tf.matmul(h, u_zr))
+            hh = tf.tanh(x[:, 2 * hdim:] + tf.matmul(zr[:, hdim:] * h, u_h))
+            h_new = hh + zr[:, :hdim] * (h - hh)
+            if mask_tb is not None:
+                h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+            return (h_new, hs_ta.write(t, h_new), zr_ta.write(t, zr),
+                    hh_ta.write(t, hh))
+
+        h_t, hs_ta, zr_ta, hh_ta = _loop(
+            n, body, (h0,) + tuple(_ta(dtype, n) for _ in range(3)))
+        hs = hs_ta.stack()
+        hs.set_shape(zx.shape[:2].concatenate([hdim]))
+
+        def grad(dhs):
+            dhs = _zeros_if_none(dhs, hs)
+            u_zr_t, u_h_t = tf.transpose(u_zr), tf.transpose(u_h)
+            h_prev = _shift_prev(h0, hs)
+            mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
+
+            dhs_s = _Steps(dhs, n)
+            mf_s = _Steps(mf, n) if mf is not None else None
+            h_prev_s = _Steps(h_prev, n)
+            def bbody(t, dh, dzr_ta, dh_ta):
+                dh = dh + dhs_s[t]
+                dhn = dh * mf_s[t] if mf is not None else dh
+                z, r = tf.split(zr_ta.read(t), 2, axis=1)
+                hh, hp = hh_ta.read(t), h_prev_s[t]
+                da_h = dhn * (1.0 - z) * (1.0 - hh * hh)
+                d_rh = tf.matmul(da_h, u_h_t)
+                da_zr = tf.concat([dhn * (hp - hh) * z * (1.0 - z),
+                                   d_rh * hp * r * (1.0 - r)], axis=1)
+                dh_prev = dhn * z + d_rh * r + tf.matmul(da_zr, u_zr_t)
+                if mf is not None:
+                    dh_prev = dh_prev + (dh - dhn)
+                return dh_prev, dzr_ta.write(t, da_zr), dh_ta.write(t, da_h)
+
+            dh0, dzr_ta, dah_ta = _loop(
+                n, bbody, (tf.zeros_like(h0), _ta(dtype, n), _ta(dtype, n)),
+                reverse=True)
+            da_zr, da_h = dzr_ta.stack(), dah_ta.stack()
+            r_all = zr_ta.stack()[..., hdim:]
+            du = tf.concat([_flat_matmul_t(h_prev, da_zr),
+                            _flat_matmul_t(r_all * h_prev, da_h)], axis=1)
+            return tf.concat([da_zr, da_h], axis=2), dh0, du
+
+        return hs, grad
+
+    return core(zx, h0, u)
+
+
+def _gru_fast_simplified(zx, h0, u, mask_tb):
+    """Update-gate-only GRU, tanh/sigmoid, hand-written backward."""
+    import tensorflow as tf
+
+    dtype = zx.dtype
+    hdim = u.shape[0]
+
+    @tf.custom_gradient
+    def core(zx, h0, u):
+        n = tf.shape(zx)[0]
+
+        zx_s = _Steps(zx, n)
+        mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+        def body(t, h, hs_ta, u_ta, c_ta):
+            a = zx_s[t] + tf.matmul(h, u)
+            uu = tf.sigmoid(a[:, :hdim])
+            cc = tf.tanh(a[:, hdim:])
+            h_new = h + uu * (cc - h)
+            if mask_tb is not None:
+                h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+            return (h_new, hs_ta.write(t, h_new), u_ta.write(t, uu),
+                    c_ta.write(t, cc))
+
+        h_t, hs_ta, u_ta, c_ta = _loop(
+            n, body, (h0,) + tuple(_ta(dtype, n) for _ in range(3)))
+        hs = hs_ta.stack()
+        hs.set_shape(zx.shape[:2].concatenate([hdim]))
+
+        def grad(dhs):
+            dhs = _zeros_if_none(dhs, hs)
+            ut = tf.transpose(u)
+            h_prev = _shift_prev(h0, hs)
+            mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
+
+            dhs_s = _Steps(dhs, n)
+            mf_s = _Steps(mf, n) if mf is not None else None
+            h_prev_s = _Steps(h_prev, n)
+            def bbody(t, dh, dz_ta):
+                dh = dh + dhs_s[t]
+                dhn = dh * mf_s[t] if mf is not None else dh
+                uu, cc = u_ta.read(t), c_ta.read(t)
+                dz = tf.concat([dhn * (cc - h_prev_s[t]) * uu * (1.0 - uu),
+                                dhn * uu * (1.0 - cc * cc)], axis=1)
+                dh_prev = dhn * (1.0 - uu) + tf.matmul(dz, ut)
+                if mf is not None:
+                    dh_prev = dh_prev + (dh - dhn)
+                return dh_prev, dz_ta.write(t, dz)
+
+            dh0, dz_ta = _loop(n, bbody, (tf.zeros_like(h0), _ta(dtype, n)),
+                               reverse=True)
+            dz = dz_ta.stack()
+            return dz, dh0, _flat_matmul_t(h_prev, dz)
+
+        return hs, grad
+
+    return core(zx, h0, u)
+
+
+def _gru_generic(zx, h0, u, b_rec, mask_tb, act, ract, reset_after, variant):
+    """Any-activation GRU recurrence, differentiated by autodiff."""
+    import tensorflow as tf
+
+    dtype = zx.dtype
+    hdim = u.shape[0]
+    n = tf.shape(zx)[0]
+
+    zx_s = _Steps(zx, n)
+    mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+    def body(t, h, hs_ta):
+        x = zx_s[t]
+        if variant == "simplified":
+            a = x + tf.matmul(h, u)
+            uu = ract(a[:, :hdim])
+            h_new = uu * act(a[:, hdim:]) + (1.0 - uu) * h
+        else:
+            if reset_after:
+                rec = tf.matmul(h, u)
+                if b_rec is not None:
+                    rec = rec + b_rec
+                z = ract(x[:, :hdim] + rec[:, :hdim])
+                r = ract(x[:, hdim: 2 * hdim] + rec[:, hdim: 2 * hdim])
+                hh = act(x[:, 2 * hdim:] + r * rec[:, 2 * hdim:])
+            else:
+                rec = tf.matmul(h, u[:, : 2 * hdim])
+                z = ract(x[:, :hdim] + rec[:, :hdim])
+                r = ract(x[:, hdim: 2 * hdim] + rec[:, hdim:])
+                hh = act(x[:, 2 * hdim:] + tf.matmul(r * h, u[:, 2 * hdim:]))
+            h_new = z * h + (1.0 - z) * hh
+        if mask_tb is not None:
+            h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+        return h_new, hs_ta.write(t, h_new)
+
+    _, hs_ta = _loop(n, body, (h0, _ta(dtype, n)))
+    hs = hs_ta.stack()
+    hs.set_shape(zx.shape[:2].concatenate([hdim]))
+    return hs
+
+
+def default_gru_sequence(inputs, initial_state, kernel, recurrent_kernel, bias,
+                         *, mask=None, go_backwards=False,
+                         return_sequences=True, activation="tanh",
+                         recurrent_activation="sigmoid", reset_after=True,
+                         variant="full", training=None):
+    """The default GRU kernel (see the module docstring for the contract).
+
+    `training=False` runs a lean inference loop (differentiable by autodiff);
+    otherwise tanh/sigmoid GRUs use the hand-written backward pass.
+    """
+    import tensorflow as tf
+
+    full_after = variant == "full" and reset_after
+    b_in = b_rec = None
+    if bias is not None:
+        if full_after:
+            bias = tf.convert_to_tensor(bias)
+            b_in, b_rec = bias[0], bias[1]
+        else:
+            b_in = bias
+    zx, mask_tb, dtype = _prepare(inputs, kernel, b_in, mask, go_backwards)
+    u = tf.cast(tf.convert_to_tensor(recurrent_kernel), dtype)
+    h0 = tf.cast(tf.convert_to_tensor(initial_state[0]), dtype)
+    if b_rec is not None:
+        b_rec = tf.cast(b_rec, dtype)
+    if training is not False and _is_fast(activation, recurrent_activation):
+        if variant == "simplified":
+            hs = _gru_fast_simplified(zx, h0, u, mask_tb)
+        elif reset_after:
+            if b_rec is None:
+                b_rec = tf.zeros([u.shape[1]], dtype)
+            hs = _gru_fast_reset_after(zx, h0, u, b_rec, mask_tb)
+        else:
+            hs = _gru_fast_reset_before(zx, h0, u, mask_tb)
+    else:
+        _, a = _resolve_activation(activation)
+        _, r = _resolve_activation(recurrent_activation)
+        hs = _gru_generic(zx, h0, u, b_rec, mask_tb, a, r, reset_after, variant)
+    return _finish(hs, [hs[-1]], mask_tb, return_sequences)
+
+
+def gru_sequence(inputs, initial_state, kernel, recurrent_kernel, bias, *,
+                 mask=None, go_backwards=False, return_sequences=True,
+                 activation="tanh", recurrent_activation="sigmoid",
+                 reset_after=True, variant="full"):
+    """Runs a GRU over a sequence with the active lowering or the default."""
+    k = lowered_kernel("gru") or default_gru_sequence
+    return k(inputs, initial_state, kernel, recurrent_kernel, bias, mask=mask,
+             go_backwards=go_backwards, return_sequences=return_sequences,
+             activation=activation, recurrent_activation=recurrent_activation,
+             reset_after=reset_after, variant=variant)

@@ -1,0 +1,332 @@
+"""Shared machinery of the cells and whole-sequence layers (private).
+
+Cells know the math of one step; `SequenceRNN` knows how to run a whole
+sequence: it hands plain tensors to a kernel in `keras_rnnx.recurrence`
+(or, on a GPU when the configuration allows, to cuDNN) and falls back to
+Keras' generic step loop only for recurrent dropout in training.
+"""
+import keras
+from keras import ops
+from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+
+from keras_rnnx import _validation as V
+from keras_rnnx import recurrence
+
+
+class CellBase(keras.layers.Layer, DropoutRNNCell):
+    """Options every cell shares: activations, initializers, dropout, seed."""
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = V.check_units(units)
+        self.activation = V.check_activation(activation, "activation")
+        self.recurrent_activation = V.check_activation(
+            recurrent_activation, "recurrent_activation"
+        )
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.recurrent_constraint = keras.constraints.get(recurrent_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.dropout = V.check_rate(dropout, "dropout")
+        self.recurrent_dropout = V.check_rate(recurrent_dropout, "recurrent_dropout")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed=seed)
+        self.output_size = self.units
+
+    def _check_step_input(self, input_shape):
+        shape = tuple(input_shape)
+        if len(shape) != 2 or shape[-1] is None:
+            raise ValueError(
+                f"Cell {self.name!r}: `inputs` of one step must be a 2D tensor "
+                f"(batch, features) with known features; received "
+                f"shape={shape}"
+            )
+
+    def _add_kernels(self, input_dim, gates):
+        self.kernel = self.add_weight(
+            shape=(input_dim, self.units * gates),
+            name="kernel",
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, self.units * gates),
+            name="recurrent_kernel",
+            initializer=self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
+        )
+
+    def _add_bias(self, shape, initializer=None):
+        self.bias = self.add_weight(
+            shape=shape,
+            name="bias",
+            initializer=initializer or self.bias_initializer,
+            regularizer=self.bias_regularizer,
+            constraint=self.bias_constraint,
+        )
+
+    def _dropped(self, inputs, h, training):
+        """Step inputs and recurrent input with dropout applied in training."""
+        if training and 0.0 < self.dropout < 1.0:
+            inputs = inputs * self.get_dropout_mask(inputs)
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            h = h * self.get_recurrent_dropout_mask(h)
+        return inputs, h
+
+    def get_initial_state(self, batch_size=None):
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [
+            self.state_size]
+        return [ops.zeros((batch_size, d), dtype=self.compute_dtype) for d in sizes]
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+            "recurrent_activation": keras.activations.serialize(
+                self.recurrent_activation
+            ),
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": keras.initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": keras.regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": keras.constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+_CELL_ARGS = (
+    "units", "activation", "recurrent_activation", "use_bias",
+    "kernel_initializer", "recurrent_initializer", "bias_initializer",
+    "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+    "kernel_constraint", "recurrent_constraint", "bias_constraint",
+    "dropout", "recurrent_dropout", "seed",
+)
+
+
+def _gpu_available():
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+class SequenceRNN(keras.layers.RNN):
+    """Base of `LSTMX`/`GRUX`: runs the cell's weights through a kernel."""
+
+    _KIND = None  # "lstm" | "gru"
+    _EXTRA_CELL_ARGS = ()
+
+    def __init__(
+        self,
+        cell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        use_cudnn="auto",
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError(
+                "`use_cudnn` must be one of 'auto', True, False; received "
+                f"use_cudnn={use_cudnn!r}"
+            )
+        super().__init__(
+            cell,
+            return_sequences=bool(return_sequences),
+            return_state=bool(return_state),
+            go_backwards=bool(go_backwards),
+            stateful=bool(stateful),
+            unroll=bool(unroll),
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.use_cudnn = use_cudnn
+        if self._cudnn_config_ok() and use_cudnn in ("auto", True) and _gpu_available():
+            # cuDNN ops are not XLA-compatible.
+            self.supports_jit = False
+
+    # -- validation --------------------------------------------------------
+    def build(self, sequences_shape, initial_state_shape=None):
+        V.check_sequence_shape(sequences_shape, self.name)
+        super().build(sequences_shape, initial_state_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        V.check_float_dtype(sequences, self.name)
+        if len(sequences.shape) != 3:
+            V.check_sequence_shape(sequences.shape, self.name)
+        return super().call(
+            sequences, initial_state=initial_state, mask=mask, training=training
+        )
+
+    # -- kernels -----------------------------------------------------------
+    def _kernel_kwargs(self):
+        return {}
+
+    def _cudnn_config_ok(self):
+        cell = self.cell
+        return (
+            recurrence.activation_spec(cell.activation) == "tanh"
+            and recurrence.activation_spec(cell.recurrent_activation) == "sigmoid"
+            and not self.unroll
+            and cell.use_bias
+            and not cell.recurrent_dropout
+        )
+
+    def _try_cudnn(self, sequences, initial_state, mask):
+        """(last, outputs, states) from cuDNN, or None when it can't run.
+
+        Used on a GPU for unmasked batches when the configuration allows
+        (tanh/sigmoid, bias, no recurrent dropout, GRU reset_after): there
+        cuDNN's results equal the default kernel's. Masked batches run the
+        default kernel, whose mask semantics are Keras' CPU ones.
+        """
+        if mask is not None or not self._cudnn_config_ok() or not _gpu_available():
+            return None
+        from keras.src.backend.tensorflow import rnn as tf_rnn
+
+        cell = self.cell
+        common = dict(
+            kernel=cell.kernel, recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias, activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            return_sequences=self.return_sequences,
+            go_backwards=self.go_backwards, unroll=False,
+        )
+        try:
+            if self._KIND == "lstm":
+                out = tf_rnn.lstm(sequences, initial_state[0], initial_state[1],
+                                  None, **common)
+            else:
+                out = tf_rnn.gru(sequences, initial_state[0], None,
+                                 reset_after=True, **common)
+        except NotImplementedError:
+            return None
+        last, outputs, states = out
+        return last, (outputs if self.return_sequences else None), list(states)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        cell = self.cell
+        if training and cell.recurrent_dropout > 0:
+            # Recurrent dropout changes the step itself: generic cell loop.
+            return super().inner_loop(
+                sequences, initial_state, mask=mask, training=training
+            )
+        if training and 0.0 < cell.dropout < 1.0:
+            dp = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dp, 1)
+        kernel = recurrence.lowered_kernel(self._KIND)
+        out = None
+        if kernel is None:
+            if self.use_cudnn in ("auto", True):
+                out = self._try_cudnn(sequences, initial_state, mask)
+            if out is None and self.use_cudnn is True and _gpu_available():
+                raise ValueError(
+                    "use_cudnn=True was specified, but cuDNN is not supported "
+                    "for this layer configuration. Pass use_cudnn='auto'."
+                )
+            kernel = (
+                recurrence.default_lstm_sequence
+                if self._KIND == "lstm"
+                else recurrence.default_gru_sequence
+            )
+        extra = dict(self._kernel_kwargs())
+        if kernel in (recurrence.default_lstm_sequence,
+                      recurrence.default_gru_sequence):
+            extra["training"] = bool(training)
+        if out is None:
+            out = kernel(
+                sequences,
+                list(initial_state),
+                cell.kernel,
+                cell.recurrent_kernel,
+                cell.bias if cell.use_bias else None,
+                mask=mask,
+                go_backwards=self.go_backwards,
+                return_sequences=self.return_sequences,
+                activation=recurrence.activation_spec(cell.activation),
+                recurrent_activation=recurrence.activation_spec(
+                    cell.recurrent_activation
+                ),
+                **extra,
+            )
+        last, outputs, states = out
+        states = list(states)
+        if mask is not None and self.zero_output_for_mask:
+            m = ops.cast(mask, "bool")
+            if self.go_backwards:
+                m = ops.flip(m, axis=1)
+            last = ops.where(m[:, -1:], last, ops.zeros_like(last))
+            if outputs is not None:
+                outputs = ops.where(m[:, :, None], outputs, ops.zeros_like(outputs))
+        if outputs is None:
+            outputs = ops.expand_dims(last, 1)
+        return last, outputs, states
+
+    def get_config(self):
+        cell_config = self.cell.get_config()
+        config = {k: cell_config[k] for k in _CELL_ARGS + self._EXTRA_CELL_ARGS}
+        config["activity_regularizer"] = keras.regularizers.serialize(
+            self.activity_regularizer
+        )
+        config["use_cudnn"] = self.use_cudnn
+        base_config = super().get_config()
+        del base_config["cell"]
+        return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _forward_to_cell(cls, names):
+    """Read-only properties `layer.units` etc. that read the cell's option."""
+    for name in names:
+        setattr(cls, name, property(lambda self, n=name: getattr(self.cell, n)))
+
+
+_forward_to_cell(SequenceRNN, _CELL_ARGS)

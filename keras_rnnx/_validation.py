@@ -1,0 +1,77 @@
+"""Argument checks shared by the layers: clear `ValueError`s up front."""
+
+
+def check_units(units, name="units"):
+    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+        raise ValueError(
+            f"`{name}` must be a positive integer; received {name}={units!r}"
+        )
+    return units
+
+
+def check_rate(rate, name):
+    try:
+        ok = 0.0 <= float(rate) <= 1.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(
+            f"`{name}` must be a float between 0 and 1; received {name}={rate!r}"
+        )
+    return min(1.0, max(0.0, float(rate)))
+
+
+def check_activation(value, name):
+    import keras
+
+    try:
+        fn = keras.activations.get(value)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ValueError(
+            f"Unknown `{name}`: {value!r}. Expected a Keras activation name "
+            f"(e.g. 'tanh', 'sigmoid', 'relu') or a callable."
+        ) from e
+    if fn is None or not callable(fn):
+        raise ValueError(
+            f"Unknown `{name}`: {value!r}. Expected a Keras activation name "
+            f"or a callable."
+        )
+    return fn
+
+
+def check_choice(value, name, choices):
+    if value not in choices:
+        raise ValueError(
+            f"Unknown `{name}`: {value!r}. Expected one of "
+            f"{', '.join(repr(c) for c in choices)}."
+        )
+    return value
+
+
+def check_sequence_shape(shape, layer_name, arg="inputs"):
+    """A [batch, time, features] shape with a known feature size."""
+    shape = tuple(shape) if shape is not None else None
+    if shape is None or len(shape) != 3:
+        rank = None if shape is None else len(shape)
+        raise ValueError(
+            f"Layer {layer_name!r}: `{arg}` must be a 3D tensor of shape "
+            f"(batch, timesteps, features); received rank {rank}, "
+            f"shape={shape}"
+        )
+    if shape[-1] is None:
+        raise ValueError(
+            f"Layer {layer_name!r}: the last dimension (features) of `{arg}` "
+            f"must be known; received shape={shape}"
+        )
+
+
+def check_float_dtype(x, layer_name, arg="inputs"):
+    import keras
+
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if "float" not in dtype:
+        raise ValueError(
+            f"Layer {layer_name!r}: `{arg}` must be a floating point tensor "
+            f"(float16/bfloat16/float32/float64); received dtype={dtype}. "
+            f"Cast integer ids with an Embedding layer first."
+        )

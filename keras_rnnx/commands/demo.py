@@ -1,0 +1,214 @@
+"""`rnnx demo`: the date translator end to end.
+
+Generates dates in twelve locales and many formats (faker + babel), trains
+the attention translator with a progress bar, prints exact-match accuracy on
+held-out dates (greedy and beam), saves an attention heatmap, exports a
+SavedModel (raw strings or token ids in) and a builtin-op TFLite model (token
+ids in), runs both on the same examples and checks they agree with Keras.
+Exits 1 when an export disagrees (2 when accuracy is below --min-accuracy).
+"""
+import os
+import time
+
+NAME = "demo"
+HELP = "train the date translator end to end, evaluate, export, verify"
+
+# full run and --quick (CI) configurations
+FULL = dict(train=24000, test=2000, epochs=6, units=64, embedding_dim=32,
+            batch_size=128, learning_rate=4e-3)
+QUICK = dict(train=1200, test=100, epochs=1, units=16, embedding_dim=16,
+             batch_size=64, learning_rate=1e-2)
+
+SHOWCASE = ["25 juin 2009", "Tuesday, March 3, 1998", "3/7/21", "7. März 2021"]
+TOLERANCE = 1e-4
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny configuration for CI (well under a minute)")
+    parser.add_argument("--out", default="export",
+                        help="output folder for the exports and the heatmap (default: export)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"training epochs (default {FULL['epochs']}, quick {QUICK['epochs']})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--train-size", type=int, default=None,
+                        help=f"training pairs (default {FULL['train']})")
+    parser.add_argument("--test-size", type=int, default=None,
+                        help=f"held-out pairs (default {FULL['test']})")
+    parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm",
+                        help="recurrent cell of encoder and decoder (default lstm)")
+    parser.add_argument("--beam-width", type=int, default=4, help="beam width (default 4)")
+    parser.add_argument("--min-accuracy", type=float, default=None,
+                        help="exit 2 when held-out beam accuracy is below this share")
+
+
+def _positive(name, value):
+    if value is not None and value <= 0:
+        raise SystemExit(f"rnnx demo: {name} must be positive, got {value}")
+
+
+def run(args):
+    for name in ("epochs", "train_size", "test_size", "beam_width"):
+        _positive("--" + name.replace("_", "-"), getattr(args, name))
+    cfg = dict(QUICK if args.quick else FULL)
+    for key, arg in (("epochs", "epochs"), ("train", "train_size"), ("test", "test_size")):
+        if getattr(args, arg) is not None:
+            cfg[key] = getattr(args, arg)
+    os.makedirs(args.out, exist_ok=True)
+
+    import keras
+    import numpy as np
+
+    from keras_rnnx import dates
+    from keras_rnnx.seq2seq import Translator, source_vocabulary_from_texts
+
+    t_start = time.perf_counter()
+    clock = [t_start]
+
+    def lap():
+        now = time.perf_counter()
+        took, clock[0] = now - clock[0], now
+        return f"      ({took:.0f}s)"
+
+    keras.utils.set_random_seed(args.seed)
+    print(f"[1/6] generating {cfg['train']} training and {cfg['test']} held-out dates "
+          f"({len(dates.LOCALES)} locales) ...", flush=True)
+    train = dates.generate(cfg["train"], seed=args.seed, split="train")
+    test = dates.generate(cfg["test"], seed=args.seed, split="test")
+    sources, targets = [list(x) for x in zip(*train)]
+    test_sources, test_targets = [list(x) for x in zip(*test)]
+    for s, t in train[:3]:
+        print(f"      {s!r} -> {t}")
+
+    translator = Translator(
+        source_vocabulary_from_texts(sources), list(dates.TARGET_CHARS), 10,
+        embedding_dim=cfg["embedding_dim"], units=cfg["units"], cell=args.cell,
+    )
+    steps = cfg["epochs"] * -(-cfg["train"] // cfg["batch_size"])
+    schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], steps, alpha=0.05)
+    translator.compile(learning_rate=schedule)
+    print(lap(), flush=True)
+    print(f"[2/6] training: {translator.model.count_params():,} parameters, "
+          f"{cfg['epochs']} epochs of {cfg['train']} pairs", flush=True)
+    t0 = time.perf_counter()
+    translator.fit(sources, targets, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
+                   verbose=1, seed=args.seed)
+    train_s = time.perf_counter() - t0
+
+    print(lap(), flush=True)
+    print("[3/6] held-out exact match", flush=True)
+    greedy = translator.exact_match(test_sources, test_targets, beam_width=1)
+    beam = translator.exact_match(test_sources, test_targets, beam_width=args.beam_width)
+    print(f"      greedy: {greedy:.2%}   beam (width {args.beam_width}): {beam:.2%}   "
+          f"on {len(test_sources)} dates never seen in training", flush=True)
+
+    examples = SHOWCASE + test_sources[:8]
+    ids = translator.tokenize(examples)
+    keras_out = {k: v.numpy() for k, v in translator.translate(ids, args.beam_width).items()}
+    keras_text = [s.decode() for s in translator.detokenize(keras_out["sequences"]).numpy()]
+
+    heatmap = os.path.join(args.out, "date_attention.png")
+    print(lap(), flush=True)
+    print(f"[4/6] attention heatmap -> {heatmap}", flush=True)
+    save_heatmap(heatmap, examples[:4], keras_text[:4], keras_out["attention"][:4],
+                 translator)
+
+    saved_path = os.path.join(args.out, "date_translator")
+    tflite_path = os.path.join(args.out, "date_translator.tflite")
+    print(lap(), flush=True)
+    print(f"[5/6] exporting SavedModel -> {saved_path}, TFLite -> {tflite_path}", flush=True)
+    translator.export_saved_model(saved_path, beam_width=args.beam_width)
+    info = translator.export_tflite(tflite_path, beam_width=args.beam_width)
+    translator.save_config(os.path.join(args.out, "date_translator.json"))
+    print(f"      TFLite: {info['size'] / 1024:.0f} KiB, builtin ops only "
+          f"({len(info['ops'])} kinds)", flush=True)
+
+    print(lap(), flush=True)
+    print("[6/6] running Keras, SavedModel and TFLite on the same examples", flush=True)
+    problems = verify(saved_path, tflite_path, examples, ids.numpy(), keras_out, keras_text)
+    width = max(len(e) for e in examples)
+    for src, text, score in zip(examples, keras_text, keras_out["scores"]):
+        print(f"      {src:<{width}} -> {text}   (score {score:.3f})")
+    print(lap(), flush=True)
+    total = time.perf_counter() - t_start
+    print(f"summary: held-out exact match greedy {greedy:.2%}, beam {beam:.2%}; "
+          f"training {train_s:.0f}s, total {total:.0f}s", flush=True)
+    if problems:
+        for p in problems:
+            print(f"DISAGREE: {p}", flush=True)
+        return 1
+    print("exports agree with Keras: SavedModel (strings and ids) and TFLite give the "
+          f"same translations, scores and attention within {TOLERANCE:g}", flush=True)
+    if args.min_accuracy is not None and beam < args.min_accuracy:
+        print(f"accuracy {beam:.2%} is below --min-accuracy {args.min_accuracy:.2%}")
+        return 2
+    return 0
+
+
+def load_exports(saved_path, tflite_path):
+    """(loaded SavedModel, TFLite runner)."""
+    import tensorflow as tf
+
+    from keras_rnnx.export import load_tflite
+
+    return tf.saved_model.load(saved_path), load_tflite(tflite_path)
+
+
+def verify(saved_path, tflite_path, examples, ids, keras_out, keras_text, exports=None):
+    """Compares the exports with Keras; returns a list of disagreements.
+
+    `exports`: optional `(loaded SavedModel, TFLite runner)` from
+    `load_exports`, else they are loaded from the paths."""
+    import numpy as np
+    import tensorflow as tf
+
+    loaded, runner = exports or load_exports(saved_path, tflite_path)
+    results = {
+        "SavedModel(text)": loaded.signatures["translate"](text=tf.constant(examples)),
+        "SavedModel(ids)": loaded.signatures["serving_default"](
+            source_ids=tf.constant(ids, tf.int32)),
+        "TFLite(ids)": runner(ids),
+    }
+    problems = []
+    for name, out in results.items():
+        out = {k: np.asarray(v) for k, v in out.items()}
+        if not np.array_equal(out["sequences"], keras_out["sequences"]):
+            problems.append(f"{name}: sequences differ from Keras")
+        for key in ("scores", "attention"):
+            diff = float(np.max(np.abs(out[key] - keras_out[key])))
+            if not diff <= TOLERANCE:
+                problems.append(f"{name}: {key} differ by {diff:.2e} (> {TOLERANCE:g})")
+        if "translations" in out:
+            texts = [t.decode() for t in out["translations"]]
+            if texts != keras_text:
+                problems.append(f"{name}: translations differ from Keras")
+        print(f"      {name:<17} agrees: "
+              f"{'no' if any(p.startswith(name) for p in problems) else 'yes'}", flush=True)
+    return problems
+
+
+def save_heatmap(path, sources, outputs, attention, translator):
+    """Attention weights of a few examples as one PNG (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import tensorflow as tf
+
+    fig, axes = plt.subplots(len(sources), 1, figsize=(9, 3.2 * len(sources)))
+    axes = [axes] if len(sources) == 1 else axes
+    for ax, src, out, weights in zip(axes, sources, outputs, attention):
+        src_chars = [c.decode() for c in tf.strings.unicode_split(
+            tf.strings.lower(src, encoding="utf-8"), "UTF-8").numpy()]
+        out_chars = list(out) + ["</s>"]
+        w = weights[: len(out_chars), : len(src_chars)]
+        ax.imshow(w, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+        ax.set_xticks(range(len(src_chars)), [c if c != " " else "␣" for c in src_chars])
+        ax.set_yticks(range(len(out_chars)), out_chars)
+        ax.set_title(f"{src!r} -> {out}", fontsize=10)
+    fig.tight_layout()
+    tmp = f"{path}.tmp{os.getpid()}.png"
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,161 @@
+"""`rnnx train-classifier DATA --format fasttext|csv|folders --out DIR`.
+
+Trains a recurrent text classifier, prints per-class metrics on a held-out
+split, saves the model folder (`model.keras` taking raw strings,
+`classifier.json`, `vocab.txt`, `metrics.json`) and exports `saved_model/`
+(TF Serving; `classify` signature: raw strings -> class names and
+probabilities) and `model.tflite` (token ids in; `vocab.txt` beside it).
+
+DATA is a file or folder in the given format, or the name of a built-in task
+(`sentiment`, `topic`, `language`; see `keras_rnnx.datasets`).
+"""
+NAME = "train-classifier"
+HELP = "train a recurrent text classifier from a data folder or file"
+
+
+def add_arguments(parser):
+    parser.add_argument("data", help="data file/folder, or a built-in task: sentiment, topic, language")
+    parser.add_argument("--format", choices=["fasttext", "csv", "folders"], default=None,
+                        help="layout of DATA (default: folders for a folder, csv for *.csv, else fasttext)")
+    parser.add_argument("--label-column", default="label", help="CSV: the label column")
+    parser.add_argument("--text-column", default="text", help="CSV: the text column")
+    parser.add_argument("--out", default="classifier", help="output folder (default: ./classifier)")
+    parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
+    parser.add_argument("--units", type=int, default=32, help="units per direction")
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--unidirectional", action="store_true", help="no backward direction")
+    parser.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default="max")
+    parser.add_argument("--embedding-dim", type=int, default=64)
+    parser.add_argument("--embeddings", default=None, metavar="VECTORS",
+                        help="pretrained word vectors (word2vec text/binary format) to initialise the embedding")
+    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script"], default="unicode_script")
+    parser.add_argument("--no-lowercase", action="store_true")
+    parser.add_argument("--min-count", type=int, default=1)
+    parser.add_argument("--max-vocabulary", type=int, default=20000)
+    parser.add_argument("--max-length", type=int, default=None,
+                        help="tokens kept per text (default: 95th percentile of the training lengths, <= 256)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--no-class-weights", action="store_true", help="do not balance the classes")
+    parser.add_argument("--test-fraction", type=float, default=0.2, help="held-out fraction (stratified)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-export", action="store_true", help="skip the SavedModel and TFLite exports")
+    parser.add_argument("--quantize", choices=["dynamic", "float16"], default=None, help="TFLite weight quantization")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _load_data(args):
+    import os
+
+    from keras_rnnx import datasets
+
+    if not os.path.exists(args.data) and args.data in datasets.TASKS:
+        return datasets.load(args.data)
+    fmt = args.format
+    if fmt is None:
+        if os.path.isdir(args.data):
+            fmt = "folders"
+        elif args.data.lower().endswith((".csv", ".tsv")):
+            fmt = "csv"
+        else:
+            fmt = "fasttext"
+    if fmt == "csv":
+        return datasets.read_csv(args.data, args.label_column, args.text_column)
+    return datasets.read(args.data, fmt)
+
+
+def _check_args(args):
+    positive = ("units", "layers", "embedding_dim", "epochs", "batch_size", "min_count", "max_vocabulary")
+    for name in positive:
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
+    if args.max_length is not None and args.max_length < 1:
+        raise ValueError(f"--max-length must be >= 1; got {args.max_length}")
+    if not 0.0 < args.test_fraction < 1.0:
+        raise ValueError(f"--test-fraction must be in (0, 1); got {args.test_fraction}")
+    if not 0.0 <= args.dropout < 1.0:
+        raise ValueError(f"--dropout must be in [0, 1); got {args.dropout}")
+    if args.learning_rate <= 0:
+        raise ValueError(f"--learning-rate must be > 0; got {args.learning_rate}")
+
+
+def run(args):
+    import json
+    import os
+    import sys
+    import time
+
+    def fail(msg):
+        print(f"rnnx train-classifier: {msg}", file=sys.stderr)
+        return 2
+
+    try:
+        _check_args(args)
+        data = _load_data(args)
+    except (ValueError, TypeError) as e:
+        return fail(e)
+    if data.num_classes < 2:
+        return fail(f"DATA must hold at least two classes; found {data.class_names}")
+    too_small = [c for c, n in zip(data.class_names, data.class_counts()) if n < 2]
+    if too_small:
+        return fail(f"every class needs at least 2 texts for a held-out split; too few: {too_small}")
+
+    import keras
+
+    from keras_rnnx import classification_metrics
+    from keras_rnnx.models import TextClassifier
+    from keras_rnnx.text import atomic_write
+
+    keras.utils.set_random_seed(args.seed)
+    train, test = data.split(args.test_fraction, seed=args.seed)
+    print(f"{data!r}\ntrain {len(train)}, held out {len(test)}", flush=True)
+    embeddings = None
+    if args.embeddings:
+        from keras_rnnx.keyed_vectors import KeyedVectors
+
+        try:
+            embeddings = KeyedVectors.load_word2vec_format(args.embeddings)
+        except (ValueError, OSError) as e:
+            return fail(f"--embeddings: {e}")
+    try:
+        clf = TextClassifier.create(
+            train.texts, train.labels, train.class_names,
+            tokenizer=args.tokenizer, lowercase=not args.no_lowercase,
+            min_count=args.min_count, max_vocabulary=args.max_vocabulary,
+            max_length=args.max_length, cell=args.cell, units=args.units,
+            layers=args.layers, bidirectional=not args.unidirectional,
+            pooling=args.pooling, embedding_dim=args.embedding_dim,
+            embeddings=embeddings, dropout=args.dropout,
+        )
+    except (ValueError, TypeError) as e:
+        return fail(e)
+    print(f"vocabulary {len(clf.vocabulary)} tokens, max_length {clf.max_length}", flush=True)
+    t0 = time.perf_counter()
+    clf.fit(
+        train.texts, train.labels, epochs=args.epochs, batch_size=args.batch_size,
+        class_weight=None if args.no_class_weights else "balanced",
+        learning_rate=args.learning_rate, verbose=0 if args.quiet else 1,
+    )
+    seconds = time.perf_counter() - t0
+    report = clf.evaluate(test.texts, test.labels)
+    print(f"\ntrained in {seconds:.1f}s; held-out metrics ({len(test)} texts):")
+    print(classification_metrics.format_report(report))
+
+    os.makedirs(args.out, exist_ok=True)
+    clf.save(args.out)
+    atomic_write(
+        os.path.join(args.out, "metrics.json"),
+        json.dumps({"held_out": report, "train_seconds": seconds,
+                    "train_size": len(train), "test_size": len(test)}, indent=2) + "\n",
+    )
+    print(f"saved {os.path.join(args.out, 'model.keras')} (raw strings in)")
+    if not args.no_export:
+        sm = os.path.join(args.out, "saved_model")
+        clf.export_saved_model(sm)
+        print(f"exported {sm} (signatures: classify, serving_default, class_names)")
+        tfl = os.path.join(args.out, "model.tflite")
+        clf.export_tflite(tfl, quantize=args.quantize)
+        print(f"exported {tfl} (int32 token ids [1, {clf.max_length}] in; vocab.txt beside it)")
+    return 0

@@ -1,0 +1,69 @@
+"""`rnnx word2vec CORPUS --out vectors.txt`: train skip-gram word vectors."""
+NAME = "word2vec"
+HELP = "train word2vec (skip-gram, negative sampling) on a corpus"
+
+
+def add_arguments(parser):
+    parser.add_argument("corpus", help="UTF-8 text file, one sentence or document a line")
+    parser.add_argument("--out", required=True, help="vectors file (word2vec format)")
+    parser.add_argument("--binary", action="store_true", help="write the binary word2vec format")
+    parser.add_argument("--vector-size", type=int, default=100)
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--negative", type=int, default=5)
+    parser.add_argument("--ns-exponent", type=float, default=0.75)
+    parser.add_argument("--sample", type=float, default=1e-3)
+    parser.add_argument("--min-count", type=int, default=5)
+    parser.add_argument("--max-vocab-size", type=int, default=None)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--alpha", type=float, default=0.025)
+    parser.add_argument("--min-alpha", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=2048, help="centre words per training block")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script"], default="whitespace")
+    parser.add_argument("--keep-punctuation", action="store_true", help="do not strip punctuation")
+    parser.add_argument("--no-lowercase", action="store_true")
+    parser.add_argument("--stem", default=None, help="Snowball stemmer language, e.g. english")
+    parser.add_argument("--projector", default=None, metavar="PREFIX",
+                        help="also write PREFIX_vectors.tsv and PREFIX_metadata.tsv for the embedding projector")
+    parser.add_argument("--plot", default=None, metavar="PNG", help="also save a PCA plot of --plot-words")
+    parser.add_argument("--plot-words", default=None,
+                        help="comma-separated words for --plot (default: the 40 most frequent)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args):
+    import os
+    import sys
+
+    from keras_rnnx.text import Tokenizer
+    from keras_rnnx.word2vec import Word2Vec
+
+    if not os.path.isfile(args.corpus):
+        print(f"rnnx word2vec: corpus {args.corpus!r} is not a file", file=sys.stderr)
+        return 2
+    try:
+        tokenizer = Tokenizer(kind=args.tokenizer, lowercase=not args.no_lowercase,
+                              stem=args.stem, drop_punctuation=not args.keep_punctuation)
+        model = Word2Vec(
+            vector_size=args.vector_size, window=args.window, negative=args.negative,
+            ns_exponent=args.ns_exponent, sample=args.sample, min_count=args.min_count,
+            max_vocab_size=args.max_vocab_size, epochs=args.epochs, alpha=args.alpha,
+            min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed, tokenizer=tokenizer,
+        )
+        model.fit(args.corpus, progress_bar=not args.quiet)
+    except ValueError as e:
+        print(f"rnnx word2vec: {e}", file=sys.stderr)
+        return 2
+    wv = model.wv
+    wv.save_word2vec_format(args.out, binary=args.binary)
+    print(f"{len(wv)} words x {wv.vector_size} written to {args.out} "
+          f"({model.total_words * model.epochs / max(model.train_seconds, 1e-9):,.0f} words/s, "
+          f"{model.train_seconds:.1f} s)")
+    if args.projector:
+        wv.save_projector_tsv(args.projector + "_vectors.tsv", args.projector + "_metadata.tsv")
+        print(f"projector files: {args.projector}_vectors.tsv, {args.projector}_metadata.tsv")
+    if args.plot:
+        words = args.plot_words.split(",") if args.plot_words else wv.index_to_key[:40]
+        wv.plot_pca(words, args.plot)
+        print(f"PCA plot: {args.plot}")
+    return 0

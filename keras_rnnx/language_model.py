@@ -1,0 +1,488 @@
+"""A uni-directional recurrent language model that plugs into the decoders.
+
+`LanguageModel` is embedding -> `LSTMX` or `GRUX` layers -> a softmax over
+the vocabulary. Training runs the fast whole-sequence layers; generation
+runs one step at a time through the layers' cells (`model.step`, the
+`step_fn` of `keras_rnnx.decoding`), so a generation function is plain
+matrix products, gathers and one `tf.while_loop`: it exports to a
+SavedModel signature and to a builtin-ops TFLite model with no RNN lowering.
+
+`Vocabulary` maps characters (or whitespace-separated words) to ids with four
+reserved ids: 0 padding, 1 start (`<s>`), 2 end (`</s>`), 3 unknown.
+`load_corpus()` reads the Lee background corpus that gensim ships (300 news
+documents, one per line), the default training text of `rnnx generate`.
+"""
+import collections
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_rnnx import decoding
+from keras_rnnx.gru import GRUX
+from keras_rnnx.lstm import LSTMX
+
+__all__ = [
+    "Vocabulary",
+    "LanguageModel",
+    "load_corpus",
+    "make_training_arrays",
+    "train_language_model",
+    "perplexity",
+    "unigram_perplexity",
+    "generation_function",
+    "export_generator",
+]
+
+PAD, BOS, EOS, UNK = 0, 1, 2, 3
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+
+
+# --------------------------------------------------------------------------
+# vocabulary and corpus
+# --------------------------------------------------------------------------
+class Vocabulary:
+    """Character- or word-level vocabulary with reserved ids 0-3.
+
+    Args:
+        tokens: the non-special tokens, in id order (ids start at 4).
+        level: "char" (every character a token) or "word" (whitespace split).
+
+    Example:
+
+    >>> vocab = Vocabulary.build(["abba", "cab"], level="char")
+    >>> vocab.encode("cab")
+    [1, 6, 4, 5]
+    >>> vocab.decode([6, 4, 5, 2, 4])
+    'cab'
+    """
+
+    def __init__(self, tokens, level="char"):
+        if level not in ("char", "word"):
+            raise ValueError(f"`level` must be 'char' or 'word', got {level!r}")
+        tokens = list(tokens)
+        if len(set(tokens)) != len(tokens):
+            raise ValueError("`tokens` must not contain duplicates")
+        if any(t in SPECIALS for t in tokens):
+            raise ValueError(f"`tokens` must not contain the reserved tokens {SPECIALS}")
+        self.level = level
+        self.tokens = SPECIALS + tokens
+        self.index = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def build(cls, texts, level="char", min_count=1, max_size=None):
+        """Vocabulary of the tokens of `texts` seen at least `min_count` times,
+        most frequent first, at most `max_size` ids in all (specials included)."""
+        if isinstance(texts, str):
+            texts = [texts]
+        counts = collections.Counter()
+        for text in texts:
+            counts.update(text if level == "char" else text.split())
+        items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        tokens = [t for t, c in items if c >= min_count]
+        if max_size is not None:
+            tokens = tokens[: max(0, int(max_size) - len(SPECIALS))]
+        if level == "char":
+            tokens = sorted(tokens)  # stable, readable ids
+        return cls(tokens, level=level)
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def split(self, text):
+        return list(text) if self.level == "char" else text.split()
+
+    def encode(self, text, add_bos=True, add_eos=False):
+        ids = [self.index.get(t, UNK) for t in self.split(text)]
+        return [BOS] * add_bos + ids + [EOS] * add_eos
+
+    def decode(self, ids):
+        """Text of `ids`, stopping at the end token, skipping padding and start."""
+        out = []
+        for i in np.asarray(ids).reshape(-1).tolist():
+            if i == EOS:
+                break
+            if i in (PAD, BOS):
+                continue
+            out.append(self.tokens[i] if 0 <= i < len(self.tokens) else SPECIALS[UNK])
+        return ("" if self.level == "char" else " ").join(out)
+
+    def get_config(self):
+        return {"tokens": self.tokens[len(SPECIALS):], "level": self.level}
+
+    def save(self, path):
+        """Writes the vocabulary as JSON, atomically."""
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.get_config(), f, ensure_ascii=False)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path):
+        with open(path, encoding="utf-8") as f:
+            return cls(**json.load(f))
+
+
+def lee_corpus_path():
+    """Path of gensim's `lee_background.cor` (300 news documents)."""
+    try:
+        import gensim
+    except ImportError as e:  # pragma: no cover - gensim is a test dependency
+        raise ImportError(
+            "the default corpus ships with gensim: pip install gensim, or pass a text file"
+        ) from e
+    return os.path.join(os.path.dirname(gensim.__file__), "test", "test_data",
+                        "lee_background.cor")
+
+
+def load_corpus(path=None, max_documents=None):
+    """Documents (non-empty lines) of a text file; default the Lee corpus."""
+    path = path or lee_corpus_path()
+    if not os.path.isfile(path):
+        raise ValueError(f"`path`: no such text file: {path!r}")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        docs = [line.strip() for line in f if line.strip()]
+    if not docs:
+        raise ValueError(f"`path`: {path!r} holds no text")
+    return docs[:max_documents] if max_documents else docs
+
+
+def make_training_arrays(vocab, documents, seq_len=64):
+    """(inputs, targets) int32 [N, seq_len]: every document as
+    `<s> tokens </s>`, cut into windows; targets are inputs shifted by one,
+    padded with 0 (ignored by the loss)."""
+    if seq_len < 2:
+        raise ValueError(f"`seq_len` must be >= 2, got {seq_len}")
+    xs, ys = [], []
+    for doc in documents:
+        ids = vocab.encode(doc, add_bos=True, add_eos=True)
+        for start in range(0, len(ids) - 1, seq_len):
+            chunk = ids[start: start + seq_len + 1]
+            x, y = chunk[:-1], chunk[1:]
+            xs.append(x + [PAD] * (seq_len - len(x)))
+            ys.append(y + [PAD] * (seq_len - len(y)))
+    return np.asarray(xs, np.int32), np.asarray(ys, np.int32)
+
+
+# --------------------------------------------------------------------------
+# the model
+# --------------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+class LanguageModel(keras.Model):
+    """Recurrent language model: embedding, LSTMX/GRUX layers, softmax.
+
+    `call` returns next-token logits for every position (training, perplexity);
+    `step(tokens, state)` is the decoders' step function (log-probabilities
+    of the next token given one token and the recurrent state), and
+    `generate(prompt_ids, strategy, max_length)` primes the state on a prompt
+    and decodes with greedy search, sampling or beam search.
+
+    Args:
+        vocabulary_size: number of token ids (including the 4 reserved).
+        embedding_dim: size of the token embeddings.
+        units: units of every recurrent layer.
+        num_layers: number of stacked recurrent layers.
+        cell_type: "lstm" (`LSTMX`) or "gru" (`GRUX`).
+        dropout: dropout between layers in training.
+        **kwargs: base `keras.Model` arguments (`name`, ...).
+
+    Call arguments:
+        token_ids: int tensor [batch, time]; 0 is padding (masked).
+        training: Python boolean; enables dropout.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_rnnx.language_model import LanguageModel
+    >>> from keras_rnnx.decoding import BeamSearch
+    >>> lm = LanguageModel(vocabulary_size=12, embedding_dim=8, units=16)
+    >>> tuple(lm(np.array([[1, 5, 6, 7]])).shape)
+    (1, 4, 12)
+    >>> seqs, scores = lm.generate(np.array([[1, 5]]), BeamSearch(3), 6)
+    >>> tuple(seqs.shape)
+    (1, 1, 6)
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim=64, units=256, num_layers=1,
+                 cell_type="lstm", dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        for name, value, low in (("vocabulary_size", vocabulary_size, 5),
+                                 ("embedding_dim", embedding_dim, 1),
+                                 ("units", units, 1), ("num_layers", num_layers, 1)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+                raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}")
+        if cell_type not in ("lstm", "gru"):
+            raise ValueError(f"`cell_type` must be 'lstm' or 'gru', got {cell_type!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
+        self.vocabulary_size = int(vocabulary_size)
+        self.embedding_dim = int(embedding_dim)
+        self.units = int(units)
+        self.num_layers = int(num_layers)
+        self.cell_type = cell_type
+        self.dropout = float(dropout)
+        self.embedding = keras.layers.Embedding(self.vocabulary_size, self.embedding_dim,
+                                                mask_zero=True, name="embedding")
+        rnn = LSTMX if cell_type == "lstm" else GRUX
+        self.rnns = [rnn(self.units, return_sequences=True, name=f"{cell_type}_{i}")
+                     for i in range(self.num_layers)]
+        self.drop = keras.layers.Dropout(self.dropout)
+        self.head = keras.layers.Dense(self.vocabulary_size, name="logits")
+
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+        shape = tuple(input_shape) + (self.embedding_dim,)
+        for rnn in self.rnns:
+            rnn.build(shape)
+            shape = shape[:-1] + (self.units,)
+        self.head.build(shape)
+        self.built = True
+
+    def call(self, token_ids, training=False):
+        token_ids = tf.cast(token_ids, tf.int32)
+        mask = tf.not_equal(token_ids, PAD)
+        x = self.embedding(token_ids)
+        for rnn in self.rnns:
+            x = self.drop(rnn(x, mask=mask, training=training), training=training)
+        return self.head(x)
+
+    # -- decoding ----------------------------------------------------------
+    @property
+    def _state_width(self):
+        return 2 if self.cell_type == "lstm" else 1
+
+    def initial_state(self, batch_size):
+        """Zero recurrent state: a tuple per layer of [batch, units] tensors."""
+        z = tf.zeros(tf.stack([batch_size, self.units]), self.compute_dtype)
+        return tuple(tuple(z for _ in range(self._state_width))
+                     for _ in range(self.num_layers))
+
+    def step(self, tokens, state):
+        """The decoders' `step_fn`: (tokens [N], state) -> (log_probs [N, V], state)."""
+        return self.step_fn()(tokens, state)
+
+    def step_fn(self):
+        """A step function over the current weights, read once now.
+
+        Call it once outside the decoding loop (as `generate` does): the loop
+        body then holds only matrix products on tensors, no variable reads,
+        which keeps exported graphs frozen and builtin-op TFLite clean.
+        """
+        if not self.built:
+            self.build((None, None))
+        emb = tf.convert_to_tensor(self.embedding.embeddings)
+        layers = []
+        for rnn in self.rnns:
+            cell = rnn.cell
+            bias = tf.convert_to_tensor(cell.bias) if cell.use_bias else None
+            layers.append((cell, tf.convert_to_tensor(cell.kernel),
+                           tf.convert_to_tensor(cell.recurrent_kernel), bias))
+        head_w = tf.convert_to_tensor(self.head.kernel)
+        head_b = tf.convert_to_tensor(self.head.bias)
+
+        def step_fn(tokens, state):
+            x = tf.gather(emb, tf.cast(tokens, tf.int32))
+            new_state = []
+            for (cell, w, u, b), s in zip(layers, state):
+                x, s = _cell_step(cell, x, s, w, u, b)
+                new_state.append(s)
+            logits = tf.matmul(x, head_w) + head_b
+            return tf.nn.log_softmax(tf.cast(logits, tf.float32)), tuple(new_state)
+
+        return step_fn
+
+    def prime(self, prompt_ids):
+        """Runs a right-padded prompt [B, P] (starting with `<s>`) through the
+        model up to its last token; returns (state, last_token [B]) so that
+        decoding feeds the last prompt token first."""
+        prompt_ids = tf.cast(tf.convert_to_tensor(prompt_ids), tf.int32)
+        if prompt_ids.shape.rank != 2:
+            raise ValueError(
+                f"`prompt_ids` must be a 2D int tensor [batch, length], got shape "
+                f"{prompt_ids.shape}"
+            )
+        batch = tf.shape(prompt_ids)[0]
+        lengths = tf.reduce_sum(tf.cast(tf.not_equal(prompt_ids, PAD), tf.int32), axis=1)
+        lengths = tf.maximum(lengths, 1)
+        last = tf.gather(prompt_ids, lengths - 1, batch_dims=1)
+        last = tf.where(tf.equal(last, PAD), BOS, last)
+
+        step_fn = self.step_fn()
+
+        def body(t, state):
+            _, new_state = step_fn(prompt_ids[:, t], state)
+            keep = (t < lengths - 1)[:, None]
+            return t + 1, tf.nest.map_structure(
+                lambda n, o: tf.where(keep, n, o), new_state, state)
+
+        steps = tf.maximum(tf.shape(prompt_ids)[1] - 1, 0)
+        _, state = tf.while_loop(lambda t, s: t < steps, body,
+                                 (tf.constant(0), self.initial_state(batch)))
+        return state, last
+
+    def generate(self, prompt_ids, strategy=None, max_length=100):
+        """Decodes after each prompt; `strategy` a `decoding` strategy object
+        (default greedy). Returns the strategy's (sequences, scores)."""
+        strategy = strategy or decoding.GreedySearch()
+        state, last = self.prime(prompt_ids)
+        return strategy(self.step_fn(), state, last, EOS, max_length)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim, "units": self.units,
+                "num_layers": self.num_layers, "cell_type": self.cell_type,
+                "dropout": self.dropout}
+
+
+def _cell_step(cell, x, state, kernel, recurrent_kernel, bias):
+    """One step of an LSTMCellX / GRUCellX on weight tensors (the cells' math)."""
+    act, ract = cell.activation, cell.recurrent_activation
+    if len(state) == 2:  # LSTM, gate order i, f, c, o
+        h, c = state
+        z = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel)
+        if bias is not None:
+            z = z + bias
+        zi, zf, zc, zo = tf.split(z, 4, axis=-1)
+        c = ract(zf) * c + ract(zi) * act(zc)
+        h = ract(zo) * act(c)
+        return h, (h, c)
+    (h,) = state
+    n = cell.units
+    if getattr(cell, "variant", "full") != "full" or not cell.reset_after:
+        new_h, _ = cell.call(x, [h])  # rare variants: the cell's own math
+        return new_h, (new_h,)
+    xz = tf.matmul(x, kernel)
+    rec = tf.matmul(h, recurrent_kernel)
+    if bias is not None:
+        xz, rec = xz + bias[0], rec + bias[1]
+    z = ract(xz[:, :n] + rec[:, :n])
+    r = ract(xz[:, n:2 * n] + rec[:, n:2 * n])
+    hh = act(xz[:, 2 * n:] + r * rec[:, 2 * n:])
+    h = z * h + (1.0 - z) * hh
+    return h, (h,)
+
+
+def compile_language_model(model, learning_rate=3e-3):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD),
+    )
+    return model
+
+
+def train_language_model(documents, level="char", seq_len=64, embedding_dim=64,
+                         units=256, num_layers=1, cell_type="lstm", epochs=3,
+                         batch_size=64, learning_rate=3e-3, min_count=2,
+                         max_vocabulary=None, verbose=1, validation_split=0.0):
+    """Builds a vocabulary, trains a `LanguageModel` on `documents` and returns
+    `(model, vocabulary, history)`."""
+    vocab = Vocabulary.build(documents, level=level, min_count=min_count,
+                             max_size=max_vocabulary)
+    x, y = make_training_arrays(vocab, documents, seq_len)
+    model = LanguageModel(len(vocab), embedding_dim=embedding_dim, units=units,
+                          num_layers=num_layers, cell_type=cell_type)
+    compile_language_model(model, learning_rate)
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
+                        shuffle=True, validation_split=validation_split)
+    return model, vocab, history
+
+
+def perplexity(model, inputs, targets, batch_size=256):
+    """exp(mean negative log-likelihood) of the non-padding targets."""
+    total, count = 0.0, 0
+    for i in range(0, len(inputs), batch_size):
+        logits = model(inputs[i: i + batch_size])
+        lp = tf.nn.log_softmax(tf.cast(logits, tf.float32)).numpy()
+        y = targets[i: i + batch_size]
+        m = y != PAD
+        total -= np.take_along_axis(lp, y[..., None], axis=-1)[..., 0][m].sum()
+        count += int(m.sum())
+    return math.exp(total / max(count, 1))
+
+
+def unigram_perplexity(train_targets, eval_targets, vocabulary_size):
+    """Perplexity on `eval_targets` of token frequencies of `train_targets`
+    (add-one smoothed): the baseline a language model must beat."""
+    counts = np.bincount(train_targets[train_targets != PAD], minlength=vocabulary_size)
+    probs = (counts + 1.0) / (counts.sum() + vocabulary_size)
+    y = eval_targets[eval_targets != PAD]
+    return float(np.exp(-np.log(probs[y]).mean()))
+
+
+# --------------------------------------------------------------------------
+# export with a generation signature
+# --------------------------------------------------------------------------
+def generation_function(model, strategy=None, max_length=100):
+    """A `tf.function` `generate(prompt_ids) -> {"sequences", "scores"}`:
+    prompt ids int32 [batch, length] (right-padded with 0, starting with
+    `<s>`) in; the strategy's sequences and scores out."""
+    if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
+        raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}")
+    strategy = strategy or decoding.BeamSearch(4)
+
+    def generate(prompt_ids):
+        sequences, scores = model.generate(prompt_ids, strategy, max_length)
+        return {"sequences": sequences, "scores": scores}
+
+    return tf.function(generate, input_signature=[
+        tf.TensorSpec([None, None], tf.int32, name="prompt_ids")])
+
+
+def _write_generation_saved_model(model, target, strategy, max_length):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("generate", generation_function(model, strategy, max_length))
+    archive.write_out(target, verbose=False)
+
+
+def export_generator(model, path, strategy=None, max_length=100, format="saved_model",
+                     overwrite=False):
+    """Exports `model`'s generation function with a "generate" signature.
+
+    `format="saved_model"`: a SavedModel folder written by
+    `keras_rnnx.export.to_saved_model` (servable by TF Serving, loads with
+    `tf.saved_model.load` and no keras_rnnx), whose "serving_default" gives
+    next-token logits of `token_ids`; `format="tflite"`: a
+    builtin-ops `.tflite` file (signature runner "generate"). Written
+    atomically. Returns `path`.
+    """
+    import tempfile
+
+    from keras_rnnx._atomic import atomic_target
+
+    if format not in ("saved_model", "tflite"):
+        raise ValueError(f"`format` must be 'saved_model' or 'tflite', got {format!r}")
+    if not isinstance(model, LanguageModel):
+        raise TypeError(f"`model` must be a LanguageModel, got {type(model).__name__}")
+    if (format == "tflite" and isinstance(strategy, decoding.RandomSampler)
+            and strategy.seed is not None):
+        raise ValueError(
+            "`strategy`: a seeded RandomSampler cannot export to TFLite (stateless "
+            "random ops are not builtins); use RandomSampler(seed=None) there"
+        )
+    if not model.built:
+        model.build((None, None))
+    if format == "saved_model":
+        # through the project's exporter: "serving_default" (next-token logits
+        # of token ids, from a functional wrapper) plus the "generate" signature
+        from keras_rnnx import export
+
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        wrapper = keras.Model(token_ids, model(token_ids), name="next_token_logits")
+        export.to_saved_model(
+            wrapper, path, overwrite=overwrite,
+            signatures={"generate": generation_function(model, strategy, max_length)})
+        return path
+    with tempfile.TemporaryDirectory(prefix="keras_rnnx_generate_") as saved:
+        saved = os.path.join(saved, "saved_model")
+        _write_generation_saved_model(model, saved, strategy, max_length)
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["generate"])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        data = converter.convert()
+    with atomic_target(path, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+    return path

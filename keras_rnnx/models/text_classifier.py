@@ -1,0 +1,714 @@
+"""Recurrent text classifier: token ids or raw strings in, class probabilities out.
+
+`text_classifier(...)` builds the Keras functional model:
+
+    ids [B, T] (0 = padding) -> SanitizeIds -> Embedding(mask_zero=True)
+      -> layers x BiDirectional(LSTMX | GRUX, return_sequences=True)
+      -> pooling over real steps (last | mean | max | attention)
+      -> Dropout -> Dense(num_classes, softmax)
+
+With `inputs="strings"` the same model sits behind a `TextToIds` layer
+(in-graph tensorflow-text tokenization), so the model takes raw strings.
+Padding never changes a prediction: the embedding's mask reaches the
+recurrent layers and the pooling, which read real steps only.
+
+`TextClassifier` wraps a model with its vocabulary, tokenizer settings and
+class names: `fit` on texts (class weights, balanced by default),
+`predict`/`predict_proba`/`evaluate` (per-class metrics), `save`/`load` a
+folder, `export_saved_model` (raw strings -> class names and probabilities)
+and `export_tflite` (token ids -> probabilities, vocabulary file beside it).
+"""
+import json
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_rnnx import classification_metrics, pooling as pooling_lib
+
+__all__ = [
+    "text_classifier",
+    "with_string_input",
+    "ids_model",
+    "SanitizeIds",
+    "TokenDropout",
+    "TextClassifier",
+    "CELLS",
+]
+
+CELLS = ("lstm", "gru")
+INPUTS = ("ids", "strings")
+
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+class SanitizeIds(keras.layers.Layer):
+    """Maps token ids outside `[0, vocabulary_size)` to the OOV id.
+
+    Keeps a bad id from reaching the embedding (where TensorFlow would fail
+    deep inside a gather, and TFLite would read out of bounds).
+
+    Args:
+        vocabulary_size: number of ids, padding and OOV included.
+        oov_id: the id that replaces out-of-range ids.
+
+    Call arguments:
+        inputs: integer ids of any shape.
+
+    Example:
+
+    >>> SanitizeIds(10)([[3, 12, -1, 0]]).numpy().tolist()
+    [[3, 1, 1, 0]]
+    """
+
+    def __init__(self, vocabulary_size, oov_id=1, **kwargs):
+        kwargs.setdefault("dtype", "int32")
+        super().__init__(**kwargs)
+        if not isinstance(vocabulary_size, int) or vocabulary_size < 2:
+            raise ValueError(f"`vocabulary_size` must be an int >= 2; got {vocabulary_size!r}")
+        if not isinstance(oov_id, int) or not 0 <= oov_id < vocabulary_size:
+            raise ValueError(f"`oov_id` must be an int in [0, {vocabulary_size}); got {oov_id!r}")
+        self.vocabulary_size = vocabulary_size
+        self.oov_id = oov_id
+
+    def call(self, inputs):
+        ids = ops.cast(inputs, "int32")
+        bad = ops.logical_or(ids < 0, ids >= self.vocabulary_size)
+        return ops.where(bad, ops.full_like(ids, self.oov_id), ids)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "oov_id": self.oov_id,
+        }
+
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+class TokenDropout(keras.layers.Layer):
+    """Word dropout: in training, replaces real tokens by the OOV id at `rate`.
+
+    Teaches the model what an unknown word means (the OOV id never occurs in
+    the training texts otherwise, since the vocabulary is built from them).
+    Padding (id 0) is never touched; at inference it is the identity.
+
+    Args:
+        rate: float in [0, 1), the probability of replacing a real token.
+        oov_id: the OOV id; ids below it (padding) are left alone.
+        seed: optional int seed.
+
+    Call arguments:
+        inputs: integer ids of any shape.
+        training: whether to drop tokens.
+
+    Example:
+
+    >>> layer = TokenDropout(0.5, seed=1)
+    >>> layer([[5, 6, 0]], training=False).numpy().tolist()
+    [[5, 6, 0]]
+    """
+
+    def __init__(self, rate, oov_id=1, seed=None, **kwargs):
+        kwargs.setdefault("dtype", "int32")
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+            raise ValueError(f"`rate` must be a float in [0, 1); got {rate!r}")
+        self.rate = float(rate)
+        self.oov_id = int(oov_id)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        ids = ops.cast(inputs, "int32")
+        if not training or self.rate == 0.0:
+            return ids
+        drop = keras.random.uniform(ops.shape(ids), seed=self.seed_generator) < self.rate
+        drop = ops.logical_and(drop, ids > self.oov_id)
+        return ops.where(drop, ops.full_like(ids, self.oov_id), ids)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "oov_id": self.oov_id, "seed": self.seed}
+
+
+def _recurrent_layer(cell, units, name):
+    if cell == "lstm":
+        from keras_rnnx.lstm import LSTMX
+
+        return LSTMX(units, return_sequences=True, name=name)
+    from keras_rnnx.gru import GRUX
+
+    return GRUX(units, return_sequences=True, name=name)
+
+
+def _bidirectional(layer, name):
+    from keras_rnnx.bidirectional import BiDirectional
+
+    return BiDirectional(layer, merge_mode="concat", name=name)
+
+
+def _vocabulary_tokens(vocabulary):
+    """(tokens or None, size) from a Vocabulary, a token list, or a size."""
+    from keras_rnnx.text import Vocabulary
+
+    if isinstance(vocabulary, Vocabulary):
+        return list(vocabulary.tokens), len(vocabulary)
+    if isinstance(vocabulary, (list, tuple)):
+        if not all(isinstance(t, str) for t in vocabulary):
+            raise TypeError("`vocabulary` as a list must hold str tokens")
+        return list(vocabulary), len(vocabulary)
+    if isinstance(vocabulary, (int, np.integer)) and not isinstance(vocabulary, bool):
+        return None, int(vocabulary)
+    raise TypeError(
+        "`vocabulary` must be a keras_rnnx.text.Vocabulary, a list of tokens or "
+        f"the vocabulary size (int); got {type(vocabulary).__name__}"
+    )
+
+
+def embedding_matrix(embeddings, tokens, vocabulary_size, seed=0):
+    """A `[vocabulary_size, dim]` matrix to initialise the embedding.
+
+    Args:
+        embeddings: a NumPy matrix `[vocabulary_size, dim]` (row = id), or
+            word vectors keyed by token: a keras_rnnx or gensim
+            `KeyedVectors` (anything with `vectors` and `key_to_index`), or a
+            `{token: vector}` dict.
+        tokens: the vocabulary's tokens (needed for keyed vectors).
+
+    Tokens without a vector get small random vectors (with the spread of
+    the known ones); the padding row (id 0) is zero.
+    """
+    if isinstance(embeddings, np.ndarray) or hasattr(embeddings, "shape") and not hasattr(
+        embeddings, "key_to_index"
+    ):
+        matrix = np.asarray(embeddings, dtype=np.float32)
+        if matrix.ndim != 2 or matrix.shape[0] != vocabulary_size:
+            raise ValueError(
+                f"`embeddings` as a matrix must have shape [{vocabulary_size}, dim] "
+                f"(one row per vocabulary id); got {matrix.shape}"
+            )
+        return matrix
+    if tokens is None:
+        raise ValueError("keyed `embeddings` need `vocabulary` as tokens, not a size")
+    if isinstance(embeddings, dict):
+        lookup = embeddings
+        known = np.asarray(list(embeddings.values()), dtype=np.float32)
+    elif hasattr(embeddings, "key_to_index") and hasattr(embeddings, "vectors"):
+        vectors = np.asarray(embeddings.vectors, dtype=np.float32)
+        index = embeddings.key_to_index
+        lookup = {k: vectors[i] for k, i in index.items()}
+        known = vectors
+    else:
+        raise TypeError(
+            "`embeddings` must be a matrix, a KeyedVectors (with `vectors` and "
+            f"`key_to_index`) or a dict token -> vector; got {type(embeddings).__name__}"
+        )
+    if known.ndim != 2 or len(known) == 0:
+        raise ValueError("`embeddings` holds no vectors")
+    dim = known.shape[1]
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(0.0, float(known.std()) or 0.05, (vocabulary_size, dim)).astype(np.float32)
+    hits = 0
+    for i, token in enumerate(tokens):
+        vec = lookup.get(token)
+        if vec is not None:
+            matrix[i] = vec
+            hits += 1
+    matrix[0] = 0.0
+    if hits == 0:
+        raise ValueError("no vocabulary token has a vector in `embeddings`")
+    return matrix
+
+
+def text_classifier(
+    vocabulary,
+    num_classes,
+    cell="lstm",
+    units=64,
+    layers=1,
+    bidirectional=True,
+    pooling="last",
+    embeddings=None,
+    embedding_dim=64,
+    dropout=0.2,
+    token_dropout=0.0,
+    inputs="ids",
+    max_length=None,
+    tokenizer="whitespace",
+    lowercase=True,
+    normalization="NFKC",
+    train_embeddings=True,
+    name="text_classifier",
+):
+    """A recurrent text classifier as a Keras functional model.
+
+    Args:
+        vocabulary: a `keras_rnnx.text.Vocabulary`, its token list (pad id 0,
+            OOV id 1), or the vocabulary size (ids input only).
+        num_classes: int >= 2, the size of the softmax.
+        cell: "lstm" (`LSTMX`) or "gru" (`GRUX`).
+        units: units of each recurrent layer (per direction).
+        layers: number of stacked recurrent layers.
+        bidirectional: wrap each recurrent layer in `BiDirectional` (concat).
+        pooling: "last" (last real step; per direction when bidirectional),
+            "mean", "max" (over real steps) or "attention".
+        embeddings: optional pretrained vectors to initialise the embedding:
+            a matrix `[vocabulary_size, dim]`, a KeyedVectors (keras_rnnx or
+            gensim) or a dict token -> vector (see `embedding_matrix`).
+        embedding_dim: the embedding size when `embeddings` is None.
+        dropout: rate of the dropout after the embedding, between recurrent
+            layers and before the softmax.
+        token_dropout: rate of `TokenDropout` (word dropout to the OOV id
+            in training), so that unseen words at test time are understood.
+        inputs: "ids" (int32 `[B, T]`, 0-padded) or "strings" (raw strings
+            `[B]`, tokenized in-graph by `TextToIds`).
+        max_length: the sequence length: fixes `T` of the ids input, and
+            truncates/pads the tokenized strings. None: any length.
+        tokenizer, lowercase, normalization: the `TextToIds` settings for
+            `inputs="strings"` ("whitespace" or "unicode_script").
+        train_embeddings: whether the embedding is trained.
+        name: the model name.
+
+    Returns:
+        A `keras.Model` from ids (or strings) to probabilities `[B, num_classes]`.
+
+    Example:
+
+    >>> model = text_classifier(["[PAD]", "[UNK]", "good", "bad"], 2, units=4,
+    ...                         embedding_dim=4, inputs="strings")
+    >>> model(np.array(["good good", "bad"])).shape
+    TensorShape([2, 2])
+    """
+    tokens, vocabulary_size = _vocabulary_tokens(vocabulary)
+    if vocabulary_size < 3:
+        raise ValueError(f"`vocabulary` must have at least 3 entries (pad, OOV, a token); got {vocabulary_size}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ValueError(f"`num_classes` must be an int >= 2; got {num_classes!r}")
+    if cell not in CELLS:
+        raise ValueError(f"`cell` must be one of {CELLS}; got {cell!r}")
+    for arg, value in (("units", units), ("layers", layers), ("embedding_dim", embedding_dim)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"`{arg}` must be a positive int; got {value!r}")
+    if pooling not in pooling_lib.POOLINGS:
+        raise ValueError(f"`pooling` must be one of {sorted(pooling_lib.POOLINGS)}; got {pooling!r}")
+    if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"`dropout` must be a float in [0, 1); got {dropout!r}")
+    if not isinstance(token_dropout, (int, float)) or not 0.0 <= token_dropout < 1.0:
+        raise ValueError(f"`token_dropout` must be a float in [0, 1); got {token_dropout!r}")
+    if inputs not in INPUTS:
+        raise ValueError(f"`inputs` must be one of {INPUTS}; got {inputs!r}")
+    if max_length is not None and (not isinstance(max_length, (int, np.integer)) or max_length < 1):
+        raise ValueError(f"`max_length` must be a positive int or None; got {max_length!r}")
+    if inputs == "strings" and tokens is None:
+        raise ValueError('`inputs="strings"` needs `vocabulary` as a Vocabulary or token list')
+
+    matrix = None
+    if embeddings is not None:
+        matrix = embedding_matrix(embeddings, tokens, vocabulary_size)
+        embedding_dim = matrix.shape[1]
+
+    ids = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
+    x = SanitizeIds(vocabulary_size, name="sanitize_ids")(ids)
+    if token_dropout:
+        x = TokenDropout(token_dropout, name="token_dropout")(x)
+    embedding = keras.layers.Embedding(
+        vocabulary_size, int(embedding_dim), mask_zero=True,
+        trainable=train_embeddings, name="embedding",
+    )
+    x = embedding(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    for i in range(int(layers)):
+        rnn = _recurrent_layer(cell, int(units), name=f"{cell}_{i}")
+        if bidirectional:
+            rnn = _bidirectional(rnn, name=f"bidirectional_{i}")
+        x = rnn(x)
+        if dropout and i < layers - 1:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    x = pooling_lib.get(pooling, bidirectional=bool(bidirectional), name=f"{pooling}_pooling")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="pooled_dropout")(x)
+    probs = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32", name="classes")(x)
+    model = keras.Model(ids, probs, name=name if inputs == "ids" else f"{name}_ids")
+    if matrix is not None:
+        embedding.set_weights([matrix])
+    if inputs == "strings":
+        model = with_string_input(
+            model, tokens, tokenizer=tokenizer, lowercase=lowercase,
+            normalization=normalization, max_length=max_length, name=name,
+        )
+    return model
+
+
+def with_string_input(model, vocabulary, tokenizer="whitespace", lowercase=True,
+                      normalization="NFKC", max_length=None, name=None):
+    """Puts a `TextToIds` layer in front of an ids model (weights shared).
+
+    Args:
+        model: a model from int32 ids `[B, T]` to probabilities.
+        vocabulary: the `Vocabulary` or token list the ids index.
+        tokenizer, lowercase, normalization, max_length: `TextToIds` settings.
+
+    Returns:
+        A `keras.Model` from strings `[B]` to the same probabilities.
+    """
+    from keras_rnnx.text import TextToIds
+
+    fixed = model.inputs[0].shape[1]
+    if fixed is not None and max_length is None:
+        max_length = int(fixed)
+    text = keras.Input(shape=(), dtype="string", name="text")
+    to_ids = TextToIds(
+        vocabulary, kind=tokenizer, lowercase=lowercase,
+        normalization=normalization, max_length=max_length, name="text_to_ids",
+    )
+    return keras.Model(text, model(to_ids(text)), name=name or f"{model.name}_strings")
+
+
+def ids_model(model):
+    """The ids model inside a string model (or `model` itself if it takes ids)."""
+    if model.inputs[0].dtype != "string":
+        return model
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            return layer
+    raise ValueError("`model` takes strings but holds no ids sub-model")
+
+
+# ---------------------------------------------------------------- wrapper
+
+_CONFIG = "classifier.json"
+_MODEL = "model.keras"
+_VOCAB = "vocab.txt"
+
+
+def _atomic_write(path, data):
+    from keras_rnnx.text import atomic_write
+
+    atomic_write(path, data, mode="wb" if isinstance(data, bytes) else "w")
+
+
+def _as_texts(texts, arg="texts"):
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"`{arg}` must be a list of strings, not a single string")
+    try:
+        out = list(texts)
+    except TypeError:
+        raise TypeError(f"`{arg}` must be a list of strings; got {type(texts).__name__}") from None
+    for i, t in enumerate(out):
+        if not isinstance(t, (str, bytes)):
+            raise TypeError(f"`{arg}`[{i}] must be str or bytes; got {type(t).__name__}")
+    return [t if isinstance(t, bytes) else _utf8(t) for t in out]
+
+
+def _utf8(text):
+    """UTF-8 bytes of `text`; lone surrogates (undecodable command-line or
+    file bytes) are passed through as bytes, repaired to U+FFFD in-graph."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", errors="surrogateescape")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", errors="surrogatepass")
+
+
+class TextClassifier:
+    """A trained-or-trainable text classifier with everything it needs.
+
+    Build one with `TextClassifier.create(train_texts, train_labels,
+    class_names, ...)`, which builds the vocabulary from the training texts
+    and the model with `text_classifier(...)`; then `fit`, `evaluate`,
+    `save`, `export_saved_model`, `export_tflite`.
+
+    Args:
+        model: the string model (`text_classifier(..., inputs="strings")`).
+        vocabulary: its `Vocabulary`.
+        class_names: list of str, one per class id.
+        settings: dict of tokenizer settings and model hyper-parameters.
+
+    Example:
+
+    >>> clf = TextClassifier.create(["good film", "bad film"] * 8, [1, 0] * 8,
+    ...                             ["neg", "pos"], units=4, embedding_dim=4)
+    >>> _ = clf.fit(["good film", "bad film"] * 8, [1, 0] * 8, epochs=1, verbose=0)
+    >>> clf.predict(["good"])[0] in (0, 1)
+    True
+    """
+
+    def __init__(self, model, vocabulary, class_names, settings):
+        self.model = model
+        self.vocabulary = vocabulary
+        self.class_names = [str(c) for c in class_names]
+        self.settings = dict(settings)
+        self._to_ids = None
+
+    # -------------------------------------------------------------- build
+    @classmethod
+    def create(cls, texts, labels, class_names, *, tokenizer="whitespace", lowercase=True,
+               normalization="NFKC", min_count=1, max_vocabulary=20000, max_length=None,
+               length_percentile=95, max_auto_length=256, **model_kwargs):
+        """Builds the vocabulary from `texts` and an untrained model.
+
+        Args:
+            texts, labels: training texts and their integer class ids.
+            class_names: the name of each class id.
+            tokenizer, lowercase, normalization: tokenizer settings.
+            min_count, max_vocabulary: vocabulary pruning.
+            max_length: tokens kept per text; None: the `length_percentile`
+                of the training lengths, at most `max_auto_length`.
+            **model_kwargs: passed to `text_classifier` (cell, units,
+                layers, bidirectional, pooling, embeddings, dropout...).
+        """
+        from keras_rnnx.text import Tokenizer, Vocabulary
+
+        texts = _as_texts(texts)
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(texts) != len(labels) or not texts:
+            raise ValueError(f"`texts` and `labels` must be non-empty and of equal length; got {len(texts)} and {len(labels)}")
+        tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
+        decoded = [t.decode("utf-8", errors="replace") for t in texts]
+        vocabulary = Vocabulary.build(decoded, tok, min_count=min_count, max_size=max_vocabulary)
+        if max_length is None:
+            lengths = tok.tokenize(decoded).row_lengths().numpy()
+            max_length = int(min(max(np.percentile(lengths, length_percentile), 1), max_auto_length))
+        settings = {
+            "tokenizer": tokenizer, "lowercase": lowercase, "normalization": normalization,
+            "max_length": int(max_length),
+        }
+        model_kwargs.setdefault("name", "text_classifier")
+        model = text_classifier(
+            vocabulary, len(class_names), inputs="strings", max_length=int(max_length),
+            tokenizer=tokenizer, lowercase=lowercase, normalization=normalization, **model_kwargs,
+        )
+        hyper = {k: v for k, v in model_kwargs.items() if k != "embeddings"}
+        settings["model"] = hyper
+        return cls(model, vocabulary, class_names, settings)
+
+    @property
+    def ids_model(self):
+        return ids_model(self.model)
+
+    @property
+    def max_length(self):
+        return self.settings["max_length"]
+
+    def texts_to_ids(self, texts, batch_size=1024):
+        """int32 ids `[N, max_length]` for a list of texts (in-graph tokenizer)."""
+        import tensorflow as tf
+
+        texts = _as_texts(texts)
+        if self._to_ids is None:
+            self._to_ids = self.model.get_layer("text_to_ids")
+        out = [np.zeros((0, self.max_length), np.int32)]
+        for i in range(0, len(texts), batch_size):
+            out.append(np.asarray(self._to_ids(tf.constant(texts[i:i + batch_size], tf.string))))
+        return np.concatenate(out, axis=0)
+
+    # -------------------------------------------------------------- train
+    def compile(self, learning_rate=3e-3, jit_compile="auto"):
+        self.ids_model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=jit_compile,
+        )
+
+    def fit(self, texts, labels, epochs=10, batch_size=32, class_weight="balanced",
+            validation_data=None, verbose="auto", callbacks=None, learning_rate=3e-3):
+        """Trains on texts with `model.fit` (on the ids model).
+
+        Args:
+            class_weight: "balanced" (n / (k * count)), None, or a dict
+                class id -> weight.
+            validation_data: optional `(texts, labels)`.
+
+        Returns:
+            The Keras `History`.
+        """
+        labels = np.asarray(labels, dtype=np.int64)
+        k = len(self.class_names)
+        if labels.size and (labels.min() < 0 or labels.max() >= k):
+            raise ValueError(f"`labels` must be class ids in [0, {k}); got [{labels.min()}, {labels.max()}]")
+        if class_weight == "balanced":
+            counts = np.bincount(labels, minlength=k).astype(np.float64)
+            class_weight = {
+                c: float(len(labels) / (k * counts[c])) if counts[c] else 1.0 for c in range(k)
+            }
+        elif class_weight is not None and not isinstance(class_weight, dict):
+            raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
+        if getattr(self.ids_model, "optimizer", None) is None:
+            self.compile(learning_rate)
+        x = self.texts_to_ids(texts)
+        val = None
+        if validation_data is not None:
+            val = (self.texts_to_ids(validation_data[0]), np.asarray(validation_data[1], np.int64))
+        return self.ids_model.fit(
+            x, labels, epochs=epochs, batch_size=batch_size, class_weight=class_weight,
+            validation_data=val, verbose=verbose, callbacks=callbacks, shuffle=True,
+        )
+
+    # -------------------------------------------------------------- use
+    def predict_proba(self, texts, batch_size=256):
+        """Probabilities `[N, num_classes]`."""
+        x = self.texts_to_ids(texts)
+        if not len(x):
+            return np.zeros((0, len(self.class_names)), np.float32)
+        return np.asarray(self.ids_model.predict(x, batch_size=batch_size, verbose=0))
+
+    def predict(self, texts):
+        """Class ids `[N]`."""
+        return np.argmax(self.predict_proba(texts), axis=-1)
+
+    def evaluate(self, texts, labels):
+        """`classification_metrics.classification_report` on `texts`."""
+        return classification_metrics.classification_report(
+            np.asarray(labels, np.int64), self.predict(texts), self.class_names
+        )
+
+    # -------------------------------------------------------------- files
+    def save(self, folder):
+        """Writes `model.keras` (raw strings in), `vocab.txt`, `classifier.json`."""
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, ".tmp-" + _MODEL)
+        self.model.save(tmp)
+        os.replace(tmp, os.path.join(folder, _MODEL))
+        self.write_vocabulary(os.path.join(folder, _VOCAB))
+        self.write_config(os.path.join(folder, _CONFIG))
+
+    def write_vocabulary(self, path):
+        """One token a line; line i (from 0) is id i. Pad id 0, OOV id 1."""
+        _atomic_write(path, "\n".join(self.vocabulary.tokens) + "\n")
+
+    def write_config(self, path, extra=None):
+        config = {
+            "class_names": self.class_names, **self.settings,
+            "pad_id": 0, "oov_id": 1, "vocabulary_file": _VOCAB, **(extra or {}),
+        }
+        _atomic_write(path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, path):
+        """Loads a folder written by `save` (or its `model.keras` file)."""
+        from keras_rnnx.text import Vocabulary
+
+        folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+        model_path = os.path.join(folder, _MODEL) if os.path.isdir(path) else path
+        config_path = os.path.join(folder, _CONFIG)
+        for p in (model_path, config_path):
+            if not os.path.isfile(p):
+                raise ValueError(f"`path` {path!r} is not a saved TextClassifier: {p} is missing")
+        import keras_rnnx  # noqa: F401  (registers the core layers)
+        import keras_rnnx.pooling  # noqa: F401
+        import keras_rnnx.text  # noqa: F401
+
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        model = keras.saving.load_model(model_path)
+        to_ids = model.get_layer("text_to_ids")
+        vocabulary = Vocabulary(to_ids.vocabulary)
+        class_names = config.pop("class_names")
+        for key in ("pad_id", "oov_id", "vocabulary_file"):
+            config.pop(key, None)
+        return cls(model, vocabulary, class_names, config)
+
+    # -------------------------------------------------------------- export
+    def serving_function(self):
+        """A `tf.function` strings `[B]` -> {class, probability, probabilities}."""
+        import tensorflow as tf
+
+        model = self.model
+        names = tf.constant(self.class_names)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(text):
+            probs = model(text, training=False)
+            best = tf.argmax(probs, axis=-1, output_type=tf.int32)
+            return {
+                "class": tf.gather(names, best),
+                "probability": tf.reduce_max(probs, axis=-1),
+                "probabilities": probs,
+            }
+
+        return serve
+
+    def export_saved_model(self, path, overwrite=True):
+        """SavedModel for TF Serving, raw strings in (`keras_rnnx.export`).
+
+        Signatures: `serving_default(text: string[B])` -> probabilities
+        `[B, C]`; `classify(text: string[B])` -> `class` (string[B], the
+        class name), `probability` (float[B]) and `probabilities`
+        (float[B, C]); `class_names()` -> `class_names` (string[C]). Load it
+        after `import tensorflow_text` (which registers the tokenizer ops).
+        """
+        import tensorflow as tf
+
+        from keras_rnnx import export as export_lib
+
+        names = list(self.class_names)
+
+        @tf.function(input_signature=[])
+        def class_names():
+            return {"class_names": tf.constant(names)}
+
+        serve = self.serving_function()
+        signatures = {"classify": serve, "class_names": class_names}
+        try:
+            return export_lib.to_saved_model(
+                self.model, path, signatures=signatures, overwrite=overwrite
+            )
+        except AssertionError as e:
+            if "untracked" not in str(e):
+                raise
+        # keras_rnnx.export does not track the tokenizer's lookup table:
+        # write the same signatures with Keras' ExportArchive, tracking it.
+        return self._write_saved_model(path, serve, class_names)
+
+    def _write_saved_model(self, path, serve, class_names):
+        import shutil
+        import tempfile
+
+        archive = keras.export.ExportArchive()
+        archive.track(self.model.get_layer("text_to_ids")._lookup.lookup_table)
+        archive.add_endpoint("serving_default", serve)
+        archive.add_endpoint("classify", serve)
+        archive.add_endpoint("class_names", class_names)
+        parent = os.path.dirname(os.path.abspath(path))
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".tmp-saved-model-", dir=parent)
+        try:
+            import tensorflow as tf
+
+            archive.write_out(
+                os.path.join(tmp, "model"), verbose=False,
+                options=tf.saved_model.SaveOptions(experimental_custom_gradients=False),
+            )
+            if os.path.exists(path):
+                old = tmp + "-old"
+                os.replace(path, old)
+                os.replace(os.path.join(tmp, "model"), path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(os.path.join(tmp, "model"), path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return {"inputs": ["text"], "signatures": ["serving_default", "classify", "class_names"]}
+
+    def export_tflite(self, path, quantize=None, overwrite=True):
+        """TFLite model of the ids model: int32 ids `[1, max_length]`
+        (0-padded) -> probabilities; writes `vocab.txt` and `classifier.json`
+        (tokenizer settings, class names) beside it."""
+        from keras_rnnx import export as export_lib
+
+        result = export_lib.to_tflite(
+            self.ids_model, path, quantize=quantize, overwrite=overwrite
+        )
+        folder = os.path.dirname(os.path.abspath(path))
+        self.write_vocabulary(os.path.join(folder, _VOCAB))
+        self.write_config(os.path.join(folder, _CONFIG))
+        return result

@@ -1,0 +1,539 @@
+"""A character-level seq2seq translator with Bahdanau attention.
+
+The model (functional API):
+
+    source ids -> Embedding(mask_zero) -> BiDirectional(LSTMX | GRUX,
+    return_sequences, return_state) -> encoder outputs, final states
+    final states -> bridge (Dense per state over [forward, backward])
+    target ids (shifted right) -> Embedding -> AttentionDecoder -> Dense
+    -> logits over the target characters
+
+trained with teacher forcing and a loss masked on padding. Inference encodes
+the source once, puts the encoder outputs and their key projection into the
+decoder state, and runs `keras_rnnx.decoding.greedy_search` or
+`beam_search` over a step function, all inside one `tf.function`, which also
+re-runs the decoder on the best sequence to return its attention weights.
+
+Source strings are tokenized in-graph (`tf.strings.lower`,
+`tf.strings.unicode_decode`, a constant codepoint table), so an exported SavedModel
+takes raw strings; TFLite takes token ids.
+
+Token ids: source 0 = padding, 1 = unknown character, 2.. = characters;
+target 0 = padding, 1 = start, 2 = end, 3.. = characters.
+"""
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_rnnx.attention import BahdanauAttention
+from keras_rnnx.attention_decoder import AttentionDecoder, AttentionDecoderCell
+
+PAD_ID, UNK_ID = 0, 1
+START_ID, END_ID = 1, 2
+_SOURCE_SPECIALS = 2
+_TARGET_SPECIALS = 3
+
+
+def _recurrent_layers(cell):
+    """(sequence layer class, cell class) of keras_rnnx for "lstm"/"gru"."""
+    from keras_rnnx.gru import GRUX, GRUCellX
+    from keras_rnnx.lstm import LSTMX, LSTMCellX
+
+    if cell == "lstm":
+        return LSTMX, LSTMCellX
+    if cell == "gru":
+        return GRUX, GRUCellX
+    raise ValueError(f"`cell` must be 'lstm' or 'gru', got {cell!r}")
+
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+def masked_sparse_categorical_crossentropy(y_true, y_pred):
+    """Mean cross-entropy (from logits) over the non-padding targets (id 0)."""
+    y_true = tf.cast(y_true, tf.int32)
+    mask = tf.cast(tf.not_equal(y_true, PAD_ID), tf.float32)
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=y_true, logits=tf.cast(y_pred, tf.float32)
+    )
+    return tf.reduce_sum(loss * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+def masked_token_accuracy(y_true, y_pred):
+    """Share of non-padding target tokens predicted right."""
+    y_true = tf.cast(y_true, tf.int32)
+    mask = tf.cast(tf.not_equal(y_true, PAD_ID), tf.float32)
+    hit = tf.cast(tf.equal(y_true, tf.argmax(y_pred, -1, output_type=tf.int32)), tf.float32)
+    return tf.reduce_sum(hit * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
+def source_vocabulary_from_texts(texts, lower=True):
+    """Sorted list of the characters in `texts` (after in-graph lowercasing)."""
+    strings = tf.constant(list(texts))
+    if lower:
+        strings = tf.strings.lower(strings, encoding="utf-8")
+    chars = tf.strings.unicode_split(strings, "UTF-8").flat_values
+    unique = tf.unique(chars).y.numpy()
+    return sorted(c.decode("utf-8") for c in unique)
+
+
+def build_model(
+    source_vocab_size,
+    target_vocab_size,
+    target_length,
+    embedding_dim=32,
+    units=64,
+    decoder_units=None,
+    attention_units=None,
+    cell="lstm",
+    normalize=False,
+):
+    """The training model: `[source_ids (B, Ts), target_in (B, Tt)] -> logits`.
+
+    `target_in` is the target shifted right (start token first). Returns
+    `(model, attention_model)` sharing layers; the second returns the
+    attention weights `(B, Tt, Ts)` for the same inputs.
+    """
+    for name, value in (
+        ("source_vocab_size", source_vocab_size),
+        ("target_vocab_size", target_vocab_size),
+        ("target_length", target_length),
+        ("embedding_dim", embedding_dim),
+        ("units", units),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"build_model: `{name}` must be a positive int, got {value!r}")
+    from keras_rnnx.bidirectional import BiDirectional
+
+    layer_cls, cell_cls = _recurrent_layers(cell)
+    decoder_units = decoder_units or 2 * units
+    attention_units = attention_units or decoder_units
+
+    source = keras.Input((None,), dtype="int32", name="source_ids")
+    target_in = keras.Input((target_length,), dtype="int32", name="target_in")
+    src_emb = keras.layers.Embedding(
+        source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
+    )(source)
+    encoded = BiDirectional(
+        layer_cls(units, return_sequences=True, return_state=True), name="encoder"
+    )(src_emb)
+    enc_out, states = encoded[0], encoded[1:]
+    n = len(states) // 2
+    bridged = []
+    for i in range(n):
+        both = keras.layers.Concatenate(name=f"bridge_in_{i}")([states[i], states[n + i]])
+        bridged.append(
+            keras.layers.Dense(
+                decoder_units,
+                activation="tanh" if i == 0 else None,
+                name=f"bridge_{i}",
+            )(both)
+        )
+    tgt_emb = keras.layers.Embedding(
+        target_vocab_size, embedding_dim, name="target_embedding"
+    )(target_in)
+    decoder = AttentionDecoder(
+        AttentionDecoderCell(
+            cell_cls(decoder_units),
+            BahdanauAttention(attention_units, normalize=normalize),
+        ),
+        unroll=True,
+        name="decoder",
+    )
+    dec_out, weights = decoder(tgt_emb, enc_out, initial_state=bridged)
+    logits = keras.layers.Dense(target_vocab_size, name="output")(dec_out)
+    model = keras.Model([source, target_in], logits, name="translator")
+    attention_model = keras.Model([source, target_in], weights, name="attention")
+    return model, attention_model
+
+
+class Translator:
+    """Trains and runs the attention translator on pairs of strings.
+
+    Args:
+        source_vocabulary: list of source characters (see
+            `source_vocabulary_from_texts`).
+        target_vocabulary: list of target characters.
+        max_target_length: longest target in characters (the end token is
+            added to it).
+        embedding_dim, units, decoder_units, attention_units, cell, normalize:
+            see `build_model` (`units` per encoder direction).
+        lower: lowercase the source in-graph before tokenizing.
+
+    Example:
+
+    >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=16)
+    >>> ids = t.encode_sources(["12", "345"])
+    >>> out = t.translate(ids, beam_width=2)
+    >>> tuple(out["sequences"].shape)
+    (2, 5)
+    """
+
+    def __init__(
+        self,
+        source_vocabulary,
+        target_vocabulary,
+        max_target_length,
+        embedding_dim=32,
+        units=64,
+        decoder_units=None,
+        attention_units=None,
+        cell="lstm",
+        normalize=False,
+        lower=True,
+    ):
+        source_vocabulary = [str(c) for c in source_vocabulary]
+        target_vocabulary = [str(c) for c in target_vocabulary]
+        if any(len(c) != 1 for c in source_vocabulary):
+            raise ValueError(
+                "Translator: `source_vocabulary` must hold single characters, got "
+                f"{[c for c in source_vocabulary if len(c) != 1][:5]!r}"
+            )
+        for name, vocab in (("source_vocabulary", source_vocabulary),
+                            ("target_vocabulary", target_vocabulary)):
+            if not vocab or len(set(vocab)) != len(vocab) or "" in vocab:
+                raise ValueError(
+                    f"Translator: `{name}` must be a non-empty list of distinct "
+                    f"non-empty strings, got {vocab[:10]!r}..."
+                )
+        self.config = dict(
+            source_vocabulary=source_vocabulary,
+            target_vocabulary=target_vocabulary,
+            max_target_length=int(max_target_length),
+            embedding_dim=embedding_dim,
+            units=units,
+            decoder_units=decoder_units,
+            attention_units=attention_units,
+            cell=cell,
+            normalize=normalize,
+            lower=lower,
+        )
+        self.source_vocabulary = source_vocabulary
+        self.target_vocabulary = target_vocabulary
+        self.lower = lower
+        self.max_length = int(max_target_length) + 1  # with the end token
+        self.model, self.attention_model = build_model(
+            len(source_vocabulary) + _SOURCE_SPECIALS,
+            len(target_vocabulary) + _TARGET_SPECIALS,
+            self.max_length,
+            embedding_dim=embedding_dim,
+            units=units,
+            decoder_units=decoder_units,
+            attention_units=attention_units,
+            cell=cell,
+            normalize=normalize,
+        )
+        # codepoint -> id as a dense table (a constant, not a resource: the
+        # SavedModel needs nothing tracked); codepoints past it are unknown
+        table = np.full(max(ord(c) for c in source_vocabulary) + 2, UNK_ID, np.int32)
+        for i, c in enumerate(source_vocabulary):
+            table[ord(c)] = i + _SOURCE_SPECIALS
+        self._source_table = table
+        self._target_strings = tf.constant(
+            [""] * _TARGET_SPECIALS + target_vocabulary
+        )
+        self._target_index = {c: i + _TARGET_SPECIALS for i, c in enumerate(target_vocabulary)}
+        self._functions = {}
+
+    # ------------------------------------------------------------ tokenizing
+    def tokenize(self, strings):
+        """Raw strings `[B]` -> int32 source ids `[B, Ts]` (in-graph)."""
+        strings = tf.convert_to_tensor(strings, dtype=tf.string)
+        if self.lower:
+            strings = tf.strings.lower(strings, encoding="utf-8")
+        codepoints = tf.strings.unicode_decode(strings, "UTF-8")
+        table = tf.constant(self._source_table)
+        last = len(self._source_table) - 1
+
+        def lookup(cp):
+            return tf.gather(table, tf.clip_by_value(cp, 0, last))
+
+        ids = tf.ragged.map_flat_values(lookup, codepoints)
+        return ids.to_tensor(default_value=PAD_ID)
+
+    def encode_sources(self, strings, length=None):
+        """NumPy int32 source ids, right-padded to `length` (or the longest)."""
+        ids = self.tokenize(list(strings)).numpy()
+        if length is not None:
+            if ids.shape[1] > length:
+                raise ValueError(
+                    f"encode_sources: a source is longer than `length`={length}"
+                )
+            ids = np.pad(ids, [(0, 0), (0, length - ids.shape[1])])
+        return ids
+
+    def encode_targets(self, strings):
+        """(target_in, target_out) int32 `[B, max_length]` for teacher forcing."""
+        n = len(strings)
+        out = np.zeros((n, self.max_length), np.int32)
+        for i, s in enumerate(strings):
+            if len(s) > self.max_length - 1:
+                raise ValueError(
+                    f"encode_targets: target {s!r} is longer than "
+                    f"max_target_length={self.max_length - 1}"
+                )
+            try:
+                ids = [self._target_index[c] for c in s]
+            except KeyError as e:
+                raise ValueError(
+                    f"encode_targets: character {e.args[0]!r} of {s!r} is not in "
+                    "the target vocabulary"
+                ) from None
+            out[i, : len(ids)] = ids
+            out[i, len(ids)] = END_ID
+        target_in = np.concatenate(
+            [np.full((n, 1), START_ID, np.int32), out[:, :-1]], axis=1
+        )
+        return target_in, out
+
+    def detokenize(self, sequences):
+        """int32 target ids `[..., L]` -> strings `[...]` (up to the end token)."""
+        sequences = tf.convert_to_tensor(sequences, tf.int32)
+        alive = tf.math.cumsum(tf.cast(tf.equal(sequences, END_ID), tf.int32), axis=-1) == 0
+        ids = tf.where(alive, sequences, PAD_ID)
+        return tf.strings.reduce_join(tf.gather(self._target_strings, ids), axis=-1)
+
+    # -------------------------------------------------------------- training
+    def compile(self, learning_rate=3e-3, **kwargs):
+        self.model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+            loss=masked_sparse_categorical_crossentropy,
+            metrics=[masked_token_accuracy],
+            **kwargs,
+        )
+
+    def fit(self, sources, targets, epochs=1, batch_size=128, validation=None,
+            verbose=1, callbacks=None, bucket=True, seed=0):
+        """Teacher-forced training on string pairs, with Keras' progress bar.
+
+        `bucket=True` batches sources of similar length together (lengths
+        rounded up to a multiple of 8), so short sources do not pay for the
+        longest one; batches are reshuffled every epoch (deterministic in
+        `seed`).
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"fit: `batch_size` must be a positive int, got {batch_size!r}")
+        if len(sources) != len(targets):
+            raise ValueError(
+                f"fit: `sources` and `targets` must have the same length, got "
+                f"{len(sources)} and {len(targets)}"
+            )
+        x = self.encode_sources(sources)
+        target_in, target_out = self.encode_targets(targets)
+        val = None
+        if validation is not None:
+            vs, vt = validation
+            vi, vo = self.encode_targets(vt)
+            val = ([self.encode_sources(vs), vi], vo)
+        if self.model.optimizer is None:
+            self.compile()
+        if bucket:
+            data = _bucketed_dataset(x, target_in, target_out, batch_size, seed)
+            return self.model.fit(data, epochs=epochs, validation_data=val, shuffle=False,
+                                  verbose=verbose, callbacks=callbacks)
+        return self.model.fit(
+            [x, target_in], target_out, epochs=epochs, batch_size=batch_size,
+            validation_data=val, verbose=verbose, callbacks=callbacks,
+        )
+
+    # ------------------------------------------------------------- inference
+    def _layer(self, name):
+        return self.model.get_layer(name)
+
+    def initial_state(self, source_ids):
+        """Encodes `source_ids` into the decoder state nest (keys precomputed)."""
+        mask = tf.not_equal(source_ids, PAD_ID)
+        emb = self._layer("source_embedding")(source_ids)
+        encoded = self._layer("encoder")(emb, mask=mask)
+        enc_out, states = encoded[0], encoded[1:]
+        n = len(states) // 2
+        bridged = [
+            self._layer(f"bridge_{i}")(tf.concat([states[i], states[n + i]], -1))
+            for i in range(n)
+        ]
+        cell = self._layer("decoder").cell
+        return cell.get_initial_state(enc_out, mask, bridged)
+
+    def step_fn(self, tokens, state):
+        """The decoding contract: `(tokens [N], state) -> (log_probs [N,V], state)`."""
+        x = self._layer("target_embedding")(tokens)
+        (out, _), state = self._layer("decoder").cell(x, state)
+        logits = self._layer("output")(out)
+        return tf.nn.log_softmax(tf.cast(logits, tf.float32)), state
+
+    def _force_attention(self, state, sequences):
+        """Attention weights `[B, L, Ts]` of the decoder fed `sequences`."""
+        emb = self._layer("target_embedding")
+        cell = self._layer("decoder").cell
+        batch = tf.shape(sequences)[0]
+        tokens = tf.fill([batch], START_ID)
+        done = tf.zeros([batch], tf.bool)
+        weights = []
+        for t in range(self.max_length):
+            (_, w), state = cell(emb(tokens), state)
+            weights.append(tf.where(tf.expand_dims(done, -1), tf.zeros_like(w), w))
+            tokens = sequences[:, t]
+            done = done | tf.equal(tokens, END_ID)
+        return tf.stack(weights, axis=1)
+
+    def search(self, source_ids, beam_width=1, length_penalty=0.0):
+        """Greedy (beam_width=1) or beam search; the graph of `translate`."""
+        from keras_rnnx import decoding
+
+        source_ids = tf.cast(source_ids, tf.int32)
+        state = self.initial_state(source_ids)
+        if beam_width == 1:
+            sequences, scores = decoding.greedy_search(
+                self.step_fn, state, START_ID, END_ID, self.max_length
+            )
+        else:
+            sequences, scores = decoding.beam_search(
+                self.step_fn, state, START_ID, END_ID, beam_width,
+                self.max_length, length_penalty=length_penalty,
+            )
+            sequences, scores = sequences[:, 0], scores[:, 0]
+        attention = self._force_attention(state, sequences)
+        return {"sequences": sequences, "scores": scores, "attention": attention}
+
+    def translate_function(self, beam_width=1, length_penalty=0.0, jit_compile=False):
+        """The `tf.function` (ids `[B, Ts]` int32 -> dict) for a beam width."""
+        key = (beam_width, float(length_penalty), jit_compile)
+        if key not in self._functions:
+            self._functions[key] = tf.function(
+                lambda ids: self.search(ids, beam_width, length_penalty),
+                input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")],
+                jit_compile=jit_compile,
+            )
+        return self._functions[key]
+
+    def translate(self, source_ids, beam_width=1, length_penalty=0.0):
+        """Decodes int32 source ids `[B, Ts]`: a dict of `sequences` `[B, L]`,
+        `scores` `[B]` and `attention` `[B, L, Ts]` (one tf.function)."""
+        return self.translate_function(beam_width, length_penalty)(
+            tf.convert_to_tensor(source_ids, tf.int32)
+        )
+
+    def translate_strings(self, strings, beam_width=1, batch_size=512):
+        """Python list of strings -> list of translated strings."""
+        out = []
+        strings = list(strings)
+        for i in range(0, len(strings), batch_size):
+            ids = self.tokenize(strings[i : i + batch_size])
+            seq = self.translate(ids, beam_width)["sequences"]
+            out.extend(s.decode("utf-8") for s in self.detokenize(seq).numpy())
+        return out
+
+    def exact_match(self, sources, targets, beam_width=1):
+        """Share of `sources` translated exactly to `targets`."""
+        predicted = self.translate_strings(sources, beam_width)
+        return float(np.mean([p == t for p, t in zip(predicted, targets)]))
+
+    # ----------------------------------------------------------------- export
+    def inference_model(self, beam_width=4, with_strings=False):
+        """A `keras.Model`: `source_ids (B, Ts) int32 -> {"sequences",
+        "scores", "attention"}` (and `"translations"` strings when
+        `with_strings`), running the search in its graph; what the exporters
+        take."""
+        ids = keras.Input((None,), dtype="int32", name="source_ids")
+        outputs = TranslateLayer(self, beam_width, with_strings, name="translate")(ids)
+        return keras.Model(ids, outputs, name="translator_inference")
+
+    def export_saved_model(self, path, beam_width=4, overwrite=True):
+        """SavedModel for TF Serving, written with `keras_rnnx.export`.
+
+        Signatures: `serving_default` (int32 `source_ids` `[B, Ts]`) and
+        `translate` (raw strings `text` `[B]`, tokenized in-graph), both
+        returning `translations` (strings), `sequences` `[B, L]`, `scores`
+        `[B]` and `attention` `[B, L, Ts]` of the best beam.
+        """
+        from keras_rnnx.export import to_saved_model
+
+        model = self.inference_model(beam_width, with_strings=True)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def translate(text):
+            return model(self.tokenize(text), training=False)
+
+        return to_saved_model(model, path, signatures={"translate": translate},
+                              overwrite=overwrite)
+
+    def export_tflite(self, path, beam_width=4, overwrite=True):
+        """Builtin-op TFLite: int32 `source_ids` `[B, Ts]` -> `sequences`,
+        `scores`, `attention` (written with `keras_rnnx.export.to_tflite`)."""
+        from keras_rnnx.export import to_tflite
+
+        return to_tflite(self.inference_model(beam_width), path, overwrite=overwrite)
+
+    def save_config(self, path):
+        """The translator's config (vocabularies, sizes) as JSON, atomically."""
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(self.config, f, ensure_ascii=False, indent=1)
+        os.replace(tmp, path)
+
+
+def _bucketed_dataset(x, target_in, target_out, batch_size, seed=0, chunk=32):
+    """tf.data of shuffled batches of sources of similar length, each trimmed
+    to a multiple of 8 steps; reshuffled every epoch (deterministic in seed)."""
+    lengths = (x != PAD_ID).sum(axis=1)
+    rng = np.random.default_rng(seed)
+
+    def batches():
+        order = rng.permutation(len(x))
+        size = batch_size * chunk
+        groups = []
+        for i in range(0, len(order), size):
+            part = order[i : i + size]
+            part = part[np.argsort(lengths[part], kind="stable")]
+            groups.extend(part[j : j + batch_size] for j in range(0, len(part), batch_size))
+        for k in rng.permutation(len(groups)):
+            idx = groups[k]
+            steps = max(8, int(np.ceil(lengths[idx].max() / 8)) * 8)
+            xb = x[idx, :steps]
+            if xb.shape[1] < steps:
+                xb = np.pad(xb, [(0, 0), (0, steps - xb.shape[1])])
+            yield (xb, target_in[idx]), target_out[idx]
+
+    length = target_in.shape[1]
+    spec = (
+        (tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, length], tf.int32)),
+        tf.TensorSpec([None, length], tf.int32),
+    )
+    size = batch_size * chunk
+    n_batches = sum(
+        -(-min(size, len(x) - i) // batch_size) for i in range(0, len(x), size)
+    )
+    data = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    return data.apply(tf.data.experimental.assert_cardinality(n_batches))
+
+
+class TranslateLayer(keras.layers.Layer):
+    """Wraps `Translator.search` as a layer so exporters see a Keras model."""
+
+    def __init__(self, translator, beam_width=4, with_strings=False, **kwargs):
+        super().__init__(**kwargs)
+        self._translator = translator
+        self.translator_model = translator.model  # tracks the variables
+        self.beam_width = int(beam_width)
+        self.with_strings = bool(with_strings)
+        self.built = True
+
+    def call(self, source_ids):
+        out = self._translator.search(source_ids, self.beam_width)
+        if self.with_strings:
+            out["translations"] = self._translator.detokenize(out["sequences"])
+        return out
+
+    def compute_output_spec(self, source_ids):
+        batch, steps = source_ids.shape[0], source_ids.shape[1]
+        length = self._translator.max_length
+        spec = {
+            "sequences": keras.KerasTensor((batch, length), "int32"),
+            "scores": keras.KerasTensor((batch,), "float32"),
+            "attention": keras.KerasTensor((batch, length, steps), "float32"),
+        }
+        if self.with_strings:
+            spec["translations"] = keras.KerasTensor((batch,), "string")
+        return spec

@@ -1,0 +1,427 @@
+"""TFLite lowerings of the LSTM and GRU sequence kernels.
+
+The sequence layers (`LSTMX`, `GRUX`, `BiDirectional`) ask
+`keras_rnnx.recurrence.lowered_kernel(...)` for a kernel at trace time. The
+exporter in `keras_rnnx.export` traces the model inside
+`recurrence.lowering("tflite_loop")` or `recurrence.lowering("tflite_fused")`,
+so the graph handed to the TFLite converter is built by the functions here:
+
+* ``"tflite_loop"`` (LSTM and GRU): the input projection of every step is one
+  matrix product outside the loop; a builtin-op `WHILE` loop carries only the
+  state and, for whole-sequence outputs, a preallocated ``[T, B, H]`` buffer
+  written with ``dynamic_update_slice``. Batch and time stay dynamic. Masks are
+  exact for any pattern: the state is carried over masked steps and the
+  output there is zero (or the previous output when the caller asks for
+  ``zero_output_for_mask=False``, as a plain `keras.layers.LSTM` does).
+* ``"tflite_fused"`` (LSTM only): a `tf.function` carrying the Keras-2
+  composite attributes, which the converter turns into TFLite's
+  ``UNIDIRECTIONAL_SEQUENCE_LSTM``. The fused op takes no mask, so a mask is
+  treated as *right padding* (real steps first, padding after): the kernel
+  runs unmasked, gathers the output at ``length - 1`` for the last output and
+  final ``h``, and zeroes padded outputs; a backward direction first reverses
+  each sequence within its length (``tf.reverse_sequence``). That is exact
+  for right-padded batches and wrong for other mask patterns (documented
+  limitation). The fused op exposes no cell state: a final ``c`` is computed
+  by the loop kernel alongside (pruned by the converter when the model does
+  not output it), and a non-zero initial state, which the fused op cannot
+  take, makes the layer fall back to the loop kernel with a warning. GRU has
+  no builtin fused kernel in TFLite and always uses the loop kernel under
+  ``"tflite_fused"``.
+"""
+import warnings
+
+import tensorflow as tf
+
+from keras_rnnx import recurrence
+
+__all__ = [
+    "lstm_loop",
+    "gru_loop",
+    "lstm_fused",
+    "lstm_step",
+    "gru_step",
+    "FUSED_LSTM_ATTRIBUTE",
+]
+
+FUSED_LSTM_ATTRIBUTE = "lstm_keras_rnnx"
+
+
+def _hard_sigmoid(x):
+    return tf.nn.relu6(x + 3.0) / 6.0
+
+
+_ACTIVATIONS = {
+    "tanh": tf.tanh,
+    "sigmoid": tf.sigmoid,
+    "relu": tf.nn.relu,
+    "relu6": tf.nn.relu6,
+    "linear": tf.identity,
+    None: tf.identity,
+    "hard_sigmoid": _hard_sigmoid,
+}
+
+
+def activation_fn(name):
+    """A TFLite-friendly function for an activation name or callable."""
+    if callable(name):
+        return name
+    if name in _ACTIVATIONS:
+        return _ACTIVATIONS[name]
+    import keras
+
+    try:
+        return keras.activations.get(name)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"activation: unknown activation {name!r}") from e
+
+
+# --------------------------------------------------------------------- steps
+def _ifoc(w, units):
+    """Reorders the last axis from gate order i, f, c, o to i, f, o, c."""
+    w = tf.convert_to_tensor(w)
+    return tf.concat([w[..., : 2 * units], w[..., 3 * units:], w[..., 2 * units: 3 * units]],
+                     axis=-1)
+
+
+def lstm_step(x_proj, h, c, recurrent_kernel, activation, recurrent_activation):
+    """One LSTM step, gate columns in order i, f, o, c (see `_ifoc`), from the
+    projected input `x_proj` [B, 4H] (bias included)."""
+    units = recurrent_kernel.shape[0]
+    z = x_proj + tf.matmul(h, recurrent_kernel)
+    z_sig, z_c = tf.split(z, [3 * units, units], axis=-1)
+    i, f, o = tf.split(recurrent_activation(z_sig), 3, axis=-1)
+    c_new = f * c + i * activation(z_c)
+    return o * activation(c_new), c_new
+
+
+def gru_step(x_proj, h, recurrent_kernel, recurrent_bias, activation,
+             recurrent_activation, reset_after=True, variant="full"):
+    """One GRU step from the projected input `x_proj` [B, 3H] or [B, 2H].
+
+    `variant="full"`: gate order z, r, h as `keras.layers.GRUCell`;
+    `recurrent_bias` is the second bias row for `reset_after=True`, else
+    None. `variant="simplified"`: gates u, c (update gate only).
+    """
+    if variant == "simplified":
+        zu, zc = tf.split(x_proj + tf.matmul(h, recurrent_kernel), 2, axis=-1)
+        u = recurrent_activation(zu)
+        return u * activation(zc) + (1.0 - u) * h
+    units = recurrent_kernel.shape[0]
+    x_zr, xh = tf.split(x_proj, [2 * units, units], axis=-1)
+    if reset_after:
+        hh = tf.matmul(h, recurrent_kernel)
+        if recurrent_bias is not None:
+            hh = hh + recurrent_bias
+        h_zr, rh = tf.split(hh, [2 * units, units], axis=-1)
+        z, r = tf.split(recurrent_activation(x_zr + h_zr), 2, axis=-1)
+        cand = activation(xh + r * rh)
+    else:
+        u_zr, u_h = recurrent_kernel[:, : 2 * units], recurrent_kernel[:, 2 * units:]
+        z, r = tf.split(recurrent_activation(x_zr + tf.matmul(h, u_zr)), 2, axis=-1)
+        cand = activation(xh + tf.matmul(r * h, u_h))
+    return z * h + (1.0 - z) * cand
+
+
+# ------------------------------------------------------------------- helpers
+def _project(inputs, kernel, bias):
+    """[B, T, D] @ [D, G] (+ bias) -> time-major [T, B, G], one matmul."""
+    kernel = tf.cast(kernel, inputs.dtype)
+    if bias is not None:
+        bias = tf.cast(bias, inputs.dtype)
+    shape = tf.shape(inputs)
+    batch, steps = shape[0], shape[1]
+    depth = kernel.shape[0]
+    flat = tf.reshape(inputs, [-1, depth])
+    proj = tf.matmul(flat, kernel)
+    if bias is not None:
+        proj = proj + bias
+    proj = tf.reshape(proj, [batch, steps, kernel.shape[1]])
+    return tf.transpose(proj, [1, 0, 2])
+
+
+def _write_row(buffer, row, t):
+    """buffer[t] = row on a [T, B, H] buffer, as a builtin DYNAMIC_UPDATE_SLICE."""
+    zero = tf.zeros([], tf.int32)
+    from tensorflow.compiler.tf2xla.python import xla
+
+    return xla.dynamic_update_slice(
+        buffer, tf.expand_dims(row, 0), tf.stack([tf.cast(t, tf.int32), zero, zero])
+    )
+
+
+def _run_loop(step, x_proj, states, mask, return_sequences, units,
+              zero_output_for_mask, carry_initial_output=False):
+    """Runs `step(x_t, states) -> (output, new_states)` over time-major input.
+
+    Returns (last_output, outputs [T, B, H] or None, final_states). Masked
+    steps output zeros, or the previous output, which starts as zeros or,
+    with `carry_initial_output` (streaming: a chunk continues a sequence), as
+    the initial h.
+    """
+    steps = tf.shape(x_proj)[0]
+    batch = tf.shape(x_proj)[1]
+    dtype = x_proj.dtype
+    n = len(states)
+    if mask is not None:
+        mask_tm = tf.expand_dims(tf.transpose(tf.cast(mask, tf.bool), [1, 0]), -1)
+    zeros_out = tf.zeros(tf.stack([batch, units]), dtype)
+
+    # Without a mask the output is h itself: only the state (and the output
+    # buffer) are carried, fewer tensors for WHILE to pass between steps.
+    carry_out = mask is not None
+
+    def body(t, *carry):
+        carry = list(carry)
+        st = carry[:n]
+        output, new_st = step(tf.gather(x_proj, t), st)
+        k = n
+        rest = []
+        if carry_out:
+            prev_out = carry[k]
+            k += 1
+            m = tf.gather(mask_tm, t)
+            new_st = [tf.where(m, a, b) for a, b in zip(new_st, st)]
+            output = tf.where(m, output, zeros_out if zero_output_for_mask else prev_out)
+            rest.append(output)
+        if return_sequences:
+            rest.append(_write_row(carry[k], output, t))
+        return [t + 1] + list(new_st) + rest
+
+    loop_vars = [tf.constant(0)] + list(states)
+    invariants = [tf.TensorShape([])] + [tf.TensorShape([None, units])] * n
+    if carry_out:
+        loop_vars.append(states[0] if carry_initial_output else zeros_out)
+        invariants.append(tf.TensorShape([None, units]))
+    if return_sequences:
+        loop_vars.append(tf.zeros(tf.stack([steps, batch, units]), dtype))
+        invariants.append(tf.TensorShape([None, None, units]))
+    result = tf.while_loop(
+        lambda t, *_: t < steps,
+        body,
+        loop_vars,
+        shape_invariants=invariants,
+    )
+    final_states = list(result[1:1 + n])
+    k = 1 + n
+    last_output = final_states[0]
+    if carry_out:
+        last_output = result[k]
+        k += 1
+    outputs = result[k] if return_sequences else None
+    return last_output, outputs, final_states
+
+
+def _prepare(inputs, mask, go_backwards):
+    inputs = tf.convert_to_tensor(inputs)
+    if go_backwards:
+        inputs = tf.reverse(inputs, [1])
+        if mask is not None:
+            mask = tf.reverse(mask, [1])
+    return inputs, mask
+
+
+def _batch_major(outputs):
+    return None if outputs is None else tf.transpose(outputs, [1, 0, 2])
+
+
+# ---------------------------------------------------------------- the kernels
+def lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
+              mask=None, go_backwards=False, return_sequences=True,
+              activation="tanh", recurrent_activation="sigmoid",
+              zero_output_for_mask=False, carry_initial_output=False, **unused):
+    """LSTM over a sequence as a builtin-op WHILE loop (kernel contract of
+    `keras_rnnx.recurrence`)."""
+    act = activation_fn(activation)
+    rec = activation_fn(recurrent_activation)
+    units = recurrent_kernel.shape[0]
+    inputs, mask = _prepare(inputs, mask, go_backwards)
+    # Gate columns i, f, c, o -> i, f, o, c (constant-folded by the converter)
+    # so one sigmoid and one tanh cover all gates of a step.
+    kernel, recurrent_kernel = _ifoc(kernel, units), _ifoc(recurrent_kernel, units)
+    bias = None if bias is None else _ifoc(bias, units)
+    x_proj = _project(inputs, kernel, bias)
+    recurrent_kernel = tf.cast(recurrent_kernel, x_proj.dtype)
+    h0, c0 = [tf.cast(s, x_proj.dtype) for s in initial_state]
+
+    def step(x_t, st):
+        h, c = lstm_step(x_t, st[0], st[1], recurrent_kernel, act, rec)
+        return h, [h, c]
+
+    last, outputs, final = _run_loop(
+        step, x_proj, [h0, c0], mask, return_sequences, units, zero_output_for_mask,
+        carry_initial_output,
+    )
+    if mask is None:
+        last = final[0]
+    return last, _batch_major(outputs), final
+
+
+def gru_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
+             mask=None, go_backwards=False, return_sequences=True,
+             activation="tanh", recurrent_activation="sigmoid",
+             reset_after=True, variant="full", zero_output_for_mask=False,
+             carry_initial_output=False, **unused):
+    """GRU (full or simplified) over a sequence as a builtin-op WHILE loop."""
+    act = activation_fn(activation)
+    rec = activation_fn(recurrent_activation)
+    units = recurrent_kernel.shape[0]
+    inputs, mask = _prepare(inputs, mask, go_backwards)
+    input_bias, recurrent_bias = bias, None
+    if bias is not None and len(bias.shape) == 2:
+        input_bias, recurrent_bias = bias[0], bias[1]
+    x_proj = _project(inputs, kernel, input_bias)
+    recurrent_kernel = tf.cast(recurrent_kernel, x_proj.dtype)
+    if recurrent_bias is not None:
+        recurrent_bias = tf.cast(recurrent_bias, x_proj.dtype)
+    (h0,) = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+    h0 = tf.cast(h0, x_proj.dtype)
+
+    def step(x_t, st):
+        h = gru_step(x_t, st[0], recurrent_kernel, recurrent_bias, act, rec,
+                     reset_after=reset_after, variant=variant)
+        return h, [h]
+
+    last, outputs, final = _run_loop(
+        step, x_proj, [h0], mask, return_sequences, units, zero_output_for_mask,
+        carry_initial_output,
+    )
+    if mask is None:
+        last = final[0]
+    return last, _batch_major(outputs), final
+
+
+# -------------------------------------------------------------- fused LSTM
+def _is_static_zero(t):
+    """True when `t` is a graph constant (or zeros fill) equal to 0."""
+    try:
+        value = tf.get_static_value(t)
+    except Exception:  # noqa: BLE001 - symbolic tensors we cannot evaluate
+        value = None
+    if value is not None:
+        return not value.any()
+    op = getattr(t, "op", None)
+    while op is not None and op.type in ("Identity", "Cast"):
+        op = op.inputs[0].op
+    if op is None:
+        return False
+    if op.type == "Fill":
+        fill = tf.get_static_value(op.inputs[1])
+        return fill is not None and not fill.any()
+    if op.type == "ZerosLike":
+        return True
+    if op.type in ("Mul", "MatMul", "BatchMatMulV2"):
+        return any(_is_static_zero(x) for x in op.inputs)
+    if op.type in ("BroadcastTo", "Tile", "Reshape", "ExpandDims"):
+        return _is_static_zero(op.inputs[0])
+    return False
+
+
+def _make_fused_fn(units, api_name):
+    """A tf.function with the Keras-2 composite LSTM interface."""
+
+    def standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+        # Body used by TensorFlow (and replaced by the TFLite converter with
+        # UNIDIRECTIONAL_SEQUENCE_LSTM): init_h/init_c are [1, H] zeros that
+        # broadcast over the batch.
+        zeros = tf.zeros(tf.stack([tf.shape(inputs)[0], units]), inputs.dtype)
+        last, outputs, (h, c) = lstm_loop(
+            inputs, [init_h + zeros, init_c + zeros], kernel, recurrent_kernel,
+            bias, return_sequences=True,
+        )
+        return last, outputs, h, c, tf.constant(1.0)
+
+    return tf.function(
+        standard_lstm,
+        autograph=False,
+        experimental_attributes={
+            "api_implements": api_name,
+            "api_preferred_device": "CPU",
+            "time_major": False,
+            "go_backwards": False,
+        },
+    )
+
+
+_FUSED_COUNT = [0]
+
+
+def _fallback(reason):
+    warnings.warn(
+        f"lstm_kernel='fused': {reason}; this LSTM is exported with the loop "
+        "kernel instead (exact, builtin ops, not UNIDIRECTIONAL_SEQUENCE_LSTM).",
+        stacklevel=3,
+    )
+
+
+def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
+               mask=None, go_backwards=False, return_sequences=True,
+               activation="tanh", recurrent_activation="sigmoid",
+               zero_output_for_mask=False, **unused):
+    """LSTM as TFLite's fused UNIDIRECTIONAL_SEQUENCE_LSTM (see module doc).
+
+    Masks are read as right padding. Falls back to `lstm_loop` (with a
+    warning) for activations other than tanh/sigmoid, no bias, or a
+    non-zero initial state.
+    """
+    kwargs = dict(mask=mask, go_backwards=go_backwards,
+                  return_sequences=return_sequences, activation=activation,
+                  recurrent_activation=recurrent_activation,
+                  zero_output_for_mask=zero_output_for_mask)
+    if activation not in ("tanh", tf.tanh) or recurrent_activation not in (
+            "sigmoid", tf.sigmoid):
+        _fallback("the fused op supports only activation='tanh' with "
+                  "recurrent_activation='sigmoid'")
+        return lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs)
+    if bias is None:
+        _fallback("use_bias=False")
+        return lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs)
+    if not all(_is_static_zero(s) for s in initial_state):
+        _fallback("the fused op starts from a zero state, and this layer has "
+                  "an initial_state")
+        return lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs)
+
+    units = recurrent_kernel.shape[0]
+    dtype = inputs.dtype
+    kernel = tf.convert_to_tensor(kernel)
+    recurrent_kernel = tf.convert_to_tensor(recurrent_kernel)
+    bias = tf.convert_to_tensor(bias)
+    lengths = None
+    if mask is not None:
+        mask = tf.cast(mask, tf.bool)
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
+    x = inputs
+    if go_backwards:
+        if lengths is None:
+            x = tf.reverse(x, [1])
+        else:
+            x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
+    _FUSED_COUNT[0] += 1
+    fused = _make_fused_fn(units, f"{FUSED_LSTM_ATTRIBUTE}_{_FUSED_COUNT[0]}")
+    zero_state = tf.zeros([1, units], dtype)
+    _, seq, _, _, _ = fused(x, zero_state, zero_state, kernel, recurrent_kernel, bias)
+
+    if lengths is None:
+        last = seq[:, -1]
+        outputs = seq
+    else:
+        # Right padding: the last real output sits at length - 1.
+        index = tf.maximum(lengths - 1, 0)
+        last = tf.gather(seq, index, axis=1, batch_dims=1)
+        last = tf.where(tf.expand_dims(lengths > 0, -1), last, tf.zeros_like(last))
+        valid = tf.expand_dims(mask, -1)
+        if go_backwards:
+            aligned = tf.reverse_sequence(seq, lengths, seq_axis=1, batch_axis=0)
+            outputs = tf.reverse(tf.where(valid, aligned, tf.zeros_like(aligned)), [1])
+        elif zero_output_for_mask:
+            outputs = tf.where(valid, seq, tf.zeros_like(seq))
+        else:
+            outputs = tf.where(valid, seq, tf.expand_dims(last, 1))
+    # The fused op exposes no cell state: the loop kernel computes c (the
+    # converter prunes it when the model does not output it).
+    _, _, (_, c) = lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias,
+                             **dict(kwargs, return_sequences=False))
+    return last, outputs if return_sequences else None, [last, c]
+
+
+recurrence.register_lowering("tflite_loop", lstm=lstm_loop, gru=gru_loop)
+recurrence.register_lowering("tflite_fused", lstm=lstm_fused, gru=gru_loop)

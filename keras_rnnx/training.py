@@ -1,0 +1,292 @@
+"""Fault-tolerant training: `fit_resumable` survives a killed process.
+
+`fit_resumable(model, x, y, backup_dir=..., epochs=...)` is `model.fit` plus
+a backup of the whole training state (weights, optimizer state, epoch and
+the history of completed epochs) at the end of every epoch. Run the same
+command again after a crash, a SIGKILL or a pre-empted machine and it
+continues from the last completed epoch: no completed epoch is lost or run
+twice, and with deterministic data (no shuffling, or shuffling seeded per
+epoch) the final weights equal those of an uninterrupted run.
+
+Unlike `keras.callbacks.BackupAndRestore`, which overwrites its weights
+file in place and then writes the epoch number in a second file, every
+backup here is committed atomically: the weights go to a new file, then
+one small JSON file naming that file and the epoch is moved into place
+with `os.replace` (the commit point), then older weights files are removed.
+A kill at any instant leaves either the previous or the new backup, never a
+torn one.
+
+Under `tf.distribute.MultiWorkerMirroredStrategy` every worker keeps its own
+backup (non-chief workers in `backup_dir/worker-{i}`), and only the chief
+writes `checkpoint_path`.
+"""
+import glob
+import json
+import os
+import tempfile
+
+import keras
+
+_METADATA = "training_state.json"
+
+
+def _atomic_write_text(path, text):
+    parent = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _jsonable(logs):
+    out = {}
+    for k, v in (logs or {}).items():
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def read_state(backup_dir):
+    """The committed training state in `backup_dir`, or None if there is none.
+
+    A dict with `epoch` (the number of completed epochs), `weights` (the
+    weights file name) and `history` (a list of per-epoch log dicts).
+    """
+    path = os.path.join(os.fspath(backup_dir), _METADATA)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+        int(state["epoch"]), str(state["weights"]), list(state["history"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(
+            f"backup_dir: {path!r} is not a keras_rnnx training state "
+            f"(expected JSON with 'epoch', 'weights', 'history'): {e}"
+        ) from e
+    return state
+
+
+class AtomicBackupAndRestore(keras.callbacks.Callback):
+    """Backs up the training state every epoch, atomically; restores it on start.
+
+    Args:
+        backup_dir: folder for the backup (created if missing).
+        delete_checkpoint: remove the backup when training finishes
+            normally (default False: keep it, so a finished run restarted
+            with the same `epochs` does nothing).
+        on_commit: optional callable `(epoch_index)` run after each backup
+            is committed (tests use it to mark progress).
+    """
+
+    def __init__(self, backup_dir, delete_checkpoint=False, on_commit=None):
+        super().__init__()
+        if not backup_dir or not isinstance(backup_dir, (str, os.PathLike)):
+            raise ValueError(f"`backup_dir` must be a folder path; received {backup_dir!r}")
+        self.backup_dir = os.fspath(backup_dir)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self.on_commit = on_commit
+        self.initial_epoch = 0
+        self.completed = []
+
+    # -- restore -----------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        state = read_state(self.backup_dir)
+        if state is None:
+            return
+        weights = os.path.join(self.backup_dir, state["weights"])
+        if not os.path.exists(weights):
+            raise ValueError(
+                f"backup_dir: the training state names {weights!r}, which is missing"
+            )
+        model = self.model
+        if not model.built:
+            raise ValueError(
+                "model: build the model (call it on a batch or give it an Input) "
+                "before fit_resumable so its backup can be restored"
+            )
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(weights)
+        self.initial_epoch = int(state["epoch"])
+        self.completed = list(state["history"])
+        model._initial_epoch = self.initial_epoch
+
+    # -- backup ------------------------------------------------------------
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        name = f"state-{epoch + 1:06d}.weights.h5"
+        final = os.path.join(self.backup_dir, name)
+        tmp = os.path.join(self.backup_dir, f".partial-{os.getpid()}-{name}")
+        try:
+            self.model.save_weights(tmp, overwrite=True)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        self.completed.append({"epoch": int(epoch), **_jsonable(logs)})
+        state = {"epoch": int(epoch) + 1, "weights": name, "history": self.completed}
+        _atomic_write_text(os.path.join(self.backup_dir, _METADATA), json.dumps(state))
+        for old in glob.glob(os.path.join(self.backup_dir, "state-*.weights.h5")):
+            if os.path.basename(old) != name:
+                os.remove(old)
+        if self.on_commit is not None:
+            self.on_commit(epoch)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            for p in glob.glob(os.path.join(self.backup_dir, "state-*.weights.h5")):
+                os.remove(p)
+            meta = os.path.join(self.backup_dir, _METADATA)
+            if os.path.exists(meta):
+                os.remove(meta)
+
+
+def save_model(model, path, overwrite=True):
+    """`model.save(path)` that never leaves a torn file.
+
+    Keras writes a `.keras` zip in place, so a crash or a full disk while
+    saving destroys the previous file. This writes beside `path` and moves
+    the complete file into place with `os.replace`.
+
+    Args:
+        model: a `keras.Model`.
+        path: target path ending in `.keras` (or `.weights.h5` to save the
+            weights only).
+        overwrite: replace an existing file (default True); with False an
+            existing `path` raises `ValueError`.
+    """
+    path = os.path.abspath(os.fspath(path))
+    weights_only = path.endswith(".weights.h5")
+    suffix = ".weights.h5" if weights_only else ".keras"
+    if not path.endswith(suffix):
+        raise ValueError(f"`path` must end in '.keras' or '.weights.h5'; received {path!r}")
+    if os.path.exists(path) and not overwrite:
+        raise ValueError(f"`path` {path!r} exists; pass overwrite=True to replace it")
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=suffix, dir=parent)
+    os.close(fd)
+    try:
+        if weights_only:
+            model.save_weights(tmp, overwrite=True)
+        else:
+            model.save(tmp, overwrite=True)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+class AtomicModelCheckpoint(keras.callbacks.Callback):
+    """Saves the model as `.keras` after every epoch, atomically.
+
+    The file is written beside the target and moved into place with
+    `os.replace`, so a crash mid-save leaves the previous checkpoint intact.
+
+    Args:
+        filepath: target path ending in `.keras`; may contain `{epoch}`
+            (1-based, like `keras.callbacks.ModelCheckpoint`).
+        save_weights_only: save `.weights.h5` instead (then `filepath` must
+            end in `.weights.h5`).
+        enabled: set False on non-chief workers.
+    """
+
+    def __init__(self, filepath, save_weights_only=False, enabled=True):
+        super().__init__()
+        filepath = os.fspath(filepath)
+        suffix = ".weights.h5" if save_weights_only else ".keras"
+        if not filepath.endswith(suffix):
+            raise ValueError(f"`filepath` must end in {suffix!r}; received {filepath!r}")
+        self.filepath = filepath
+        self.save_weights_only = bool(save_weights_only)
+        self.enabled = bool(enabled)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.enabled:
+            return
+        save_model(self.model, self.filepath.format(epoch=epoch + 1, **(logs or {})))
+
+
+def fit_resumable(model, x=None, y=None, *, backup_dir, epochs, checkpoint_path=None,
+                  callbacks=None, delete_backup=False, **fit_kwargs):
+    """`model.fit` that resumes from `backup_dir` after an interruption.
+
+    Args:
+        model: a built and compiled `keras.Model`.
+        x, y: training data, as for `model.fit`.
+        backup_dir: folder holding the training state; created if missing.
+            Re-running with the same folder continues after the last
+            completed epoch.
+        epochs: total number of epochs (not the number left).
+        checkpoint_path: optional `.keras` path saved (atomically) after each
+            epoch by the chief worker.
+        callbacks: extra Keras callbacks (run after the backup each epoch).
+        delete_backup: remove the backup after a normal finish.
+        **fit_kwargs: passed to `model.fit` (`batch_size`, `shuffle`,
+            `validation_data`, `verbose`, ...). `initial_epoch` is not
+            allowed: it comes from the backup.
+
+    Returns:
+        The `keras.callbacks.History` of `model.fit`, with `history` and
+        `epoch` covering every completed epoch, including those from runs
+        before a restart, and `resumed_from` the epoch this run started at.
+
+    Example:
+
+    >>> import numpy as np, keras, tempfile
+    >>> from keras_rnnx import GRUX
+    >>> from keras_rnnx.training import fit_resumable
+    >>> model = keras.Sequential([keras.Input((5, 3)), GRUX(4), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> x, y = np.ones((8, 5, 3), "float32"), np.zeros((8, 1), "float32")
+    >>> h = fit_resumable(model, x, y, backup_dir=tempfile.mkdtemp(), epochs=2,
+    ...                   verbose=0)
+    >>> h.epoch, h.resumed_from
+    ([0, 1], 0)
+    """
+    from keras_rnnx import distributed
+
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
+        raise ValueError(f"`epochs` must be a positive integer; received epochs={epochs!r}")
+    if "initial_epoch" in fit_kwargs:
+        raise ValueError("`initial_epoch` is set from the backup; do not pass it")
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"`model` must be a keras.Model; received {type(model).__name__}")
+    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
+        raise ValueError("`model` must be compiled before fit_resumable")
+    backup_dir = os.fspath(backup_dir)
+    if distributed.num_workers() > 1 and not distributed.is_chief():
+        backup_dir = os.path.join(backup_dir, f"worker-{distributed.task_index()}")
+    backup = AtomicBackupAndRestore(backup_dir, delete_checkpoint=delete_backup)
+    cbs = [backup]
+    if checkpoint_path is not None:
+        cbs.append(AtomicModelCheckpoint(checkpoint_path, enabled=distributed.is_chief()))
+    cbs.extend(callbacks or [])
+    try:
+        history = model.fit(x, y, epochs=epochs, callbacks=cbs, **fit_kwargs)
+    finally:
+        model._initial_epoch = None
+    merged = {}
+    for row in backup.completed:
+        for k, v in row.items():
+            if k != "epoch":
+                merged.setdefault(k, []).append(v)
+    history.history = merged
+    history.epoch = [int(r["epoch"]) for r in backup.completed]
+    history.resumed_from = backup.initial_epoch
+    return history

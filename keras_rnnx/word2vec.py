@@ -1,0 +1,201 @@
+"""Word2Vec: skip-gram with negative sampling, trained with TensorFlow.
+
+Hyperparameters and conventions are gensim's (`vector_size`, `window`,
+`negative`, `ns_exponent`, `sample`, `min_count`, `max_vocab_size`, `epochs`,
+`alpha`, `min_alpha`, `seed`), so runs are comparable. Training streams the
+corpus through tf.data (`keras_rnnx.skipgram_data`) in fixed-size blocks of
+centre words, each trained with one gather per table, one batched matmul and
+sparse `scatter_add` updates (`sgd_negative_sampling_step`), the step compiled
+with XLA.
+"""
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from keras_rnnx import skipgram_data as sd
+from keras_rnnx.keyed_vectors import KeyedVectors
+from keras_rnnx.skipgram import SkipGram, sgd_negative_sampling_step
+from keras_rnnx.text import Tokenizer, Vocabulary, iter_lines
+
+
+def _check(name, value, kind, minimum=None):
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok and minimum is not None:
+        ok = value >= minimum
+    if not ok:
+        expected = f"{'an int' if kind is int else 'a number'}" + (f" >= {minimum}" if minimum is not None else "")
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+class Word2Vec:
+    """Skip-gram word2vec with negative sampling (gensim's conventions).
+
+    Args:
+        vector_size: embedding size.
+        window: maximum distance between centre and context words (each
+            position draws a reduced window, as gensim).
+        negative: negatives per pair, drawn from `count ** ns_exponent`.
+        ns_exponent: exponent of the negative distribution.
+        sample: frequent-word subsampling threshold (0 disables).
+        min_count: ignore words seen fewer times.
+        max_vocab_size: keep at most this many words (most frequent).
+        epochs: passes over the corpus.
+        alpha, min_alpha: learning rate, decayed linearly over training.
+        batch_size: centre words per training block (each with up to
+            `2 * window` contexts).
+        seed: seeds initialisation and the example stream (deterministic).
+        tokenizer: a `keras_rnnx.text.Tokenizer`; default: whitespace
+            split, case folding, NFKC, punctuation dropped.
+        jit_compile: compile the training step with XLA.
+        max_update_norm: clip the norm of each word's summed update per
+            block (None: plain sum). Guards tiny vocabularies, where the same
+            pairs repeat many times in one block, against divergence.
+
+    Example:
+
+    >>> corpus = ["the cat sat on the mat", "the dog sat on the rug"] * 20
+    >>> model = Word2Vec(vector_size=8, min_count=1, epochs=1, seed=1)
+    >>> model = model.fit(corpus)
+    >>> model.wv.most_similar("cat", topn=1)[0][0] in model.wv
+    True
+    """
+
+    def __init__(self, vector_size=100, window=5, negative=5, ns_exponent=0.75, sample=1e-3,
+                 min_count=5, max_vocab_size=None, epochs=5, alpha=0.025, min_alpha=1e-4,
+                 batch_size=2048, seed=1, tokenizer=None, jit_compile=True, lines_per_batch=256, max_update_norm=1.0):
+        _check("vector_size", vector_size, int, 1)
+        _check("window", window, int, 1)
+        _check("negative", negative, int, 1)
+        _check("ns_exponent", ns_exponent, (int, float))
+        _check("sample", sample, (int, float), 0)
+        _check("min_count", min_count, int, 1)
+        if max_vocab_size is not None:
+            _check("max_vocab_size", max_vocab_size, int, 1)
+        _check("epochs", epochs, int, 1)
+        _check("alpha", alpha, (int, float), 0)
+        _check("min_alpha", min_alpha, (int, float), 0)
+        _check("batch_size", batch_size, int, 1)
+        _check("seed", seed, int, 0)
+        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
+            raise TypeError(f"tokenizer must be a keras_rnnx.text.Tokenizer, got {type(tokenizer).__name__}")
+        self.vector_size = vector_size
+        self.window = window
+        self.negative = negative
+        self.ns_exponent = float(ns_exponent)
+        self.sample = float(sample)
+        self.min_count = min_count
+        self.max_vocab_size = max_vocab_size
+        self.epochs = epochs
+        self.alpha = float(alpha)
+        self.min_alpha = float(min_alpha)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.tokenizer = tokenizer or Tokenizer(kind="whitespace", drop_punctuation=True)
+        self.jit_compile = bool(jit_compile)
+        self.lines_per_batch = lines_per_batch
+        if max_update_norm is not None:
+            _check("max_update_norm", max_update_norm, (int, float), 0)
+        self.max_update_norm = max_update_norm
+        self.vocabulary = None
+        self.layer = None
+        self.wv = None
+        self.total_words = 0
+        self.train_seconds = 0.0
+        self.loss_history = []
+
+    # ---------------------------------------------------------------- vocab
+    def build_vocab(self, corpus, progress=None):
+        """Counts words over the corpus (one streaming pass) and sets the vocabulary."""
+        counts, total = Vocabulary.count_tokens(corpus, self.tokenizer, progress=progress)
+        if total == 0:
+            raise ValueError("corpus is empty: no tokens found")
+        self.vocabulary = Vocabulary.from_counts(
+            counts, min_count=self.min_count, max_size=self.max_vocab_size, specials=()
+        )
+        self.total_words = total
+        return self.vocabulary
+
+    def _lines(self, corpus):
+        if isinstance(corpus, (str, os.PathLike)):
+            return sd.lines_dataset(os.fspath(corpus))
+        return sd.lines_dataset(list(iter_lines(corpus, "corpus")))
+
+    # ---------------------------------------------------------------- train
+    def fit(self, corpus, progress_bar=False):
+        """Builds the vocabulary and trains.
+
+        Args:
+            corpus: a text file path (one sentence or document a line; UTF-8)
+                or an iterable of strings.
+            progress_bar: show a tqdm bar with words per second.
+
+        Returns:
+            self (with `.wv` set).
+        """
+        if isinstance(corpus, (str, os.PathLike)):
+            corpus = os.fspath(corpus)
+        vocab = self.build_vocab(corpus)
+        counts = np.asarray(vocab.counts, np.float64)
+        keep = sd.keep_probabilities(counts, self.sample) if self.sample else None
+        sampler = sd.AliasSampler(sd.unigram_probabilities(counts, self.ns_exponent))
+        self.layer = SkipGram(len(vocab), self.vector_size, num_negative=self.negative,
+                              unigram_counts=None, seed=self.seed, name="skipgram")
+        self.layer.build()
+        syn0, syn1 = self.layer.embeddings, self.layer.context_embeddings
+        # gensim-like initialisation: uniform(-0.5, 0.5) / vector_size, zeros.
+        rng = np.random.default_rng(self.seed)
+        syn0.assign(((rng.random((len(vocab), self.vector_size)) - 0.5) / self.vector_size).astype(np.float32))
+        syn1.assign(np.zeros((len(vocab), self.vector_size), np.float32))
+        ids = sd.id_batches(self._lines(corpus), self.tokenizer, vocab.tokens, self.lines_per_batch)
+
+        alpha, min_alpha, epochs = self.alpha, self.min_alpha, self.epochs
+
+        @tf.function(jit_compile=self.jit_compile, reduce_retracing=True)
+        def step(block):
+            return sgd_negative_sampling_step(syn0, syn1, block, alpha, min_alpha, block["epoch"], epochs,
+                                              self.max_update_norm)
+
+        bar = None
+        if progress_bar:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.total_words * epochs, unit="word", unit_scale=True, desc="word2vec")
+        blocks = sd.all_epochs(
+            ids, epochs, keep_prob=keep, sampler=sampler, window=self.window, negative=self.negative,
+            block_size=self.batch_size, total_words=self.total_words, seed=self.seed,
+        )
+        t0 = time.perf_counter()
+        done = 0
+        losses = [[] for _ in range(epochs)]
+        for block in blocks:
+            epoch = int(block["epoch"])
+            losses[epoch].append(step(block))
+            if bar is not None:
+                now = int((epoch + float(block["progress"][0])) * self.total_words)
+                if now > done:
+                    bar.update(now - done)
+                    done = now
+                    bar.set_postfix(epoch=epoch + 1)
+        self.loss_history = [float(np.mean([float(x) for x in ls])) if ls else float("nan") for ls in losses]
+        if bar is not None:
+            bar.update(self.total_words * epochs - done)
+        self.train_seconds = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+        self.wv = KeyedVectors(vocab.tokens, syn0.numpy(), counts=vocab.counts)
+        return self
+
+    @property
+    def words_per_second(self):
+        """Raw corpus words trained per second (gensim's progress unit)."""
+        return self.total_words * self.epochs / self.train_seconds if self.train_seconds else 0.0
+
+    def get_config(self):
+        return {
+            "vector_size": self.vector_size, "window": self.window, "negative": self.negative,
+            "ns_exponent": self.ns_exponent, "sample": self.sample, "min_count": self.min_count,
+            "max_vocab_size": self.max_vocab_size, "epochs": self.epochs, "alpha": self.alpha,
+            "min_alpha": self.min_alpha, "batch_size": self.batch_size, "seed": self.seed,
+        }

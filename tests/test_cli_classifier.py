@@ -1,0 +1,122 @@
+"""`rnnx train-classifier` and `rnnx predict` end to end on a small fastText file."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_rnnx import cli
+
+POS = ["great", "wonderful", "superb", "lovely"]
+NEG = ["awful", "boring", "dreadful", "dull"]
+
+
+def _write_data(path, n=60):
+    rng = np.random.default_rng(0)
+    lines = []
+    for i in range(n):
+        label = "pos" if i % 2 else "neg"
+        word = rng.choice(POS if label == "pos" else NEG)
+        filler = " ".join(rng.choice(["the", "film", "was", "a", "plot"], 3))
+        lines.append(f"__label__{label} {filler} {word}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    data = tmp / "train.txt"
+    _write_data(data)
+    out = tmp / "model"
+    code = cli.main([
+        "train-classifier", str(data), "--out", str(out), "--epochs", "8", "--units", "4",
+        "--embedding-dim", "8", "--learning-rate", "0.02", "--quiet", "--seed", "1",
+    ])
+    return out, code
+
+
+def test_train_classifier_writes_model_metrics_and_exports(trained_dir, capsys):
+    out, code = trained_dir
+    assert code == 0
+    files = set(os.listdir(out))
+    assert {"model.keras", "classifier.json", "vocab.txt", "metrics.json",
+            "saved_model", "model.tflite"} <= files
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_size"] == 12 and metrics["train_size"] == 48
+    assert [r["class"] for r in metrics["held_out"]["per_class"]] == ["neg", "pos"]
+    assert metrics["held_out"]["accuracy"] >= 0.75
+    config = json.loads((out / "classifier.json").read_text())
+    assert config["class_names"] == ["neg", "pos"] and config["pad_id"] == 0
+
+
+def test_predict_prints_class_and_probability(trained_dir, capsys):
+    out, _ = trained_dir
+    capsys.readouterr()
+    code = cli.main(["predict", str(out), "a wonderful film", "a dreadful plot",
+                     "", "bad \udcff bytes", "ภาษาไทย"])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5
+    assert lines[0].split("\t")[0] == "pos" and lines[1].split("\t")[0] == "neg"
+    for line in lines:
+        label, prob = line.split("\t")[:2]
+        assert label in ("neg", "pos") and 0.5 <= float(prob) <= 1.0
+    code = cli.main(["predict", str(out / "model.keras"), "superb", "--json", "--top", "2"])
+    row = json.loads(capsys.readouterr().out)
+    assert code == 0 and row["class"] == "pos" and len(row["top"]) == 2
+    assert row["top"][0][1] + row["top"][1][1] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert cli.main(["train-classifier", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o")]) == 2
+    assert "path" in capsys.readouterr().err
+    one = tmp_path / "one.txt"
+    one.write_text("__label__a x\n__label__a y\n")
+    assert cli.main(["train-classifier", str(one), "--out", str(tmp_path / "o")]) == 2
+    assert "two classes" in capsys.readouterr().err
+    assert cli.main(["train-classifier", str(one), "--units", "0"]) == 2
+    assert "--units" in capsys.readouterr().err
+    assert cli.main(["predict", str(tmp_path), "text"]) == 2
+    assert "not a saved TextClassifier" in capsys.readouterr().err
+
+
+def test_exports_predict_like_keras(trained_dir):
+    """The CLI's SavedModel (raw strings) and TFLite (ids) agree with Keras."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops)
+
+    from keras_rnnx import export
+    from keras_rnnx.models import TextClassifier
+
+    out, _ = trained_dir
+    clf = TextClassifier.load(str(out))
+    rng = np.random.default_rng(5)
+    texts = [f"{rng.choice(['a', 'the'])} {rng.choice(POS + NEG)} film" for _ in range(20)]
+    texts += ["", "great " * 5000, "ภาษาไทย", "💥 ok", "bad \ufffd bytes"]
+    keras_probs = clf.predict_proba(texts)
+    keras_classes = keras_probs.argmax(-1)
+
+    loaded = tf.saved_model.load(str(out / "saved_model"))
+    assert {"serving_default", "classify", "class_names"} <= set(loaded.signatures)
+    result = loaded.signatures["classify"](text=tf.constant(texts))
+    assert [c.decode() for c in result["class"].numpy()] == [clf.class_names[i] for i in keras_classes]
+    np.testing.assert_allclose(result["probabilities"].numpy(), keras_probs, atol=1e-5)
+    np.testing.assert_allclose(result["probability"].numpy(), keras_probs.max(-1), atol=1e-5)
+    raw = loaded.signatures["classify"](text=tf.constant([b"bad \xff\xfe bytes", b""]))
+    assert raw["probabilities"].numpy().shape == (2, 2)
+    names = loaded.signatures["class_names"]()["class_names"].numpy()
+    assert [c.decode() for c in names] == clf.class_names
+
+    runner = export.load_tflite(str(out / "model.tflite"))
+    vocab = (out / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert vocab == clf.vocabulary.tokens
+    ids = clf.texts_to_ids(texts)
+    tfl_probs = np.asarray(runner(ids))
+    np.testing.assert_array_equal(tfl_probs.argmax(-1), keras_classes)
+    np.testing.assert_allclose(tfl_probs, keras_probs, atol=1e-4)
+    # an app tokenizing by itself: whitespace split, lowercase, vocab.txt lookup
+    index = {t: i for i, t in enumerate(vocab)}
+    app_ids = np.zeros((1, clf.max_length), np.int32)
+    words = "the superb film".split()
+    app_ids[0, :len(words)] = [index.get(w, 1) for w in words]
+    np.testing.assert_allclose(np.asarray(runner(app_ids))[0], clf.predict_proba(["The superb film"])[0], atol=1e-4)

@@ -1,0 +1,122 @@
+"""Loaders of labelled text: built-in tasks from package data, user layouts, splits."""
+import numpy as np
+import pytest
+
+from keras_rnnx import datasets
+
+
+def test_polarity_counts_and_labels():
+    ds = datasets.load_polarity()
+    assert len(ds) == 200 and ds.class_names == ["neg", "pos"]
+    assert ds.class_counts().tolist() == [100, 100]
+    # labels come from the `__label__` prefix, which is not left in the text
+    assert not any("__label__" in t for t in ds.texts)
+    assert ds.texts[0] == "simplistic , silly and tedious ."
+    assert ds.labels[0] == 0
+
+
+def test_newsgroups_counts_and_headers_stripped():
+    ds = datasets.load_newsgroups()
+    assert len(ds) == 200 and ds.class_names == ["alt.atheism", "sci.space"]
+    assert ds.class_counts().tolist() == [100, 100]
+    raw = datasets.load_newsgroups(strip_headers=False)
+    assert sum("Newsgroups:" in t for t in raw.texts) > 150
+    # the header that names the label is gone
+    assert not any(t.startswith(("From:", "Path:", "Newsgroups:")) for t in ds.texts)
+    assert not any("\nNewsgroups: " in t.split("\n\n")[0] for t in ds.texts)
+    np.testing.assert_array_equal(ds.labels, raw.labels)
+
+
+def test_language_id_is_deterministic_and_balanced():
+    a = datasets.load_language_id(samples_per_language=20, seed=3)
+    b = datasets.load_language_id(samples_per_language=20, seed=3)
+    c = datasets.load_language_id(samples_per_language=20, seed=4)
+    assert a.texts == b.texts and a.texts != c.texts
+    assert a.class_names == list(datasets.LANGUAGE_LOCALES)
+    assert a.class_counts().tolist() == [20] * 11
+    lengths = [len(t.split()) for t in a.texts]
+    assert min(lengths) >= 2 and max(lengths) <= 5
+    from faker.providers.lorem.de_DE import Provider
+
+    german = set(Provider.word_list)
+    de = a.class_names.index("de")
+    assert all(set(t.split()) <= german for t, y in zip(a.texts, a.labels) if y == de)
+    with pytest.raises(ValueError, match="languages"):
+        datasets.load_language_id(languages=["xx"])
+    with pytest.raises(ValueError, match="min_words"):
+        datasets.load_language_id(min_words=4, max_words=2)
+
+
+def test_split_is_stratified_deterministic_and_disjoint():
+    ds = datasets.load_polarity()
+    train, test = ds.split(0.2, seed=5)
+    train2, test2 = ds.split(0.2, seed=5)
+    _, test3 = ds.split(0.2, seed=6)
+    assert test.texts == test2.texts and train.texts == train2.texts
+    assert test.texts != test3.texts
+    assert len(train) == 160 and len(test) == 40
+    assert test.class_counts().tolist() == [20, 20]
+    assert not set(train.texts) & set(test.texts) - set(t for t in ds.texts if ds.texts.count(t) > 1)
+    assert sorted(train.texts + test.texts) == sorted(ds.texts)
+    with pytest.raises(ValueError, match="test_fraction"):
+        ds.split(1.5)
+
+
+def test_load_by_name():
+    assert datasets.load("sentiment").name == "sentiment"
+    with pytest.raises(ValueError, match="unknown data set"):
+        datasets.load("spam")
+
+
+def test_read_fasttext(tmp_path):
+    path = tmp_path / "d.txt"
+    path.write_bytes("__label__b hello world\n\n__label__a__x Bonjour \xe0 tous\n__label__b bad \xff byte\n".encode("latin-1"))
+    ds = datasets.read_fasttext(str(path))
+    assert ds.class_names == ["a__x", "b"]
+    assert ds.labels.tolist() == [1, 0, 1]
+    assert ds.texts[0] == "hello world"
+    assert "\ufffd" in ds.texts[2]  # undecodable bytes are replaced, not fatal
+    (tmp_path / "bad.txt").write_text("no label here\n")
+    with pytest.raises(ValueError, match="__label__"):
+        datasets.read_fasttext(str(tmp_path / "bad.txt"))
+    with pytest.raises(ValueError, match="path"):
+        datasets.read_fasttext(str(tmp_path / "missing.txt"))
+
+
+def test_read_csv(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text('text,label\n"hi, there",spam\nhello,ham\n\n"multi\nline",spam\n', encoding="utf-8")
+    ds = datasets.read_csv(str(path))
+    assert ds.class_names == ["ham", "spam"]
+    assert ds.texts == ["hi, there", "hello", "multi\nline"]
+    assert ds.labels.tolist() == [1, 0, 1]
+    semi = tmp_path / "s.csv"
+    semi.write_text("cat;body\nx;one\ny;two\n", encoding="utf-8")
+    ds = datasets.read(str(semi), "csv", label_column="cat", text_column="body")
+    assert ds.texts == ["one", "two"] and ds.class_names == ["x", "y"]
+    with pytest.raises(ValueError, match="label_column"):
+        datasets.read_csv(str(path), label_column="missing")
+
+
+def test_read_folders(tmp_path):
+    for cls, docs in {"sport": ["goal", "match"], "tech": ["cpu"]}.items():
+        (tmp_path / cls).mkdir()
+        for i, d in enumerate(docs):
+            (tmp_path / cls / f"{i}.txt").write_text(d, encoding="utf-8")
+    (tmp_path / ".hidden").mkdir()
+    ds = datasets.read(str(tmp_path), "folders")
+    assert ds.class_names == ["sport", "tech"]
+    assert ds.texts == ["goal", "match", "cpu"] and ds.labels.tolist() == [0, 0, 1]
+    with pytest.raises(ValueError, match="folder"):
+        datasets.read_folders(str(tmp_path / "sport" / "0.txt"))
+    with pytest.raises(ValueError, match="format"):
+        datasets.read(str(tmp_path), "xml")
+
+
+def test_dataset_validation():
+    with pytest.raises(ValueError, match="same length"):
+        datasets.TextDataset(["a"], [0, 1], ["x", "y"])
+    with pytest.raises(ValueError, match="labels"):
+        datasets.TextDataset(["a"], [3], ["x", "y"])
+    with pytest.raises(TypeError, match="texts"):
+        datasets.TextDataset([1], [0], ["x"])

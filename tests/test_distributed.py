@@ -1,0 +1,138 @@
+"""Training under tf.distribute gives the same model as one device.
+
+The model (Embedding(mask_zero) -> BiDirectional(LSTMX) -> GRUX -> Dense,
+trained 2 epochs with SGD, global batch 16, masks with padding and an
+all-padding row) is trained:
+* on one device and under MirroredStrategy over two logical CPUs (one
+  subprocess: logical devices must be configured before TF starts);
+* under MultiWorkerMirroredStrategy by two worker processes on 127.0.0.1.
+All final weights must equal single-device training within 1e-5.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from helpers import procs
+from helpers import train_job
+from keras_rnnx import distributed
+
+TOL = 1e-5
+
+
+def _load(path):
+    z = np.load(path)
+    return [z[f"arr_{i}"] for i in range(len(z.files))]
+
+
+def _assert_same(a, b, tol=TOL):
+    assert len(a) == len(b)
+    worst = max(float(np.abs(u - v).max()) for u, v in zip(a, b))
+    assert worst < tol, f"max abs weight difference {worst:.3g} >= {tol}"
+
+
+def _initial_weights():
+    return train_job.build_model().get_weights()
+
+
+def _assert_trained(weights):
+    moved = max(float(np.abs(u - v).max()) for u, v in zip(weights, _initial_weights()))
+    assert moved > 1e-3, "training did not change the weights"
+
+
+# -- helpers ---------------------------------------------------------------
+
+
+def test_tf_config_shape_and_loopback():
+    cfgs = distributed.local_cluster(2)
+    assert [c["task"] for c in cfgs] == [
+        {"type": "worker", "index": 0}, {"type": "worker", "index": 1}]
+    workers = cfgs[0]["cluster"]["worker"]
+    assert len(set(workers)) == 2 and all(w.startswith("127.0.0.1:") for w in workers)
+    assert cfgs[1]["cluster"] == cfgs[0]["cluster"]
+
+
+def test_tf_config_env_roles(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert distributed.is_chief() and distributed.num_workers() == 1
+    cfg = distributed.tf_config(["127.0.0.1:2000", "127.0.0.1:2001"], 1)
+    distributed.set_tf_config(cfg)
+    assert json.loads(os.environ["TF_CONFIG"]) == cfg
+    assert not distributed.is_chief()
+    assert distributed.num_workers() == 2 and distributed.task_index() == 1
+
+
+@pytest.mark.parametrize("kwargs, arg", [
+    ({"workers": [], "index": 0}, "workers"),
+    ({"workers": "127.0.0.1:1", "index": 0}, "workers"),
+    ({"workers": ["127.0.0.1"], "index": 0}, "workers"),
+    ({"workers": ["127.0.0.1:99999"], "index": 0}, "workers"),
+    ({"workers": ["127.0.0.1:1"], "index": 1}, "index"),
+    ({"workers": ["127.0.0.1:1"], "index": 0, "task_type": "ps"}, "task_type"),
+])
+def test_tf_config_rejects_bad_arguments(kwargs, arg):
+    with pytest.raises(ValueError, match=arg):
+        distributed.tf_config(**kwargs)
+
+
+def test_bad_strategy_and_config_errors(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="kind"):
+        distributed.get_strategy("tpu")
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        distributed.get_strategy("multi_worker")
+    with pytest.raises(ValueError, match="config"):
+        distributed.set_tf_config('{"task": {}}')
+    with pytest.raises(ValueError, match="n"):
+        distributed.free_ports(0)
+
+
+def test_split_cpu_after_start_is_a_clear_error():
+    import tensorflow as tf
+
+    tf.constant(1.0)  # devices are initialised by now
+    with pytest.raises(RuntimeError, match="before TensorFlow initialises"):
+        distributed.split_cpu(len(tf.config.list_logical_devices("CPU")) + 1)
+
+
+# -- training ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Starts the mirrored run and both workers at once (their start-up overlaps)."""
+    out = tmp_path_factory.mktemp("distributed")
+    local = procs.start(["local", "--out", str(out / "local")])
+    workers = [procs.start(["worker", "--out", str(out / "mw")], TF_CONFIG=json.dumps(c))
+               for c in distributed.local_cluster(2)]
+    errors = {}
+    for name, group in (("local", [local]), ("multi_worker", workers)):
+        try:
+            procs.finish(group, timeout=400)
+        except AssertionError as e:
+            errors[name] = str(e)
+    return out, errors
+
+
+@pytest.mark.slow
+def test_mirrored_two_logical_cpus_matches_single_device(runs):
+    out, errors = runs
+    assert "local" not in errors, errors.get("local")
+    single = _load(out / "local" / "single.npz")
+    mirrored = _load(out / "local" / "mirrored.npz")
+    _assert_trained(single)
+    _assert_same(mirrored, single)
+
+
+@pytest.mark.slow
+def test_multi_worker_two_processes_matches_single_device(runs):
+    out, errors = runs
+    assert "multi_worker" not in errors, errors.get("multi_worker")
+    # The single-device reference, in this process (default strategy).
+    reference = train_job.train(None).get_weights()
+    _assert_trained(reference)
+    chief = _load(out / "mw" / "chief.npz")
+    other = _load(out / "mw" / "worker1.npz")
+    _assert_same(chief, reference)
+    _assert_same(other, chief, tol=1e-7)

@@ -1,0 +1,350 @@
+"""TFLite export: kernels vs the default kernels, every layer through both
+TFLite kernels vs Keras, op lists, dynamic shapes, quantization, streaming,
+errors and atomic writes."""
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+import keras
+import tensorflow as tf
+
+from keras_rnnx import BiDirectional, GRUX, LSTMX, export, recurrence, tflite_kernels
+
+SHAPES = [(1, 1), (1, 6), (3, 4), (4, 9)]
+VOCAB = 13
+
+
+def _right_padded_ids(batch, steps, rng):
+    ids = rng.integers(1, VOCAB, size=(batch, steps)).astype("int32")
+    for b in range(batch):
+        length = rng.integers(1, steps + 1) if b else steps  # row 0 unpadded
+        ids[b, length:] = 0
+    return ids
+
+
+def _zoo_model():
+    """Every layer variant on a masked (token ids) and an unmasked input."""
+    keras.utils.set_random_seed(7)
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    feats = keras.Input((None, 3), name="feats")
+    emb = keras.layers.Embedding(VOCAB, 4, mask_zero=True)(ids)
+    outs = {}
+    # Masked (right-padded token ids): every layer variant once.
+    x = emb
+    seq, h, c = LSTMX(3, return_sequences=True, return_state=True)(x)
+    outs.update(m_lstm_seq=seq, m_lstm_h=h, m_lstm_c=c)
+    outs["m_lstm_back"] = LSTMX(3, go_backwards=True)(x)
+    outs["m_gru_after"] = GRUX(3, return_sequences=True)(x)
+    outs["m_gru_before"] = GRUX(3, reset_after=False)(x)
+    outs["m_gru_simple"] = GRUX(3, variant="simplified", go_backwards=True,
+                                return_sequences=True)(x)
+    outs["m_bi_concat"] = BiDirectional(LSTMX(2, return_sequences=True))(x)
+    outs["m_bi_sum"] = BiDirectional(LSTMX(2), merge_mode="sum")(x)
+    outs["m_bi_none_f"], outs["m_bi_none_b"] = BiDirectional(
+        GRUX(2, return_sequences=True), merge_mode=None)(x)
+    # Unmasked float features: the remaining merge modes and state outputs.
+    x = feats
+    seq, h = GRUX(3, return_sequences=True, return_state=True, reset_after=False)(x)
+    outs.update(u_gru_seq=seq, u_gru_h=h)
+    outs["u_lstm_back"] = LSTMX(3, go_backwards=True, return_sequences=True)(x)
+    outs["u_bi_ave"] = BiDirectional(LSTMX(2, return_sequences=True), merge_mode="ave")(x)
+    outs["u_bi_mul"] = BiDirectional(GRUX(2, variant="simplified"), merge_mode="mul")(x)
+    model = keras.Model({"ids": ids, "feats": feats}, outs)
+    # Non-trivial biases so every gate matters.
+    for w in model.weights:
+        if "bias" in w.path:
+            w.assign(np.random.default_rng(1).normal(0, 0.5, w.shape).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    model = _zoo_model()
+    out = tmp_path_factory.mktemp("zoo")
+    paths, infos = {}, {}
+    for kernel in ("loop", "fused"):
+        paths[kernel] = str(out / f"zoo_{kernel}.tflite")
+        infos[kernel] = export.to_tflite(model, paths[kernel], lstm_kernel=kernel)
+    return model, paths, infos
+
+
+# ------------------------------------------------------------------ kernels
+def _weights(kind, d, h, rng, variant="full", reset_after=True):
+    g = {"lstm": 4, "gru": 3}[kind] if variant == "full" else 2
+    kernel = rng.normal(0, 0.6, (d, g * h)).astype("float32")
+    rec = rng.normal(0, 0.6, (h, g * h)).astype("float32")
+    if kind == "gru" and variant == "full" and reset_after:
+        bias = rng.normal(0, 0.5, (2, g * h)).astype("float32")
+    else:
+        bias = rng.normal(0, 0.5, (g * h,)).astype("float32")
+    return kernel, rec, bias
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize(
+    "kind,variant,reset_after",
+    [("lstm", "full", True), ("gru", "full", True), ("gru", "full", False),
+     ("gru", "simplified", True)],
+)
+def test_loop_kernel_matches_default_kernel(kind, variant, reset_after, masked, go_backwards):
+    rng = np.random.default_rng(3)
+    b, t, d, h = 3, 5, 4, 3
+    x = rng.normal(size=(b, t, d)).astype("float32")
+    k, u, bias = _weights(kind, d, h, rng, variant, reset_after)
+    mask = None
+    if masked:
+        mask = rng.random((b, t)) > 0.4  # arbitrary pattern, not only padding
+        mask[2] = False  # an all-masked row
+    states = [rng.normal(size=(b, h)).astype("float32") for _ in range(2 if kind == "lstm" else 1)]
+    kw = dict(mask=mask, go_backwards=go_backwards, return_sequences=True)
+    if kind == "lstm":
+        ref = recurrence.default_lstm_sequence(x, states, k, u, bias, **kw)
+        got = tflite_kernels.lstm_loop(x, states, k, u, bias, **kw)
+    else:
+        kw.update(variant=variant, reset_after=reset_after)
+        ref = recurrence.default_gru_sequence(x, states, k, u, bias, **kw)
+        got = tflite_kernels.gru_loop(x, states, k, u, bias, **kw)
+    np.testing.assert_allclose(got[0], ref[0], atol=1e-5)
+    np.testing.assert_allclose(got[1], ref[1], atol=1e-5)
+    for a, r in zip(got[2], ref[2]):
+        np.testing.assert_allclose(a, r, atol=1e-5)
+
+
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_fused_kernel_tf_body_matches_default_on_right_padding(go_backwards):
+    rng = np.random.default_rng(4)
+    b, t, d, h = 4, 6, 3, 5
+    x = rng.normal(size=(b, t, d)).astype("float32")
+    k, u, bias = _weights("lstm", d, h, rng)
+    lengths = np.array([6, 3, 1, 0])
+    mask = np.arange(t)[None] < lengths[:, None]
+    zeros = [tf.zeros([b, h]), tf.zeros([b, h])]
+    kw = dict(mask=mask, go_backwards=go_backwards, return_sequences=True)
+    ref = recurrence.default_lstm_sequence(x, zeros, k, u, bias, **kw)
+    got = tflite_kernels.lstm_fused(x, zeros, k, u, bias, **kw)
+    np.testing.assert_allclose(got[0], ref[0], atol=1e-5)
+    np.testing.assert_allclose(got[1], ref[1], atol=1e-5)
+    np.testing.assert_allclose(got[2][0], ref[2][0], atol=1e-5)
+    np.testing.assert_allclose(got[2][1], ref[2][1], atol=1e-5)
+
+
+def test_fused_kernel_falls_back_with_warning_on_initial_state():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(2, 3, 2)).astype("float32")
+    k, u, bias = _weights("lstm", 2, 3, rng)
+    states = [tf.ones([2, 3]), tf.zeros([2, 3])]
+    with pytest.warns(UserWarning, match="initial_state"):
+        got = tflite_kernels.lstm_fused(x, states, k, u, bias)
+    ref = recurrence.default_lstm_sequence(x, states, k, u, bias)
+    np.testing.assert_allclose(got[1], ref[1], atol=1e-5)
+
+
+# ------------------------------------------------------ whole models, both kernels
+@pytest.mark.parametrize("kernel", ["loop", "fused"])
+def test_every_layer_matches_keras(zoo, kernel):
+    model, paths, _ = zoo
+    run = export.load_tflite(paths[kernel])
+    rng = np.random.default_rng(11)
+    for batch, steps in SHAPES:
+        ids = _right_padded_ids(batch, steps, rng)
+        feats = rng.normal(size=(batch, steps, 3)).astype("float32")
+        want = {k: v.numpy() for k, v in model({"ids": ids, "feats": feats}).items()}
+        got = run(ids=ids, feats=feats)
+        assert set(got) == set(want)
+        for name in want:
+            assert got[name].shape == want[name].shape, name
+            np.testing.assert_allclose(got[name], want[name], atol=1e-4, err_msg=name)
+
+
+def test_builtin_ops_and_dynamic_shapes(zoo):
+    _, paths, infos = zoo
+    for kernel, path in paths.items():
+        ops = export.tflite_ops(path)
+        assert ops == infos[kernel]["ops"]
+        assert not [o for o in ops if o.startswith("CUSTOM") or "FLEX" in o.upper()]
+        assert "WHILE" in ops
+        from ai_edge_litert.interpreter import Interpreter
+
+        it = Interpreter(model_path=path)
+        details = it.get_signature_runner().get_input_details()
+        assert list(details["ids"]["shape_signature"]) == [-1, -1]
+        assert list(details["feats"]["shape_signature"]) == [-1, -1, 3]
+    # Fused: every LSTM without an initial state became the fused op, with
+    # Keras' (absent) cell clipping.
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in infos["fused"]["ops"]
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in infos["loop"]["ops"]
+    assert infos["fused"]["fused_lstm_ops"] == 9
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.read_model(paths["fused"])
+    clips = [op.builtinOptions.cellClip for sg in m.subgraphs for op in sg.operators
+             if hasattr(op.builtinOptions, "cellClip")]
+    assert clips and all(c == 0.0 for c in clips)
+
+
+def test_fused_runner_does_not_leak_state_between_calls(zoo):
+    model, paths, _ = zoo
+    run = export.load_tflite(paths["fused"])
+    rng = np.random.default_rng(12)
+    ids = _right_padded_ids(2, 5, rng)
+    feats = rng.normal(size=(2, 5, 3)).astype("float32")
+    first = run(ids=ids, feats=feats)
+    run(ids=_right_padded_ids(2, 5, rng), feats=feats + 1)
+    again = run(ids=ids, feats=feats)
+    for name in first:
+        np.testing.assert_array_equal(first[name], again[name])
+
+
+# ------------------------------------------------------------- quantization
+@pytest.fixture(scope="module")
+def small_model():
+    keras.utils.set_random_seed(3)
+    x = keras.Input((None, 4), name="x")
+    y = LSTMX(32, return_sequences=True)(x)
+    y = GRUX(32)(y)
+    return keras.Model(x, keras.layers.Dense(3, name="logits")(y))
+
+
+# Stated tolerances (max abs difference vs the float32 Keras model).
+QUANT_TOLERANCE = {None: 1e-4, "dynamic": 5e-2, "float16": 5e-3, "int8": 1.5e-1}
+
+
+@pytest.mark.slow
+def test_quantized_exports_within_tolerance(small_model, tmp_path):
+    rng = np.random.default_rng(0)
+    rep = [rng.normal(size=(2, 6, 4)).astype("float32") for _ in range(10)]
+    x = rng.normal(size=(3, 7, 4)).astype("float32")
+    want = small_model(x).numpy()
+    sizes, diffs = {}, {}
+    for quantize in QUANT_TOLERANCE:
+        path = tmp_path / f"q_{quantize}.tflite"
+        info = export.to_tflite(small_model, path, quantize=quantize,
+                                representative_data=rep)
+        assert info["size"] == os.path.getsize(path)
+        assert not [o for o in info["ops"] if o.startswith("CUSTOM")]
+        sizes[quantize] = info["size"]
+        diffs[quantize] = float(np.abs(export.load_tflite(path)(x) - want).max())
+        assert diffs[quantize] < QUANT_TOLERANCE[quantize], (quantize, diffs)
+    # The weights really were quantized: smaller files, non-zero error.
+    assert sizes["dynamic"] < 0.6 * sizes[None]
+    assert sizes["float16"] < 0.75 * sizes[None]
+    assert diffs["dynamic"] > 0 and diffs["int8"] > 0
+
+
+# ---------------------------------------------------------------- streaming
+def test_streaming_tflite_reproduces_full_sequence(tmp_path):
+    keras.utils.set_random_seed(5)
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(VOCAB, 4, mask_zero=True)(ids)
+    x = LSTMX(5, return_sequences=True)(x)
+    x = GRUX(4, return_sequences=True, reset_after=False)(x)
+    seq = keras.layers.Dense(3, name="logits")(x)
+    last = GRUX(2, variant="simplified", name="summary")(x)
+    model = keras.Model(ids, [seq, last])
+    path = tmp_path / "stream.tflite"
+    info = export.to_tflite(model, path, streaming=True)
+    assert [s["name"] for s in info["states"]] == [
+        "state0_h", "state0_c", "state1_h", "state2_h"]
+    run = export.load_tflite(path)
+    rng = np.random.default_rng(2)
+    ids_np = _right_padded_ids(3, 6, rng)
+    want_seq, want_last = [t.numpy() for t in model(ids_np)]
+    states = {}
+    for t in range(ids_np.shape[1]):
+        out = run(ids=ids_np[:, t:t + 1], **states)
+        np.testing.assert_allclose(out["logits"][:, 0], want_seq[:, t], atol=1e-4)
+        states = {s["name"]: out[s["name"]] for s in info["states"]}
+    np.testing.assert_allclose(out["summary"], want_last, atol=1e-4)
+
+
+def test_streaming_rejects_bidirectional(tmp_path):
+    x = keras.Input((None, 3))
+    model = keras.Model(x, BiDirectional(LSTMX(2))(x))
+    with pytest.raises(ValueError, match="streaming=True.*bidirectional"):
+        export.to_tflite(model, tmp_path / "s.tflite", streaming=True)
+    with pytest.raises(ValueError, match="streaming=True"):
+        export.to_saved_model(model, tmp_path / "s_sm", streaming=True)
+    assert not os.listdir(tmp_path)
+
+
+# ------------------------------------------------------------ errors, atomic
+@pytest.fixture(scope="module")
+def tiny_model():
+    x = keras.Input((None, 3), name="x")
+    return keras.Model(x, LSTMX(2)(x))
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [({"quantize": "int4"}, "quantize"),
+     ({"lstm_kernel": "cudnn"}, "lstm_kernel"),
+     ({"quantize": "int8"}, "representative_data"),
+     ({"streaming": True, "lstm_kernel": "fused"}, "streaming")],
+)
+def test_bad_arguments(tiny_model, tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        export.to_tflite(tiny_model, tmp_path / "m.tflite", **kwargs)
+    assert not os.listdir(tmp_path)
+
+
+def test_keras_lstm_is_rejected_with_a_hint(tmp_path):
+    x = keras.Input((None, 3))
+    model = keras.Model(x, keras.layers.LSTM(2, name="old_lstm")(x))
+    with pytest.raises(ValueError, match="old_lstm.*LSTMX"):
+        export.to_tflite(model, tmp_path / "m.tflite")
+    assert not os.listdir(tmp_path)
+
+
+def test_existing_and_unwritable_paths(tiny_model, tmp_path):
+    target = tmp_path / "m.tflite"
+    target.write_bytes(b"old")
+    with pytest.raises(ValueError, match="already exists.*overwrite"):
+        export.to_tflite(tiny_model, target)
+    assert target.read_bytes() == b"old"
+    not_a_folder = tmp_path / "plain_file"
+    not_a_folder.write_text("x")
+    with pytest.raises(ValueError, match="cannot write"):
+        export.to_tflite(tiny_model, not_a_folder / "m.tflite")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user that ignores permissions")
+        with pytest.raises(ValueError, match="cannot write"):
+            export.to_tflite(tiny_model, locked / "m.tflite")
+    finally:
+        os.chmod(locked, 0o700)
+
+
+def test_failed_export_leaves_previous_file_untouched(tiny_model, tmp_path, monkeypatch):
+    target = tmp_path / "m.tflite"
+    target.write_bytes(b"previous export")
+    real_write = os.fsync
+
+    def boom(fd):
+        real_write(fd)
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="simulated"):
+        export.to_tflite(tiny_model, target, overwrite=True)
+    monkeypatch.undo()
+    assert target.read_bytes() == b"previous export"
+    assert os.listdir(tmp_path) == ["m.tflite"]
+    export.to_tflite(tiny_model, target, overwrite=True)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    np.testing.assert_allclose(export.load_tflite(target)(x), tiny_model(x), atol=1e-4)
+
+
+def test_mixed_precision_model_is_rejected_with_a_hint(tmp_path):
+    keras.config.set_dtype_policy("mixed_float16")
+    x = keras.Input((None, 3))
+    model = keras.Model(x, LSTMX(2, name="half")(x))
+    keras.config.set_dtype_policy("float32")
+    with pytest.raises(ValueError, match="half.*float16.*float32"):
+        export.to_tflite(model, tmp_path / "m.tflite")
+    assert not os.listdir(tmp_path)

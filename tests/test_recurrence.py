@@ -1,0 +1,137 @@
+"""The kernel seam: default kernels against NumPy float64, the lowering API
+that exporters use, and the contract layers call kernels with."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_rnnx import GRUX, LSTMX, BiDirectional, recurrence
+from layer_checks import IRREGULAR, RIGHT_PADDED, assert_close, np_gru, np_lstm
+
+B, T, D, H = 4, 5, 3, 6
+
+
+def weights(gates, bias_shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(size=(B, T, D)), rng.normal(size=(B, H)), rng.normal(size=(B, H)),
+            rng.normal(size=(D, gates * H)) * 0.5, rng.normal(size=(H, gates * H)) * 0.5,
+            rng.normal(size=bias_shape))
+
+
+@pytest.mark.parametrize("mask", [None, RIGHT_PADDED, IRREGULAR])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("training", [None, False])
+def test_default_lstm_kernel_against_numpy(mask, go_backwards, training):
+    x, h0, c0, k, u, b = weights(4, (4 * H,))
+    last, outs, (h, c) = recurrence.default_lstm_sequence(
+        x, [h0, c0], k, u, b, mask=mask, go_backwards=go_backwards, training=training)
+    ref_last, ref_outs, (ref_h, ref_c) = np_lstm(x, h0, c0, k, u, b, mask, go_backwards)
+    assert_close([last, outs, h, c], [ref_last, ref_outs, ref_h, ref_c], 1e-12)
+
+
+@pytest.mark.parametrize("variant,reset_after,bias_shape", [
+    ("full", True, (2, 3 * H)), ("full", False, (3 * H,)), ("simplified", True, (2 * H,))])
+@pytest.mark.parametrize("mask", [None, RIGHT_PADDED, IRREGULAR])
+def test_default_gru_kernel_against_numpy(variant, reset_after, bias_shape, mask):
+    gates = 2 if variant == "simplified" else 3
+    x, h0, _, k, u, b = weights(gates, bias_shape, 1)
+    for go_backwards in (False, True):
+        last, outs, (h,) = recurrence.default_gru_sequence(
+            x, [h0], k, u, b, mask=mask, go_backwards=go_backwards,
+            reset_after=reset_after, variant=variant)
+        ref = np_gru(x, h0, k, u, b, mask, go_backwards, reset_after, variant)
+        assert_close([last, outs, h], [ref[0], ref[1], ref[2][0]], 1e-12)
+    # return_sequences=False gives no outputs
+    assert recurrence.default_gru_sequence(
+        x, [h0], k, u, b, return_sequences=False, reset_after=reset_after,
+        variant=variant)[1] is None
+
+
+def test_activation_spec_passes_names_for_standard_activations():
+    assert recurrence.activation_spec(keras.activations.tanh) == "tanh"
+    assert recurrence.activation_spec(keras.activations.get("hard_sigmoid")) == "hard_sigmoid"
+    custom = lambda z: tf.tanh(z)  # noqa: E731
+    assert recurrence.activation_spec(custom) is custom
+
+
+def test_lowering_api():
+    assert recurrence.current_lowering() is None
+    with pytest.raises(ValueError, match="Unknown lowering"):
+        with recurrence.lowering("no_such_lowering"):
+            pass
+    recurrence.register_lowering("test_nothing")
+    with recurrence.lowering("test_nothing"):
+        assert recurrence.current_lowering() == "test_nothing"
+        assert recurrence.lowered_kernel("lstm") is None
+    assert recurrence.current_lowering() is None
+
+
+def test_layers_call_the_lowered_kernel_with_the_contract():
+    calls = []
+
+    def spy(kind, default):
+        def kernel(inputs, initial_state, kernel, recurrent_kernel, bias, **kw):
+            calls.append((kind, tuple(inputs.shape), len(initial_state), kw))
+            return default(inputs, initial_state, kernel, recurrent_kernel, bias, **kw)
+        return kernel
+
+    recurrence.register_lowering(
+        "test_spy", lstm=spy("lstm", recurrence.default_lstm_sequence),
+        gru=spy("gru", recurrence.default_gru_sequence))
+    x = np.random.default_rng(0).normal(size=(B, T, D)).astype("float32")
+    lstm = LSTMX(H, return_sequences=True, go_backwards=True)
+    gru = GRUX(H, reset_after=False, recurrent_activation="hard_sigmoid")
+    bi = BiDirectional(GRUX(H, variant="simplified", return_sequences=True))
+    plain = [lstm(x, mask=RIGHT_PADDED), gru(x), bi(x, mask=RIGHT_PADDED)]
+    with recurrence.lowering("test_spy"):
+        lowered = [lstm(x, mask=RIGHT_PADDED), gru(x), bi(x, mask=RIGHT_PADDED)]
+    assert_close(lowered, plain, 1e-6)
+    kinds = [c[0] for c in calls]
+    assert kinds == ["lstm", "gru", "gru", "gru"]
+    _, shape, n_states, kw = calls[0]
+    assert shape == (B, T, D) and n_states == 2
+    assert kw["go_backwards"] is True and kw["return_sequences"] is True
+    assert kw["activation"] == "tanh" and kw["recurrent_activation"] == "sigmoid"
+    assert tuple(kw["mask"].shape) == (B, T)
+    assert "training" not in kw  # lowerings get exactly the documented contract
+    assert calls[1][3]["reset_after"] is False and calls[1][3]["variant"] == "full"
+    assert calls[1][3]["recurrent_activation"] == "hard_sigmoid"
+    assert calls[2][3]["variant"] == "simplified"
+    # the backward direction of BiDirectional runs forward in time on reversed input
+    assert calls[3][3]["go_backwards"] is False
+
+
+def test_dispatch_functions_use_active_lowering():
+    seen = []
+
+    def fake(inputs, initial_state, *args, **kw):
+        seen.append(kw)
+        return recurrence.default_lstm_sequence(inputs, initial_state, *args, **kw)
+
+    recurrence.register_lowering("test_dispatch", lstm=fake)
+    x, h0, c0, k, u, b = weights(4, (4 * H,))
+    ref = recurrence.lstm_sequence(x, [h0, c0], k, u, b)
+    with recurrence.lowering("test_dispatch"):
+        out = recurrence.lstm_sequence(x, [h0, c0], k, u, b)
+        # GRU has no kernel in this lowering: the default runs
+        recurrence.gru_sequence(x, [h0], k[:, :3 * H], u[:, :3 * H], None)
+    assert len(seen) == 1
+    assert_close(out[1], ref[1], 1e-12)
+
+
+def test_gru_kernel_under_jit_with_dynamic_batch():
+    x, h0, _, k, u, b = (tf.constant(a, tf.float32) for a in weights(3, (2, 3 * H)))
+
+    @tf.function(jit_compile=True, input_signature=[
+        tf.TensorSpec([None, T, D]), tf.TensorSpec([None, H]), tf.TensorSpec([None, T], tf.bool)])
+    def run(x, h0, mask):
+        with tf.GradientTape() as tape:
+            tape.watch([x, u])
+            last, outs, _ = recurrence.default_gru_sequence(x, [h0], k, u, b, mask=mask)
+            loss = tf.reduce_sum(outs) + tf.reduce_sum(last)
+        return outs, tape.gradient(loss, [x, u])
+
+    outs, grads = run(x, h0, tf.constant(IRREGULAR))
+    ref = recurrence.default_gru_sequence(x, [h0], k, u, b, mask=IRREGULAR)[1]
+    assert_close(outs, ref, 1e-5)
+    assert all(np.isfinite(g).all() for g in grads)

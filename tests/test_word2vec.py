@@ -1,0 +1,112 @@
+"""Word2Vec end to end: planted structure, determinism, bad input, lee corpus, CLI."""
+import os
+
+import numpy as np
+import pytest
+
+from keras_rnnx import Word2Vec
+from keras_rnnx.cli import main as cli_main
+
+
+def _two_topics(n=150, seed=0):
+    rng = np.random.default_rng(seed)
+    animals = ["cat", "dog", "cow", "pig", "hen", "fox"]
+    tools = ["saw", "drill", "hammer", "wrench", "plane", "chisel"]
+    lines = []
+    for i in range(n):
+        group = animals if i % 2 else tools
+        lines.append(" ".join(rng.choice(group, 8)))
+    return lines, animals, tools
+
+
+def test_planted_topics_separate():
+    lines, animals, tools = _two_topics(300)
+    model = Word2Vec(vector_size=16, window=3, min_count=1, sample=0, epochs=8, alpha=0.05,
+                     batch_size=128, seed=3)
+    wv = model.fit(lines).wv
+    within = np.mean([wv.similarity(a, b) for g in (animals, tools) for a in g for b in g if a != b])
+    across = np.mean([wv.similarity(a, b) for a in animals for b in tools])
+    assert within > across + 0.1, (within, across)
+    for w in animals:
+        assert all(x in animals for x, _ in wv.most_similar(w, topn=3))
+    assert len(model.loss_history) == 8 and model.loss_history[-1] < model.loss_history[0]
+
+
+def test_deterministic_under_seed(tmp_path):
+    lines, _, _ = _two_topics(60)
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(lines) + "\n")
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=1, batch_size=64, seed=5)
+    a = Word2Vec(**kw).fit(str(path)).wv
+    b = Word2Vec(**kw).fit(lines).wv  # file path and list give the same stream
+    assert a.index_to_key == b.index_to_key
+    np.testing.assert_allclose(a.vectors, b.vectors, rtol=1e-5, atol=1e-7)
+    c = Word2Vec(**{**kw, "seed": 6}).fit(lines).wv
+    assert not np.allclose(a.vectors, c.vectors)
+
+
+def test_vocabulary_hand_checked():
+    model = Word2Vec(min_count=2, epochs=1)
+    vocab = model.build_vocab(["the cat sat, on the mat.", "The dog SAT"])
+    assert vocab.tokens == ["the", "sat"] and vocab.counts == [3, 2]
+    assert model.total_words == 9
+
+
+def test_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        Word2Vec(min_count=1).fit([])
+    with pytest.raises(ValueError, match="empty"):
+        Word2Vec(min_count=1).fit(["", "  ...  "])
+    with pytest.raises(ValueError, match="min_count=50 is above every token count"):
+        Word2Vec(min_count=50).fit(["a b c a"])
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"good words here\nbad \xff\xfe bytes\n")
+    with pytest.raises(ValueError, match="line 2.*not valid UTF-8"):
+        Word2Vec(min_count=1).fit(str(bad))
+    with pytest.raises(ValueError, match="vector_size"):
+        Word2Vec(vector_size=0)
+    with pytest.raises(ValueError, match="window"):
+        Word2Vec(window=-1)
+    with pytest.raises(ValueError, match="not an existing file"):
+        Word2Vec(min_count=1).fit("/no/such/corpus.txt")
+
+
+@pytest.mark.slow
+def test_lee_corpus_end_to_end_evaluations_agree_with_gensim(tmp_path):
+    gensim = pytest.importorskip("gensim")
+    data = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
+    out = str(tmp_path / "lee.txt")
+    png = str(tmp_path / "lee.png")
+    rc = cli_main([
+        "word2vec", os.path.join(data, "lee_background.cor"), "--out", out, "--epochs", "2",
+        "--vector-size", "32", "--quiet", "--plot", png, "--projector", str(tmp_path / "proj"),
+    ])
+    assert rc == 0 and os.path.getsize(png) > 1000
+    g = gensim.models.KeyedVectors.load_word2vec_format(out)
+    from keras_rnnx.keyed_vectors import KeyedVectors
+
+    ours = KeyedVectors.load_word2vec_format(out)
+    assert g.index_to_key == ours.index_to_key and len(ours) > 1000
+    assert ours.index_to_key[:3] == ["the", "to", "of"]
+    questions = os.path.join(data, "questions-words.txt")
+    wordsim = os.path.join(data, "wordsim353.tsv")
+    score, sections = ours.evaluate_word_analogies(questions)
+    gscore, gsections = g.evaluate_word_analogies(questions)
+    assert score == pytest.approx(gscore) and sections[-1]["incorrect"] == gsections[-1]["incorrect"]
+    p, s, oov = ours.evaluate_word_pairs(wordsim)
+    gp, gs, goov = g.evaluate_word_pairs(wordsim)
+    assert s[0] == pytest.approx(gs.statistic, abs=1e-6) and oov == pytest.approx(goov)
+    # topical neighbours, not noise: the corpus is news about Australia
+    assert cli_main(["word2vec-eval", out, "--analogies", questions, "--pairs", wordsim]) == 0
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert cli_main(["word2vec", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "v.txt")]) == 2
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert cli_main(["word2vec", str(empty), "--out", str(tmp_path / "v.txt"), "--quiet"]) == 2
+    assert "empty" in capsys.readouterr().err
+    bad = tmp_path / "bad.vec"
+    bad.write_text("not a vectors file\n")
+    assert cli_main(["word2vec-eval", str(bad)]) == 2
+    assert "word2vec format" in capsys.readouterr().err

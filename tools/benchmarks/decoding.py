@@ -1,0 +1,171 @@
+"""Beam search throughput: keras_rnnx.decoding.beam_search against keras-hub's
+BeamSampler driving the same LSTM step function (batch 32, vocabulary 8000,
+256 units, 30 generated tokens), both in a tf.function, with and without XLA;
+plus the latency of the exported builtin-op TFLite beam model against the
+same generation function in TensorFlow."""
+import os
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+SECTION = "Decoding: beam search (sequences/s) and TFLite beam latency"
+
+BATCH, VOCAB, UNITS, MAX_LENGTH = 32, 8000, 256, 30
+START_ID, END_ID = 1, 2
+
+
+def median_time(fn, repeats=5, warmup=1):
+    """Median wall time of `fn()` in seconds over `repeats` runs."""
+    import statistics
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def paired_times(fn_a, fn_b, repeats=5, warmup=1):
+    """Median wall times of `fn_a()` and `fn_b()`, runs interleaved (a, b, a,
+    b, ...) so that load changes on a shared machine hit both alike."""
+    import statistics
+
+    for _ in range(warmup):
+        fn_a()
+        fn_b()
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def _lstm_step(vocab, units, seed=0):
+    """(step_fn for our decoders, next_fn for keras-hub) over one set of weights."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def w(*shape, scale=0.1):
+        return tf.constant(rng.normal(size=shape, scale=scale).astype("float32"))
+
+    emb, kernel, rec = w(vocab, units), w(units, 4 * units), w(units, 4 * units)
+    bias, out_w, out_b = w(4 * units), w(units, vocab, scale=0.3), w(vocab)
+
+    def cell(tokens, h, c):
+        z = tf.gather(emb, tokens) @ kernel + h @ rec + bias
+        i, f, g, o = tf.split(z, 4, axis=-1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        h = tf.sigmoid(o) * tf.tanh(c)
+        return h @ out_w + out_b, h, c
+
+    def step_fn(tokens, state):
+        logits, h, c = cell(tokens, state[0], state[1])
+        return tf.nn.log_softmax(logits), (h, c)
+
+    def next_fn(prompt, cache, index):  # keras-hub: cache [N, 2, units]
+        tokens = tf.gather(prompt, index - 1, axis=1)
+        logits, h, c = cell(tokens, cache[:, 0], cache[:, 1])
+        return logits, None, tf.stack([h, c], axis=1)
+
+    return step_fn, next_fn
+
+
+def _ours(step_fn, beam, jit):
+    import tensorflow as tf
+
+    from keras_rnnx.decoding import beam_search
+
+    @tf.function(jit_compile=jit, input_signature=[tf.TensorSpec([None, UNITS])])
+    def run(h0):
+        return beam_search(step_fn, (h0, h0), START_ID, END_ID, beam, MAX_LENGTH)
+
+    return run
+
+
+def _keras_hub(next_fn, beam, jit):
+    import tensorflow as tf
+    from keras_hub.samplers import BeamSampler
+
+    sampler = BeamSampler(num_beams=beam)
+
+    @tf.function(jit_compile=jit, input_signature=[tf.TensorSpec([None, UNITS])])
+    def run(h0):
+        batch = tf.shape(h0)[0]
+        prompt = tf.concat([tf.fill([batch, 1], START_ID),
+                            tf.fill([batch, MAX_LENGTH], 0)], axis=1)
+        return sampler(next_fn, prompt, cache=tf.stack([h0, h0], axis=1), index=1,
+                       stop_token_ids=[END_ID])
+
+    return run
+
+
+def _tflite_row(args, repeats):
+    import numpy as np
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_rnnx import decoding
+    from keras_rnnx.language_model import LanguageModel, export_generator, generation_function
+
+    model = LanguageModel(VOCAB, embedding_dim=UNITS, units=UNITS)
+    model.build((None, None))
+    beam = decoding.BeamSearch(4)
+    prompts = np.ones([BATCH, 1], np.int32)  # <s>
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_generator(model, os.path.join(tmp, "beam.tflite"), beam, MAX_LENGTH,
+                                format="tflite")
+        interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
+        runner = interpreter.get_signature_runner("generate")
+        fn = generation_function(model, beam, MAX_LENGTH)
+        t_lite, t_tf = paired_times(lambda: runner(prompt_ids=prompts),
+                                    lambda: fn(tf.constant(prompts))["scores"].numpy(), repeats)
+    return {"benchmark": f"TFLite beam 4 latency (batch {BATCH}, LanguageModel)",
+            "ours": t_lite * 1e3, "peer": t_tf * 1e3, "ratio": t_tf / t_lite,
+            "unit": "ms (peer: same function in TF graph)"}
+
+
+def run(args):
+    import numpy as np
+    import tensorflow as tf
+
+    repeats = 2 if args.quick else 7
+    step_fn, next_fn = _lstm_step(VOCAB, UNITS)
+    h0 = tf.constant(np.random.default_rng(1).normal(size=(BATCH, UNITS)).astype("float32"))
+    try:
+        import keras_hub  # noqa: F401
+
+        hub_note = f"keras-hub {keras_hub.__version__}"
+    except Exception as e:  # noqa: BLE001 - any import failure skips the peer
+        hub_note = f"keras-hub unavailable ({type(e).__name__}); peer rows skipped"
+        keras_hub = None
+    rows = []
+    for beam in (4, 8):
+        for jit in (False, True):
+            mode = "XLA" if jit else "tf.function"
+            ours = _ours(step_fn, beam, jit)
+            run_ours = lambda: ours(h0)[0].numpy()  # noqa: E731
+            row = {"benchmark": f"beam {beam}, {mode}", "unit": "sequences/s",
+                   "notes": hub_note}
+            if keras_hub is not None:
+                hub = _keras_hub(next_fn, beam, jit)
+                t_ours, t_hub = paired_times(run_ours, lambda: hub(h0).numpy(), repeats)
+                row.update(peer=BATCH / t_hub, ratio=t_hub / t_ours)
+                # same step function, same search: the best sequences agree
+                same = (ours(h0)[0].numpy()[:, 0] == hub(h0).numpy()[:, 1:]).all(axis=1)
+                row["same_best_rows"] = f"{int(same.sum())}/{BATCH}"
+            else:
+                t_ours = median_time(run_ours, repeats)
+            row["ours"] = BATCH / t_ours
+            rows.append(row)
+    rows.append(_tflite_row(args, repeats))
+    return rows

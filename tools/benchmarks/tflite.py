@@ -1,0 +1,105 @@
+"""TFLite latency and size: our loop and fused LSTM kernels vs Keras 3's LSTM.
+
+The Keras 3 LSTM is converted at a fixed batch 1 (it does not convert with a
+dynamic batch); ours keep batch and time dynamic. Ratios are ours / Keras at
+batch 1 with the same thread count (lower is better); batch-32 rows have no
+peer (Keras' conversion cannot run them).
+"""
+import os
+import tempfile
+
+SECTION = "TFLite export: latency and size (LSTM, T=50, 256 units)"
+
+
+def _median_time(fn, repeats=5, warmup=1):
+    import statistics
+    import time
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _keras_reference(units, steps, depth, weights, path):
+    """Keras 3 LSTM at batch 1 -> .tflite; returns (path, note)."""
+    import keras
+    import tensorflow as tf
+
+    x = keras.Input(batch_shape=(1, steps, depth))
+    layer = keras.layers.LSTM(units)
+    model = keras.Model(x, layer(x))
+    layer.set_weights(weights)
+    try:
+        conv = tf.lite.TFLiteConverter.from_keras_model(model)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        data = conv.convert()
+    except Exception as e:  # noqa: BLE001
+        return None, f"keras conversion failed: {str(e).splitlines()[0][:120]}"
+    with open(path, "wb") as f:
+        f.write(data)
+    return path, "keras: fixed batch 1"
+
+
+def run(args):
+    import numpy as np
+
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_rnnx import LSTMX, export
+
+    quick = getattr(args, "quick", False)
+    units, steps, depth = (64, 20, 32) if quick else (256, 50, 128)
+    repeats = 3 if quick else 20
+    keras.utils.set_random_seed(0)
+    x = keras.Input((None, depth))
+    layer = LSTMX(units)
+    model = keras.Model(x, layer(x))
+    rows = []
+    tmp = tempfile.mkdtemp(prefix="rnnx_bench_tflite_")
+    peer_path, note = _keras_reference(
+        units, steps, depth, layer.get_weights(), os.path.join(tmp, "keras.tflite"))
+    rng = np.random.default_rng(0)
+    data = {b: rng.normal(size=(b, steps, depth)).astype("float32") for b in (1, 32)}
+
+    peer = {}
+    if peer_path:
+        for threads in (1, 2):
+            it = Interpreter(model_path=peer_path, num_threads=threads)
+            it.allocate_tensors()
+            inp = it.get_input_details()[0]["index"]
+
+            def call(it=it, inp=inp):
+                it.set_tensor(inp, data[1])
+                it.invoke()
+
+            peer[threads] = _median_time(call, repeats)
+        rows.append({"benchmark": "keras LSTM file size", "ours": None,
+                     "peer": os.path.getsize(peer_path), "ratio": None, "unit": "bytes",
+                     "notes": note})
+    for kernel in ("loop", "fused"):
+        for quantize in (None, "dynamic"):
+            path = os.path.join(tmp, f"{kernel}_{quantize}.tflite")
+            info = export.to_tflite(model, path, lstm_kernel=kernel, quantize=quantize)
+            label = f"{kernel} {'float32' if quantize is None else 'int8 weights'}"
+            psize = os.path.getsize(peer_path) if peer_path else None
+            rows.append({"benchmark": f"{label} file size", "ours": info["size"],
+                         "peer": psize, "ratio": info["size"] / psize if psize else None,
+                         "unit": "bytes"})
+            for threads in (1, 2):
+                run_tfl = export.load_tflite(path, num_threads=threads)
+                for batch in (1, 32):
+                    t = _median_time(lambda: run_tfl(data[batch]), repeats)
+                    p = peer.get(threads) if batch == 1 else None
+                    rows.append({
+                        "benchmark": f"{label} batch {batch} threads {threads}",
+                        "ours": t * 1e3, "peer": p * 1e3 if p else None,
+                        "ratio": t / p if p else None, "unit": "ms",
+                        "notes": note if p else "no Keras peer (dynamic batch)",
+                    })
+    return rows
