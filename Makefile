@@ -27,6 +27,8 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
+	# keras-hub pinned without its dependencies so it cannot move tensorflow/keras
+	$(BIN)/python -m pip install -q --no-deps keras-hub==0.32.0
 	$(BIN)/python tools/bench.py --out bench_results.md
 
 clean:

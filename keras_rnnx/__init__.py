@@ -27,6 +27,7 @@ _PUBLIC = {
     "AttentionDecoder": "attention_decoder",
     "SkipGram": "skipgram",
     "Word2Vec": "word2vec",
+    "LanguageModel": "language_model",
 }
 
 __all__ = []

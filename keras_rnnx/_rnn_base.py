@@ -302,7 +302,7 @@ class SequenceRNN(keras.layers.RNN):
                 m = ops.flip(m, axis=1)
             last = ops.where(m[:, -1:], last, ops.zeros_like(last))
             if outputs is not None:
-                outputs = ops.where(m[:, :, None], outputs, ops.zeros_like(outputs))
+                outputs = ops.where(ops.expand_dims(m, -1), outputs, ops.zeros_like(outputs))
         if outputs is None:
             outputs = ops.expand_dims(last, 1)
         return last, outputs, states

@@ -365,15 +365,34 @@ def _serving_function(model, lowering=None, streaming=False):
     return fn, info, lambda: _contexts("keras_rnnx_stream", lowering)
 
 
-def _write_saved_model(model, target, signatures=None, lowering=None, streaming=False):
+def _model_resources(model):
+    """Lookup tables and other TrackableResources the model holds.
+
+    Walked with the checkpoint view, which (unlike the SavedModel view) does
+    not trace the model's functions.
+    """
+    import tensorflow as tf
+    from tensorflow.saved_model.experimental import TrackableResource
+
+    try:
+        return [t for t in tf.train.TrackableView(model).descendants()
+                if isinstance(t, TrackableResource)]
+    except TypeError:
+        return []
+
+
+def _write_saved_model(model, target, signatures=None, lowering=None, streaming=False,
+                       track=None):
     import tensorflow as tf
     from keras.export import ExportArchive
 
     fn, info, contexts = _serving_function(model, lowering=lowering, streaming=streaming)
-    # The model itself is not tracked: walking it would make SavedModel trace
-    # Keras' own default signature outside the lowering. The endpoints'
-    # variables (and the lookup tables of Keras layers) are tracked anyway.
+    # The model itself is not tracked (walking it for SavedModel would trace
+    # Keras' own default signature): the endpoints' variables are tracked
+    # anyway, and lookup tables are tracked here.
     archive = ExportArchive()
+    for resource in _model_resources(model) + list(track or []):
+        archive.track(resource)
     archive.add_endpoint("serving_default", fn)
     for name, extra in (signatures or {}).items():
         if name == "serving_default":
@@ -404,7 +423,8 @@ def _write_saved_model(model, target, signatures=None, lowering=None, streaming=
 
 
 # ---------------------------------------------------------------- SavedModel
-def to_saved_model(model, path, signatures=None, *, streaming=False, overwrite=False):
+def to_saved_model(model, path, signatures=None, *, streaming=False, overwrite=False,
+                   track=None):
     """Writes `model` as a SavedModel for TF Serving.
 
     The `serving_default` signature takes the model's inputs by name with a
@@ -425,6 +445,10 @@ def to_saved_model(model, path, signatures=None, *, streaming=False, overwrite=F
             LSTMX/GRUX only.
         overwrite: replace an existing `path` (only once the new export is
             complete).
+        track: optional list of extra objects whose resources the extra
+            signatures use (a tokenizer layer, a `tf.lookup` table), as for
+            `keras.export.ExportArchive.track`. Lookup tables inside the model
+            are tracked automatically.
 
     Returns:
         A dict describing the export (input, output and state names).
@@ -447,7 +471,8 @@ def to_saved_model(model, path, signatures=None, *, streaming=False, overwrite=F
     if streaming:
         _check_streamable(model)
     with atomic_target(path, overwrite=overwrite, directory=True) as target:
-        info = _write_saved_model(model, target, signatures, streaming=streaming)
+        info = _write_saved_model(model, target, signatures, streaming=streaming,
+                                  track=track)
     return info
 
 
@@ -556,7 +581,7 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
             lists of arrays in input order, or dicts by input name).
         lstm_kernel: "loop" (builtin WHILE loop; LSTM and GRU) or "fused"
             (LSTMs become UNIDIRECTIONAL_SEQUENCE_LSTM; masks are read as right
-            padding; GRUs keep the loop kernel).
+            padding; GRUs keep the loop kernel; quantize None or "dynamic").
         streaming: export a single-step model with explicit state inputs and
             outputs (uni-directional layers only; loop kernel).
         overwrite: replace an existing `path`.
@@ -589,6 +614,12 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
         raise ExportError(
             "representative_data: quantize='int8' needs representative_data, an "
             "iterable of typical model inputs used to calibrate activation ranges"
+        )
+    if lstm_kernel == "fused" and quantize in ("float16", "int8"):
+        raise ExportError(
+            f"quantize: {quantize!r} is not supported with lstm_kernel='fused' (the "
+            "fused op's state tensors then cannot follow the batch size); use "
+            "quantize='dynamic' with the fused kernel, or lstm_kernel='loop'"
         )
     if streaming and lstm_kernel == "fused":
         raise ExportError(
@@ -652,8 +683,14 @@ class TFLiteRunner:
         self.path = os.fspath(path)
         with open(self.path, "rb") as f:
             data = f.read()
-        self.info = _read_metadata(data)
-        self.interpreter = Interpreter(model_content=data, num_threads=num_threads)
+        try:
+            self.info = _read_metadata(data)
+            self.interpreter = Interpreter(model_content=data, num_threads=num_threads)
+        except Exception as e:  # flatbuffer/struct errors from a damaged file
+            raise ValueError(
+                f"path: {self.path!r} is not a readable .tflite model "
+                f"(truncated or corrupt?): {type(e).__name__}: {e}"
+            ) from e
         runner = self.interpreter.get_signature_runner("serving_default")
         self._in = {k: v["index"] for k, v in runner.get_input_details().items()}
         self._out = {k: v["index"] for k, v in runner.get_output_details().items()}

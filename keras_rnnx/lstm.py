@@ -86,18 +86,17 @@ class LSTMCellX(_rnn_base.CellBase):
         self._check_step_input(input_shape)
         self._add_kernels(input_shape[-1], 4)
         if self.use_bias:
-            init = None
-            if self.unit_forget_bias:
-                units, base = self.units, self.bias_initializer
+            units, base = self.units, self.bias_initializer
 
-                def init(_, *args, **kwargs):
-                    return ops.concatenate([
-                        base((units,), *args, **kwargs),
-                        keras.initializers.get("ones")((units,), *args, **kwargs),
-                        base((units * 2,), *args, **kwargs),
-                    ])
+            def forget_bias_one(_, *args, **kwargs):
+                return ops.concatenate([
+                    base((units,), *args, **kwargs),
+                    keras.initializers.get("ones")((units,), *args, **kwargs),
+                    base((units * 2,), *args, **kwargs),
+                ])
 
-            self._add_bias((self.units * 4,), init)
+            self._add_bias((self.units * 4,),
+                           forget_bias_one if self.unit_forget_bias else None)
         else:
             self.bias = None
         self.built = True

@@ -55,7 +55,7 @@ import contextvars
 
 _CURRENT = contextvars.ContextVar("keras_rnnx_lowering", default=None)
 _LOWERINGS = {}
-PAR = 32
+_PARALLEL_ITERATIONS = 32  # lets TensorArray writes overlap the next step
 
 
 def register_lowering(name, *, lstm=None, gru=None):
@@ -122,6 +122,19 @@ def _resolve_activation(spec):
         return spec, keras.activations.get(spec)
     name = activation_spec(spec)
     return (name if isinstance(name, str) else None), spec
+
+
+def _inference_only(training):
+    """True when nothing will differentiate this call: `training=False` and
+    no gradient tape is recording (a custom training loop that forgets
+    `training=True` still gets the hand-written backward pass)."""
+    if training is not False:
+        return False
+    try:
+        from tensorflow.python.eager import record
+    except ImportError:  # private module moved: be safe, keep the fast path
+        return False
+    return not record.could_possibly_record()
 
 
 def _is_fast(activation, recurrent_activation):
@@ -225,7 +238,7 @@ def _loop(n, body, loop_vars, *, reverse=False):
 
     res = tf.while_loop(
         cond, step, (i0,) + tuple(loop_vars), maximum_iterations=n,
-        parallel_iterations=PAR,
+        parallel_iterations=_PARALLEL_ITERATIONS,
     )
     return res[1:]
 
@@ -238,14 +251,29 @@ def _ta(dtype, n, element_shape=None):
 
 
 class _Steps:
-    """`seq[t]` for a time-major tensor, read from a TensorArray (one split
-    up front, then zero-copy reads: fewer ops per step than slicing)."""
+    """`seq[t]` for a time-major tensor, read from a TensorArray: one split
+    up front, then reads that neither copy nor add ops per step (slicing a
+    captured tensor inside the loop measured twice as slow in training)."""
 
     def __init__(self, x, n):
         self._ta = _ta(x.dtype, n).unstack(x)
 
     def __getitem__(self, t):
         return self._ta.read(t)
+
+
+def _sigmoid_grad(y, dy):
+    """dy * y * (1 - y) for y = sigmoid(x), in one fused op."""
+    import tensorflow as tf
+
+    return tf.raw_ops.SigmoidGrad(y=y, dy=dy)
+
+
+def _tanh_grad(y, dy):
+    """dy * (1 - y * y) for y = tanh(x), in one fused op."""
+    import tensorflow as tf
+
+    return tf.raw_ops.TanhGrad(y=y, dy=dy)
 
 
 def _mask_float(mask_tb, dtype):
@@ -279,7 +307,8 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
 
         zx_s = _Steps(zx, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
-        def body(t, h, c, hs_ta, cs_ta, a_ta):
+
+        def body(t, h, c, hs_ta, cp_ta, a_ta, tc_ta):
             z = zx_s[t] + tf.matmul(h, u)
             zi, zf, zc, zo = tf.split(z, 4, axis=1)
             i = tf.sigmoid(zi)
@@ -287,16 +316,18 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
             g = tf.tanh(zc)
             o = tf.sigmoid(zo)
             c_new = f * c + i * g
-            h_new = o * tf.tanh(c_new)
+            tc = tf.tanh(c_new)
+            h_new = o * tc
             if mask_tb is not None:
                 m = mask_tb_s[t][:, None]
                 h_new = tf.where(m, h_new, h)
                 c_new = tf.where(m, c_new, c)
-            return (h_new, c_new, hs_ta.write(t, h_new), cs_ta.write(t, c_new),
-                    a_ta.write(t, tf.concat([i, f, g, o], axis=1)))
+            return (h_new, c_new, hs_ta.write(t, h_new), cp_ta.write(t, c),
+                    a_ta.write(t, tf.concat([i, f, g, o], axis=1)),
+                    tc_ta.write(t, tc))
 
-        h_t, c_t, hs_ta, cs_ta, a_ta = _loop(
-            n, body, (h0, c0, _ta(dtype, n), _ta(dtype, n), _ta(dtype, n)))
+        h_t, c_t, hs_ta, cp_ta, a_ta, tc_ta = _loop(
+            n, body, (h0, c0) + tuple(_ta(dtype, n) for _ in range(4)))
         hs = hs_ta.stack()
         hs.set_shape(zx.shape[:2].concatenate([hdim]))
 
@@ -304,14 +335,10 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
             dhs = _zeros_if_none(dhs, hs)
             dc_final = _zeros_if_none(dc_final, c_t)
             ut = tf.transpose(u)
-            cs = cs_ta.stack()
-            c_prev = _shift_prev(c0, cs)
             mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
-
             dhs_s = _Steps(dhs, n)
             mf_s = _Steps(mf, n) if mf is not None else None
-            cs_s = _Steps(cs, n)
-            c_prev_s = _Steps(c_prev, n)
+
             def bbody(t, dh, dc, dz_ta):
                 dh = dh + dhs_s[t]
                 if mf is not None:
@@ -320,13 +347,13 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
                 else:
                     dhn, dcn = dh, dc
                 i, f, g, o = tf.split(a_ta.read(t), 4, axis=1)
-                tc = tf.tanh(cs_s[t])
-                dct = dcn + dhn * o * (1.0 - tc * tc)
+                tc = tc_ta.read(t)
+                dct = dcn + _tanh_grad(tc, dhn * o)
                 dz = tf.concat([
-                    dct * g * i * (1.0 - i),
-                    dct * c_prev_s[t] * f * (1.0 - f),
-                    dct * i * (1.0 - g * g),
-                    dhn * tc * o * (1.0 - o),
+                    _sigmoid_grad(i, dct * g),
+                    _sigmoid_grad(f, dct * cp_ta.read(t)),
+                    _tanh_grad(g, dct * i),
+                    _sigmoid_grad(o, dhn * tc),
                 ], axis=1)
                 dh_prev = tf.matmul(dz, ut)
                 dc_prev = dct * f
@@ -356,6 +383,7 @@ def _lstm_generic(zx, h0, c0, u, mask_tb, act, ract):
 
     zx_s = _Steps(zx, n)
     mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+
     def body(t, h, c, hs_ta):
         z = zx_s[t] + tf.matmul(h, u)
         zi, zf, zc, zo = tf.split(z, 4, axis=1)
@@ -379,16 +407,16 @@ def default_lstm_sequence(inputs, initial_state, kernel, recurrent_kernel,
                           recurrent_activation="sigmoid", training=None):
     """The default LSTM kernel (see the module docstring for the contract).
 
-    `training=False` (inference) runs a lean loop that saves nothing for a
-    backward pass (it is still differentiable, by autodiff); otherwise
-    tanh/sigmoid LSTMs use the loop with the hand-written backward pass.
+    `training=False` with no gradient tape recording (inference) runs a lean
+    loop that saves nothing for a backward pass; otherwise tanh/sigmoid LSTMs
+    use the loop with the hand-written backward pass.
     """
     import tensorflow as tf
 
     zx, mask_tb, dtype = _prepare(inputs, kernel, bias, mask, go_backwards)
     u = tf.cast(tf.convert_to_tensor(recurrent_kernel), dtype)
     h0, c0 = [tf.cast(tf.convert_to_tensor(s), dtype) for s in initial_state]
-    if training is not False and _is_fast(activation, recurrent_activation):
+    if not _inference_only(training) and _is_fast(activation, recurrent_activation):
         hs, c_t = _lstm_fast(zx, h0, c0, u, mask_tb)
     else:
         _, a = _resolve_activation(activation)
@@ -425,6 +453,7 @@ def _gru_fast_reset_after(zx, h0, u, b_rec, mask_tb):
 
         zx_s = _Steps(zx, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+
         def body(t, h, hs_ta, zr_ta, hh_ta, rh_ta):
             x = zx_s[t]
             rec = tf.nn.bias_add(tf.matmul(h, u), b_rec)
@@ -456,9 +485,9 @@ def _gru_fast_reset_after(zx, h0, u, b_rec, mask_tb):
                 dhn = dh * mf_s[t] if mf is not None else dh
                 z, r = tf.split(zr_ta.read(t), 2, axis=1)
                 hh = hh_ta.read(t)
-                da_h = dhn * (1.0 - z) * (1.0 - hh * hh)
-                da_z = dhn * (h_prev_s[t] - hh) * z * (1.0 - z)
-                da_r = da_h * rh_ta.read(t) * r * (1.0 - r)
+                da_h = _tanh_grad(hh, dhn - dhn * z)
+                da_z = _sigmoid_grad(z, dhn * (h_prev_s[t] - hh))
+                da_r = _sigmoid_grad(r, da_h * rh_ta.read(t))
                 drec = tf.concat([da_z, da_r, da_h * r], axis=1)
                 dh_prev = dhn * z + tf.matmul(drec, ut)
                 if mf is not None:
@@ -492,6 +521,7 @@ def _gru_fast_reset_before(zx, h0, u, mask_tb):
 
         zx_s = _Steps(zx, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+
         def body(t, h, hs_ta, zr_ta, hh_ta):
             x = zx_s[t]
             zr = tf.sigmoid(x[:, : 2 * hdim] + tf.matmul(h, u_zr))
@@ -521,10 +551,10 @@ def _gru_fast_reset_before(zx, h0, u, mask_tb):
                 dhn = dh * mf_s[t] if mf is not None else dh
                 z, r = tf.split(zr_ta.read(t), 2, axis=1)
                 hh, hp = hh_ta.read(t), h_prev_s[t]
-                da_h = dhn * (1.0 - z) * (1.0 - hh * hh)
+                da_h = _tanh_grad(hh, dhn - dhn * z)
                 d_rh = tf.matmul(da_h, u_h_t)
-                da_zr = tf.concat([dhn * (hp - hh) * z * (1.0 - z),
-                                   d_rh * hp * r * (1.0 - r)], axis=1)
+                da_zr = tf.concat([_sigmoid_grad(z, dhn * (hp - hh)),
+                                   _sigmoid_grad(r, d_rh * hp)], axis=1)
                 dh_prev = dhn * z + d_rh * r + tf.matmul(da_zr, u_zr_t)
                 if mf is not None:
                     dh_prev = dh_prev + (dh - dhn)
@@ -557,6 +587,7 @@ def _gru_fast_simplified(zx, h0, u, mask_tb):
 
         zx_s = _Steps(zx, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+
         def body(t, h, hs_ta, u_ta, c_ta):
             a = zx_s[t] + tf.matmul(h, u)
             uu = tf.sigmoid(a[:, :hdim])
@@ -585,9 +616,10 @@ def _gru_fast_simplified(zx, h0, u, mask_tb):
                 dh = dh + dhs_s[t]
                 dhn = dh * mf_s[t] if mf is not None else dh
                 uu, cc = u_ta.read(t), c_ta.read(t)
-                dz = tf.concat([dhn * (cc - h_prev_s[t]) * uu * (1.0 - uu),
-                                dhn * uu * (1.0 - cc * cc)], axis=1)
-                dh_prev = dhn * (1.0 - uu) + tf.matmul(dz, ut)
+                dhu = dhn * uu
+                dz = tf.concat([_sigmoid_grad(uu, dhn * (cc - h_prev_s[t])),
+                                _tanh_grad(cc, dhu)], axis=1)
+                dh_prev = (dhn - dhu) + tf.matmul(dz, ut)
                 if mf is not None:
                     dh_prev = dh_prev + (dh - dhn)
                 return dh_prev, dz_ta.write(t, dz)
@@ -602,6 +634,45 @@ def _gru_fast_simplified(zx, h0, u, mask_tb):
     return core(zx, h0, u)
 
 
+def _gru_lean(zx, h0, u, b_rec, mask_tb, reset_after, variant):
+    """tanh/sigmoid GRU inference loop: the fast kernels' step, nothing saved
+    for a backward pass (still differentiable by autodiff)."""
+    import tensorflow as tf
+
+    dtype = zx.dtype
+    hdim = u.shape[0]
+    n = tf.shape(zx)[0]
+    zx_s = _Steps(zx, n)
+    mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+
+    def body(t, h, hs_ta):
+        x = zx_s[t]
+        if variant == "simplified":
+            a = x + tf.matmul(h, u)
+            cc = tf.tanh(a[:, hdim:])
+            h_new = h + tf.sigmoid(a[:, :hdim]) * (cc - h)
+        else:
+            if reset_after:
+                rec = tf.matmul(h, u)
+                if b_rec is not None:
+                    rec = tf.nn.bias_add(rec, b_rec)
+                zr = tf.sigmoid(x[:, : 2 * hdim] + rec[:, : 2 * hdim])
+                hh = tf.tanh(x[:, 2 * hdim:] + zr[:, hdim:] * rec[:, 2 * hdim:])
+            else:
+                zr = tf.sigmoid(x[:, : 2 * hdim] + tf.matmul(h, u[:, : 2 * hdim]))
+                hh = tf.tanh(x[:, 2 * hdim:]
+                             + tf.matmul(zr[:, hdim:] * h, u[:, 2 * hdim:]))
+            h_new = hh + zr[:, :hdim] * (h - hh)
+        if mask_tb is not None:
+            h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+        return h_new, hs_ta.write(t, h_new)
+
+    _, hs_ta = _loop(n, body, (h0, _ta(dtype, n)))
+    hs = hs_ta.stack()
+    hs.set_shape(zx.shape[:2].concatenate([hdim]))
+    return hs
+
+
 def _gru_generic(zx, h0, u, b_rec, mask_tb, act, ract, reset_after, variant):
     """Any-activation GRU recurrence, differentiated by autodiff."""
     import tensorflow as tf
@@ -612,6 +683,7 @@ def _gru_generic(zx, h0, u, b_rec, mask_tb, act, ract, reset_after, variant):
 
     zx_s = _Steps(zx, n)
     mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+
     def body(t, h, hs_ta):
         x = zx_s[t]
         if variant == "simplified":
@@ -649,8 +721,8 @@ def default_gru_sequence(inputs, initial_state, kernel, recurrent_kernel, bias,
                          variant="full", training=None):
     """The default GRU kernel (see the module docstring for the contract).
 
-    `training=False` runs a lean inference loop (differentiable by autodiff);
-    otherwise tanh/sigmoid GRUs use the hand-written backward pass.
+    `training=False` with no gradient tape recording runs a lean inference
+    loop; otherwise tanh/sigmoid GRUs use the hand-written backward pass.
     """
     import tensorflow as tf
 
@@ -667,7 +739,10 @@ def default_gru_sequence(inputs, initial_state, kernel, recurrent_kernel, bias,
     h0 = tf.cast(tf.convert_to_tensor(initial_state[0]), dtype)
     if b_rec is not None:
         b_rec = tf.cast(b_rec, dtype)
-    if training is not False and _is_fast(activation, recurrent_activation):
+    fast = _is_fast(activation, recurrent_activation)
+    if fast and _inference_only(training):
+        hs = _gru_lean(zx, h0, u, b_rec, mask_tb, reset_after, variant)
+    elif fast:
         if variant == "simplified":
             hs = _gru_fast_simplified(zx, h0, u, mask_tb)
         elif reset_after:

@@ -184,6 +184,13 @@ class Translator:
         normalize=False,
         lower=True,
     ):
+        if (isinstance(max_target_length, bool)
+                or not isinstance(max_target_length, (int, np.integer))
+                or max_target_length <= 0):
+            raise ValueError(
+                "Translator: `max_target_length` must be a positive int, got "
+                f"{max_target_length!r}"
+            )
         source_vocabulary = [str(c) for c in source_vocabulary]
         target_vocabulary = [str(c) for c in target_vocabulary]
         if any(len(c) != 1 for c in source_vocabulary):
@@ -297,6 +304,8 @@ class Translator:
 
     # -------------------------------------------------------------- training
     def compile(self, learning_rate=3e-3, **kwargs):
+        """Adam (clipnorm 1) with the masked loss and token accuracy;
+        `learning_rate` may be a schedule."""
         self.model.compile(
             optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
             loss=masked_sparse_categorical_crossentropy,
@@ -401,10 +410,14 @@ class Translator:
         """The `tf.function` (ids `[B, Ts]` int32 -> dict) for a beam width."""
         key = (beam_width, float(length_penalty), jit_compile)
         if key not in self._functions:
+            def translate(source_ids):
+                return self.search(source_ids, beam_width, length_penalty)
+
             self._functions[key] = tf.function(
-                lambda ids: self.search(ids, beam_width, length_penalty),
+                translate,
                 input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")],
                 jit_compile=jit_compile,
+                autograph=False,  # explicit tf.while_loops only
             )
         return self._functions[key]
 
@@ -472,6 +485,33 @@ class Translator:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(self.config, f, ensure_ascii=False, indent=1)
         os.replace(tmp, path)
+
+    def save(self, directory):
+        """Writes `config.json` and `model.weights.h5` into `directory`
+        (each file atomically); `Translator.load(directory)` restores it."""
+        os.makedirs(directory, exist_ok=True)
+        self.save_config(os.path.join(directory, "config.json"))
+        final = os.path.join(directory, "model.weights.h5")
+        tmp = os.path.join(directory, f".tmp{os.getpid()}.weights.h5")
+        self.model.save_weights(tmp)
+        os.replace(tmp, final)
+        return directory
+
+    @classmethod
+    def load(cls, directory):
+        """A translator saved with `save(directory)`."""
+        config_path = os.path.join(directory, "config.json")
+        weights_path = os.path.join(directory, "model.weights.h5")
+        for path in (config_path, weights_path):
+            if not os.path.isfile(path):
+                raise ValueError(
+                    f"Translator.load: `directory` {directory!r} has no "
+                    f"{os.path.basename(path)} (write it with Translator.save)"
+                )
+        with open(config_path, encoding="utf-8") as f:
+            translator = cls(**json.load(f))
+        translator.model.load_weights(weights_path)
+        return translator
 
 
 def _bucketed_dataset(x, target_in, target_out, batch_size, seed=0, chunk=32):

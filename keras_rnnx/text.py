@@ -177,7 +177,10 @@ class Tokenizer:
             strings = tft.case_fold_utf8(strings)
         if self.drop_punctuation:
             strings = tf.strings.regex_replace(strings, r"[^\p{L}\p{M}\p{N}\s]+", " ")
-        return strings
+        # tensorflow-text's WhitespaceTokenizer cuts tokens in the middle of
+        # multi-byte whitespace (U+0085, U+00A0, U+2028, ...): map every
+        # Unicode space to an ASCII space first.
+        return tf.strings.regex_replace(strings, r"[\p{Z}\x{85}]", " ")
 
     def tokenize(self, strings):
         """Tokenizes a batch of strings.
@@ -432,18 +435,28 @@ class Vocabulary:
 
         A list of str (or nested lists) gives Python ints; a string
         `tf.Tensor`/`tf.RaggedTensor` gives an int32 tensor of the same
-        structure, computed in-graph.
+        structure, computed in-graph. Unknown tokens get the OOV id; a
+        literal "[PAD]" token is text, not padding, so it gets the OOV id too.
         """
         if isinstance(tokens, (tf.Tensor, tf.RaggedTensor)):
-            return tf.cast(self.lookup_layer()(tokens), tf.int32)
+            layer = self.lookup_layer()
+            if isinstance(tokens, tf.RaggedTensor):
+                return tf.ragged.map_flat_values(lambda t: tf.cast(layer(_pad_to_unk(t)), tf.int32), tokens)
+            return tf.cast(layer(_pad_to_unk(tokens)), tf.int32)
         if isinstance(tokens, str):
-            return self.index(tokens)
+            return self._text_index(tokens)
         out = []
         for t in tokens:
             if isinstance(t, bytes):
                 t = t.decode("utf-8")
-            out.append(self.index(t) if isinstance(t, str) else self.lookup(t))
+            out.append(self._text_index(t) if isinstance(t, str) else self.lookup(t))
         return out
+
+    def _text_index(self, token):
+        # a literal "[PAD]" in text is an unknown word, never padding
+        if token == PAD and self.pad_id == 0 and self.oov_id is not None:
+            return self.oov_id
+        return self.index(token)
 
     def lookup_layer(self, invert=False):
         """A `keras.layers.StringLookup` with pad id 0 and OOV id 1.
@@ -506,6 +519,10 @@ class Vocabulary:
         if n_specials is None:
             n_specials = sum(1 for t in tokens[:2] if t in (PAD, UNK))
         return cls(tokens, counts, tuple(tokens[:n_specials]))
+
+
+def _pad_to_unk(tokens):
+    return tf.where(tf.equal(tokens, PAD), tf.constant(UNK), tokens)
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -577,13 +594,15 @@ class TextToIds(keras.layers.Layer):
         if inputs.dtype != tf.string:
             raise TypeError(f"TextToIds expects string inputs, got {inputs.dtype.name}")
         if inputs.shape.rank == 2:
+            if inputs.shape[-1] is not None and inputs.shape[-1] != 1:
+                raise ValueError(f"TextToIds expects strings of shape [B] or [B, 1], got shape {inputs.shape}")
             inputs = tf.squeeze(inputs, axis=-1)
         elif inputs.shape.rank == 0:
             inputs = tf.reshape(inputs, [1])
         elif inputs.shape.rank is not None and inputs.shape.rank != 1:
             raise ValueError(f"TextToIds expects strings of shape [B] or [B, 1], got {inputs.shape}")
         tokens = self.tokenizer.tokenize(inputs)
-        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self._lookup(t), tf.int32), tokens)
+        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self._lookup(_pad_to_unk(t)), tf.int32), tokens)
         if self.max_length is not None:
             ids = ids[:, : self.max_length]
             return ids.to_tensor(default_value=0, shape=[None, self.max_length])

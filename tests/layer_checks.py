@@ -59,8 +59,8 @@ def gradients(layer, x, mask=None, initial_state=None, seed=0, training=True):
     """Gradients of sum(output_i * fixed random w_i) w.r.t. inputs, the
     initial states and the trainable weights (as NumPy arrays).
 
-    `training=True` (the default) takes keras_rnnx's hand-written backward
-    pass; `training=False` its inference loop, differentiated by autodiff."""
+    keras_rnnx layers take their hand-written backward pass whenever a tape
+    records, whatever `training` says."""
     import tensorflow as tf
 
     x = tf.constant(x)

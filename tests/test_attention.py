@@ -188,3 +188,30 @@ def test_bad_arguments():
     layer(np.ones((2, 3), "float32"), np.ones((2, 5, 6), "float32"))
     with pytest.raises(ValueError, match="`query` last dimension must be 3"):
         layer(np.ones((2, 7), "float32"), np.ones((2, 5, 6), "float32"))
+
+
+def test_matches_keras_additive_attention_with_copied_weights():
+    """Keras' AdditiveAttention over Dense projections is the same maths:
+    scale * tanh(q + k) summed, with q = W_q s and k = W_k a + b."""
+    rng = np.random.default_rng(6)
+    B, Tq, Tv, Hq, Hv, U = 2, 3, 5, 4, 6, 7
+    query = rng.normal(size=(B, Tq, Hq)).astype("float32")
+    values = rng.normal(size=(B, Tv, Hv)).astype("float32")
+    mask = np.array([[1] * 5, [1, 1, 1, 0, 0]], bool)
+    ours = BahdanauAttention(U)
+    ours(query, values)
+    randomize(ours, rng)
+    dq = keras.layers.Dense(U, use_bias=False)
+    dk = keras.layers.Dense(U)
+    dq.build((None, Hq))
+    dk.build((None, Hv))
+    dq.set_weights([ours.query_kernel.numpy()])
+    dk.set_weights([ours.key_kernel.numpy(), ours.bias.numpy()])
+    peer = keras.layers.AdditiveAttention()
+    peer.build([(B, Tq, U), (B, Tv, Hv), (B, Tv, U)])
+    peer.set_weights([ours.energy.numpy()])
+    want, want_w = peer([dq(query), values, dk(values)], mask=[None, mask],
+                        return_attention_scores=True)
+    got, got_w = ours(query, values, mask=mask)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+    np.testing.assert_allclose(got_w.numpy(), want_w.numpy(), atol=1e-6)

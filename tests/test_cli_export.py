@@ -30,11 +30,16 @@ def test_export_both_formats_then_verify(model_file, tmp_path, capsys):
     assert main(["export", str(model_file), "--format", "tflite", "--quantize", "float16",
                  "--out", str(f16)]) == 0
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in capsys.readouterr().out
+    import numpy as np
+
+    real = tmp_path / "real.npz"
+    np.savez(real, ids=np.array([[5, 3, 9, 2, 0, 0], [4, 4, 1, 16, 7, 8]], "int32"))
     rc = main(["verify", str(model_file), str(sm), str(fused), str(f16),
-               "--batch-sizes", "1", "3", "--lengths", "1", "6"])
+               "--batch-sizes", "1", "3", "--lengths", "1", "6", "--inputs", str(real)])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert out.count("OK ") == 3
+    assert out.count("| file | file |") == 3
     # float16 weights differ from float32 by far more than this tolerance.
     rc = main(["verify", str(model_file), str(f16), "--batch-sizes", "2", "--lengths", "5",
                "--atol", "1e-9"])

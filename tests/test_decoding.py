@@ -131,14 +131,18 @@ def test_beam_wider_than_vocabulary(seed, beam, alpha):
     table = random_table(vocab, seed=100 + seed, peaked=1.0)
     start = 1
     end = int(np.argmax(table[start]))
-    ref = reference_beam(table, start, end, beam, max_length, alpha, 5)
-    seqs, scores = run_beam(table, start, end, beam, max_length, alpha, 5)
-    np.testing.assert_allclose(scores[0], [h[0] for h in ref], rtol=1e-5)
+    # every returned hypothesis (num_return = beam) must match the reference
+    ref = reference_beam(table, start, end, beam, max_length, alpha, beam)
+    seqs, scores = run_beam(table, start, end, beam, max_length, alpha, beam)
+    n = len(ref)
+    assert n >= 5
+    np.testing.assert_allclose(scores[0, :n], [h[0] for h in ref], rtol=1e-5)
+    assert np.all(np.isneginf(scores[0, n:]))
     by_seq = {repr(pad(h[1], end, max_length)): h[0] for h in
               brute_force(table, start, end, max_length, alpha)}
-    got = [repr(row) for row in seqs[0].tolist()]
-    assert len(set(got)) == 5
-    np.testing.assert_allclose([by_seq[g] for g in got], scores[0], rtol=1e-5)
+    got = [repr(row) for row in seqs[0, :n].tolist()]
+    assert len(set(got)) == n
+    np.testing.assert_allclose([by_seq[g] for g in got], scores[0, :n], rtol=1e-5)
 
 
 def test_finished_hypothesis_evicted_from_beam_is_still_returned():

@@ -23,7 +23,8 @@ def demo_run(tmp_path_factory):
 def test_quick_demo_end_to_end(demo_run):
     rc, out, text = demo_run
     assert rc == 0, text
-    for name in ("date_attention.png", "date_translator.tflite", "date_translator.json",
+    for name in ("date_attention.png", "date_translator.tflite",
+                 os.path.join("date_translator_keras", "model.weights.h5"),
                  os.path.join("date_translator", "saved_model.pb")):
         assert os.path.getsize(os.path.join(out, name)) > 0, name
     assert "greedy:" in text and "beam (width 4):" in text
@@ -67,14 +68,10 @@ def test_verify_reports_disagreement(demo_run):
 
 
 def _source_ids(out, examples):
-    """Source ids as the demo's translator makes them, from its saved config."""
-    import json
-
+    """Source ids as the demo's translator makes them (the saved one)."""
     from keras_rnnx.seq2seq import Translator
 
-    with open(os.path.join(out, "date_translator.json"), encoding="utf-8") as f:
-        config = json.load(f)
-    t = Translator(**config)
+    t = Translator.load(os.path.join(out, "date_translator_keras"))
     return t.tokenize(examples).numpy()
 
 
@@ -83,3 +80,32 @@ def test_bad_arguments():
         cli.main(["demo", "--epochs", "0"])
     with pytest.raises(SystemExit):
         cli.main(["demo", "--cell", "rnn"])
+
+
+@pytest.mark.slow
+def test_saved_model_serves_without_keras_rnnx(demo_run):
+    """The SavedModel runs in a process that imports only TensorFlow."""
+    import json
+    import subprocess
+    import sys
+
+    import tensorflow as tf
+
+    rc, out, _ = demo_run
+    saved = os.path.join(out, "date_translator")
+    examples = ["3/7/21", "25 juin 2009"]
+    code = (
+        "import json, sys, tensorflow as tf\n"
+        f"m = tf.saved_model.load({saved!r})\n"
+        f"o = m.signatures['translate'](text=tf.constant({examples!r}))\n"
+        "assert not any(k.startswith('keras_rnnx') for k in sys.modules)\n"
+        "print(json.dumps([t.decode() for t in o['translations'].numpy()]))\n"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env=env, cwd=str(out), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    got = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded = tf.saved_model.load(saved)
+    want = [t.decode() for t in loaded.signatures["translate"](text=tf.constant(examples))["translations"].numpy()]
+    assert got == want

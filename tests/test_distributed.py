@@ -53,8 +53,15 @@ def test_tf_config_shape_and_loopback():
     assert cfgs[1]["cluster"] == cfgs[0]["cluster"]
 
 
+def _no_tf_config(monkeypatch):
+    # setenv first so that monkeypatch restores the variable's absence even
+    # after set_tf_config writes os.environ directly.
+    monkeypatch.setenv("TF_CONFIG", "{}")
+    monkeypatch.delenv("TF_CONFIG")
+
+
 def test_tf_config_env_roles(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
+    _no_tf_config(monkeypatch)
     assert distributed.is_chief() and distributed.num_workers() == 1
     cfg = distributed.tf_config(["127.0.0.1:2000", "127.0.0.1:2001"], 1)
     distributed.set_tf_config(cfg)
@@ -77,7 +84,7 @@ def test_tf_config_rejects_bad_arguments(kwargs, arg):
 
 
 def test_bad_strategy_and_config_errors(monkeypatch):
-    monkeypatch.delenv("TF_CONFIG", raising=False)
+    _no_tf_config(monkeypatch)
     with pytest.raises(ValueError, match="kind"):
         distributed.get_strategy("tpu")
     with pytest.raises(ValueError, match="TF_CONFIG"):

@@ -155,3 +155,22 @@ def test_bad_arguments(model, tmp_path):
     with pytest.raises(ValueError, match="signatures"):
         export.to_saved_model(model, tmp_path / "b", signatures={"gen": lambda x: x})
     assert not os.path.exists(tmp_path / "b")
+
+
+def test_signature_with_lookup_table_via_track(model, tmp_path):
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(["a", "b", "c"], [1, 2, 3]), default_value=0)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="tokens")])
+    def tag_tokens(tokens):
+        ids = tf.cast(table.lookup(tokens), tf.int32)
+        feats = tf.zeros(tf.concat([tf.shape(ids), [2]], 0))
+        return {"tags": model({"ids": ids, "feats": feats})["tags"]}
+
+    path = str(tmp_path / "with_table")
+    export.to_saved_model(model, path, signatures={"tag_tokens": tag_tokens}, track=[table])
+    loaded = tf.saved_model.load(path)
+    got = loaded.signatures["tag_tokens"](tokens=tf.constant([["a", "c", "zz"]]))["tags"]
+    want = model({"ids": np.array([[1, 3, 0]], "int32"),
+                  "feats": np.zeros((1, 3, 2), "float32")})["tags"]
+    np.testing.assert_allclose(got, want, atol=1e-5)

@@ -282,7 +282,8 @@ def tiny_model():
     [({"quantize": "int4"}, "quantize"),
      ({"lstm_kernel": "cudnn"}, "lstm_kernel"),
      ({"quantize": "int8"}, "representative_data"),
-     ({"streaming": True, "lstm_kernel": "fused"}, "streaming")],
+     ({"streaming": True, "lstm_kernel": "fused"}, "streaming"),
+     ({"quantize": "float16", "lstm_kernel": "fused"}, "quantize.*fused")],
 )
 def test_bad_arguments(tiny_model, tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):

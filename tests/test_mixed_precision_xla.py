@@ -134,8 +134,8 @@ def test_xla_matches_eager(name):
 def _classifier():
     ids = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(20, 8, mask_zero=True)(ids)
-    x = BiDirectional(LSTMX(8, return_sequences=True))(x)
-    x = GRUX(8)(x)
+    x = GRUX(8, return_sequences=True)(x)
+    x = LSTMX(8)(x)
     return keras.Model(ids, keras.layers.Dense(1, activation="sigmoid", dtype="float32")(x))
 
 

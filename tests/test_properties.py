@@ -302,3 +302,82 @@ def test_zero_length_sequences_defined_or_clear_error(layer):
         assert "sequences" in str(e) or "inputs" in str(e) or "timesteps" in str(e)
         return
     assert y.shape[0] == 2 and np.all(y == 0)
+
+
+# -- exporters ---------------------------------------------------------------
+
+EXPORT_LAYERS = ["lstm", "lstm_back", "gru_after", "gru_before", "gru_simplified",
+                 "bi_concat", "bi_sum", "bi_mul", "bi_ave"]
+EXPORT_EXAMPLES = {"saved_model": 6, "tflite": 5}
+
+
+def _export_model(kind, return_sequences, masked, units, seed):
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    x = keras.layers.Embedding(9, 3, mask_zero=masked)(ids)
+    kw = dict(return_sequences=return_sequences)
+    if kind.startswith("bi_"):
+        layer = BiDirectional(LSTMX(units, **kw) if seed % 2 else GRUX(units, **kw),
+                              merge_mode=kind[3:])
+    elif kind.startswith("lstm"):
+        layer = LSTMX(units, go_backwards=kind == "lstm_back", **kw)
+    else:
+        layer = _inner(kind, units, return_sequences, False)
+    model = keras.Model(ids, layer(x))
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def _export_inputs(rng, batch, steps):
+    ids = rng.integers(1, 9, size=(batch, steps)).astype("int32")
+    for b, n in enumerate(rng.integers(0, steps + 1, size=batch)):
+        ids[b, n:] = 0
+    ids[0, :] = rng.integers(1, 9, size=steps)  # one full-length row
+    return ids
+
+
+export_case = dict(
+    kind=st.sampled_from(EXPORT_LAYERS), return_sequences=st.booleans(), masked=st.booleans(),
+    units=st.integers(1, 3), seed=st.integers(0, 2**16),
+    shapes=st.lists(st.tuples(st.integers(1, 4), st.integers(1, 6)), min_size=2, max_size=2))
+
+
+@pytest.mark.slow
+@settings(max_examples=EXPORT_EXAMPLES["saved_model"], deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(**export_case)
+def test_saved_model_export_equals_keras(tmp_path_factory, kind, return_sequences, masked,
+                                         units, seed, shapes):
+    import tensorflow as tf
+
+    from keras_rnnx import export
+
+    model = _export_model(kind, return_sequences, masked, units, seed)
+    path = str(tmp_path_factory.mktemp("sm") / "m")
+    export.to_saved_model(model, path)
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    rng = np.random.default_rng(seed)
+    for batch, steps in shapes:
+        ids = _export_inputs(rng, batch, steps)
+        (got,) = fn(ids=tf.constant(ids)).values()
+        np.testing.assert_allclose(got.numpy(), np.asarray(model(ids)), atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+@settings(max_examples=EXPORT_EXAMPLES["tflite"], deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(lstm_kernel=st.sampled_from(["loop", "fused"]), **export_case)
+def test_tflite_export_equals_keras(tmp_path_factory, lstm_kernel, kind, return_sequences,
+                                    masked, units, seed, shapes):
+    from keras_rnnx import export
+
+    model = _export_model(kind, return_sequences, masked, units, seed)
+    path = str(tmp_path_factory.mktemp("tfl") / "m.tflite")
+    info = export.to_tflite(model, path, lstm_kernel=lstm_kernel)
+    assert not [op for op in info["ops"] if "FLEX" in op.upper() or "CUSTOM" in op.upper()]
+    runner = export.load_tflite(path)
+    rng = np.random.default_rng(seed)
+    for batch, steps in shapes:
+        ids = _export_inputs(rng, batch, steps)
+        np.testing.assert_allclose(np.asarray(runner(ids)), np.asarray(model(ids)),
+                                   atol=1e-4, rtol=0)

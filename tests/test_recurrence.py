@@ -35,10 +35,10 @@ def test_default_lstm_kernel_against_numpy(mask, go_backwards, training):
 def test_default_gru_kernel_against_numpy(variant, reset_after, bias_shape, mask):
     gates = 2 if variant == "simplified" else 3
     x, h0, _, k, u, b = weights(gates, bias_shape, 1)
-    for go_backwards in (False, True):
+    for go_backwards, training in ((False, None), (True, None), (True, False)):
         last, outs, (h,) = recurrence.default_gru_sequence(
             x, [h0], k, u, b, mask=mask, go_backwards=go_backwards,
-            reset_after=reset_after, variant=variant)
+            reset_after=reset_after, variant=variant, training=training)
         ref = np_gru(x, h0, k, u, b, mask, go_backwards, reset_after, variant)
         assert_close([last, outs, h], [ref[0], ref[1], ref[2][0]], 1e-12)
     # return_sequences=False gives no outputs
@@ -135,3 +135,13 @@ def test_gru_kernel_under_jit_with_dynamic_batch():
     ref = recurrence.default_gru_sequence(x, [h0], k, u, b, mask=IRREGULAR)[1]
     assert_close(outs, ref, 1e-5)
     assert all(np.isfinite(g).all() for g in grads)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from keras_rnnx import bidirectional, gru, lstm
+
+    for module in (lstm, gru, bidirectional):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

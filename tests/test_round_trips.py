@@ -269,9 +269,6 @@ def test_corrupt_saved_model_variables_raise(good_files, tmp_path):
         tf.saved_model.load(str(tmp_path / "sm"))
 
 
-@pytest.mark.xfail(strict=True, reason="export.load_tflite on a truncated/garbage file raises "
-                   "struct.error ('unpack_from requires a buffer of at least ...') from "
-                   "export._read_metadata instead of a ValueError naming `path`")
 @pytest.mark.parametrize("keep", [300, b"garbage" * 10])
 def test_corrupt_tflite_raises_clear_value_error(good_files, tmp_path, keep):
     _truncate(good_files / "m.tflite", tmp_path / "bad.tflite", keep)

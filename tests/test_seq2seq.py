@@ -162,6 +162,8 @@ def test_bad_input():
         Translator(DIGITS, DIGITS, 3, cell="rnn")
     with pytest.raises(ValueError, match="`units`"):
         build_model(10, 10, 4, units=0)
+    with pytest.raises(ValueError, match="`max_target_length`"):
+        Translator(DIGITS, DIGITS, 0)
     with pytest.raises(ValueError, match="`source_vocabulary`"):
         Translator(["ab"], DIGITS, 3)
     with pytest.raises(ValueError, match="`target_vocabulary`"):
@@ -173,3 +175,14 @@ def test_bad_input():
         t.encode_targets(["12345"])
     with pytest.raises(ValueError, match="same length"):
         t.fit(["1", "2"], ["1"])
+
+
+def test_save_and_load(reverser, tmp_path):
+    path = reverser.save(str(tmp_path / "reverser"))
+    loaded = Translator.load(path)
+    ids = reverser.tokenize(["1234", "56"])
+    a, b = reverser.translate(ids, beam_width=2), loaded.translate(ids, beam_width=2)
+    np.testing.assert_array_equal(a["sequences"].numpy(), b["sequences"].numpy())
+    np.testing.assert_allclose(a["scores"].numpy(), b["scores"].numpy(), atol=1e-6)
+    with pytest.raises(ValueError, match="no config.json"):
+        Translator.load(str(tmp_path / "missing"))

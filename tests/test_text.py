@@ -22,6 +22,13 @@ def test_unicode_script_tokenizer_splits_punctuation_and_scripts():
     assert out == [["Hi", ",", "there", "!"], ["abc", "кот"]]
 
 
+def test_multibyte_whitespace_splits_cleanly():
+    # tensorflow-text alone cuts "0\x85" into b"0\xc2" (invalid UTF-8)
+    for kind in ("whitespace", "unicode_script"):
+        out = Tokenizer(kind=kind).tokenize_python(["0\x85a", "b\u2028c\u3000d\xa0e\u1680f"])
+        assert out == [["0", "a"], ["b", "c", "d", "e", "f"]]
+
+
 def test_invalid_utf8_is_replaced_not_crashing():
     tok = Tokenizer()
     out = tok.tokenize_python([b"ok \xff\xfe bad"])
@@ -65,7 +72,8 @@ def test_vocabulary_from_counts_ordering_and_limits():
     v = Vocabulary.from_counts(counts, min_count=2, max_size=5)
     assert v.tokens == ["[PAD]", "[UNK]", "e", "a", "c"]
     assert len(v) == 5
-    assert v.lookup(["a", "zzz", "[PAD]"]) == [3, 1, 0]
+    assert v.lookup(["a", "zzz", "[PAD]"]) == [3, 1, 1]  # literal "[PAD]" in text is not padding
+    assert v.index("[PAD]") == 0
     assert v.lookup([["e"], ["c", "b"]]) == [[2], [4, 1]]
 
 
@@ -109,6 +117,8 @@ def test_lookup_layer_pad_zero_oov_one():
     v = Vocabulary.from_counts({"a": 3, "b": 1})
     layer = v.lookup_layer()
     assert layer(tf.constant(["[PAD]", "[UNK]", "a", "b", "nope"])).numpy().tolist() == [0, 1, 2, 3, 1]
+    assert v.lookup(tf.constant(["[PAD]", "a"])).numpy().tolist() == [1, 2]
+    assert v.lookup(tf.ragged.constant([["[PAD]"], ["b", "c"]])).to_list() == [[1], [3, 1]]
     inv = v.lookup_layer(invert=True)
     assert inv(tf.constant([2, 3])).numpy().tolist() == [b"a", b"b"]
     assert v.lookup(tf.constant([["a", "q"]])).numpy().tolist() == [[2, 1]]
@@ -126,8 +136,13 @@ def test_text_to_ids_matches_python_lookup():
         assert row[: len(ids)].tolist() == ids and not row[len(ids):].any()
     fixed = TextToIds(v, max_length=2)(tf.constant(texts)).numpy()
     assert fixed.shape == (3, 2) and fixed.tolist() == [r[:2].tolist() for r in got]
-    # [B, 1] inputs are accepted
+    # [B, 1] inputs are accepted, [B, 2] are not
     assert TextToIds(v)(tf.constant([["dog"]])).numpy().tolist() == [[v.index("dog")]]
+    with pytest.raises(ValueError, match="shape"):
+        TextToIds(v)(tf.constant([["a", "b"]]))
+    # text that spells a special token is an unknown word, never padding
+    literal = TextToIds(v, lowercase=False)(tf.constant(["[PAD] dog [UNK]"])).numpy().tolist()
+    assert literal == [[1, v.index("dog"), 1]]
 
 
 def test_text_to_ids_bad_input():

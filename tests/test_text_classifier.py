@@ -9,7 +9,13 @@ import tensorflow as tf
 from keras_rnnx import classification_metrics as cm
 from keras_rnnx import pooling
 from keras_rnnx.models import TextClassifier, ids_model, text_classifier, with_string_input
-from keras_rnnx.models.text_classifier import SanitizeIds, embedding_matrix
+from keras_rnnx.models.text_classifier import (
+    CharactersToIds,
+    SanitizeIds,
+    TokenDropout,
+    character_vocabulary,
+    embedding_matrix,
+)
 
 # ------------------------------------------------------------------ pooling
 
@@ -97,6 +103,44 @@ def test_sanitize_ids():
         SanitizeIds(1)
 
 
+def test_token_dropout():
+    ids = np.zeros((50, 40), "int32")
+    ids[:, :30] = 7
+    layer = TokenDropout(0.3, seed=3)
+    np.testing.assert_array_equal(layer(ids, training=False), ids)
+    out = np.asarray(layer(ids, training=True))
+    assert np.all(out[:, 30:] == 0)  # padding untouched
+    assert set(np.unique(out[:, :30])) == {1, 7}
+    assert abs((out[:, :30] == 1).mean() - 0.3) < 0.03
+    assert TokenDropout.from_config(layer.get_config()).rate == 0.3
+    with pytest.raises(ValueError, match="rate"):
+        TokenDropout(1.0)
+
+
+def test_characters_to_ids_matches_python():
+    texts = ["Héllo  wörld", "ÄBC\tdef\n", "", b"x\xffy", "ﬁ 😀"]
+    vocab = character_vocabulary([t for t in texts if isinstance(t, str)])
+    layer = CharactersToIds(vocab, max_length=9)
+    ids = np.asarray(layer(tf.constant(texts)))
+    index = {t: i for i, t in enumerate(vocab.tokens)}
+
+    def expected(text):  # NFKC, case fold, whitespace runs -> " ", one id per code point
+        import unicodedata
+
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        text = " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+        row = [index.get(ch, 1) for ch in text][:9]
+        return row + [0] * (9 - len(row))
+
+    assert ids.tolist() == [expected(t) for t in texts]
+    assert vocab.tokens[:2] == ["[PAD]", "[UNK]"] and " " in vocab.tokens
+    clone = CharactersToIds.from_config(layer.get_config())
+    np.testing.assert_array_equal(np.asarray(clone(tf.constant(texts))), ids)
+    with pytest.raises(TypeError, match="string"):
+        layer(tf.constant([1, 2]))
+
+
 # ------------------------------------------------------------------ the model
 
 VOCAB = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(20)]
@@ -108,7 +152,8 @@ VOCAB = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(20)]
 )
 def test_padding_never_changes_the_prediction(cell, pooling_name, bidirectional, layers):
     model = text_classifier(VOCAB, 3, cell=cell, units=5, layers=layers, embedding_dim=4,
-                            bidirectional=bidirectional, pooling=pooling_name, dropout=0.1)
+                            bidirectional=bidirectional, pooling=pooling_name, dropout=0.1,
+                            token_dropout=0.2)
     rng = np.random.default_rng(0)
     lengths = [6, 2, 4, 1]
     ids = np.zeros((4, 6), "int32")
@@ -164,7 +209,9 @@ def test_pretrained_embeddings():
     "kwargs,match",
     [({"num_classes": 1}, "num_classes"), ({"cell": "rnn"}, "cell"), ({"units": 0}, "units"),
      ({"pooling": "sum"}, "pooling"), ({"dropout": 1.5}, "dropout"), ({"inputs": "bytes"}, "inputs"),
-     ({"max_length": 0}, "max_length"), ({"vocabulary": 2}, "vocabulary")],
+     ({"max_length": 0}, "max_length"), ({"vocabulary": 2}, "vocabulary"),
+     ({"token_dropout": -0.1}, "token_dropout"), ({"layers": 0}, "layers"),
+     ({"tokenizer": "bpe"}, "tokenizer")],
 )
 def test_bad_arguments_raise_value_error(kwargs, match):
     args = {"vocabulary": VOCAB, "num_classes": 2, **kwargs}
@@ -322,3 +369,19 @@ def test_metrics_match_scikit_learn():
         cm.confusion_matrix([0, 3], [0, 1], num_classes=2)
     with pytest.raises(ValueError, match="class_names"):
         cm.classification_report([0], [0], ["a"], num_classes=2)
+
+
+def test_character_classifier_learns_and_roundtrips(tmp_path):
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(0)
+    words = {0: ["ab", "ba", "aab"], 1: ["xy", "yx", "xxy"]}
+    labels = np.arange(60) % 2
+    texts = [" ".join(rng.choice(words[y], 2)) for y in labels]
+    clf = TextClassifier.create(texts, labels, ["a", "x"], tokenizer="characters", units=4,
+                                embedding_dim=4, dropout=0.0)
+    assert clf.max_length >= 5 and set(clf.vocabulary.tokens[2:]) == {"a", "b", "x", "y", " "}
+    clf.fit(texts, labels, epochs=8, batch_size=8, verbose=0, learning_rate=2e-2)
+    assert clf.predict(["abba", "yyx", "Baa"]).tolist() == [0, 1, 0]
+    clf.save(str(tmp_path / "c"))
+    loaded = TextClassifier.load(str(tmp_path / "c"))
+    np.testing.assert_allclose(loaded.predict_proba(["abba", "xy"]), clf.predict_proba(["abba", "xy"]), atol=1e-6)

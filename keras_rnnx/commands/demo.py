@@ -14,7 +14,7 @@ NAME = "demo"
 HELP = "train the date translator end to end, evaluate, export, verify"
 
 # full run and --quick (CI) configurations
-FULL = dict(train=24000, test=2000, epochs=6, units=64, embedding_dim=32,
+FULL = dict(train=32000, test=2000, epochs=8, units=64, embedding_dim=32,
             batch_size=128, learning_rate=4e-3)
 QUICK = dict(train=1200, test=100, epochs=1, units=16, embedding_dim=16,
              batch_size=64, learning_rate=1e-2)
@@ -98,9 +98,13 @@ def run(args):
     print(lap(), flush=True)
     print("[3/6] held-out exact match", flush=True)
     greedy = translator.exact_match(test_sources, test_targets, beam_width=1)
-    beam = translator.exact_match(test_sources, test_targets, beam_width=args.beam_width)
+    predicted = translator.translate_strings(test_sources, beam_width=args.beam_width)
+    beam = float(np.mean([p == t for p, t in zip(predicted, test_targets)]))
     print(f"      greedy: {greedy:.2%}   beam (width {args.beam_width}): {beam:.2%}   "
           f"on {len(test_sources)} dates never seen in training", flush=True)
+    mistakes = [(s, t, p) for s, t, p in zip(test_sources, test_targets, predicted) if p != t]
+    for s, t, p in mistakes[:5]:
+        print(f"      beam mistake: {s!r} -> {p} (expected {t})")
 
     examples = SHOWCASE + test_sources[:8]
     ids = translator.tokenize(examples)
@@ -116,10 +120,11 @@ def run(args):
     saved_path = os.path.join(args.out, "date_translator")
     tflite_path = os.path.join(args.out, "date_translator.tflite")
     print(lap(), flush=True)
-    print(f"[5/6] exporting SavedModel -> {saved_path}, TFLite -> {tflite_path}", flush=True)
+    print(f"[5/6] exporting SavedModel -> {saved_path}, TFLite -> {tflite_path}; "
+          f"Keras weights -> {os.path.join(args.out, 'date_translator_keras')}", flush=True)
     translator.export_saved_model(saved_path, beam_width=args.beam_width)
     info = translator.export_tflite(tflite_path, beam_width=args.beam_width)
-    translator.save_config(os.path.join(args.out, "date_translator.json"))
+    translator.save(os.path.join(args.out, "date_translator_keras"))
     print(f"      TFLite: {info['size'] / 1024:.0f} KiB, builtin ops only "
           f"({len(info['ops'])} kinds)", flush=True)
 

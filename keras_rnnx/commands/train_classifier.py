@@ -29,7 +29,10 @@ def add_arguments(parser):
     parser.add_argument("--embeddings", default=None, metavar="VECTORS",
                         help="pretrained word vectors (word2vec text/binary format) to initialise the embedding")
     parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script"], default="unicode_script")
+    parser.add_argument("--token-dropout", type=float, default=0.1,
+                        help="word dropout: rate of replacing training tokens by the OOV id")
+    parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script", "characters"],
+                        default="unicode_script", help="words (whitespace, unicode_script) or characters")
     parser.add_argument("--no-lowercase", action="store_true")
     parser.add_argument("--min-count", type=int, default=1)
     parser.add_argument("--max-vocabulary", type=int, default=20000)
@@ -77,6 +80,8 @@ def _check_args(args):
         raise ValueError(f"--test-fraction must be in (0, 1); got {args.test_fraction}")
     if not 0.0 <= args.dropout < 1.0:
         raise ValueError(f"--dropout must be in [0, 1); got {args.dropout}")
+    if not 0.0 <= args.token_dropout < 1.0:
+        raise ValueError(f"--token-dropout must be in [0, 1); got {args.token_dropout}")
     if args.learning_rate <= 0:
         raise ValueError(f"--learning-rate must be > 0; got {args.learning_rate}")
 
@@ -127,7 +132,7 @@ def run(args):
             max_length=args.max_length, cell=args.cell, units=args.units,
             layers=args.layers, bidirectional=not args.unidirectional,
             pooling=args.pooling, embedding_dim=args.embedding_dim,
-            embeddings=embeddings, dropout=args.dropout,
+            embeddings=embeddings, dropout=args.dropout, token_dropout=args.token_dropout,
         )
     except (ValueError, TypeError) as e:
         return fail(e)

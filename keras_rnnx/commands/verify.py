@@ -14,6 +14,8 @@ def add_arguments(parser):
     parser.add_argument("--atol", type=float, default=None,
                         help="tolerance (default: 1e-4 for float exports, more for quantized)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--inputs", default=None,
+                        help="an .npz of real inputs keyed by input name, checked too")
 
 
 def _embedding_vocab(model):
@@ -114,6 +116,15 @@ def run(args):
         return 2
     specs, keys = export._input_layout(model)
     names = [s.name for s in specs]
+    real = None
+    if args.inputs:
+        try:
+            with np.load(args.inputs) as data:
+                real = [data[n] for n in names]
+        except (OSError, KeyError, ValueError) as e:
+            print(f"rnnx verify: --inputs {args.inputs!r}: expected an .npz with arrays "
+                  f"{names}: {e}", file=sys.stderr)
+            return 2
     failed = False
     rows = []
     for path in args.exported:
@@ -124,9 +135,14 @@ def run(args):
             return 2
         atol = args.atol if args.atol is not None else TOLERANCE.get(quantize, 1e-4)
         cases = [(b, t) for b in args.batch_sizes for t in args.lengths]
+        if real is not None:
+            cases.append(("file", "file"))
         worst = 0.0
         for b, t in tqdm(cases, desc=f"verify {path}", file=sys.stderr, leave=False):
-            arrays = random_inputs(model, b, t, seed=args.seed + 1000 * b + t)
+            if b == "file":
+                arrays = real
+            else:
+                arrays = random_inputs(model, b, t, seed=args.seed + 1000 * b + t)
             want, _, _ = export._name_outputs(model, export._call_model(model, arrays, keys))
             if states:
                 diff = _compare_streaming(run_export, states, names, arrays, want)

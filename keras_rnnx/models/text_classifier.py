@@ -39,6 +39,7 @@ __all__ = [
 
 CELLS = ("lstm", "gru")
 INPUTS = ("ids", "strings")
+TOKENIZERS = ("whitespace", "unicode_script", "characters")
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -57,7 +58,7 @@ class SanitizeIds(keras.layers.Layer):
 
     Example:
 
-    >>> SanitizeIds(10)([[3, 12, -1, 0]]).numpy().tolist()
+    >>> SanitizeIds(10)(np.array([[3, 12, -1, 0]])).numpy().tolist()
     [[3, 1, 1, 0]]
     """
 
@@ -107,7 +108,7 @@ class TokenDropout(keras.layers.Layer):
     Example:
 
     >>> layer = TokenDropout(0.5, seed=1)
-    >>> layer([[5, 6, 0]], training=False).numpy().tolist()
+    >>> layer(np.array([[5, 6, 0]]), training=False).numpy().tolist()
     [[5, 6, 0]]
     """
 
@@ -134,6 +135,105 @@ class TokenDropout(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "oov_id": self.oov_id, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+class CharactersToIds(keras.layers.Layer):
+    """Maps raw strings to padded character ids, in the graph.
+
+    The character-level sibling of `keras_rnnx.text.TextToIds`: the same
+    in-graph cleaning (invalid UTF-8 -> U+FFFD, Unicode normalization, case
+    folding), runs of whitespace collapsed to one space, then one token per
+    Unicode code point, looked up in `vocabulary` (pad id 0, OOV id 1).
+
+    Args:
+        vocabulary: a `Vocabulary` or a token list starting "[PAD]", "[UNK]".
+        lowercase, normalization: as in `keras_rnnx.text.Tokenizer`.
+        max_length: None (pad to the longest) or truncate/pad to this length.
+
+    Call arguments:
+        inputs: string tensor `[B]` (or `[B, 1]`).
+
+    Returns:
+        int32 ids `[B, T]`, 0 after the end of each text.
+
+    Example:
+
+    >>> layer = CharactersToIds(["[PAD]", "[UNK]", "a", "b", " "], max_length=6)
+    >>> layer(np.array(["Ab  c"])).numpy().tolist()
+    [[2, 3, 4, 1, 0, 0]]
+    """
+
+    def __init__(self, vocabulary, lowercase=True, normalization="NFKC", max_length=None, **kwargs):
+        from keras_rnnx.text import PAD, UNK, Tokenizer
+
+        kwargs.setdefault("trainable", False)
+        kwargs.setdefault("dtype", "int32")
+        super().__init__(**kwargs)
+        tokens, _ = _vocabulary_tokens(vocabulary)
+        if tokens is None or tokens[:2] != [PAD, UNK]:
+            raise ValueError(f"`vocabulary` must be a token list starting with {[PAD, UNK]}")
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+            raise ValueError(f"`max_length` must be a positive int or None; got {max_length!r}")
+        self.tokenizer = Tokenizer(kind="whitespace", lowercase=lowercase, normalization=normalization)
+        self.vocabulary = tokens
+        self.max_length = max_length
+        self._lookup = keras.layers.StringLookup(
+            vocabulary=tokens[2:], mask_token=PAD, oov_token=UNK, num_oov_indices=1,
+            output_mode="int", name="lookup",
+        )
+        self.supports_jit = False
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        inputs = tf.convert_to_tensor(inputs)
+        if inputs.dtype != tf.string:
+            raise TypeError(f"CharactersToIds expects string inputs, got {inputs.dtype.name}")
+        if inputs.shape.rank == 2:
+            inputs = tf.squeeze(inputs, axis=-1)
+        elif inputs.shape.rank == 0:
+            inputs = tf.reshape(inputs, [1])
+        text = tf.strings.strip(tf.strings.regex_replace(self.tokenizer.normalize(inputs), r"\s+", " "))
+        chars = tf.strings.unicode_split(text, "UTF-8")
+        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self._lookup(t), tf.int32), chars)
+        if self.max_length is not None:
+            return ids[:, : self.max_length].to_tensor(default_value=0, shape=[None, self.max_length])
+        return ids.to_tensor(default_value=0)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.max_length)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs.shape[0], self.max_length), dtype="int32")
+
+    def get_config(self):
+        return {
+            **super().get_config(), "vocabulary": list(self.vocabulary),
+            "lowercase": self.tokenizer.lowercase,
+            "normalization": self.tokenizer.normalization, "max_length": self.max_length,
+        }
+
+
+def character_vocabulary(texts, lowercase=True, normalization="NFKC", min_count=1, max_size=None):
+    """A `Vocabulary` of the characters of `texts` as `CharactersToIds` sees them."""
+    import collections
+
+    from keras_rnnx.text import Vocabulary
+
+    layer = CharactersToIds(["[PAD]", "[UNK]", "a"], lowercase=lowercase, normalization=normalization)
+    counts = collections.Counter()
+    for i in range(0, len(texts), 1024):
+        import tensorflow as tf
+
+        batch = tf.constant(list(texts[i:i + 1024]), tf.string)
+        cleaned = tf.strings.strip(tf.strings.regex_replace(layer.tokenizer.normalize(batch), r"\s+", " "))
+        for t in cleaned.numpy():
+            counts.update(t.decode("utf-8"))
+    return Vocabulary.from_counts(counts, min_count=min_count, max_size=max_size)
 
 
 def _recurrent_layer(cell, units, name):
@@ -269,8 +369,9 @@ def text_classifier(
             `[B]`, tokenized in-graph by `TextToIds`).
         max_length: the sequence length: fixes `T` of the ids input, and
             truncates/pads the tokenized strings. None: any length.
-        tokenizer, lowercase, normalization: the `TextToIds` settings for
-            `inputs="strings"` ("whitespace" or "unicode_script").
+        tokenizer, lowercase, normalization: the tokenizer settings for
+            `inputs="strings"`: "whitespace" or "unicode_script" words
+            (`TextToIds`), or "characters" (`CharactersToIds`).
         train_embeddings: whether the embedding is trained.
         name: the model name.
 
@@ -304,6 +405,8 @@ def text_classifier(
         raise ValueError(f"`inputs` must be one of {INPUTS}; got {inputs!r}")
     if max_length is not None and (not isinstance(max_length, (int, np.integer)) or max_length < 1):
         raise ValueError(f"`max_length` must be a positive int or None; got {max_length!r}")
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"`tokenizer` must be one of {TOKENIZERS}; got {tokenizer!r}")
     if inputs == "strings" and tokens is None:
         raise ValueError('`inputs="strings"` needs `vocabulary` as a Vocabulary or token list')
 
@@ -352,7 +455,9 @@ def with_string_input(model, vocabulary, tokenizer="whitespace", lowercase=True,
     Args:
         model: a model from int32 ids `[B, T]` to probabilities.
         vocabulary: the `Vocabulary` or token list the ids index.
-        tokenizer, lowercase, normalization, max_length: `TextToIds` settings.
+        tokenizer: "whitespace" or "unicode_script" (`TextToIds`), or
+            "characters" (`CharactersToIds`, one token per character).
+        lowercase, normalization, max_length: the tokenizer settings.
 
     Returns:
         A `keras.Model` from strings `[B]` to the same probabilities.
@@ -363,10 +468,16 @@ def with_string_input(model, vocabulary, tokenizer="whitespace", lowercase=True,
     if fixed is not None and max_length is None:
         max_length = int(fixed)
     text = keras.Input(shape=(), dtype="string", name="text")
-    to_ids = TextToIds(
-        vocabulary, kind=tokenizer, lowercase=lowercase,
-        normalization=normalization, max_length=max_length, name="text_to_ids",
-    )
+    if tokenizer == "characters":
+        to_ids = CharactersToIds(
+            vocabulary, lowercase=lowercase, normalization=normalization,
+            max_length=max_length, name="text_to_ids",
+        )
+    else:
+        to_ids = TextToIds(
+            vocabulary, kind=tokenizer, lowercase=lowercase,
+            normalization=normalization, max_length=max_length, name="text_to_ids",
+        )
     return keras.Model(text, model(to_ids(text)), name=name or f"{model.name}_strings")
 
 
@@ -416,6 +527,20 @@ def _utf8(text):
             return text.encode("utf-8", errors="surrogateescape")
         except UnicodeEncodeError:
             return text.encode("utf-8", errors="surrogatepass")
+
+
+def _lengths(texts, vocabulary, tokenizer, lowercase, normalization):
+    """Number of tokens of each text under the tokenizer settings."""
+    import tensorflow as tf
+
+    from keras_rnnx.text import Tokenizer
+
+    if tokenizer == "characters":
+        layer = CharactersToIds(vocabulary, lowercase=lowercase, normalization=normalization)
+        ids = layer(tf.constant(texts, tf.string)).numpy()
+        return (ids > 0).sum(axis=1)
+    tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
+    return tok.tokenize(texts).row_lengths().numpy()
 
 
 class TextClassifier:
@@ -471,11 +596,16 @@ class TextClassifier:
         labels = np.asarray(labels, dtype=np.int64)
         if len(texts) != len(labels) or not texts:
             raise ValueError(f"`texts` and `labels` must be non-empty and of equal length; got {len(texts)} and {len(labels)}")
-        tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
+        if tokenizer not in TOKENIZERS:
+            raise ValueError(f"`tokenizer` must be one of {TOKENIZERS}; got {tokenizer!r}")
         decoded = [t.decode("utf-8", errors="replace") for t in texts]
-        vocabulary = Vocabulary.build(decoded, tok, min_count=min_count, max_size=max_vocabulary)
+        if tokenizer == "characters":
+            vocabulary = character_vocabulary(decoded, lowercase, normalization, min_count, max_vocabulary)
+        else:
+            tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
+            vocabulary = Vocabulary.build(decoded, tok, min_count=min_count, max_size=max_vocabulary)
         if max_length is None:
-            lengths = tok.tokenize(decoded).row_lengths().numpy()
+            lengths = _lengths(decoded, vocabulary, tokenizer, lowercase, normalization)
             max_length = int(min(max(np.percentile(lengths, length_percentile), 1), max_auto_length))
         settings = {
             "tokenizer": tokenizer, "lowercase": lowercase, "normalization": normalization,

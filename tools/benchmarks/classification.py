@@ -21,20 +21,21 @@ SECTION = "Text classification (accuracy / macro-F1 on held-out splits)"
 TASKS = {
     "sentiment": {
         "load": {}, "splits": (5, 2),
-        "create": dict(units=32, embedding_dim=64, pooling="max", dropout=0.3, tokenizer="unicode_script"),
-        "fit": dict(epochs=12, batch_size=16),
+        "create": dict(units=16, embedding_dim=64, pooling="max", dropout=0.5,
+                       token_dropout=0.2, tokenizer="unicode_script"),
+        "fit": dict(epochs=15, batch_size=32, learning_rate=3e-3),
     },
     "topic": {
         "load": {}, "splits": (5, 2),
-        "create": dict(units=32, embedding_dim=64, pooling="max", dropout=0.3,
-                       tokenizer="unicode_script", max_length=200, min_count=2),
-        "fit": dict(epochs=10, batch_size=16),
+        "create": dict(units=16, embedding_dim=64, pooling="attention", dropout=0.5,
+                       token_dropout=0.2, tokenizer="unicode_script", max_length=300),
+        "fit": dict(epochs=20, batch_size=32, learning_rate=3e-3),
     },
     "language": {
         "load": {}, "splits": (1, 1),
-        "create": dict(units=32, embedding_dim=64, pooling="max", dropout=0.2,
-                       tokenizer="unicode_script", token_dropout=0.1),
-        "fit": dict(epochs=20, batch_size=32),
+        "create": dict(units=48, embedding_dim=32, pooling="max", dropout=0.2,
+                       tokenizer="characters"),
+        "fit": dict(epochs=30, batch_size=32, learning_rate=5e-3),
     },
 }
 

@@ -40,7 +40,7 @@ def _train_step_fn(layer, x):
     @tf.function
     def step():
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(layer(x)))
+            loss = tf.reduce_mean(tf.square(layer(x, training=True)))
         grads = tape.gradient(loss, layer.trainable_variables)
         opt.apply_gradients(zip(grads, layer.trainable_variables))
         return loss

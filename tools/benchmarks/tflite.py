@@ -82,19 +82,37 @@ def run(args):
         rows.append({"benchmark": "keras LSTM file size", "ours": None,
                      "peer": os.path.getsize(peer_path), "ratio": None, "unit": "bytes",
                      "notes": note})
+    want = model(data[32]).numpy()
+    rep = [rng.normal(size=(4, steps, depth)).astype("float32") for _ in range(16)]
     for kernel in ("loop", "fused"):
-        for quantize in (None, "dynamic"):
+        for quantize in (None, "dynamic") + (("float16", "int8") if kernel == "loop" else ()):
             path = os.path.join(tmp, f"{kernel}_{quantize}.tflite")
-            info = export.to_tflite(model, path, lstm_kernel=kernel, quantize=quantize)
-            label = f"{kernel} {'float32' if quantize is None else 'int8 weights'}"
+            info = export.to_tflite(model, path, lstm_kernel=kernel, quantize=quantize,
+                                    representative_data=rep if quantize == "int8" else None)
+            label = f"{kernel} {quantize or 'float32'}"
             psize = os.path.getsize(peer_path) if peer_path else None
+            diff = float(np.abs(export.load_tflite(path)(data[32]) - want).max())
             rows.append({"benchmark": f"{label} file size", "ours": info["size"],
                          "peer": psize, "ratio": info["size"] / psize if psize else None,
-                         "unit": "bytes"})
+                         "unit": "bytes", "max_abs_diff_vs_keras": f"{diff:.2g}"})
+            if quantize not in (None, "dynamic"):
+                continue  # latency rows: float32 and dynamic-range int8 only
             for threads in (1, 2):
                 run_tfl = export.load_tflite(path, num_threads=threads)
+                # Time invoke alone, as for the Keras peer: resize once, then
+                # set the input and invoke.
                 for batch in (1, 32):
-                    t = _median_time(lambda: run_tfl(data[batch]), repeats)
+                    run_tfl(data[batch])  # resizes and allocates for this batch
+                    it = run_tfl.interpreter
+                    index = run_tfl._in[run_tfl.input_names[0]]
+
+                    def call(it=it, index=index, x=data[batch], reset=bool(run_tfl._variables)):
+                        if reset:  # the fused op's state must start from zero
+                            it.reset_all_variables()
+                        it.set_tensor(index, x)
+                        it.invoke()
+
+                    t = _median_time(call, repeats)
                     p = peer.get(threads) if batch == 1 else None
                     rows.append({
                         "benchmark": f"{label} batch {batch} threads {threads}",
