@@ -28,7 +28,16 @@ _PUBLIC = {
     "SkipGram": "skipgram",
     "Word2Vec": "word2vec",
     "LanguageModel": "language_model",
+    "TextToIds": "text",
+    "MaskedMeanPooling": "pooling",
+    "MaskedMaxPooling": "pooling",
+    "LastStepPooling": "pooling",
+    "AttentionPooling": "pooling",
 }
+
+# Modules that register further Keras objects (layers used inside saved
+# models) without exposing them at the package root.
+_REGISTERING = ("seq2seq", "models/__init__")
 
 __all__ = []
 _here = _os.path.dirname(__file__)
@@ -38,3 +47,8 @@ for _name, _module in _PUBLIC.items():
             _importlib.import_module(f"keras_rnnx.{_module}"), _name
         )
         __all__.append(_name)
+for _module in _REGISTERING:
+    if _os.path.exists(_os.path.join(_here, _module + ".py")):
+        _importlib.import_module(
+            "keras_rnnx." + _module.replace("/__init__", "").replace("/", ".")
+        )

@@ -144,6 +144,13 @@ _CELL_ARGS = (
 )
 
 
+def _zeros_step(sequences):
+    """Zeros shaped like one step [B, D] of `sequences` (also when T = 0)."""
+    return ops.zeros(
+        (ops.shape(sequences)[0], ops.shape(sequences)[2]), dtype=sequences.dtype
+    )
+
+
 def _gpu_available():
     import tensorflow as tf
 
@@ -194,12 +201,54 @@ class SequenceRNN(keras.layers.RNN):
         super().build(sequences_shape, initial_state_shape)
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
+        # Keras' `RNN.call` with one change: dropout masks are configured
+        # from a zeros tensor shaped like one step instead of
+        # `sequences[:, 0, :]`, which fails for zero-length sequences.
         V.check_float_dtype(sequences, self.name)
         if len(sequences.shape) != 3:
             V.check_sequence_shape(sequences.shape, self.name)
-        return super().call(
-            sequences, initial_state=initial_state, mask=mask, training=training
+        if initial_state is None:
+            if self.stateful:
+                initial_state = self.states
+            else:
+                initial_state = self.get_initial_state(
+                    batch_size=ops.shape(sequences)[0]
+                )
+        if self.stateful:
+            actual = sequences.shape[0]
+            expected = self._expected_batch_size
+            if expected is not None and actual is not None and actual != expected:
+                raise ValueError(
+                    "If an RNN is stateful, the batch size of the input "
+                    "sequences must be the same as the batch size of the "
+                    f"initial state. Expected batch size: {expected}; "
+                    f"received: {actual}"
+                )
+        if not keras.tree.is_nested(initial_state):
+            initial_state = [initial_state]
+        initial_state = [
+            ops.convert_to_tensor(s, dtype=self.cell.compute_dtype)
+            for s in initial_state
+        ]
+        cell = self.cell
+        if cell.dropout or cell.recurrent_dropout:
+            cell.get_dropout_mask(_zeros_step(sequences))
+            cell.get_recurrent_dropout_mask(initial_state[0])
+        last_output, outputs, states = self.inner_loop(
+            sequences=sequences, initial_state=initial_state, mask=mask,
+            training=training,
         )
+        last_output = ops.cast(last_output, self.compute_dtype)
+        outputs = ops.cast(outputs, self.compute_dtype)
+        states = [ops.cast(s, self.compute_dtype) for s in states]
+        self._maybe_reset_dropout_masks(cell)
+        if self.stateful:
+            for var, state in zip(self.states, states):
+                var.assign(state)
+        output = outputs if self.return_sequences else last_output
+        if self.return_state:
+            return output, *states
+        return output
 
     # -- kernels -----------------------------------------------------------
     def _kernel_kwargs(self):
@@ -247,9 +296,47 @@ class SequenceRNN(keras.layers.RNN):
         last, outputs, states = out
         return last, (outputs if self.return_sequences else None), list(states)
 
+    def _empty_result(self, sequences, initial_state):
+        """The result for zero-length sequences: no step runs, so the final
+        states are the initial states, the last output is zeros and the
+        sequence of outputs is empty ([B, 0, H])."""
+        dtype = sequences.dtype
+        batch = ops.shape(sequences)[0]
+        units = self.cell.units
+        last = ops.zeros((batch, units), dtype=dtype)
+        steps = 0 if self.return_sequences else 1
+        outputs = ops.zeros((batch, steps, units), dtype=dtype)
+        return last, outputs, [ops.cast(s, dtype) for s in initial_state]
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
+        """Runs the sequence; zero-length sequences get `_empty_result`.
+
+        When the time dimension is only known at run time, the default
+        kernels run under a `tf.cond` on it (lowered kernels, used for
+        export, are called as they are)."""
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
+        steps = sequences.shape[1]
+        if steps == 0:
+            return self._empty_result(sequences, initial_state)
+        if steps is None and recurrence.lowered_kernel(self._KIND) is None:
+            import tensorflow as tf
+
+            dtype = sequences.dtype
+
+            def run():
+                last, outputs, states = self._inner_loop(
+                    sequences, initial_state, mask, training)
+                return (tf.cast(last, dtype), tf.cast(outputs, dtype),
+                        [tf.cast(s, dtype) for s in states])
+
+            return tf.cond(
+                tf.shape(sequences)[1] > 0, run,
+                lambda: self._empty_result(sequences, initial_state),
+            )
+        return self._inner_loop(sequences, initial_state, mask, training)
+
+    def _inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
         if training and cell.recurrent_dropout > 0:
             # Recurrent dropout changes the step itself: generic cell loop.
@@ -257,7 +344,7 @@ class SequenceRNN(keras.layers.RNN):
                 sequences, initial_state, mask=mask, training=training
             )
         if training and 0.0 < cell.dropout < 1.0:
-            dp = cell.get_dropout_mask(sequences[:, 0, :])
+            dp = cell.get_dropout_mask(_zeros_step(sequences))
             sequences = sequences * ops.expand_dims(dp, 1)
         kernel = recurrence.lowered_kernel(self._KIND)
         out = None

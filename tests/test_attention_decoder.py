@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import keras
-import tensorflow as tf
 
 from keras_rnnx import (
     AttentionDecoder,

@@ -151,9 +151,6 @@ def _string_model(max_length=None):
     return keras.Model(strings, keras.layers.Dense(2)(x))
 
 
-@pytest.mark.xfail(strict=True, reason="a batch of only empty texts gives ids of shape [B, 0]; "
-                   "LSTMX then fails with a TensorFlow InvalidArgumentError (strided slice in "
-                   "keras.layers.RNN) instead of returning the initial-state output")
 def test_model_on_a_batch_of_empty_texts():
     out = np.asarray(_string_model()(tf.constant(["", "   "])))
     assert out.shape == (2, 2) and np.isfinite(out).all()

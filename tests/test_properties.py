@@ -289,9 +289,6 @@ def test_non_float_inputs_raise(dtype, layer):
         lay(np.zeros((2, 3, 4), dtype))
 
 
-@pytest.mark.xfail(strict=True, reason="zero-length sequences (T=0) raise a TensorFlow "
-                   "InvalidArgumentError from a strided slice deep inside keras.layers.RNN "
-                   "instead of a defined result or a ValueError naming `sequences`")
 @pytest.mark.parametrize("layer", ["lstm", "gru_after", "bi"])
 def test_zero_length_sequences_defined_or_clear_error(layer):
     lay = BiDirectional(LSTMX(2)) if layer == "bi" else _inner(layer, 2, False, False)

@@ -145,3 +145,83 @@ def test_docstring_examples_run():
     for module in (lstm, gru, bidirectional):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+# -- zero-length sequences ----------------------------------------------------
+
+ZERO_LENGTH_LAYERS = {
+    "lstm": lambda: LSTMX(3, return_sequences=True, return_state=True),
+    "lstm_back": lambda: LSTMX(3, return_sequences=True, return_state=True,
+                               go_backwards=True),
+    "gru_after": lambda: GRUX(3, return_sequences=True, return_state=True),
+    "gru_before": lambda: GRUX(3, return_sequences=True, return_state=True,
+                               reset_after=False),
+    "gru_simplified": lambda: GRUX(3, return_sequences=True, return_state=True,
+                                   variant="simplified"),
+    "bi": lambda: BiDirectional(LSTMX(3, return_sequences=True, return_state=True)),
+}
+
+
+def _states0(layer_name, batch, seed=0):
+    rng = np.random.default_rng(seed)
+    n = {"lstm": 2, "lstm_back": 2, "bi": 4}.get(layer_name, 1)
+    return [tf.constant(rng.normal(size=(batch, 3)).astype("float32")) for _ in range(n)]
+
+
+def _check_empty_result(out, states0, batch, bi=False):
+    seq, last_states = out[0], out[1:]
+    assert tuple(seq.shape) == (batch, 0, 6 if bi else 3)
+    assert len(last_states) == len(states0)
+    for got, want in zip(last_states, states0):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_LENGTH_LAYERS))
+def test_zero_length_sequences_static_and_dynamic(name):
+    layer = ZERO_LENGTH_LAYERS[name]()
+    layer(tf.ones((2, 4, 5)))  # build
+    states0 = _states0(name, 2)
+    empty = tf.zeros((2, 0, 5))
+    _check_empty_result(layer(empty, initial_state=states0), states0, 2, name == "bi")
+    mask = tf.zeros((2, 0), tf.bool)
+    _check_empty_result(layer(empty, initial_state=states0, mask=mask), states0, 2,
+                        name == "bi")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, 5]),
+                                  tf.TensorSpec([None, None], tf.bool)])
+    def dynamic(x, m):
+        return layer(x, initial_state=states0, mask=m)
+
+    _check_empty_result(dynamic(empty, mask), states0, 2, name == "bi")
+    # The dynamic-time graph still gives the normal result for T > 0.
+    x = tf.constant(np.random.default_rng(1).normal(size=(2, 4, 5)).astype("float32"))
+    m = tf.constant([[True] * 4, [True, True, False, False]])
+    for got, want in zip(dynamic(x, m), layer(x, initial_state=states0, mask=m)):
+        assert_close(got, want, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
+def test_zero_length_last_output_is_zeros_and_gradients_flow(layer_cls):
+    emb = keras.layers.Embedding(9, 4, mask_zero=True)
+    layer = layer_cls(3)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    def step(ids):
+        with tf.GradientTape() as tape:
+            y = layer(emb(ids), mask=emb.compute_mask(ids))
+            loss = tf.reduce_sum(tf.square(y - 1.0))
+        return y, tape.gradient(loss, layer.trainable_variables)
+
+    y, grads = step(tf.zeros((2, 0), tf.int32))  # a batch of empty texts
+    np.testing.assert_array_equal(y.numpy(), np.zeros((2, 3), "float32"))
+    assert all(np.all(g.numpy() == 0) for g in grads)
+    y, grads = step(tf.constant([[1, 2, 0], [3, 0, 0]]))
+    assert y.shape == (2, 3) and any(np.any(g.numpy() != 0) for g in grads)
+
+
+def test_zero_length_under_jit_compile():
+    layer = GRUX(3, return_sequences=True)
+    f = tf.function(lambda x: layer(x), jit_compile=True)
+    assert tuple(f(tf.zeros((2, 0, 4))).shape) == (2, 0, 3)
+    x = tf.ones((2, 5, 4))
+    assert_close(f(x), layer(x), atol=1e-5)

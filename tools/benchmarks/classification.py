@@ -28,8 +28,8 @@ TASKS = {
     "topic": {
         "load": {}, "splits": (5, 2),
         "create": dict(units=16, embedding_dim=64, pooling="attention", dropout=0.5,
-                       token_dropout=0.2, tokenizer="unicode_script", max_length=300),
-        "fit": dict(epochs=20, batch_size=32, learning_rate=3e-3),
+                       token_dropout=0.2, tokenizer="unicode_script", max_length=400),
+        "fit": dict(epochs=30, batch_size=32, learning_rate=3e-3),
     },
     "language": {
         "load": {}, "splits": (1, 1),
