@@ -287,24 +287,14 @@ def _mask_float(mask_tb, dtype):
 # --------------------------------------------------------------------------
 
 
-def _ifoc(w, hdim):
-    """Gate blocks i, f, c, o on the last axis reordered to i, f, o, c, so a
-    step needs one sigmoid over [B, 3H] and one tanh over [B, H]."""
-    import tensorflow as tf
-
-    i_f, c, o = tf.split(w, [2 * hdim, hdim, hdim], axis=-1)
-    return tf.concat([i_f, o, c], axis=-1)
-
-
 def _lstm_fast(zx, h0, c0, u, mask_tb):
     """tanh/sigmoid LSTM recurrence with a hand-written backward pass.
 
-    zx: [T, B, 4H] projected inputs (bias included) and u: [H, 4H], both
-    with the gate blocks in i, f, o, c order (`_ifoc`). Returns (hs, c_T):
-    the carried h after every step [T, B, H] and the final c. The forward
-    loop keeps the gate values (TensorArray writes hold references, no
-    copies); the backward loop only does dh @ U^T and the gate derivatives,
-    and the weight gradient is one big matrix product after it.
+    zx: [T, B, 4H] projected inputs (bias included). Returns (hs, c_T): the
+    carried h after every step [T, B, H] and the final c. The forward loop
+    keeps the gate values (TensorArray writes hold references, no copies);
+    the backward loop only does dh @ U^T and the gate derivatives, and the
+    weight gradient is one big matrix product after it.
     """
     import tensorflow as tf
 
@@ -318,12 +308,13 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
         zx_s = _Steps(zx, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
 
-        def body(t, h, c, hs_ta, cp_ta, s_ta, g_ta, tc_ta):
+        def body(t, h, c, hs_ta, cp_ta, a_ta, tc_ta):
             z = zx_s[t] + tf.matmul(h, u)
-            zs, zc = tf.split(z, [3 * hdim, hdim], axis=1)
-            s = tf.sigmoid(zs)
+            zi, zf, zc, zo = tf.split(z, 4, axis=1)
+            i = tf.sigmoid(zi)
+            f = tf.sigmoid(zf)
             g = tf.tanh(zc)
-            i, f, o = tf.split(s, 3, axis=1)
+            o = tf.sigmoid(zo)
             c_new = f * c + i * g
             tc = tf.tanh(c_new)
             h_new = o * tc
@@ -332,10 +323,11 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
                 h_new = tf.where(m, h_new, h)
                 c_new = tf.where(m, c_new, c)
             return (h_new, c_new, hs_ta.write(t, h_new), cp_ta.write(t, c),
-                    s_ta.write(t, s), g_ta.write(t, g), tc_ta.write(t, tc))
+                    a_ta.write(t, tf.concat([i, f, g, o], axis=1)),
+                    tc_ta.write(t, tc))
 
-        h_t, c_t, hs_ta, cp_ta, s_ta, g_ta, tc_ta = _loop(
-            n, body, (h0, c0) + tuple(_ta(dtype, n) for _ in range(5)))
+        h_t, c_t, hs_ta, cp_ta, a_ta, tc_ta = _loop(
+            n, body, (h0, c0) + tuple(_ta(dtype, n) for _ in range(4)))
         hs = hs_ta.stack()
         hs.set_shape(zx.shape[:2].concatenate([hdim]))
 
@@ -354,15 +346,14 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
                     dhn, dcn = dh * m, dc * m
                 else:
                     dhn, dcn = dh, dc
-                s = s_ta.read(t)
-                i, f, o = tf.split(s, 3, axis=1)
-                g = g_ta.read(t)
+                i, f, g, o = tf.split(a_ta.read(t), 4, axis=1)
                 tc = tc_ta.read(t)
                 dct = dcn + _tanh_grad(tc, dhn * o)
                 dz = tf.concat([
-                    _sigmoid_grad(s, tf.concat(
-                        [dct * g, dct * cp_ta.read(t), dhn * tc], axis=1)),
+                    _sigmoid_grad(i, dct * g),
+                    _sigmoid_grad(f, dct * cp_ta.read(t)),
                     _tanh_grad(g, dct * i),
+                    _sigmoid_grad(o, dhn * tc),
                 ], axis=1)
                 dh_prev = tf.matmul(dz, ut)
                 dc_prev = dct * f
@@ -381,35 +372,6 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
         return (hs, c_t), grad
 
     return core(zx, h0, c0, u)
-
-
-def _lstm_lean(zx, h0, c0, u, mask_tb):
-    """tanh/sigmoid LSTM inference loop (gate blocks in i, f, o, c order):
-    the fast kernel's step, nothing saved for a backward pass."""
-    import tensorflow as tf
-
-    dtype = zx.dtype
-    hdim = u.shape[0]
-    n = tf.shape(zx)[0]
-    zx_s = _Steps(zx, n)
-    mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
-
-    def body(t, h, c, hs_ta):
-        z = zx_s[t] + tf.matmul(h, u)
-        zs, zc = tf.split(z, [3 * hdim, hdim], axis=1)
-        i, f, o = tf.split(tf.sigmoid(zs), 3, axis=1)
-        c_new = f * c + i * tf.tanh(zc)
-        h_new = o * tf.tanh(c_new)
-        if mask_tb is not None:
-            m = mask_tb_s[t][:, None]
-            h_new = tf.where(m, h_new, h)
-            c_new = tf.where(m, c_new, c)
-        return h_new, c_new, hs_ta.write(t, h_new)
-
-    _, c_t, hs_ta = _loop(n, body, (h0, c0, _ta(dtype, n)))
-    hs = hs_ta.stack()
-    hs.set_shape(zx.shape[:2].concatenate([hdim]))
-    return hs, c_t
 
 
 def _lstm_generic(zx, h0, c0, u, mask_tb, act, ract):
@@ -445,28 +407,16 @@ def default_lstm_sequence(inputs, initial_state, kernel, recurrent_kernel,
                           recurrent_activation="sigmoid", training=None):
     """The default LSTM kernel (see the module docstring for the contract).
 
-    tanh/sigmoid LSTMs run with the gate blocks reordered to i, f, o, c
-    (one sigmoid and one tanh per step). `training=False` with no gradient
-    tape recording (inference) runs a lean loop that saves nothing for a
-    backward pass; otherwise they use the loop with the hand-written
-    backward pass. Other activations run a generic autodiff loop.
+    `training=False` with no gradient tape recording (inference) runs a lean
+    loop that saves nothing for a backward pass; otherwise tanh/sigmoid LSTMs
+    use the loop with the hand-written backward pass.
     """
     import tensorflow as tf
 
-    fast = _is_fast(activation, recurrent_activation)
-    u = tf.convert_to_tensor(recurrent_kernel)
-    if fast:
-        hdim = u.shape[0]
-        kernel = _ifoc(tf.convert_to_tensor(kernel), hdim)
-        u = _ifoc(u, hdim)
-        if bias is not None:
-            bias = _ifoc(tf.convert_to_tensor(bias), hdim)
     zx, mask_tb, dtype = _prepare(inputs, kernel, bias, mask, go_backwards)
-    u = tf.cast(u, dtype)
+    u = tf.cast(tf.convert_to_tensor(recurrent_kernel), dtype)
     h0, c0 = [tf.cast(tf.convert_to_tensor(s), dtype) for s in initial_state]
-    if fast and _inference_only(training):
-        hs, c_t = _lstm_lean(zx, h0, c0, u, mask_tb)
-    elif fast:
+    if not _inference_only(training) and _is_fast(activation, recurrent_activation):
         hs, c_t = _lstm_fast(zx, h0, c0, u, mask_tb)
     else:
         _, a = _resolve_activation(activation)

@@ -4,6 +4,15 @@ Train step (forward + backward + Adam update, one tf.function each) and
 inference forward at batch 64, 50 steps, 128 inputs, 256 units, same
 weights, measured side by side in one process. ratio = keras_time /
 our_time, so > 1 means keras_rnnx is faster.
+
+Rows come twice: wall time with TensorFlow's default threading, and
+single-thread CPU time (`time.process_time`, intra/inter-op threads = 1) in
+a fresh subprocess, which is much less sensitive to other load on the
+machine. At this size both layers are bound by the same matrix products
+(hoisting the input projection makes them bigger, not fewer), so the
+single-thread ratio is close to the ratio of arithmetic: ~1.1 for a train
+step (Keras also computes the unused input gradient inside its loop), ~1.0
+for inference.
 """
 import os
 
@@ -12,11 +21,13 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 SECTION = "Core recurrent layers (LSTMX, GRUX) vs Keras"
 
 
-def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2):
-    """Median wall times of `fn_a()` and `fn_b()`, called alternately so that
-    both see the same machine noise (the machines are shared)."""
+def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2, clock=None):
+    """Median times (wall by default, or `clock`) of `fn_a()` and `fn_b()`,
+    called alternately so that both see the same machine noise."""
     import statistics
     import time
+
+    clock = clock or time.perf_counter
 
     for _ in range(warmup):
         fn_a()
@@ -24,9 +35,9 @@ def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2):
     ta, tb = [], []
     for _ in range(repeats):
         for fn, times in ((fn_a, ta), (fn_b, tb)):
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
     return statistics.median(ta), statistics.median(tb)
 
 
@@ -55,14 +66,22 @@ def _forward_fn(layer, x):
     return lambda: f().numpy()
 
 
-def run(args):
+def _measure(quick, one_thread=False):
+    """Rows for LSTM/GRU train step and inference, ours vs Keras."""
+    import time
+
+    import tensorflow as tf
+
+    if one_thread:  # must run before TensorFlow initialises its thread pools
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     import keras
     import numpy as np
-    import tensorflow as tf
 
     from keras_rnnx import GRUX, LSTMX
 
-    quick = getattr(args, "quick", False)
+    clock = time.process_time if one_thread else time.perf_counter
+    timing = "1-thread CPU time" if one_thread else "wall time"
     b, t, d, h = 64, 50, 128, 256
     repeats = 5 if quick else 21
     x = tf.constant(np.random.default_rng(0).normal(size=(b, t, d)).astype("float32"))
@@ -78,9 +97,10 @@ def run(args):
                            ("inference forward", _forward_fn)):
             f_ours, f_keras = make(ours, x), make(theirs, x)
             # alternate the two so that both share the machine's noise
-            t_ours, t_keras = interleaved_medians(f_ours, f_keras, repeats=repeats)
+            t_ours, t_keras = interleaved_medians(f_ours, f_keras, repeats=repeats,
+                                                  clock=clock)
             rows.append({
-                "benchmark": f"{name}X {what}",
+                "benchmark": f"{name}X {what}, {timing}",
                 "ours": t_ours * 1e3,
                 "peer": t_keras * 1e3,
                 "ratio": t_keras / t_ours,
@@ -88,3 +108,30 @@ def run(args):
                 "notes": f"{shape}; peer=keras.layers.{name}; ratio=keras/ours, >1 = we are faster",
             })
     return rows
+
+
+def _one_thread_rows(quick):
+    """`_measure(one_thread=True)` in a fresh process (thread pools can only
+    be sized before TensorFlow starts); [] if that process fails."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (f"import json, sys; sys.path.insert(0, {here!r}); import layers; "
+            f"print('ROWS' + json.dumps(layers._measure({bool(quick)!r}, True)))")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                              text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        return []
+    for line in proc.stdout.splitlines():
+        if line.startswith("ROWS"):
+            return json.loads(line[4:])
+    return []
+
+
+def run(args):
+    quick = getattr(args, "quick", False)
+    return _measure(quick) + _one_thread_rows(quick)
