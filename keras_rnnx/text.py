@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-TOKENIZER_KINDS = ("whitespace", "unicode_script")
+TOKENIZER_KINDS = ("whitespace", "unicode_script", "characters")
 NORMALIZATIONS = (None, "NFC", "NFKC", "NFD", "NFKD")
 PAD, UNK = "[PAD]", "[UNK]"
 
@@ -105,7 +105,8 @@ class Tokenizer:
     from words and CJK runs from Latin). Optional stemming runs in Python.
 
     Args:
-        kind: "whitespace" or "unicode_script".
+        kind: "whitespace", "unicode_script", or "characters" (one token per
+            Unicode code point, runs of whitespace collapsed to one space).
         lowercase: fold case (Unicode-aware, "Straße" -> "strasse").
         normalization: None or a Unicode normal form ("NFKC", "NFC", "NFD",
             "NFKD") applied before case folding.
@@ -157,6 +158,10 @@ class Tokenizer:
         return f"Tokenizer({args})"
 
     def _split(self, strings):
+        if self.kind == "characters":
+            # One token per code point, runs of whitespace collapsed to one space.
+            text = tf.strings.strip(tf.strings.regex_replace(strings, r"\s+", " "))
+            return tf.strings.unicode_split(text, "UTF-8")
         tft = _tf_text()
         if self._tokenizer is None:
             if self.kind == "whitespace":

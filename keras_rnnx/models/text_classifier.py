@@ -26,6 +26,7 @@ import numpy as np
 from keras import ops
 
 from keras_rnnx import classification_metrics, pooling as pooling_lib
+from keras_rnnx.text import TextToIds
 
 __all__ = [
     "text_classifier",
@@ -138,7 +139,7 @@ class TokenDropout(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
-class CharactersToIds(keras.layers.Layer):
+class CharactersToIds(TextToIds):
     """Maps raw strings to padded character ids, in the graph.
 
     The character-level sibling of `keras_rnnx.text.TextToIds`: the same
@@ -165,75 +166,24 @@ class CharactersToIds(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary, lowercase=True, normalization="NFKC", max_length=None, **kwargs):
-        from keras_rnnx.text import PAD, UNK, Tokenizer
-
-        kwargs.setdefault("trainable", False)
-        kwargs.setdefault("dtype", "int32")
-        super().__init__(**kwargs)
-        tokens, _ = _vocabulary_tokens(vocabulary)
-        if tokens is None or tokens[:2] != [PAD, UNK]:
-            raise ValueError(f"`vocabulary` must be a token list starting with {[PAD, UNK]}")
-        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
-            raise ValueError(f"`max_length` must be a positive int or None; got {max_length!r}")
-        self.tokenizer = Tokenizer(kind="whitespace", lowercase=lowercase, normalization=normalization)
-        self.vocabulary = tokens
-        self.max_length = max_length
-        self._lookup = keras.layers.StringLookup(
-            vocabulary=tokens[2:], mask_token=PAD, oov_token=UNK, num_oov_indices=1,
-            output_mode="int", name="lookup",
-        )
-        self.supports_jit = False
-
-    def build(self, input_shape=None):
-        self.built = True
-
-    def call(self, inputs):
-        import tensorflow as tf
-
-        inputs = tf.convert_to_tensor(inputs)
-        if inputs.dtype != tf.string:
-            raise TypeError(f"CharactersToIds expects string inputs, got {inputs.dtype.name}")
-        if inputs.shape.rank == 2:
-            inputs = tf.squeeze(inputs, axis=-1)
-        elif inputs.shape.rank == 0:
-            inputs = tf.reshape(inputs, [1])
-        text = tf.strings.strip(tf.strings.regex_replace(self.tokenizer.normalize(inputs), r"\s+", " "))
-        chars = tf.strings.unicode_split(text, "UTF-8")
-        ids = tf.ragged.map_flat_values(lambda t: tf.cast(self._lookup(t), tf.int32), chars)
-        if self.max_length is not None:
-            return ids[:, : self.max_length].to_tensor(default_value=0, shape=[None, self.max_length])
-        return ids.to_tensor(default_value=0)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.max_length)
-
-    def compute_output_spec(self, inputs):
-        return keras.KerasTensor((inputs.shape[0], self.max_length), dtype="int32")
+        for fixed in ("kind", "drop_punctuation"):
+            kwargs.pop(fixed, None)
+        super().__init__(vocabulary, kind="characters", lowercase=lowercase,
+                         normalization=normalization, max_length=max_length, **kwargs)
 
     def get_config(self):
-        return {
-            **super().get_config(), "vocabulary": list(self.vocabulary),
-            "lowercase": self.tokenizer.lowercase,
-            "normalization": self.tokenizer.normalization, "max_length": self.max_length,
-        }
+        config = super().get_config()
+        for fixed in ("kind", "drop_punctuation"):
+            config.pop(fixed, None)
+        return config
 
 
 def character_vocabulary(texts, lowercase=True, normalization="NFKC", min_count=1, max_size=None):
     """A `Vocabulary` of the characters of `texts` as `CharactersToIds` sees them."""
-    import collections
+    from keras_rnnx.text import Tokenizer, Vocabulary
 
-    from keras_rnnx.text import Vocabulary
-
-    layer = CharactersToIds(["[PAD]", "[UNK]", "a"], lowercase=lowercase, normalization=normalization)
-    counts = collections.Counter()
-    for i in range(0, len(texts), 1024):
-        import tensorflow as tf
-
-        batch = tf.constant(list(texts[i:i + 1024]), tf.string)
-        cleaned = tf.strings.strip(tf.strings.regex_replace(layer.tokenizer.normalize(batch), r"\s+", " "))
-        for t in cleaned.numpy():
-            counts.update(t.decode("utf-8"))
-    return Vocabulary.from_counts(counts, min_count=min_count, max_size=max_size)
+    tokenizer = Tokenizer(kind="characters", lowercase=lowercase, normalization=normalization)
+    return Vocabulary.build(list(texts), tokenizer, min_count=min_count, max_size=max_size)
 
 
 def _recurrent_layer(cell, units, name):
@@ -733,9 +683,6 @@ class TextClassifier:
         for p in (model_path, config_path):
             if not os.path.isfile(p):
                 raise ValueError(f"`path` {path!r} is not a saved TextClassifier: {p} is missing")
-        import keras_rnnx  # noqa: F401  (registers the core layers)
-        import keras_rnnx.pooling  # noqa: F401
-        import keras_rnnx.text  # noqa: F401
 
         with open(config_path, encoding="utf-8") as f:
             config = json.load(f)

@@ -11,24 +11,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from bench import median_time  # noqa: E402  (tools/ is on sys.path)
+
 SECTION = "Decoding: beam search (sequences/s) and TFLite beam latency"
 
 BATCH, VOCAB, UNITS, MAX_LENGTH = 32, 8000, 256, 30
 START_ID, END_ID = 1, 2
-
-
-def median_time(fn, repeats=5, warmup=1):
-    """Median wall time of `fn()` in seconds over `repeats` runs."""
-    import statistics
-
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def paired_times(fn_a, fn_b, repeats=5, warmup=1):

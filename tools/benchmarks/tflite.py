@@ -8,21 +8,9 @@ peer (Keras' conversion cannot run them).
 import os
 import tempfile
 
+from bench import median_time  # noqa: E402  (tools/ is on sys.path)
+
 SECTION = "TFLite export: latency and size (LSTM, T=50, 256 units)"
-
-
-def _median_time(fn, repeats=5, warmup=1):
-    import statistics
-    import time
-
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _keras_reference(units, steps, depth, weights, path):
@@ -78,7 +66,7 @@ def run(args):
                 it.set_tensor(inp, data[1])
                 it.invoke()
 
-            peer[threads] = _median_time(call, repeats)
+            peer[threads] = median_time(call, repeats)
         rows.append({"benchmark": "keras LSTM file size", "ours": None,
                      "peer": os.path.getsize(peer_path), "ratio": None, "unit": "bytes",
                      "notes": note})
@@ -94,7 +82,8 @@ def run(args):
             diff = float(np.abs(export.load_tflite(path)(data[32]) - want).max())
             rows.append({"benchmark": f"{label} file size", "ours": info["size"],
                          "peer": psize, "ratio": info["size"] / psize if psize else None,
-                         "unit": "bytes", "max_abs_diff_vs_keras": f"{diff:.2g}"})
+                         "unit": "bytes", "notes": "ratio=ours/keras, <1 = smaller",
+                         "max_abs_diff_vs_keras": f"{diff:.2g}"})
             if quantize not in (None, "dynamic"):
                 continue  # latency rows: float32 and dynamic-range int8 only
             for threads in (1, 2):
@@ -112,12 +101,13 @@ def run(args):
                         it.set_tensor(index, x)
                         it.invoke()
 
-                    t = _median_time(call, repeats)
+                    t = median_time(call, repeats)
                     p = peer.get(threads) if batch == 1 else None
                     rows.append({
                         "benchmark": f"{label} batch {batch} threads {threads}",
                         "ours": t * 1e3, "peer": p * 1e3 if p else None,
                         "ratio": t / p if p else None, "unit": "ms",
-                        "notes": note if p else "no Keras peer (dynamic batch)",
+                        "notes": (f"{note}; ratio=ours/keras, <1 = we are faster" if p
+                                  else "no Keras peer (dynamic batch)"),
                     })
     return rows
