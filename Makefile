@@ -29,6 +29,9 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	# keras-hub pinned without its dependencies so it cannot move tensorflow/keras
 	$(BIN)/python -m pip install -q --no-deps keras-hub==0.32.0
+	# the >=1M-word word2vec corpus (public-domain KJV from Debian); best effort
+	command -v bible >/dev/null || (apt-get update -qq && apt-get install -y -qq bible-kjv) \
+	  || echo "bible-kjv not installed: the large-corpus word2vec rows will say skipped"
 	$(BIN)/python tools/bench.py --out bench_results.md
 
 clean:

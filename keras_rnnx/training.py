@@ -151,6 +151,10 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
             meta = os.path.join(self.backup_dir, _METADATA)
             if os.path.exists(meta):
                 os.remove(meta)
+            try:
+                os.rmdir(self.backup_dir)  # only when nothing else is in it
+            except OSError:
+                pass
 
 
 def save_model(model, path, overwrite=True):

@@ -120,3 +120,38 @@ def test_exports_predict_like_keras(trained_dir):
     words = "the superb film".split()
     app_ids[0, :len(words)] = [index.get(w, 1) for w in words]
     np.testing.assert_allclose(np.asarray(runner(app_ids))[0], clf.predict_proba(["The superb film"])[0], atol=1e-4)
+
+
+def test_train_classifier_resumes_an_interrupted_run(tmp_path, monkeypatch):
+    """A run that dies after its first committed epoch resumes from there."""
+    from keras_rnnx import training
+
+    data = tmp_path / "train.txt"
+    _write_data(data)
+    backup = tmp_path / "backup"
+    args = ["train-classifier", str(data), "--out", str(tmp_path / "model"), "--epochs", "3",
+            "--units", "4", "--embedding-dim", "8", "--quiet", "--no-export",
+            "--backup-dir", str(backup)]
+    original_end = training.AtomicBackupAndRestore.on_epoch_end
+
+    def die_after_first_epoch(self, epoch, logs=None):
+        original_end(self, epoch, logs)
+        raise KeyboardInterrupt("simulated kill after epoch 0 was committed")
+
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", die_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(args)
+    assert training.read_state(str(backup))["epoch"] == 1
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", original_end)
+
+    starts = []
+    original_begin = training.AtomicBackupAndRestore.on_train_begin
+
+    def record_start(self, logs=None):
+        original_begin(self, logs)
+        starts.append(self.initial_epoch)
+
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_train_begin", record_start)
+    assert cli.main(args) == 0
+    assert starts == [1]                 # resumed after the committed epoch
+    assert not backup.exists()           # removed once training finished

@@ -74,9 +74,34 @@ def main(argv=None):
     p.add_argument("--only", nargs="*", choices=names, help="sections to run")
     p.add_argument("--quick", action="store_true", help="fewer repeats, smaller sizes")
     p.add_argument("--out", default="bench_results.md", help="file to write the table to")
+    p.add_argument("--rows-json", help=argparse.SUPPRESS)  # internal: one section's rows
     args = p.parse_args(argv)
+    sections = args.only or names
     rows = []
-    for name in args.only or names:
+    if len(sections) > 1:
+        # Each section runs in its own process: no TensorFlow state (thread
+        # settings, dtype policies, traced functions, memory) leaks from one
+        # section's measurements into the next.
+        import json
+        import subprocess
+        import tempfile
+
+        for name in sections:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = os.path.join(tmp, "rows.json")
+                cmd = [sys.executable, os.path.abspath(__file__), "--only", name,
+                       "--out", os.path.join(tmp, "table.md"), "--rows-json", out]
+                if args.quick:
+                    cmd.append("--quick")
+                code = subprocess.call(cmd)
+                if code != 0 or not os.path.exists(out):
+                    rows.append({"section": name, "benchmark": "(section failed)",
+                                 "notes": f"exit code {code}"})
+                    continue
+                with open(out) as f:
+                    rows.extend(json.load(f))
+        return _write(rows, args.out)
+    for name in sections:
         mod = importlib.import_module(f"benchmarks.{name}")
         print(f"## {mod.SECTION}", flush=True)
         for row in mod.run(args):
@@ -90,11 +115,22 @@ def main(argv=None):
                 )
             print("  ", {k: row.get(k) for k in ("benchmark", "ours", "peer", "ratio", "unit")}, flush=True)
             rows.append(row)
+    if args.rows_json:
+        import json
+
+        with open(args.rows_json, "w") as f:
+            json.dump(rows, f, default=str)
+    return _write(rows, args.out)
+
+
+def _write(rows, path):
     text = f"# keras_rnnx benchmarks\n\n{machine_line()}\n\n{format_table(rows)}\n"
-    with open(args.out, "w") as f:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
         f.write(text)
+    os.replace(tmp, path)
     print(text)
-    print(f"written to {args.out}")
+    print(f"written to {path}")
     return 0
 
 

@@ -38,6 +38,10 @@ def add_arguments(parser):
     parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm",
                         help="recurrent cell of encoder and decoder (default lstm)")
     parser.add_argument("--beam-width", type=int, default=4, help="beam width (default 4)")
+    parser.add_argument("--backup-dir", default=None,
+                        help="training backup folder (default OUT/.demo_backup): a run "
+                             "killed part-way resumes after its last completed epoch; "
+                             "removed when training finishes")
     parser.add_argument("--min-accuracy", type=float, default=None,
                         help="exit 2 when held-out beam accuracy is below this share")
 
@@ -91,8 +95,12 @@ def run(args):
     print(f"[2/6] training: {translator.model.count_params():,} parameters, "
           f"{cfg['epochs']} epochs of {cfg['train']} pairs", flush=True)
     t0 = time.perf_counter()
+    from keras_rnnx.training import AtomicBackupAndRestore
+
+    backup = AtomicBackupAndRestore(
+        args.backup_dir or os.path.join(args.out, ".demo_backup"), delete_checkpoint=True)
     translator.fit(sources, targets, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                   verbose=1, seed=args.seed)
+                   verbose=1, seed=args.seed, callbacks=[backup])
     train_s = time.perf_counter() - t0
 
     print(lap(), flush=True)

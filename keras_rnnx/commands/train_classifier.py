@@ -47,6 +47,10 @@ def add_arguments(parser):
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel and TFLite exports")
     parser.add_argument("--quantize", choices=["dynamic", "float16"], default=None, help="TFLite weight quantization")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--backup-dir", default=None,
+                        help="training backup folder (default OUT/backup): a run killed "
+                             "part-way resumes after its last completed epoch; removed "
+                             "when training finishes")
 
 
 def _load_data(args):
@@ -112,6 +116,7 @@ def run(args):
     from keras_rnnx import classification_metrics
     from keras_rnnx.models import TextClassifier
     from keras_rnnx.text import atomic_write
+    from keras_rnnx.training import AtomicBackupAndRestore
 
     keras.utils.set_random_seed(args.seed)
     train, test = data.split(args.test_fraction, seed=args.seed)
@@ -142,6 +147,8 @@ def run(args):
         train.texts, train.labels, epochs=args.epochs, batch_size=args.batch_size,
         class_weight=None if args.no_class_weights else "balanced",
         learning_rate=args.learning_rate, verbose=0 if args.quiet else 1,
+        callbacks=[AtomicBackupAndRestore(args.backup_dir or os.path.join(args.out, "backup"),
+                                          delete_checkpoint=True)],
     )
     seconds = time.perf_counter() - t0
     report = clf.evaluate(test.texts, test.labels)
