@@ -376,9 +376,11 @@ def compile_language_model(model, learning_rate=3e-3):
 def train_language_model(documents, level="char", seq_len=64, embedding_dim=64,
                          units=256, num_layers=1, cell_type="lstm", epochs=3,
                          batch_size=64, learning_rate=3e-3, min_count=2,
-                         max_vocabulary=None, verbose=1, validation_split=0.0):
+                         max_vocabulary=None, verbose=1, validation_split=0.0,
+                         callbacks=None):
     """Builds a vocabulary, trains a `LanguageModel` on `documents` and returns
-    `(model, vocabulary, history)`."""
+    `(model, vocabulary, history)`. `callbacks` go to `model.fit` (e.g.
+    `keras_rnnx.training.AtomicBackupAndRestore` to resume a killed run)."""
     vocab = Vocabulary.build(documents, level=level, min_count=min_count,
                              max_size=max_vocabulary)
     x, y = make_training_arrays(vocab, documents, seq_len)
@@ -386,7 +388,8 @@ def train_language_model(documents, level="char", seq_len=64, embedding_dim=64,
                           num_layers=num_layers, cell_type=cell_type)
     compile_language_model(model, learning_rate)
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
-                        shuffle=True, validation_split=validation_split)
+                        shuffle=True, validation_split=validation_split,
+                        callbacks=callbacks)
     return model, vocab, history
 
 

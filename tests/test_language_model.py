@@ -208,6 +208,7 @@ def test_generate_command_trains_saves_and_samples(tmp_path, capsys):
                      "--embedding-dim", "8", "--seq-len", "16", "--save", model,
                      "--strategy", "greedy", "--max-length", "10", "--prompt", "the"]) == 0
     assert os.path.isfile(model) and os.path.isfile(model + ".vocab.json")
+    assert not os.path.exists(str(tmp_path / "lm_backup"))  # training backup removed on success
     assert cli.main(["generate", "--model", model, "--strategy", "beam", "--beam-width", "3",
                      "--num-return", "2", "--max-length", "8", "--prompt", "the c"]) == 0
     out = capsys.readouterr().out

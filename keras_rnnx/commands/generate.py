@@ -40,6 +40,10 @@ def add_arguments(parser):
     g.add_argument("--batch-size", type=int, default=64)
     g.add_argument("--learning-rate", type=float, default=3e-3)
     g.add_argument("--save", help="save the trained model to this .keras path")
+    g.add_argument("--backup-dir", default=None,
+                   help="training backup folder (default: beside --save, if given): a run "
+                        "killed part-way resumes after its last completed epoch; removed "
+                        "when training finishes")
     d = parser.add_argument_group("generation")
     d.add_argument("--prompt", action="append", default=None,
                    help="prompt text (repeat for several); default 'The'")
@@ -119,7 +123,7 @@ def run(args):
             train, level=args.level, seq_len=args.seq_len, embedding_dim=args.embedding_dim,
             units=args.units, num_layers=args.layers, cell_type=args.cell, epochs=args.epochs,
             batch_size=args.batch_size, learning_rate=args.learning_rate,
-            min_count=args.min_count, verbose=1)
+            min_count=args.min_count, verbose=1, callbacks=_backup_callbacks(args))
         print(f"trained in {time.time() - start:.0f}s; vocabulary {len(vocab)} tokens")
         if held:
             _, y_train = lm_mod.make_training_arrays(vocab, train, args.seq_len)
@@ -159,3 +163,15 @@ def run(args):
                 _fail(str(e))
             print(f"exported the 'generate' signature ({fmt}) to {path}")
     return 0
+
+
+def _backup_callbacks(args):
+    """Per-epoch training backup for `--backup-dir` (or beside `--save`)."""
+    import os
+
+    from keras_rnnx.training import AtomicBackupAndRestore
+
+    folder = args.backup_dir
+    if folder is None and args.save:
+        folder = os.path.splitext(args.save)[0] + "_backup"
+    return [AtomicBackupAndRestore(folder, delete_checkpoint=True)] if folder else None
