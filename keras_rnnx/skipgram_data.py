@@ -248,6 +248,11 @@ def lines_dataset(corpus):
     return tf.data.Dataset.from_tensor_slices(tf.constant(list(corpus), tf.string))
 
 
-def all_epochs(id_ds, epochs, **kwargs):
-    """`training_blocks` for epochs 0..epochs-1 as one dataset (traced once)."""
-    return tf.data.Dataset.range(epochs).flat_map(lambda e: training_blocks(id_ds, epoch=e, **kwargs))
+def all_epochs(id_ds, epochs, start=0, **kwargs):
+    """`training_blocks` for epochs start..epochs-1 as one dataset (traced once).
+
+    Each epoch's stream is a pure function of (seed, epoch), so a run resumed
+    at `start` sees exactly the blocks an uninterrupted run would.
+    """
+    return tf.data.Dataset.range(start, epochs).flat_map(
+        lambda e: training_blocks(id_ds, epoch=e, **kwargs))

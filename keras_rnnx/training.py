@@ -157,6 +157,35 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                 pass
 
 
+def load_model(path, **kwargs):
+    """`keras.saving.load_model(path)` with a clear error for a damaged file.
+
+    Keras answers a truncated or corrupt `.keras` file with "File not found";
+    this raises a `ValueError` naming `path` and what is wrong with it. Extra
+    keyword arguments go to `keras.saving.load_model`.
+    """
+    import zipfile
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"path: no model file at {path!r}")
+    if path.endswith(".keras"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = set(z.namelist())
+                bad = z.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError) as e:
+            raise ValueError(
+                f"path: {path!r} is not a readable .keras file (truncated or corrupt?): {e}"
+            ) from e
+        if bad is not None or not {"config.json", "metadata.json"} <= names:
+            raise ValueError(
+                f"path: {path!r} is a zip file but not a complete .keras model "
+                f"(damaged member {bad!r}, members {sorted(names)[:5]})"
+            )
+    return keras.saving.load_model(path, **kwargs)
+
+
 def save_model(model, path, overwrite=True):
     """`model.save(path)` that never leaves a torn file.
 

@@ -123,13 +123,18 @@ class Word2Vec:
         return sd.lines_dataset(list(iter_lines(corpus, "corpus")))
 
     # ---------------------------------------------------------------- train
-    def fit(self, corpus, progress_bar=False):
+    def fit(self, corpus, progress_bar=False, backup_dir=None):
         """Builds the vocabulary and trains.
 
         Args:
             corpus: a text file path (one sentence or document a line; UTF-8)
                 or an iterable of strings.
             progress_bar: show a tqdm bar with words per second.
+            backup_dir: optional folder for a training backup committed
+                atomically after every epoch. A run killed part-way and
+                started again with the same corpus and settings resumes after
+                its last completed epoch and ends with the same vectors as an
+                uninterrupted run; the backup is removed when training ends.
 
         Returns:
             self (with `.wv` set).
@@ -149,6 +154,11 @@ class Word2Vec:
         syn0.assign(((rng.random((len(vocab), self.vector_size)) - 0.5) / self.vector_size).astype(np.float32))
         syn1.assign(np.zeros((len(vocab), self.vector_size), np.float32))
         ids = sd.id_batches(self._lines(corpus), self.tokenizer, vocab.tokens, self.lines_per_batch)
+        start, losses = 0, [[] for _ in range(self.epochs)]
+        if backup_dir is not None:
+            start, done_losses = _restore_backup(backup_dir, syn0, syn1, self.get_config())
+            for e, value in enumerate(done_losses):
+                losses[e] = [value]
 
         alpha, min_alpha, epochs = self.alpha, self.min_alpha, self.epochs
 
@@ -164,13 +174,18 @@ class Word2Vec:
             bar = tqdm(total=self.total_words * epochs, unit="word", unit_scale=True, desc="word2vec")
         blocks = sd.all_epochs(
             ids, epochs, keep_prob=keep, sampler=sampler, window=self.window, negative=self.negative,
-            block_size=self.batch_size, total_words=self.total_words, seed=self.seed,
+            block_size=self.batch_size, total_words=self.total_words, seed=self.seed, start=start,
         )
         t0 = time.perf_counter()
-        done = 0
-        losses = [[] for _ in range(epochs)]
+        done = start * self.total_words
+        if bar is not None and done:
+            bar.update(done)
+        current = start
         for block in blocks:
             epoch = int(block["epoch"])
+            if backup_dir is not None and epoch != current:
+                _commit_backup(backup_dir, syn0, syn1, epoch, losses, self.get_config())
+                current = epoch
             losses[epoch].append(step(block))
             if bar is not None:
                 now = int((epoch + float(block["progress"][0])) * self.total_words)
@@ -185,6 +200,8 @@ class Word2Vec:
         if bar is not None:
             bar.close()
         self.wv = KeyedVectors(vocab.tokens, syn0.numpy(), counts=vocab.counts)
+        if backup_dir is not None:
+            _remove_backup(backup_dir)
         return self
 
     @property
@@ -199,3 +216,63 @@ class Word2Vec:
             "max_vocab_size": self.max_vocab_size, "epochs": self.epochs, "alpha": self.alpha,
             "min_alpha": self.min_alpha, "batch_size": self.batch_size, "seed": self.seed,
         }
+
+
+_BACKUP_STATE = "word2vec_state.json"
+
+
+def _commit_backup(folder, syn0, syn1, epochs_done, losses, config):
+    """Writes the vectors after `epochs_done` epochs, then commits the state."""
+    import json
+
+    os.makedirs(folder, exist_ok=True)
+    name = f"vectors-{epochs_done}.npz"
+    tmp = os.path.join(folder, name + ".tmp.npz")
+    np.savez(tmp, syn0=syn0.numpy(), syn1=syn1.numpy())
+    os.replace(tmp, os.path.join(folder, name))
+    state = {
+        "epoch": epochs_done, "vectors": name, "config": config,
+        "losses": [float(np.mean([float(x) for x in ls])) for ls in losses[:epochs_done]],
+    }
+    tmp = os.path.join(folder, _BACKUP_STATE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f)
+    os.replace(tmp, os.path.join(folder, _BACKUP_STATE))
+    for old in os.listdir(folder):  # earlier epochs' vectors are no longer referenced
+        if old.startswith("vectors-") and old.endswith(".npz") and old != name:
+            os.remove(os.path.join(folder, old))
+
+
+def _restore_backup(folder, syn0, syn1, config):
+    """(epochs done, their mean losses) from `folder`, loading the vectors."""
+    import json
+
+    path = os.path.join(os.fspath(folder), _BACKUP_STATE)
+    if not os.path.exists(path):
+        return 0, []
+    try:
+        with open(path, encoding="utf-8") as f:
+            state = json.load(f)
+        epoch, name, saved = int(state["epoch"]), str(state["vectors"]), state["config"]
+        with np.load(os.path.join(folder, name)) as arrays:
+            v0, v1 = arrays["syn0"], arrays["syn1"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"backup_dir: {folder!r} holds no readable word2vec backup: {e}") from e
+    if saved != config or v0.shape != tuple(syn0.shape):
+        raise ValueError(
+            f"backup_dir: {folder!r} was written by a run with other settings or another "
+            f"vocabulary ({saved} / {v0.shape}); remove it or pass another backup_dir"
+        )
+    syn0.assign(v0)
+    syn1.assign(v1)
+    return epoch, list(state["losses"])
+
+
+def _remove_backup(folder):
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        if name == _BACKUP_STATE or (name.startswith("vectors-") and name.endswith(".npz")):
+            os.remove(os.path.join(folder, name))
+    try:
+        os.rmdir(folder)
+    except OSError:
+        pass

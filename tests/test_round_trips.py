@@ -248,6 +248,15 @@ def test_corrupt_keras_file_raises_value_error(good_files, tmp_path, keep):
     # accessible `.keras` zip file." for a file that exists but is corrupt.
     with pytest.raises(ValueError, match=r"bad\.keras"):
         keras.saving.load_model(tmp_path / "bad.keras")
+    # ours says what is wrong, and names the argument
+    with pytest.raises(ValueError, match=r"path: .*bad\.keras.* (not a readable|not a complete)"):
+        training.load_model(tmp_path / "bad.keras")
+
+
+def test_training_load_model_missing_and_good_files(good_files, tmp_path):
+    with pytest.raises(ValueError, match="no model file"):
+        training.load_model(tmp_path / "missing.keras")
+    assert training.load_model(good_files / "m.keras").count_params() > 0
 
 
 def test_corrupt_saved_model_graph_raises(good_files, tmp_path):
@@ -280,3 +289,4 @@ def test_corrupt_tflite_does_not_load_silently(good_files, tmp_path):
     _truncate(good_files / "m.tflite", tmp_path / "bad.tflite", 300)
     with pytest.raises(Exception):
         export.load_tflite(str(tmp_path / "bad.tflite"))(np.zeros((1, 2, 3), "float32"))
+

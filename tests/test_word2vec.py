@@ -45,6 +45,40 @@ def test_deterministic_under_seed(tmp_path):
     assert not np.allclose(a.vectors, c.vectors)
 
 
+def test_killed_run_resumes_to_the_same_vectors(tmp_path, monkeypatch):
+    """Kill after epoch 1 is committed; the restart ends where an uninterrupted run does."""
+    from keras_rnnx import word2vec as w2v
+
+    lines, _, _ = _two_topics(60)
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=3, batch_size=64, seed=5)
+    want = Word2Vec(**kw).fit(lines)
+    backup = tmp_path / "backup"
+    commit = w2v._commit_backup
+
+    def commit_then_die(folder, syn0, syn1, epochs_done, losses, config):
+        commit(folder, syn0, syn1, epochs_done, losses, config)
+        if epochs_done == 2:
+            raise KeyboardInterrupt("simulated kill after epoch 2 was committed")
+
+    monkeypatch.setattr(w2v, "_commit_backup", commit_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        Word2Vec(**kw).fit(lines, backup_dir=str(backup))
+    monkeypatch.setattr(w2v, "_commit_backup", commit)
+    steps = []
+    original_restore = w2v._restore_backup
+    monkeypatch.setattr(w2v, "_restore_backup",
+                        lambda *a: steps.append(original_restore(*a)) or steps[-1])
+    got = Word2Vec(**kw).fit(lines, backup_dir=str(backup))
+    assert steps[0][0] == 2 and len(steps[0][1]) == 2   # resumed after 2 completed epochs
+    np.testing.assert_allclose(got.wv.vectors, want.wv.vectors, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got.loss_history, want.loss_history, rtol=1e-5)
+    assert not backup.exists()
+    with pytest.raises(ValueError, match="backup_dir"):
+        backup.mkdir()
+        (backup / w2v._BACKUP_STATE).write_text("{not json")
+        Word2Vec(**kw).fit(lines, backup_dir=str(backup))
+
+
 def test_vocabulary_hand_checked():
     model = Word2Vec(min_count=2, epochs=1)
     vocab = model.build_vocab(["the cat sat, on the mat.", "The dog SAT"])

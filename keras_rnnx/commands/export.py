@@ -27,14 +27,13 @@ def run(args):
     steps = tqdm(total=3, desc=f"export {args.format}", unit="step", file=sys.stderr)
     try:
         steps.set_postfix_str("loading model")
-        import keras
-
         import keras_rnnx  # noqa: F401 - registers the layers
         from keras_rnnx import export
+        from keras_rnnx.training import load_model
         from keras_rnnx.commands.verify import random_inputs
 
         try:
-            model = keras.saving.load_model(args.model)
+            model = load_model(args.model)
         except (OSError, ValueError) as e:
             print(f"rnnx export: cannot load model {args.model!r}: {e}", file=sys.stderr)
             return 2

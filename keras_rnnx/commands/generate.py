@@ -94,6 +94,7 @@ def run(args):
 
     from keras_rnnx import decoding
     from keras_rnnx import language_model as lm_mod
+    from keras_rnnx.training import load_model
 
     strategy = _strategy(args, decoding)
     if args.export_tflite and isinstance(strategy, decoding.RandomSampler) and (
@@ -107,7 +108,7 @@ def run(args):
         vocab_path = args.model + ".vocab.json"
         if not os.path.isfile(vocab_path):
             _fail(f"--model: its vocabulary {vocab_path} is missing")
-        model = keras.saving.load_model(args.model)
+        model = load_model(args.model)
         vocab = lm_mod.Vocabulary.load(vocab_path)
     else:
         try:

@@ -104,13 +104,12 @@ def run(args):
     import numpy as np
     from tqdm import tqdm
 
-    import keras
-
     import keras_rnnx  # noqa: F401
     from keras_rnnx import export
+    from keras_rnnx.training import load_model
 
     try:
-        model = keras.saving.load_model(args.model)
+        model = load_model(args.model)
     except (OSError, ValueError) as e:
         print(f"rnnx verify: cannot load model {args.model!r}: {e}", file=sys.stderr)
         return 2

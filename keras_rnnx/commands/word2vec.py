@@ -19,6 +19,10 @@ def add_arguments(parser):
     parser.add_argument("--min-alpha", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=2048, help="centre words per training block")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--backup-dir", default=None,
+                        help="training backup folder (default OUT.backup): a run killed "
+                             "part-way resumes after its last completed epoch; removed "
+                             "when training finishes")
     parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script"], default="whitespace")
     parser.add_argument("--keep-punctuation", action="store_true", help="do not strip punctuation")
     parser.add_argument("--no-lowercase", action="store_true")
@@ -50,7 +54,8 @@ def run(args):
             max_vocab_size=args.max_vocab_size, epochs=args.epochs, alpha=args.alpha,
             min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed, tokenizer=tokenizer,
         )
-        model.fit(args.corpus, progress_bar=not args.quiet)
+        model.fit(args.corpus, progress_bar=not args.quiet,
+                  backup_dir=args.backup_dir or args.out + ".backup")
     except ValueError as e:
         print(f"rnnx word2vec: {e}", file=sys.stderr)
         return 2

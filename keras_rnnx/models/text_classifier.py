@@ -27,6 +27,7 @@ from keras import ops
 
 from keras_rnnx import classification_metrics, pooling as pooling_lib
 from keras_rnnx.text import TextToIds
+from keras_rnnx.training import load_model
 
 __all__ = [
     "text_classifier",
@@ -686,7 +687,7 @@ class TextClassifier:
 
         with open(config_path, encoding="utf-8") as f:
             config = json.load(f)
-        model = keras.saving.load_model(model_path)
+        model = load_model(model_path)
         to_ids = model.get_layer("text_to_ids")
         vocabulary = Vocabulary(to_ids.vocabulary)
         class_names = config.pop("class_names")
