@@ -736,46 +736,9 @@ class TextClassifier:
 
         serve = self.serving_function()
         signatures = {"classify": serve, "class_names": class_names}
-        try:
-            return export_lib.to_saved_model(
-                self.model, path, signatures=signatures, overwrite=overwrite
-            )
-        except AssertionError as e:
-            if "untracked" not in str(e):
-                raise
-        # keras_rnnx.export does not track the tokenizer's lookup table:
-        # write the same signatures with Keras' ExportArchive, tracking it.
-        return self._write_saved_model(path, serve, class_names)
-
-    def _write_saved_model(self, path, serve, class_names):
-        import shutil
-        import tempfile
-
-        archive = keras.export.ExportArchive()
-        archive.track(self.model.get_layer("text_to_ids")._lookup.lookup_table)
-        archive.add_endpoint("serving_default", serve)
-        archive.add_endpoint("classify", serve)
-        archive.add_endpoint("class_names", class_names)
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=".tmp-saved-model-", dir=parent)
-        try:
-            import tensorflow as tf
-
-            archive.write_out(
-                os.path.join(tmp, "model"), verbose=False,
-                options=tf.saved_model.SaveOptions(experimental_custom_gradients=False),
-            )
-            if os.path.exists(path):
-                old = tmp + "-old"
-                os.replace(path, old)
-                os.replace(os.path.join(tmp, "model"), path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(os.path.join(tmp, "model"), path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return {"inputs": ["text"], "signatures": ["serving_default", "classify", "class_names"]}
+        return export_lib.to_saved_model(
+            self.model, path, signatures=signatures, overwrite=overwrite
+        )
 
     def export_tflite(self, path, quantize=None, overwrite=True):
         """TFLite model of the ids model: int32 ids `[1, max_length]`
