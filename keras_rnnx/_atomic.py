@@ -9,6 +9,35 @@ class ExportError(ValueError):
     """An export could not be written; nothing at the target path changed."""
 
 
+def atomic_write(path, data, mode=None, encoding="utf-8"):
+    """Writes `data` to `path` atomically: a temporary file beside it, flushed
+    to disk, then `os.replace`. `mode` is "w" or "wb" (default: "wb" for
+    bytes, "w" for str). On any error the temporary file is removed and
+    `path` is left as it was."""
+    path = os.fspath(path)
+    if mode is None:
+        mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        if "b" in mode:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        else:
+            with os.fdopen(fd, "w", encoding=encoding, newline="\n") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def check_target(path, overwrite, argument="path"):
     """Validates an output path; returns it absolute. Raises `ExportError`."""
     if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnnx import decoding
+from keras_rnnx._atomic import atomic_write
 from keras_rnnx.gru import GRUX
 from keras_rnnx.lstm import LSTMX
 
@@ -115,10 +116,7 @@ class Vocabulary:
 
     def save(self, path):
         """Writes the vocabulary as JSON, atomically."""
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.get_config(), f, ensure_ascii=False)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(self.get_config(), ensure_ascii=False))
 
     @classmethod
     def load(cls, path):

@@ -28,8 +28,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_rnnx._atomic import atomic_write
 from keras_rnnx.attention import BahdanauAttention
 from keras_rnnx.attention_decoder import AttentionDecoder, AttentionDecoderCell
+from keras_rnnx.training import save_model
 
 PAD_ID, UNK_ID = 0, 1
 START_ID, END_ID = 1, 2
@@ -481,20 +483,14 @@ class Translator:
 
     def save_config(self, path):
         """The translator's config (vocabularies, sizes) as JSON, atomically."""
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.config, f, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(self.config, ensure_ascii=False, indent=1))
 
     def save(self, directory):
         """Writes `config.json` and `model.weights.h5` into `directory`
         (each file atomically); `Translator.load(directory)` restores it."""
         os.makedirs(directory, exist_ok=True)
         self.save_config(os.path.join(directory, "config.json"))
-        final = os.path.join(directory, "model.weights.h5")
-        tmp = os.path.join(directory, f".tmp{os.getpid()}.weights.h5")
-        self.model.save_weights(tmp)
-        os.replace(tmp, final)
+        save_model(self.model, os.path.join(directory, "model.weights.h5"))
         return directory
 
     @classmethod

@@ -20,11 +20,12 @@ Three pieces, each usable alone:
 import collections
 import io
 import os
-import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from keras_rnnx._atomic import atomic_write  # noqa: F401  (public here too)
 
 TOKENIZER_KINDS = ("whitespace", "unicode_script", "characters")
 NORMALIZATIONS = (None, "NFC", "NFKC", "NFD", "NFKD")
@@ -59,26 +60,6 @@ def _make_stemmer(language):
             f"got {language!r}"
         )
     return snowballstemmer.stemmer(language)
-
-
-def atomic_write(path, data, mode="w", encoding="utf-8"):
-    """Writes `data` (str or bytes) to `path` atomically (temp file + os.replace)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        if "b" in mode:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        else:
-            with os.fdopen(fd, "w", encoding=encoding, newline="\n") as f:
-                f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _as_string_tensor(strings, name="strings"):

@@ -27,22 +27,9 @@ import tempfile
 
 import keras
 
+from keras_rnnx._atomic import atomic_write
+
 _METADATA = "training_state.json"
-
-
-def _atomic_write_text(path, text):
-    parent = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _jsonable(logs):
@@ -137,7 +124,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
                 os.remove(tmp)
         self.completed.append({"epoch": int(epoch), **_jsonable(logs)})
         state = {"epoch": int(epoch) + 1, "weights": name, "history": self.completed}
-        _atomic_write_text(os.path.join(self.backup_dir, _METADATA), json.dumps(state))
+        atomic_write(os.path.join(self.backup_dir, _METADATA), json.dumps(state))
         for old in glob.glob(os.path.join(self.backup_dir, "state-*.weights.h5")):
             if os.path.basename(old) != name:
                 os.remove(old)

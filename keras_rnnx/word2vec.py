@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnnx import skipgram_data as sd
+from keras_rnnx._atomic import atomic_write
 from keras_rnnx.keyed_vectors import KeyedVectors
 from keras_rnnx.skipgram import SkipGram, sgd_negative_sampling_step
 from keras_rnnx.text import Tokenizer, Vocabulary, iter_lines
@@ -234,10 +235,7 @@ def _commit_backup(folder, syn0, syn1, epochs_done, losses, config):
         "epoch": epochs_done, "vectors": name, "config": config,
         "losses": [float(np.mean([float(x) for x in ls])) for ls in losses[:epochs_done]],
     }
-    tmp = os.path.join(folder, _BACKUP_STATE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(state, f)
-    os.replace(tmp, os.path.join(folder, _BACKUP_STATE))
+    atomic_write(os.path.join(folder, _BACKUP_STATE), json.dumps(state))
     for old in os.listdir(folder):  # earlier epochs' vectors are no longer referenced
         if old.startswith("vectors-") and old.endswith(".npz") and old != name:
             os.remove(os.path.join(folder, old))

@@ -94,7 +94,7 @@ def run(args):
 
     from keras_rnnx import decoding
     from keras_rnnx import language_model as lm_mod
-    from keras_rnnx.training import load_model
+    from keras_rnnx.training import load_model, save_model
 
     strategy = _strategy(args, decoding)
     if args.export_tflite and isinstance(strategy, decoding.RandomSampler) and (
@@ -133,11 +133,7 @@ def run(args):
                   f"(unigram baseline "
                   f"{lm_mod.unigram_perplexity(y_train, y_held, len(vocab)):.2f})")
         if args.save:
-            save_dir = os.path.dirname(os.path.abspath(args.save))
-            os.makedirs(save_dir, exist_ok=True)
-            tmp = os.path.join(save_dir, f".tmp{os.getpid()}.keras")
-            model.save(tmp)
-            os.replace(tmp, args.save)
+            save_model(model, args.save)
             vocab.save(args.save + ".vocab.json")
             print(f"saved {args.save} and {args.save}.vocab.json")
 

@@ -27,7 +27,8 @@ from keras import ops
 
 from keras_rnnx import classification_metrics, pooling as pooling_lib
 from keras_rnnx.text import TextToIds
-from keras_rnnx.training import load_model
+from keras_rnnx._atomic import atomic_write
+from keras_rnnx.training import load_model, save_model
 
 __all__ = [
     "text_classifier",
@@ -449,12 +450,6 @@ _MODEL = "model.keras"
 _VOCAB = "vocab.txt"
 
 
-def _atomic_write(path, data):
-    from keras_rnnx.text import atomic_write
-
-    atomic_write(path, data, mode="wb" if isinstance(data, bytes) else "w")
-
-
 def _as_texts(texts, arg="texts"):
     if isinstance(texts, (str, bytes)):
         raise TypeError(f"`{arg}` must be a list of strings, not a single string")
@@ -655,23 +650,20 @@ class TextClassifier:
     # -------------------------------------------------------------- files
     def save(self, folder):
         """Writes `model.keras` (raw strings in), `vocab.txt`, `classifier.json`."""
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, ".tmp-" + _MODEL)
-        self.model.save(tmp)
-        os.replace(tmp, os.path.join(folder, _MODEL))
+        save_model(self.model, os.path.join(folder, _MODEL))
         self.write_vocabulary(os.path.join(folder, _VOCAB))
         self.write_config(os.path.join(folder, _CONFIG))
 
     def write_vocabulary(self, path):
         """One token a line; line i (from 0) is id i. Pad id 0, OOV id 1."""
-        _atomic_write(path, "\n".join(self.vocabulary.tokens) + "\n")
+        atomic_write(path, "\n".join(self.vocabulary.tokens) + "\n")
 
     def write_config(self, path, extra=None):
         config = {
             "class_names": self.class_names, **self.settings,
             "pad_id": 0, "oov_id": 1, "vocabulary_file": _VOCAB, **(extra or {}),
         }
-        _atomic_write(path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+        atomic_write(path, json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, path):
