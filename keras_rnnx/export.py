@@ -214,65 +214,6 @@ def _state_names(layout):
     return names
 
 
-# ------------------------------------------------------- TFLite-safe tracing
-def _expand_newaxis_getitem(original):
-    """`x[:, :, None]` as EXPAND_DIMS: the converter cannot lower a strided
-    slice with a new axis on a tensor of unknown shape to a builtin op."""
-    import tensorflow as tf
-
-    def getitem(self, key):
-        if isinstance(key, tuple) and any(k is None for k in key) and all(
-            k is None or (isinstance(k, slice) and k == slice(None)) for k in key
-        ):
-            out, axis = self, 0
-            for k in key:
-                if k is None:
-                    out = tf.expand_dims(out, axis)
-                axis += 1
-            return out
-        return original(self, key)
-
-    return getitem
-
-
-class _tflite_friendly_slicing:
-    """While tracing for TFLite, rewrites `x[..., None]`-style indexing."""
-
-    def __enter__(self):
-        import tensorflow as tf
-
-        self._original = tf.Tensor.__getitem__
-        tf.Tensor.__getitem__ = _expand_newaxis_getitem(self._original)
-        return self
-
-    def __exit__(self, *exc):
-        import tensorflow as tf
-
-        tf.Tensor.__getitem__ = self._original
-        return False
-
-
-def _contexts(name, lowering):
-    """The lowering and slicing contexts a serving function is traced in.
-
-    SavedModel saving may retrace the function, so saving runs in them too.
-    """
-    import contextlib
-
-    from keras_rnnx import recurrence
-
-    stack = contextlib.ExitStack()
-    stack.enter_context(recurrence.lowering(name))
-    stack.enter_context(_slicing(lowering))
-    return stack
-
-
-def _slicing(lowering):
-    import contextlib
-
-    return _tflite_friendly_slicing() if lowering else contextlib.nullcontext()
-
-
 # ------------------------------------------------------------ serving function
 def _serving_function(model, lowering=None, streaming=False):
     """A traced tf.function with named, dynamic-shape inputs and named outputs.
@@ -299,18 +240,18 @@ def _serving_function(model, lowering=None, streaming=False):
             return named
 
         fn = tf.function(serve, input_signature=specs, autograph=False)
-        with recurrence.lowering(lowering), _slicing(lowering):
+        with recurrence.lowering(lowering):
             fn.get_concrete_function()
         info.update(outputs=holder["names"], output_kind=holder["kind"],
                     output_keys=holder["original"], states=[])
-        return fn, info, lambda: _contexts(lowering, lowering)
+        return fn, info, lambda: recurrence.lowering(lowering)
 
     _register_stream_lowering()
     # Discovery: which recurrent kernels run, in which order, with which sizes.
     probe = _StreamContext(lowering)
     _STREAM.append(probe)
     try:
-        with recurrence.lowering("keras_rnnx_stream"), _slicing(lowering):
+        with recurrence.lowering("keras_rnnx_stream"):
             tf.function(lambda *a: _call_model(model, a, keys), input_signature=specs,
                         autograph=False).get_concrete_function()
     finally:
@@ -351,7 +292,7 @@ def _serving_function(model, lowering=None, streaming=False):
         return named
 
     fn = tf.function(serve_step, input_signature=specs + state_specs, autograph=False)
-    with recurrence.lowering("keras_rnnx_stream"), _slicing(lowering):
+    with recurrence.lowering("keras_rnnx_stream"):
         fn.get_concrete_function()
     info.update(
         inputs=info["inputs"] + state_names,
@@ -362,7 +303,7 @@ def _serving_function(model, lowering=None, streaming=False):
             {"name": n, "units": int(s.shape[-1])} for n, s in zip(state_names, state_specs)
         ],
     )
-    return fn, info, lambda: _contexts("keras_rnnx_stream", lowering)
+    return fn, info, lambda: recurrence.lowering("keras_rnnx_stream")
 
 
 def _model_resources(model):
