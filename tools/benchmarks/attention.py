@@ -12,26 +12,12 @@ Rows:
   greedy vs beam 4, sequences per second; ratio = beam / greedy.
 """
 import os
-import statistics
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from bench import interleaved_medians  # noqa: E402  (tools/ is on sys.path)
+
 SECTION = "Bahdanau attention and the seq2seq translator"
-
-
-def interleaved_medians(fn_a, fn_b, repeats=7, warmup=2):
-    """Median wall times of `fn_a()` and `fn_b()`, called alternately."""
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        for fn, times in ((fn_a, ta), (fn_b, tb)):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(ta), statistics.median(tb)
 
 
 def run(args):
@@ -78,7 +64,7 @@ def run(args):
         ours(query, values, mask=mask)[0].numpy()
         - peer([dq(query), values, dk(values)], mask=[None, mask]).numpy()
     )))
-    t_ours, t_peer = interleaved_medians(ours_fn, peer_fn, repeats)
+    t_ours, t_peer = interleaved_medians(ours_fn, peer_fn, repeats, warmup=2)
     rows = [dict(
         benchmark=f"attention fwd+bwd B={B} Tq={Tq} Tv={Tv} Hv={2 * H} U={U}",
         ours=t_ours * 1e3, peer=t_peer * 1e3, ratio=t_peer / t_ours, unit="ms",
@@ -95,7 +81,7 @@ def run(args):
     def loop(fn):
         return lambda: [fn().numpy() for _ in range(steps)]
 
-    t_pre, t_naive = interleaved_medians(loop(pre), loop(naive), repeats)
+    t_pre, t_naive = interleaved_medians(loop(pre), loop(naive), repeats, warmup=2)
     rows.append(dict(
         benchmark=f"{steps} decoder attention steps, keys precomputed",
         ours=t_pre * 1e3, peer=t_naive * 1e3, ratio=t_naive / t_pre, unit="ms",

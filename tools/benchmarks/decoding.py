@@ -6,34 +6,16 @@ same generation function in TensorFlow."""
 import os
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from bench import median_time  # noqa: E402  (tools/ is on sys.path)
+from bench import interleaved_medians, median_time  # noqa: E402  (tools/ is on sys.path)
 
 SECTION = "Decoding: beam search (sequences/s) and TFLite beam latency"
 
 BATCH, VOCAB, UNITS, MAX_LENGTH = 32, 8000, 256, 30
 START_ID, END_ID = 1, 2
-
-
-def paired_times(fn_a, fn_b, repeats=5, warmup=1):
-    """Median wall times of `fn_a()` and `fn_b()`, runs interleaved (a, b, a,
-    b, ...) so that load changes on a shared machine hit both alike."""
-    import statistics
-
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    times_a, times_b = [], []
-    for _ in range(repeats):
-        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times_a), statistics.median(times_b)
 
 
 def _lstm_step(vocab, units, seed=0):
@@ -115,8 +97,9 @@ def _tflite_row(args, repeats):
         interpreter = Interpreter(model_path=path, num_threads=os.cpu_count())
         runner = interpreter.get_signature_runner("generate")
         fn = generation_function(model, beam, MAX_LENGTH)
-        t_lite, t_tf = paired_times(lambda: runner(prompt_ids=prompts),
-                                    lambda: fn(tf.constant(prompts))["scores"].numpy(), repeats)
+        t_lite, t_tf = interleaved_medians(lambda: runner(prompt_ids=prompts),
+                                           lambda: fn(tf.constant(prompts))["scores"].numpy(),
+                                           repeats, warmup=1)
     return {"benchmark": f"TFLite beam 4 latency (batch {BATCH}, LanguageModel)",
             "ours": t_lite * 1e3, "peer": t_tf * 1e3, "ratio": t_tf / t_lite,
             "unit": "ms (peer: same function in TF graph)"}
@@ -146,7 +129,7 @@ def run(args):
                    "notes": hub_note}
             if keras_hub is not None:
                 hub = _keras_hub(next_fn, beam, jit)
-                t_ours, t_hub = paired_times(run_ours, lambda: hub(h0).numpy(), repeats)
+                t_ours, t_hub = interleaved_medians(run_ours, lambda: hub(h0).numpy(), repeats, warmup=1)
                 row.update(peer=BATCH / t_hub, ratio=t_hub / t_ours)
                 # same step function, same search: the best sequences agree
                 same = (ours(h0)[0].numpy()[:, 0] == hub(h0).numpy()[:, 1:]).all(axis=1)

@@ -18,27 +18,9 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from bench import interleaved_medians  # noqa: E402  (tools/ is on sys.path)
+
 SECTION = "Core recurrent layers (LSTMX, GRUX) vs Keras"
-
-
-def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2, clock=None):
-    """Median times (wall by default, or `clock`) of `fn_a()` and `fn_b()`,
-    called alternately so that both see the same machine noise."""
-    import statistics
-    import time
-
-    clock = clock or time.perf_counter
-
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        for fn, times in ((fn_a, ta), (fn_b, tb)):
-            t0 = clock()
-            fn()
-            times.append(clock() - t0)
-    return statistics.median(ta), statistics.median(tb)
 
 
 def _train_step_fn(layer, x):
@@ -119,7 +101,8 @@ def _one_thread_rows(quick):
     import sys
 
     here = os.path.dirname(os.path.abspath(__file__))
-    code = (f"import json, sys; sys.path.insert(0, {here!r}); import layers; "
+    code = (f"import json, sys; sys.path[:0] = [{here!r}, {os.path.dirname(here)!r}]; "
+            f"import layers; "
             f"print('ROWS' + json.dumps(layers._measure({bool(quick)!r}, True)))")
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
