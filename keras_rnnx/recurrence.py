@@ -4,9 +4,10 @@
 `lstm_sequence` / `gru_sequence` here with plain tensors (inputs, initial
 states, weights, mask, direction). Which kernel runs is decided here:
 
-* default (training and inference in Keras): hoisted input projection, a
-  minimal `tf.while_loop`, a hand-written backward pass; cuDNN on a GPU when
-  the configuration allows.
+* default (training and inference in Keras): a minimal `tf.while_loop`
+  with the input projection off the recurrent chain (`_hoist_projection`),
+  a hand-written backward pass whose weight gradients are large matrix
+  products; cuDNN on a GPU when the configuration allows.
 * a *lowering* chosen by an exporter at trace time with
   `with lowering("tflite_loop"):` or `with lowering("tflite_fused"):`; the
   exporter registers the implementation with `register_lowering`.
@@ -149,15 +150,21 @@ def _is_fast(activation, recurrent_activation):
 
 
 def _prepare(inputs, kernel, bias, mask, go_backwards):
-    """Time-major inputs, projected inputs and mask.
+    """Time-major inputs, mask and weights in the inputs' dtype.
 
-    Returns (zx [T, B, G], mask_tb [T, B] bool or None, dtype).
+    Returns (x [T, B, D], mask_tb [T, B] bool or None, kernel [D, G],
+    bias [G], dtype). A missing bias comes back as zeros so that every kernel
+    projects with the same ops.
     """
     import tensorflow as tf
 
     inputs = tf.convert_to_tensor(inputs)
     dtype = inputs.dtype
     kernel = tf.cast(tf.convert_to_tensor(kernel), dtype)
+    if bias is None:
+        bias = tf.zeros([kernel.shape[-1]], dtype)
+    else:
+        bias = tf.cast(tf.convert_to_tensor(bias), dtype)
     x = tf.transpose(inputs, [1, 0, 2])
     mask_tb = None
     if mask is not None:
@@ -166,14 +173,7 @@ def _prepare(inputs, kernel, bias, mask, go_backwards):
         x = tf.reverse(x, [0])
         if mask_tb is not None:
             mask_tb = tf.reverse(mask_tb, [0])
-    shape = tf.shape(x)
-    d = x.shape[-1] if x.shape[-1] is not None else shape[2]
-    g = kernel.shape[-1]
-    zx = tf.matmul(tf.reshape(x, [-1, d]), kernel)
-    if bias is not None:
-        zx = tf.nn.bias_add(zx, tf.cast(tf.convert_to_tensor(bias), dtype))
-    zx = tf.reshape(zx, tf.stack([shape[0], shape[1], g]))
-    return zx, mask_tb, dtype
+    return x, mask_tb, kernel, bias, dtype
 
 
 def _finish(hs, final_state, mask_tb, return_sequences):
@@ -211,17 +211,6 @@ def _shift_prev(first, seq):
     import tensorflow as tf
 
     return tf.concat([first[None], seq[:-1]], axis=0)
-
-
-def _flat_matmul_t(a, b):
-    """sum over T and B of a[t,b,:]^T b[t,b,:]: one [Ha, Gb] matmul."""
-    import tensorflow as tf
-
-    return tf.matmul(
-        tf.reshape(a, [-1, a.shape[-1]]),
-        tf.reshape(b, [-1, b.shape[-1]]),
-        transpose_a=True,
-    )
 
 
 def _loop(n, body, loop_vars, *, reverse=False):
@@ -262,6 +251,73 @@ class _Steps:
         return self._ta.read(t)
 
 
+def _hoist_projection():
+    """Whether `_Projection` computes x @ W + b for all steps before the loop.
+
+    On a CPU it does not: the projection is then computed step by step
+    inside the loop body, where it does not depend on the recurrent state,
+    so with `parallel_iterations` > 1 TensorFlow runs it for later steps on
+    a core the step's chain of small ops leaves idle. On 2 cores
+    (B64 T50 D128 H256) that made GRUX's forward pass 1.1-1.15x faster and
+    its train step 1.05-1.15x faster than one big matmul before the loop
+    (LSTMX: equal). On a GPU the per-step launches would cost more than they
+    hide, so there the projection is one matrix product before the loop.
+    """
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+class _Projection:
+    """`proj[t]` = x[t] @ W + b for the loop body (see `_hoist_projection`).
+
+    x: [T, B, D] time-major inputs; w: [D, G]; b: [G]. The weight gradient
+    is one big matmul after the backward loop either way (`_input_grads`).
+    """
+
+    def __init__(self, x, w, b, n, hoist=None):
+        import tensorflow as tf
+
+        self._w, self._b = w, b
+        if _hoist_projection() if hoist is None else hoist:
+            z = tf.matmul(tf.reshape(x, [-1, w.shape[0]]), w) + b
+            z = tf.reshape(z, tf.concat([tf.shape(x)[:2], [w.shape[1]]], 0))
+            self._zs, self._xs = _Steps(z, n), None
+        else:
+            self._zs, self._xs = None, _Steps(x, n)
+
+    def __getitem__(self, t):
+        import tensorflow as tf
+
+        if self._xs is None:
+            return self._zs[t]
+        # `+`, not tf.nn.bias_add: grappler fuses MatMul+BiasAdd into a
+        # _FusedMatMul that measured 70 us slower per step at these sizes
+        return tf.matmul(self._xs[t], self._w) + self._b
+
+
+def _input_grads(x, w, dz):
+    """(dx, dW, db) of z = x @ W + b from dz [T, B, G], each one big op
+    (dx is pruned from the graph when nothing needs it)."""
+    import tensorflow as tf
+
+    d, g = w.shape[0], w.shape[1]
+    dz_flat = tf.reshape(dz, [-1, g])
+    dx = tf.reshape(tf.matmul(dz_flat, w, transpose_b=True), tf.shape(x))
+    dw = tf.matmul(tf.reshape(x, [-1, d]), dz_flat, transpose_a=True)
+    return dx, dw, tf.reduce_sum(dz_flat, axis=0)
+
+
+def _outer(a, b):
+    """a^T @ b for one step: that step's share of a weight gradient. The
+    backward loops accumulate it as they go, so the product runs on a free
+    core while the loop's chain of dh @ U^T waits (1.15x over one big
+    matmul after the loop on 2 cores)."""
+    import tensorflow as tf
+
+    return tf.matmul(a, b, transpose_a=True)
+
+
 def _sigmoid_grad(y, dy):
     """dy * y * (1 - y) for y = sigmoid(x), in one fused op."""
     import tensorflow as tf
@@ -287,25 +343,26 @@ def _mask_float(mask_tb, dtype):
 # --------------------------------------------------------------------------
 
 
-def _lstm_fast(zx, h0, c0, u, mask_tb):
+def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
     """tanh/sigmoid LSTM recurrence with a hand-written backward pass.
 
-    zx: [T, B, 4H] projected inputs (bias included). Returns (hs, c_T): the
-    carried h after every step [T, B, H] and the final c. The forward loop
-    keeps the gate values (TensorArray writes hold references, no copies);
-    the backward loop only does dh @ U^T and the gate derivatives, and the
-    weight gradient is one big matrix product after it.
+    x: [T, B, D] time-major inputs, projected step by step inside the loop
+    (`_Projection`). Returns (hs, c_T): the carried h after every step
+    [T, B, H] and the final c. The forward loop keeps the gate values
+    (TensorArray writes hold references, no copies); the backward loop does
+    dh @ U^T and the gate derivatives and accumulates dU as it goes; dW, db
+    and dx are one big matrix product each after it.
     """
     import tensorflow as tf
 
-    dtype = zx.dtype
+    dtype = x.dtype
     hdim = u.shape[0]
 
     @tf.custom_gradient
-    def core(zx, h0, c0, u):
-        n = tf.shape(zx)[0]
+    def core(x, w, b, h0, c0, u):
+        n = tf.shape(x)[0]
 
-        zx_s = _Steps(zx, n)
+        zx_s = _Projection(x, w, b, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
 
         def body(t, h, c, hs_ta, cp_ta, a_ta, tc_ta):
@@ -329,7 +386,7 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
         h_t, c_t, hs_ta, cp_ta, a_ta, tc_ta = _loop(
             n, body, (h0, c0) + tuple(_ta(dtype, n) for _ in range(4)))
         hs = hs_ta.stack()
-        hs.set_shape(zx.shape[:2].concatenate([hdim]))
+        hs.set_shape(x.shape[:2].concatenate([hdim]))
 
         def grad(dhs, dc_final):
             dhs = _zeros_if_none(dhs, hs)
@@ -338,8 +395,9 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
             mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
             dhs_s = _Steps(dhs, n)
             mf_s = _Steps(mf, n) if mf is not None else None
+            h_prev_s = _Steps(_shift_prev(h0, hs), n)
 
-            def bbody(t, dh, dc, dz_ta):
+            def bbody(t, dh, dc, du, dz_ta):
                 dh = dh + dhs_s[t]
                 if mf is not None:
                     m = mf_s[t]
@@ -360,28 +418,31 @@ def _lstm_fast(zx, h0, c0, u, mask_tb):
                 if mf is not None:
                     dh_prev = dh_prev + (dh - dhn)
                     dc_prev = dc_prev + (dc - dcn)
-                return dh_prev, dc_prev, dz_ta.write(t, dz)
+                return (dh_prev, dc_prev, du + _outer(h_prev_s[t], dz),
+                        dz_ta.write(t, dz))
 
-            dh0, dc0, dz_ta = _loop(
-                n, bbody, (tf.zeros_like(h0), dc_final, _ta(dtype, n)),
+            dh0, dc0, du, dz_ta = _loop(
+                n, bbody,
+                (tf.zeros_like(h0), dc_final, tf.zeros_like(u), _ta(dtype, n)),
                 reverse=True,
             )
-            dz = dz_ta.stack()
-            return dz, dh0, dc0, _flat_matmul_t(_shift_prev(h0, hs), dz)
+            dx, dw, db = _input_grads(x, w, dz_ta.stack())
+            return dx, dw, db, dh0, dc0, du
 
         return (hs, c_t), grad
 
-    return core(zx, h0, c0, u)
+    return core(x, w, b, h0, c0, u)
 
 
-def _lstm_generic(zx, h0, c0, u, mask_tb, act, ract):
-    """Any-activation LSTM recurrence, differentiated by autodiff."""
+def _lstm_generic(x, w, b, h0, c0, u, mask_tb, act, ract):
+    """Any-activation LSTM recurrence, differentiated by autodiff; also the
+    tanh/sigmoid inference loop (nothing is saved for a backward pass)."""
     import tensorflow as tf
 
-    dtype = zx.dtype
-    n = tf.shape(zx)[0]
+    dtype = x.dtype
+    n = tf.shape(x)[0]
 
-    zx_s = _Steps(zx, n)
+    zx_s = _Projection(x, w, b, n)
     mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
 
     def body(t, h, c, hs_ta):
@@ -397,7 +458,7 @@ def _lstm_generic(zx, h0, c0, u, mask_tb, act, ract):
 
     _, c_t, hs_ta = _loop(n, body, (h0, c0, _ta(dtype, n)))
     hs = hs_ta.stack()
-    hs.set_shape(zx.shape[:2].concatenate([u.shape[0]]))
+    hs.set_shape(x.shape[:2].concatenate([u.shape[0]]))
     return hs, c_t
 
 
@@ -413,15 +474,15 @@ def default_lstm_sequence(inputs, initial_state, kernel, recurrent_kernel,
     """
     import tensorflow as tf
 
-    zx, mask_tb, dtype = _prepare(inputs, kernel, bias, mask, go_backwards)
+    x, mask_tb, w, b, dtype = _prepare(inputs, kernel, bias, mask, go_backwards)
     u = tf.cast(tf.convert_to_tensor(recurrent_kernel), dtype)
     h0, c0 = [tf.cast(tf.convert_to_tensor(s), dtype) for s in initial_state]
     if not _inference_only(training) and _is_fast(activation, recurrent_activation):
-        hs, c_t = _lstm_fast(zx, h0, c0, u, mask_tb)
+        hs, c_t = _lstm_fast(x, w, b, h0, c0, u, mask_tb)
     else:
         _, a = _resolve_activation(activation)
         _, r = _resolve_activation(recurrent_activation)
-        hs, c_t = _lstm_generic(zx, h0, c0, u, mask_tb, a, r)
+        hs, c_t = _lstm_generic(x, w, b, h0, c0, u, mask_tb, a, r)
     return _finish(hs, [hs[-1], c_t], mask_tb, return_sequences)
 
 
@@ -440,26 +501,26 @@ def lstm_sequence(inputs, initial_state, kernel, recurrent_kernel, bias, *,
 # --------------------------------------------------------------------------
 
 
-def _gru_fast_reset_after(zx, h0, u, b_rec, mask_tb):
+def _gru_fast_reset_after(x, w, b, h0, u, b_rec, mask_tb):
     """Full GRU, reset_after=True, tanh/sigmoid, hand-written backward."""
     import tensorflow as tf
 
-    dtype = zx.dtype
+    dtype = x.dtype
     hdim = u.shape[0]
 
     @tf.custom_gradient
-    def core(zx, h0, u, b_rec):
-        n = tf.shape(zx)[0]
+    def core(x, w, b, h0, u, b_rec):
+        n = tf.shape(x)[0]
 
-        zx_s = _Steps(zx, n)
+        zx_s = _Projection(x, w, b, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
 
         def body(t, h, hs_ta, zr_ta, hh_ta, rh_ta):
-            x = zx_s[t]
-            rec = tf.nn.bias_add(tf.matmul(h, u), b_rec)
-            zr = tf.sigmoid(x[:, : 2 * hdim] + rec[:, : 2 * hdim])
+            xt = zx_s[t]
+            rec = tf.matmul(h, u) + b_rec  # not bias_add: see _Projection
+            zr = tf.sigmoid(xt[:, : 2 * hdim] + rec[:, : 2 * hdim])
             rh = rec[:, 2 * hdim:]
-            hh = tf.tanh(x[:, 2 * hdim:] + zr[:, hdim:] * rh)
+            hh = tf.tanh(xt[:, 2 * hdim:] + zr[:, hdim:] * rh)
             h_new = hh + zr[:, :hdim] * (h - hh)
             if mask_tb is not None:
                 h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
@@ -469,63 +530,65 @@ def _gru_fast_reset_after(zx, h0, u, b_rec, mask_tb):
         h_t, hs_ta, zr_ta, hh_ta, rh_ta = _loop(
             n, body, (h0,) + tuple(_ta(dtype, n) for _ in range(4)))
         hs = hs_ta.stack()
-        hs.set_shape(zx.shape[:2].concatenate([hdim]))
+        hs.set_shape(x.shape[:2].concatenate([hdim]))
 
         def grad(dhs):
             dhs = _zeros_if_none(dhs, hs)
             ut = tf.transpose(u)
-            h_prev = _shift_prev(h0, hs)
             mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
 
             dhs_s = _Steps(dhs, n)
             mf_s = _Steps(mf, n) if mf is not None else None
-            h_prev_s = _Steps(h_prev, n)
-            def bbody(t, dh, dx_ta, dr_ta):
+            h_prev_s = _Steps(_shift_prev(h0, hs), n)
+
+            def bbody(t, dh, du, db_rec, dx_ta):
                 dh = dh + dhs_s[t]
                 dhn = dh * mf_s[t] if mf is not None else dh
                 z, r = tf.split(zr_ta.read(t), 2, axis=1)
-                hh = hh_ta.read(t)
+                hh, hp = hh_ta.read(t), h_prev_s[t]
                 da_h = _tanh_grad(hh, dhn - dhn * z)
-                da_z = _sigmoid_grad(z, dhn * (h_prev_s[t] - hh))
+                da_z = _sigmoid_grad(z, dhn * (hp - hh))
                 da_r = _sigmoid_grad(r, da_h * rh_ta.read(t))
                 drec = tf.concat([da_z, da_r, da_h * r], axis=1)
                 dh_prev = dhn * z + tf.matmul(drec, ut)
                 if mf is not None:
                     dh_prev = dh_prev + (dh - dhn)
-                return (dh_prev, dx_ta.write(t, tf.concat([da_z, da_r, da_h], axis=1)),
-                        dr_ta.write(t, drec))
+                return (dh_prev, du + _outer(hp, drec),
+                        db_rec + tf.reduce_sum(drec, axis=0),
+                        dx_ta.write(t, tf.concat([da_z, da_r, da_h], axis=1)))
 
-            dh0, dx_ta, dr_ta = _loop(
-                n, bbody, (tf.zeros_like(h0), _ta(dtype, n), _ta(dtype, n)),
+            dh0, du, db_rec, dx_ta = _loop(
+                n, bbody,
+                (tf.zeros_like(h0), tf.zeros_like(u), tf.zeros_like(b_rec),
+                 _ta(dtype, n)),
                 reverse=True)
-            drec = dr_ta.stack()
-            du = _flat_matmul_t(h_prev, drec)
-            return dx_ta.stack(), dh0, du, tf.reduce_sum(drec, axis=[0, 1])
+            dx, dw, db = _input_grads(x, w, dx_ta.stack())
+            return dx, dw, db, dh0, du, db_rec
 
         return hs, grad
 
-    return core(zx, h0, u, b_rec)
+    return core(x, w, b, h0, u, b_rec)
 
 
-def _gru_fast_reset_before(zx, h0, u, mask_tb):
+def _gru_fast_reset_before(x, w, b, h0, u, mask_tb):
     """Full GRU, reset_after=False, tanh/sigmoid, hand-written backward."""
     import tensorflow as tf
 
-    dtype = zx.dtype
+    dtype = x.dtype
     hdim = u.shape[0]
 
     @tf.custom_gradient
-    def core(zx, h0, u):
-        n = tf.shape(zx)[0]
+    def core(x, w, b, h0, u):
+        n = tf.shape(x)[0]
         u_zr, u_h = u[:, : 2 * hdim], u[:, 2 * hdim:]
 
-        zx_s = _Steps(zx, n)
+        zx_s = _Projection(x, w, b, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
 
         def body(t, h, hs_ta, zr_ta, hh_ta):
-            x = zx_s[t]
-            zr = tf.sigmoid(x[:, : 2 * hdim] + tf.matmul(h, u_zr))
-            hh = tf.tanh(x[:, 2 * hdim:] + tf.matmul(zr[:, hdim:] * h, u_h))
+            xt = zx_s[t]
+            zr = tf.sigmoid(xt[:, : 2 * hdim] + tf.matmul(h, u_zr))
+            hh = tf.tanh(xt[:, 2 * hdim:] + tf.matmul(zr[:, hdim:] * h, u_h))
             h_new = hh + zr[:, :hdim] * (h - hh)
             if mask_tb is not None:
                 h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
@@ -535,18 +598,18 @@ def _gru_fast_reset_before(zx, h0, u, mask_tb):
         h_t, hs_ta, zr_ta, hh_ta = _loop(
             n, body, (h0,) + tuple(_ta(dtype, n) for _ in range(3)))
         hs = hs_ta.stack()
-        hs.set_shape(zx.shape[:2].concatenate([hdim]))
+        hs.set_shape(x.shape[:2].concatenate([hdim]))
 
         def grad(dhs):
             dhs = _zeros_if_none(dhs, hs)
             u_zr_t, u_h_t = tf.transpose(u_zr), tf.transpose(u_h)
-            h_prev = _shift_prev(h0, hs)
             mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
 
             dhs_s = _Steps(dhs, n)
             mf_s = _Steps(mf, n) if mf is not None else None
-            h_prev_s = _Steps(h_prev, n)
-            def bbody(t, dh, dzr_ta, dh_ta):
+            h_prev_s = _Steps(_shift_prev(h0, hs), n)
+
+            def bbody(t, dh, du_zr, du_h, dx_ta):
                 dh = dh + dhs_s[t]
                 dhn = dh * mf_s[t] if mf is not None else dh
                 z, r = tf.split(zr_ta.read(t), 2, axis=1)
@@ -558,34 +621,35 @@ def _gru_fast_reset_before(zx, h0, u, mask_tb):
                 dh_prev = dhn * z + d_rh * r + tf.matmul(da_zr, u_zr_t)
                 if mf is not None:
                     dh_prev = dh_prev + (dh - dhn)
-                return dh_prev, dzr_ta.write(t, da_zr), dh_ta.write(t, da_h)
+                return (dh_prev, du_zr + _outer(hp, da_zr),
+                        du_h + _outer(r * hp, da_h),
+                        dx_ta.write(t, tf.concat([da_zr, da_h], axis=1)))
 
-            dh0, dzr_ta, dah_ta = _loop(
-                n, bbody, (tf.zeros_like(h0), _ta(dtype, n), _ta(dtype, n)),
+            dh0, du_zr, du_h, dx_ta = _loop(
+                n, bbody,
+                (tf.zeros_like(h0), tf.zeros_like(u_zr), tf.zeros_like(u_h),
+                 _ta(dtype, n)),
                 reverse=True)
-            da_zr, da_h = dzr_ta.stack(), dah_ta.stack()
-            r_all = zr_ta.stack()[..., hdim:]
-            du = tf.concat([_flat_matmul_t(h_prev, da_zr),
-                            _flat_matmul_t(r_all * h_prev, da_h)], axis=1)
-            return tf.concat([da_zr, da_h], axis=2), dh0, du
+            dx, dw, db = _input_grads(x, w, dx_ta.stack())
+            return dx, dw, db, dh0, tf.concat([du_zr, du_h], axis=1)
 
         return hs, grad
 
-    return core(zx, h0, u)
+    return core(x, w, b, h0, u)
 
 
-def _gru_fast_simplified(zx, h0, u, mask_tb):
+def _gru_fast_simplified(x, w, b, h0, u, mask_tb):
     """Update-gate-only GRU, tanh/sigmoid, hand-written backward."""
     import tensorflow as tf
 
-    dtype = zx.dtype
+    dtype = x.dtype
     hdim = u.shape[0]
 
     @tf.custom_gradient
-    def core(zx, h0, u):
-        n = tf.shape(zx)[0]
+    def core(x, w, b, h0, u):
+        n = tf.shape(x)[0]
 
-        zx_s = _Steps(zx, n)
+        zx_s = _Projection(x, w, b, n)
         mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
 
         def body(t, h, hs_ta, u_ta, c_ta):
@@ -601,66 +665,67 @@ def _gru_fast_simplified(zx, h0, u, mask_tb):
         h_t, hs_ta, u_ta, c_ta = _loop(
             n, body, (h0,) + tuple(_ta(dtype, n) for _ in range(3)))
         hs = hs_ta.stack()
-        hs.set_shape(zx.shape[:2].concatenate([hdim]))
+        hs.set_shape(x.shape[:2].concatenate([hdim]))
 
         def grad(dhs):
             dhs = _zeros_if_none(dhs, hs)
             ut = tf.transpose(u)
-            h_prev = _shift_prev(h0, hs)
             mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
 
             dhs_s = _Steps(dhs, n)
             mf_s = _Steps(mf, n) if mf is not None else None
-            h_prev_s = _Steps(h_prev, n)
-            def bbody(t, dh, dz_ta):
+            h_prev_s = _Steps(_shift_prev(h0, hs), n)
+
+            def bbody(t, dh, du, dz_ta):
                 dh = dh + dhs_s[t]
                 dhn = dh * mf_s[t] if mf is not None else dh
-                uu, cc = u_ta.read(t), c_ta.read(t)
+                uu, cc, hp = u_ta.read(t), c_ta.read(t), h_prev_s[t]
                 dhu = dhn * uu
-                dz = tf.concat([_sigmoid_grad(uu, dhn * (cc - h_prev_s[t])),
+                dz = tf.concat([_sigmoid_grad(uu, dhn * (cc - hp)),
                                 _tanh_grad(cc, dhu)], axis=1)
                 dh_prev = (dhn - dhu) + tf.matmul(dz, ut)
                 if mf is not None:
                     dh_prev = dh_prev + (dh - dhn)
-                return dh_prev, dz_ta.write(t, dz)
+                return dh_prev, du + _outer(hp, dz), dz_ta.write(t, dz)
 
-            dh0, dz_ta = _loop(n, bbody, (tf.zeros_like(h0), _ta(dtype, n)),
-                               reverse=True)
-            dz = dz_ta.stack()
-            return dz, dh0, _flat_matmul_t(h_prev, dz)
+            dh0, du, dz_ta = _loop(
+                n, bbody, (tf.zeros_like(h0), tf.zeros_like(u), _ta(dtype, n)),
+                reverse=True)
+            dx, dw, db = _input_grads(x, w, dz_ta.stack())
+            return dx, dw, db, dh0, du
 
         return hs, grad
 
-    return core(zx, h0, u)
+    return core(x, w, b, h0, u)
 
 
-def _gru_lean(zx, h0, u, b_rec, mask_tb, reset_after, variant):
+def _gru_lean(x, w, b, h0, u, b_rec, mask_tb, reset_after, variant):
     """tanh/sigmoid GRU inference loop: the fast kernels' step, nothing saved
     for a backward pass (still differentiable by autodiff)."""
     import tensorflow as tf
 
-    dtype = zx.dtype
+    dtype = x.dtype
     hdim = u.shape[0]
-    n = tf.shape(zx)[0]
-    zx_s = _Steps(zx, n)
+    n = tf.shape(x)[0]
+    zx_s = _Projection(x, w, b, n)
     mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
 
     def body(t, h, hs_ta):
-        x = zx_s[t]
+        xt = zx_s[t]
         if variant == "simplified":
-            a = x + tf.matmul(h, u)
+            a = xt + tf.matmul(h, u)
             cc = tf.tanh(a[:, hdim:])
             h_new = h + tf.sigmoid(a[:, :hdim]) * (cc - h)
         else:
             if reset_after:
                 rec = tf.matmul(h, u)
                 if b_rec is not None:
-                    rec = tf.nn.bias_add(rec, b_rec)
-                zr = tf.sigmoid(x[:, : 2 * hdim] + rec[:, : 2 * hdim])
-                hh = tf.tanh(x[:, 2 * hdim:] + zr[:, hdim:] * rec[:, 2 * hdim:])
+                    rec = rec + b_rec
+                zr = tf.sigmoid(xt[:, : 2 * hdim] + rec[:, : 2 * hdim])
+                hh = tf.tanh(xt[:, 2 * hdim:] + zr[:, hdim:] * rec[:, 2 * hdim:])
             else:
-                zr = tf.sigmoid(x[:, : 2 * hdim] + tf.matmul(h, u[:, : 2 * hdim]))
-                hh = tf.tanh(x[:, 2 * hdim:]
+                zr = tf.sigmoid(xt[:, : 2 * hdim] + tf.matmul(h, u[:, : 2 * hdim]))
+                hh = tf.tanh(xt[:, 2 * hdim:]
                              + tf.matmul(zr[:, hdim:] * h, u[:, 2 * hdim:]))
             h_new = hh + zr[:, :hdim] * (h - hh)
         if mask_tb is not None:
@@ -669,25 +734,26 @@ def _gru_lean(zx, h0, u, b_rec, mask_tb, reset_after, variant):
 
     _, hs_ta = _loop(n, body, (h0, _ta(dtype, n)))
     hs = hs_ta.stack()
-    hs.set_shape(zx.shape[:2].concatenate([hdim]))
+    hs.set_shape(x.shape[:2].concatenate([hdim]))
     return hs
 
 
-def _gru_generic(zx, h0, u, b_rec, mask_tb, act, ract, reset_after, variant):
+def _gru_generic(x, w, b, h0, u, b_rec, mask_tb, act, ract, reset_after,
+                 variant):
     """Any-activation GRU recurrence, differentiated by autodiff."""
     import tensorflow as tf
 
-    dtype = zx.dtype
+    dtype = x.dtype
     hdim = u.shape[0]
-    n = tf.shape(zx)[0]
+    n = tf.shape(x)[0]
 
-    zx_s = _Steps(zx, n)
+    zx_s = _Projection(x, w, b, n)
     mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
 
     def body(t, h, hs_ta):
-        x = zx_s[t]
+        xt = zx_s[t]
         if variant == "simplified":
-            a = x + tf.matmul(h, u)
+            a = xt + tf.matmul(h, u)
             uu = ract(a[:, :hdim])
             h_new = uu * act(a[:, hdim:]) + (1.0 - uu) * h
         else:
@@ -695,14 +761,14 @@ def _gru_generic(zx, h0, u, b_rec, mask_tb, act, ract, reset_after, variant):
                 rec = tf.matmul(h, u)
                 if b_rec is not None:
                     rec = rec + b_rec
-                z = ract(x[:, :hdim] + rec[:, :hdim])
-                r = ract(x[:, hdim: 2 * hdim] + rec[:, hdim: 2 * hdim])
-                hh = act(x[:, 2 * hdim:] + r * rec[:, 2 * hdim:])
+                z = ract(xt[:, :hdim] + rec[:, :hdim])
+                r = ract(xt[:, hdim: 2 * hdim] + rec[:, hdim: 2 * hdim])
+                hh = act(xt[:, 2 * hdim:] + r * rec[:, 2 * hdim:])
             else:
                 rec = tf.matmul(h, u[:, : 2 * hdim])
-                z = ract(x[:, :hdim] + rec[:, :hdim])
-                r = ract(x[:, hdim: 2 * hdim] + rec[:, hdim:])
-                hh = act(x[:, 2 * hdim:] + tf.matmul(r * h, u[:, 2 * hdim:]))
+                z = ract(xt[:, :hdim] + rec[:, :hdim])
+                r = ract(xt[:, hdim: 2 * hdim] + rec[:, hdim:])
+                hh = act(xt[:, 2 * hdim:] + tf.matmul(r * h, u[:, 2 * hdim:]))
             h_new = z * h + (1.0 - z) * hh
         if mask_tb is not None:
             h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
@@ -710,7 +776,7 @@ def _gru_generic(zx, h0, u, b_rec, mask_tb, act, ract, reset_after, variant):
 
     _, hs_ta = _loop(n, body, (h0, _ta(dtype, n)))
     hs = hs_ta.stack()
-    hs.set_shape(zx.shape[:2].concatenate([hdim]))
+    hs.set_shape(x.shape[:2].concatenate([hdim]))
     return hs
 
 
@@ -734,27 +800,29 @@ def default_gru_sequence(inputs, initial_state, kernel, recurrent_kernel, bias,
             b_in, b_rec = bias[0], bias[1]
         else:
             b_in = bias
-    zx, mask_tb, dtype = _prepare(inputs, kernel, b_in, mask, go_backwards)
+    x, mask_tb, w, b_in, dtype = _prepare(inputs, kernel, b_in, mask,
+                                          go_backwards)
     u = tf.cast(tf.convert_to_tensor(recurrent_kernel), dtype)
     h0 = tf.cast(tf.convert_to_tensor(initial_state[0]), dtype)
     if b_rec is not None:
         b_rec = tf.cast(b_rec, dtype)
     fast = _is_fast(activation, recurrent_activation)
     if fast and _inference_only(training):
-        hs = _gru_lean(zx, h0, u, b_rec, mask_tb, reset_after, variant)
+        hs = _gru_lean(x, w, b_in, h0, u, b_rec, mask_tb, reset_after, variant)
     elif fast:
         if variant == "simplified":
-            hs = _gru_fast_simplified(zx, h0, u, mask_tb)
+            hs = _gru_fast_simplified(x, w, b_in, h0, u, mask_tb)
         elif reset_after:
             if b_rec is None:
                 b_rec = tf.zeros([u.shape[1]], dtype)
-            hs = _gru_fast_reset_after(zx, h0, u, b_rec, mask_tb)
+            hs = _gru_fast_reset_after(x, w, b_in, h0, u, b_rec, mask_tb)
         else:
-            hs = _gru_fast_reset_before(zx, h0, u, mask_tb)
+            hs = _gru_fast_reset_before(x, w, b_in, h0, u, mask_tb)
     else:
         _, a = _resolve_activation(activation)
         _, r = _resolve_activation(recurrent_activation)
-        hs = _gru_generic(zx, h0, u, b_rec, mask_tb, a, r, reset_after, variant)
+        hs = _gru_generic(x, w, b_in, h0, u, b_rec, mask_tb, a, r,
+                          reset_after, variant)
     return _finish(hs, [hs[-1]], mask_tb, return_sequences)
 
 

@@ -225,3 +225,34 @@ def test_zero_length_under_jit_compile():
     assert tuple(f(tf.zeros((2, 0, 4))).shape) == (2, 0, 3)
     x = tf.ones((2, 5, 4))
     assert_close(f(x), layer(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+@pytest.mark.parametrize("training", [None, False])
+def test_hoisted_projection_equals_per_step_projection(monkeypatch, kind, training):
+    """The GPU layout (x @ W for all steps before the loop) and the CPU one
+    (x[t] @ W inside the loop) give the same outputs and gradients, for the
+    hand-written backward pass (training=None) and the lean loop (False)."""
+    gates = 4 if kind == "lstm" else 2 if kind == "gru_simplified" else 3
+    bias_shape = (2, 3 * H) if kind == "gru_after" else (gates * H,)
+    x, h0, c0, k, u, b = (tf.constant(a) for a in weights(gates, bias_shape, seed=7))
+
+    def run(hoist):
+        monkeypatch.setattr(recurrence, "_hoist_projection", lambda: hoist)
+        with tf.GradientTape() as tape:
+            tape.watch([x, h0, k, u, b])
+            if kind == "lstm":
+                last, outs, states = recurrence.default_lstm_sequence(
+                    x, [h0, c0], k, u, b, mask=IRREGULAR, training=training)
+            else:
+                last, outs, states = recurrence.default_gru_sequence(
+                    x, [h0], k, u, b, mask=IRREGULAR, training=training,
+                    reset_after=kind == "gru_after",
+                    variant="simplified" if kind == "gru_simplified" else "full")
+            loss = tf.reduce_sum(outs ** 2) + tf.reduce_sum(last) + tf.reduce_sum(states[-1])
+        return [outs, last] + tape.gradient(loss, [x, h0, k, u, b])
+
+    per_step, hoisted = run(False), run(True)
+    assert recurrence._hoist_projection() is True  # the patch was in force
+    for a, c in zip(per_step, hoisted):
+        assert_close(a, c, 1e-12)

@@ -8,11 +8,12 @@ our_time, so > 1 means keras_rnnx is faster.
 Rows come twice: wall time with TensorFlow's default threading, and
 single-thread CPU time (`time.process_time`, intra/inter-op threads = 1) in
 a fresh subprocess, which is much less sensitive to other load on the
-machine. At this size both layers are bound by the same matrix products
-(hoisting the input projection makes them bigger, not fewer), so the
-single-thread ratio is close to the ratio of arithmetic: ~1.1 for a train
-step (Keras also computes the unused input gradient inside its loop), ~1.0
-for inference.
+machine. At this size both layers are bound by the same matrix products,
+so the single-thread ratio is close to the ratio of arithmetic: ~1.1 for a
+train step (Keras also computes the unused input gradient inside its
+loop), ~1.0 for inference. With 2 threads our train step wins more: its
+per-step weight-gradient products run on the core that the recurrent chain
+leaves idle.
 """
 import os
 
