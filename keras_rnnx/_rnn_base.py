@@ -274,7 +274,11 @@ class SequenceRNN(keras.layers.RNN):
         """
         if mask is not None or not self._cudnn_config_ok() or not _gpu_available():
             return None
-        from keras.src.backend.tensorflow import rnn as tf_rnn
+        import importlib
+
+        # `from keras.src.backend.tensorflow import rnn` would give the
+        # function `rnn` that the package re-exports, not the module
+        tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
 
         cell = self.cell
         common = dict(

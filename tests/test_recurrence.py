@@ -256,3 +256,34 @@ def test_hoisted_projection_equals_per_step_projection(monkeypatch, kind, traini
     assert recurrence._hoist_projection() is True  # the patch was in force
     for a, c in zip(per_step, hoisted):
         assert_close(a, c, 1e-12)
+
+
+@pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
+def test_cudnn_dispatch_calls_keras_cudnn_kernel_and_falls_back(monkeypatch, layer_cls):
+    """On a CPU-only machine, pretend a GPU is there: the layer must reach
+    Keras' own `keras.src.backend.tensorflow.rnn.lstm/gru` with its weights
+    (a GPU run once found it calling a wrong object there), and when Keras
+    says no (NotImplementedError: Keras itself sees no GPU) fall back to
+    the default kernel with the same result. Masked batches never go there."""
+    import importlib
+
+    from keras_rnnx import _rnn_base
+
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    name = "lstm" if layer_cls is LSTMX else "gru"
+    seen = []
+    original = getattr(tf_rnn, name)
+
+    def spy(inputs, *args, **kwargs):
+        seen.append((tuple(inputs.shape), kwargs["go_backwards"], kwargs["return_sequences"]))
+        return original(inputs, *args, **kwargs)
+
+    x = np.random.default_rng(3).normal(size=(B, T, D)).astype("float32")
+    layer = layer_cls(H, return_sequences=True, go_backwards=True)
+    expected = np.asarray(layer(x))
+    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
+    monkeypatch.setattr(tf_rnn, name, spy)
+    assert_close(layer(x), expected, 1e-6)
+    assert seen == [((B, T, D), True, True)]
+    layer(x, mask=RIGHT_PADDED)
+    assert len(seen) == 1
