@@ -157,6 +157,18 @@ def _gpu_available():
     return bool(tf.config.list_logical_devices("GPU"))
 
 
+def _in_xla_context():
+    """True while tracing for XLA (`tf.function(jit_compile=True)`), where
+    cuDNN's RNN ops cannot compile: the default kernel runs there instead."""
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # private module moved: assume XLA, stay safe
+        return True
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+
+
 class SequenceRNN(keras.layers.RNN):
     """Base of `LSTMX`/`GRUX`: runs the cell's weights through a kernel."""
 
@@ -264,17 +276,30 @@ class SequenceRNN(keras.layers.RNN):
             and not cell.recurrent_dropout
         )
 
-    def _try_cudnn(self, sequences, initial_state, mask):
+    def _try_cudnn(self, sequences, initial_state, mask, default, training):
         """(last, outputs, states) from cuDNN, or None when it can't run.
 
-        Used on a GPU for unmasked batches when the configuration allows
-        (tanh/sigmoid, bias, no recurrent dropout, GRU reset_after): there
-        cuDNN's results equal the default kernel's. Masked batches run the
-        default kernel, whose mask semantics are Keras' CPU ones.
+        Used on a GPU when the configuration allows (tanh/sigmoid, bias, no
+        recurrent dropout, GRU reset_after): there cuDNN's results equal the
+        default kernel's. With a mask, at inference (nothing differentiates
+        the call), a `tf.cond` decides per batch: a right-padded mask without
+        empty rows goes to cuDNN with sequence lengths (as in Keras), anything
+        else to `default()` (a function returning the default kernel's
+        result), whose mask semantics are Keras' CPU ones. cuDNN's zeros at
+        padded steps are replaced by the last real output, which is what those
+        semantics give there. Masked batches that are differentiated run
+        `default()`: on an H100 the gradient of that `tf.cond` inside the
+        layer's own cond on a dynamic length failed in TensorFlow (an
+        AssertionError while building the gradient graph). Code traced for
+        XLA never uses cuDNN (its ops cannot compile).
         """
-        if mask is not None or not self._cudnn_config_ok() or not _gpu_available():
+        if not self._cudnn_config_ok() or not _gpu_available() or _in_xla_context():
+            return None
+        if mask is not None and not recurrence._inference_only(training):
             return None
         import importlib
+
+        import tensorflow as tf
 
         # `from keras.src.backend.tensorflow import rnn` would give the
         # function `rnn` that the package re-exports, not the module
@@ -288,16 +313,41 @@ class SequenceRNN(keras.layers.RNN):
             return_sequences=self.return_sequences,
             go_backwards=self.go_backwards, unroll=False,
         )
-        try:
+
+        def cudnn(m):
             if self._KIND == "lstm":
                 out = tf_rnn.lstm(sequences, initial_state[0], initial_state[1],
-                                  None, **common)
+                                  m, **common)
             else:
-                out = tf_rnn.gru(sequences, initial_state[0], None,
+                out = tf_rnn.gru(sequences, initial_state[0], m,
                                  reset_after=True, **common)
+            last, outputs, states = out
+            if m is not None and self.return_sequences and not self.go_backwards:
+                outputs = tf.where(m[:, :, None], outputs, last[:, None, :])
+            return last, outputs, list(states)
+
+        try:
+            if mask is None:
+                last, outputs, states = cudnn(None)
+                return last, (outputs if self.return_sequences else None), states
+            m = tf.cast(mask, tf.bool)
+            lengths = tf.reduce_sum(tf.cast(m, tf.int32), axis=1)
+            right_padded = tf.reduce_all(
+                tf.equal(m, tf.sequence_mask(lengths, tf.shape(m)[1])))
+            usable = tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
+
+            def full(fn):  # same structure from both branches of the cond
+                def run():
+                    last, outputs, states = fn()
+                    if outputs is None:
+                        outputs = last[:, None, :]
+                    return last, outputs, list(states)
+                return run
+
+            last, outputs, states = tf.cond(usable, full(lambda: cudnn(m)),
+                                            full(default))
         except NotImplementedError:
             return None
-        last, outputs, states = out
         return last, (outputs if self.return_sequences else None), list(states)
 
     def _empty_result(self, sequences, initial_state):
@@ -351,26 +401,19 @@ class SequenceRNN(keras.layers.RNN):
             dp = cell.get_dropout_mask(_zeros_step(sequences))
             sequences = sequences * ops.expand_dims(dp, 1)
         kernel = recurrence.lowered_kernel(self._KIND)
-        out = None
-        if kernel is None:
-            if self.use_cudnn in ("auto", True):
-                out = self._try_cudnn(sequences, initial_state, mask)
-            if out is None and self.use_cudnn is True and _gpu_available():
-                raise ValueError(
-                    "use_cudnn=True was specified, but cuDNN is not supported "
-                    "for this layer configuration. Pass use_cudnn='auto'."
-                )
+        lowered = kernel is not None
+        if not lowered:
             kernel = (
                 recurrence.default_lstm_sequence
                 if self._KIND == "lstm"
                 else recurrence.default_gru_sequence
             )
         extra = dict(self._kernel_kwargs())
-        if kernel in (recurrence.default_lstm_sequence,
-                      recurrence.default_gru_sequence):
+        if not lowered:
             extra["training"] = bool(training)
-        if out is None:
-            out = kernel(
+
+        def run_kernel():
+            return kernel(
                 sequences,
                 list(initial_state),
                 cell.kernel,
@@ -385,6 +428,18 @@ class SequenceRNN(keras.layers.RNN):
                 ),
                 **extra,
             )
+
+        out = None
+        if not lowered and self.use_cudnn in ("auto", True):
+            out = self._try_cudnn(sequences, initial_state, mask, run_kernel,
+                                  training)
+            if out is None and self.use_cudnn is True and _gpu_available():
+                raise ValueError(
+                    "use_cudnn=True was specified, but cuDNN is not supported "
+                    "for this layer configuration. Pass use_cudnn='auto'."
+                )
+        if out is None:
+            out = run_kernel()
         last, outputs, states = out
         states = list(states)
         if mask is not None and self.zero_output_for_mask:

@@ -287,3 +287,101 @@ def test_cudnn_dispatch_calls_keras_cudnn_kernel_and_falls_back(monkeypatch, lay
     assert seen == [((B, T, D), True, True)]
     layer(x, mask=RIGHT_PADDED)
     assert len(seen) == 1
+
+
+def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
+    """cuDNN's RNN ops don't compile with XLA (a GPU run found
+    `jit_compile=True` failing on CudnnRNNV3): when tracing for XLA the layer
+    takes the default kernel even where a GPU is there."""
+    import importlib
+
+    from keras_rnnx import _rnn_base
+
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    seen = []
+    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
+    monkeypatch.setattr(tf_rnn, "lstm", lambda *a, **k: seen.append(1) or (_ for _ in ()).throw(NotImplementedError()))
+    layer = LSTMX(H, return_sequences=True)
+    x = tf.constant(np.random.default_rng(4).normal(size=(B, T, D)), tf.float32)
+    expected = layer(x)
+    assert len(seen) == 1  # eager: cuDNN is tried (and declines here)
+    assert _rnn_base._in_xla_context() is False
+    assert_close(tf.function(layer, jit_compile=True)(x), expected, 1e-5)
+    assert len(seen) == 1  # traced for XLA: not tried
+    assert_close(tf.function(layer)(x), expected, 1e-6)
+    assert len(seen) == 2  # plain tf.function: tried again
+
+
+def _fake_keras_cudnn(kind):
+    """Keras' cuDNN kernel's contract, emulated on a CPU: with a mask it
+    returns zeros at padded steps (forward) and the final h as last output."""
+    def fake(inputs, *args, **kw):
+        if kind == "lstm":
+            h0, c0, mask = args
+            states = [h0, c0]
+            run = recurrence.default_lstm_sequence
+        else:
+            h0, mask = args
+            states = [h0]
+            run = recurrence.default_gru_sequence
+            kw.pop("reset_after")
+        kw.pop("unroll")
+        return_sequences = kw.pop("return_sequences")
+        last, outs, final = run(inputs, states, mask=mask, return_sequences=True, **kw)
+        if mask is not None:
+            last = final[0]
+            if not kw["go_backwards"]:
+                outs = tf.where(tf.cast(mask, tf.bool)[:, :, None], outs, tf.zeros_like(outs))
+        if not return_sequences:
+            outs = last[:, None]
+        return last, outs, final
+    return fake
+
+
+@pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, go_backwards,
+                                                       return_sequences):
+    """On a GPU at inference, right-padded masks without empty rows go to
+    cuDNN (as in Keras) and everything else to the default kernel, decided at
+    run time. With Keras' cuDNN contract emulated, outputs and states equal
+    the default kernel's for right-padded, irregular and empty-row masks.
+    Under a gradient tape masked batches never reach cuDNN."""
+    import importlib
+
+    from keras_rnnx import _rnn_base
+
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    kind = "lstm" if layer_cls is LSTMX else "gru"
+    x = tf.constant(np.random.default_rng(5).normal(size=(B, T, D)), tf.float32)
+    kw = dict(return_sequences=return_sequences, return_state=True, go_backwards=go_backwards)
+    plain = layer_cls(H, use_cudnn=False, **kw)
+    gpu = layer_cls(H, **kw)
+    plain(x)
+    gpu(x)
+    gpu.set_weights(plain.get_weights())
+    masks = {"right": np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0],
+                                [1, 1, 0, 0, 0]], bool),
+             "empty row": RIGHT_PADDED, "irregular": IRREGULAR}
+
+    def grads(layer, mask):
+        with tf.GradientTape() as tape:
+            outs = layer(x, mask=tf.convert_to_tensor(mask))
+            loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(outs))
+        return list(outs) + tape.gradient(loss, layer.trainable_weights)
+
+    expected = {k: [plain(x, mask=m), grads(plain, m)] for k, m in masks.items()}
+    calls = []
+    fake = _fake_keras_cudnn(kind)
+    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
+    monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
+    infer = tf.function(lambda m: gpu(x, mask=m))
+    for name, m in masks.items():
+        assert_close(gpu(x, mask=m), expected[name][0], 1e-5, name)
+        assert_close(infer(tf.constant(m)), expected[name][0], 1e-5, name)
+    assert calls  # inference reached the cuDNN branch
+    before = len(calls)
+    for name, m in masks.items():
+        assert_close(grads(gpu, m), expected[name][1], 1e-5, name)
+    assert len(calls) == before  # differentiated: the default kernel only
