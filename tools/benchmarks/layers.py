@@ -49,6 +49,19 @@ def _forward_fn(layer, x):
     return lambda: f().numpy()
 
 
+def _masked_forward_fn(layer, x):
+    """Inference on a right-padded batch (lengths 10..50): on a GPU both
+    layers take cuDNN with sequence lengths, on a CPU both loop."""
+    import numpy as np
+    import tensorflow as tf
+
+    b, t = x.shape[0], x.shape[1]
+    lengths = np.random.default_rng(1).integers(10, t + 1, size=b)
+    mask = tf.constant(np.arange(t)[None, :] < lengths[:, None])
+    f = tf.function(lambda: layer(x, mask=mask))
+    return lambda: f().numpy()
+
+
 def _measure(quick, one_thread=False):
     """Rows for LSTM/GRU train step and inference, ours vs Keras."""
     import time
@@ -77,7 +90,8 @@ def _measure(quick, one_thread=False):
         ours(x)
         ours.set_weights(theirs.get_weights())
         for what, make in (("train step (fwd+bwd+Adam)", _train_step_fn),
-                           ("inference forward", _forward_fn)):
+                           ("inference forward", _forward_fn),
+                           ("inference forward, right-padded mask", _masked_forward_fn)):
             f_ours, f_keras = make(ours, x), make(theirs, x)
             # alternate the two so that both share the machine's noise
             t_ours, t_keras = interleaved_medians(f_ours, f_keras, repeats=repeats,
