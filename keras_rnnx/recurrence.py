@@ -263,6 +263,11 @@ def _hoist_projection():
     (LSTMX: equal). On a GPU the per-step launches would cost more than they
     hide, so there the projection is one matrix product before the loop.
     """
+    return gpu_available()
+
+
+def gpu_available():
+    """Whether TensorFlow sees a GPU (the layers' cuDNN choice asks too)."""
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU"))
@@ -338,6 +343,60 @@ def _mask_float(mask_tb, dtype):
     return tf.cast(mask_tb, dtype)[:, :, None]
 
 
+class _StepMask:
+    """The mask inside a forward loop (Keras' rule: a masked step carries
+    the states over). `keep(t, new, old)` is `new` where step t is real and
+    `old` where it is masked, for a tensor or a tuple of them (one
+    TensorArray read); without a mask it is `new`."""
+
+    def __init__(self, mask_tb, n):
+        self._m = _Steps(mask_tb, n) if mask_tb is not None else None
+
+    def keep(self, t, new, old):
+        import tensorflow as tf
+
+        if self._m is None:
+            return new
+        m = self._m[t][:, None]
+        return tf.nest.map_structure(lambda a, b: tf.where(m, a, b), new, old)
+
+
+class _BackwardSteps:
+    """What every hand-written backward loop reads at step t besides its
+    own saved values: the upstream gradient of the step's output
+    (`upstream`), the state before the step (`h_prev`) and the mask as
+    floats [B, 1] (`mask`, None without one).
+
+    Keras' mask rule seen backwards: a masked step carried its states over,
+    so their gradient passes it unchanged. `_into_step(m, g)` is what flows
+    into the step's own math; `_past_step(m, g_prev, g, g_in)` adds back
+    the part that went around it.
+    """
+
+    def __init__(self, dhs, hs, h0, mask_tb, n):
+        self._dhs = _Steps(_zeros_if_none(dhs, hs), n)
+        self._h_prev = _Steps(_shift_prev(h0, hs), n)
+        self._mf = (_Steps(_mask_float(mask_tb, hs.dtype), n)
+                    if mask_tb is not None else None)
+
+    def upstream(self, t, dh):
+        return dh + self._dhs[t]
+
+    def h_prev(self, t):
+        return self._h_prev[t]
+
+    def mask(self, t):
+        return self._mf[t] if self._mf is not None else None
+
+
+def _into_step(m, g):
+    return g if m is None else g * m
+
+
+def _past_step(m, g_prev, g, g_in):
+    return g_prev if m is None else g_prev + (g - g_in)
+
+
 # --------------------------------------------------------------------------
 # LSTM
 # --------------------------------------------------------------------------
@@ -363,7 +422,7 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
         n = tf.shape(x)[0]
 
         zx_s = _Projection(x, w, b, n)
-        mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+        step_mask = _StepMask(mask_tb, n)
 
         def body(t, h, c, hs_ta, cp_ta, a_ta, tc_ta):
             z = zx_s[t] + tf.matmul(h, u)
@@ -375,10 +434,7 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
             c_new = f * c + i * g
             tc = tf.tanh(c_new)
             h_new = o * tc
-            if mask_tb is not None:
-                m = mask_tb_s[t][:, None]
-                h_new = tf.where(m, h_new, h)
-                c_new = tf.where(m, c_new, c)
+            h_new, c_new = step_mask.keep(t, (h_new, c_new), (h, c))
             return (h_new, c_new, hs_ta.write(t, h_new), cp_ta.write(t, c),
                     a_ta.write(t, tf.concat([i, f, g, o], axis=1)),
                     tc_ta.write(t, tc))
@@ -389,21 +445,14 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
         hs.set_shape(x.shape[:2].concatenate([hdim]))
 
         def grad(dhs, dc_final):
-            dhs = _zeros_if_none(dhs, hs)
             dc_final = _zeros_if_none(dc_final, c_t)
             ut = tf.transpose(u)
-            mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
-            dhs_s = _Steps(dhs, n)
-            mf_s = _Steps(mf, n) if mf is not None else None
-            h_prev_s = _Steps(_shift_prev(h0, hs), n)
+            steps = _BackwardSteps(dhs, hs, h0, mask_tb, n)
 
             def bbody(t, dh, dc, du, dz_ta):
-                dh = dh + dhs_s[t]
-                if mf is not None:
-                    m = mf_s[t]
-                    dhn, dcn = dh * m, dc * m
-                else:
-                    dhn, dcn = dh, dc
+                dh = steps.upstream(t, dh)
+                m = steps.mask(t)
+                dhn, dcn = _into_step(m, dh), _into_step(m, dc)
                 i, f, g, o = tf.split(a_ta.read(t), 4, axis=1)
                 tc = tc_ta.read(t)
                 dct = dcn + _tanh_grad(tc, dhn * o)
@@ -413,12 +462,9 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
                     _tanh_grad(g, dct * i),
                     _sigmoid_grad(o, dhn * tc),
                 ], axis=1)
-                dh_prev = tf.matmul(dz, ut)
-                dc_prev = dct * f
-                if mf is not None:
-                    dh_prev = dh_prev + (dh - dhn)
-                    dc_prev = dc_prev + (dc - dcn)
-                return (dh_prev, dc_prev, du + _outer(h_prev_s[t], dz),
+                dh_prev = _past_step(m, tf.matmul(dz, ut), dh, dhn)
+                dc_prev = _past_step(m, dct * f, dc, dcn)
+                return (dh_prev, dc_prev, du + _outer(steps.h_prev(t), dz),
                         dz_ta.write(t, dz))
 
             dh0, dc0, du, dz_ta = _loop(
@@ -443,17 +489,14 @@ def _lstm_generic(x, w, b, h0, c0, u, mask_tb, act, ract):
     n = tf.shape(x)[0]
 
     zx_s = _Projection(x, w, b, n)
-    mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+    step_mask = _StepMask(mask_tb, n)
 
     def body(t, h, c, hs_ta):
         z = zx_s[t] + tf.matmul(h, u)
         zi, zf, zc, zo = tf.split(z, 4, axis=1)
         c_new = ract(zf) * c + ract(zi) * act(zc)
         h_new = ract(zo) * act(c_new)
-        if mask_tb is not None:
-            m = mask_tb_s[t][:, None]
-            h_new = tf.where(m, h_new, h)
-            c_new = tf.where(m, c_new, c)
+        h_new, c_new = step_mask.keep(t, (h_new, c_new), (h, c))
         return h_new, c_new, hs_ta.write(t, h_new)
 
     _, c_t, hs_ta = _loop(n, body, (h0, c0, _ta(dtype, n)))
@@ -513,7 +556,7 @@ def _gru_fast_reset_after(x, w, b, h0, u, b_rec, mask_tb):
         n = tf.shape(x)[0]
 
         zx_s = _Projection(x, w, b, n)
-        mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+        step_mask = _StepMask(mask_tb, n)
 
         def body(t, h, hs_ta, zr_ta, hh_ta, rh_ta):
             xt = zx_s[t]
@@ -522,8 +565,7 @@ def _gru_fast_reset_after(x, w, b, h0, u, b_rec, mask_tb):
             rh = rec[:, 2 * hdim:]
             hh = tf.tanh(xt[:, 2 * hdim:] + zr[:, hdim:] * rh)
             h_new = hh + zr[:, :hdim] * (h - hh)
-            if mask_tb is not None:
-                h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+            h_new = step_mask.keep(t, h_new, h)
             return (h_new, hs_ta.write(t, h_new), zr_ta.write(t, zr),
                     hh_ta.write(t, hh), rh_ta.write(t, rh))
 
@@ -533,26 +575,20 @@ def _gru_fast_reset_after(x, w, b, h0, u, b_rec, mask_tb):
         hs.set_shape(x.shape[:2].concatenate([hdim]))
 
         def grad(dhs):
-            dhs = _zeros_if_none(dhs, hs)
             ut = tf.transpose(u)
-            mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
-
-            dhs_s = _Steps(dhs, n)
-            mf_s = _Steps(mf, n) if mf is not None else None
-            h_prev_s = _Steps(_shift_prev(h0, hs), n)
+            steps = _BackwardSteps(dhs, hs, h0, mask_tb, n)
 
             def bbody(t, dh, du, db_rec, dx_ta):
-                dh = dh + dhs_s[t]
-                dhn = dh * mf_s[t] if mf is not None else dh
+                dh = steps.upstream(t, dh)
+                m = steps.mask(t)
+                dhn = _into_step(m, dh)
                 z, r = tf.split(zr_ta.read(t), 2, axis=1)
-                hh, hp = hh_ta.read(t), h_prev_s[t]
+                hh, hp = hh_ta.read(t), steps.h_prev(t)
                 da_h = _tanh_grad(hh, dhn - dhn * z)
                 da_z = _sigmoid_grad(z, dhn * (hp - hh))
                 da_r = _sigmoid_grad(r, da_h * rh_ta.read(t))
                 drec = tf.concat([da_z, da_r, da_h * r], axis=1)
-                dh_prev = dhn * z + tf.matmul(drec, ut)
-                if mf is not None:
-                    dh_prev = dh_prev + (dh - dhn)
+                dh_prev = _past_step(m, dhn * z + tf.matmul(drec, ut), dh, dhn)
                 return (dh_prev, du + _outer(hp, drec),
                         db_rec + tf.reduce_sum(drec, axis=0),
                         dx_ta.write(t, tf.concat([da_z, da_r, da_h], axis=1)))
@@ -583,15 +619,14 @@ def _gru_fast_reset_before(x, w, b, h0, u, mask_tb):
         u_zr, u_h = u[:, : 2 * hdim], u[:, 2 * hdim:]
 
         zx_s = _Projection(x, w, b, n)
-        mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+        step_mask = _StepMask(mask_tb, n)
 
         def body(t, h, hs_ta, zr_ta, hh_ta):
             xt = zx_s[t]
             zr = tf.sigmoid(xt[:, : 2 * hdim] + tf.matmul(h, u_zr))
             hh = tf.tanh(xt[:, 2 * hdim:] + tf.matmul(zr[:, hdim:] * h, u_h))
             h_new = hh + zr[:, :hdim] * (h - hh)
-            if mask_tb is not None:
-                h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+            h_new = step_mask.keep(t, h_new, h)
             return (h_new, hs_ta.write(t, h_new), zr_ta.write(t, zr),
                     hh_ta.write(t, hh))
 
@@ -601,26 +636,21 @@ def _gru_fast_reset_before(x, w, b, h0, u, mask_tb):
         hs.set_shape(x.shape[:2].concatenate([hdim]))
 
         def grad(dhs):
-            dhs = _zeros_if_none(dhs, hs)
             u_zr_t, u_h_t = tf.transpose(u_zr), tf.transpose(u_h)
-            mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
-
-            dhs_s = _Steps(dhs, n)
-            mf_s = _Steps(mf, n) if mf is not None else None
-            h_prev_s = _Steps(_shift_prev(h0, hs), n)
+            steps = _BackwardSteps(dhs, hs, h0, mask_tb, n)
 
             def bbody(t, dh, du_zr, du_h, dx_ta):
-                dh = dh + dhs_s[t]
-                dhn = dh * mf_s[t] if mf is not None else dh
+                dh = steps.upstream(t, dh)
+                m = steps.mask(t)
+                dhn = _into_step(m, dh)
                 z, r = tf.split(zr_ta.read(t), 2, axis=1)
-                hh, hp = hh_ta.read(t), h_prev_s[t]
+                hh, hp = hh_ta.read(t), steps.h_prev(t)
                 da_h = _tanh_grad(hh, dhn - dhn * z)
                 d_rh = tf.matmul(da_h, u_h_t)
                 da_zr = tf.concat([_sigmoid_grad(z, dhn * (hp - hh)),
                                    _sigmoid_grad(r, d_rh * hp)], axis=1)
-                dh_prev = dhn * z + d_rh * r + tf.matmul(da_zr, u_zr_t)
-                if mf is not None:
-                    dh_prev = dh_prev + (dh - dhn)
+                dh_prev = _past_step(m, dhn * z + d_rh * r + tf.matmul(da_zr, u_zr_t),
+                                     dh, dhn)
                 return (dh_prev, du_zr + _outer(hp, da_zr),
                         du_h + _outer(r * hp, da_h),
                         dx_ta.write(t, tf.concat([da_zr, da_h], axis=1)))
@@ -650,15 +680,14 @@ def _gru_fast_simplified(x, w, b, h0, u, mask_tb):
         n = tf.shape(x)[0]
 
         zx_s = _Projection(x, w, b, n)
-        mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+        step_mask = _StepMask(mask_tb, n)
 
         def body(t, h, hs_ta, u_ta, c_ta):
             a = zx_s[t] + tf.matmul(h, u)
             uu = tf.sigmoid(a[:, :hdim])
             cc = tf.tanh(a[:, hdim:])
             h_new = h + uu * (cc - h)
-            if mask_tb is not None:
-                h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+            h_new = step_mask.keep(t, h_new, h)
             return (h_new, hs_ta.write(t, h_new), u_ta.write(t, uu),
                     c_ta.write(t, cc))
 
@@ -668,24 +697,18 @@ def _gru_fast_simplified(x, w, b, h0, u, mask_tb):
         hs.set_shape(x.shape[:2].concatenate([hdim]))
 
         def grad(dhs):
-            dhs = _zeros_if_none(dhs, hs)
             ut = tf.transpose(u)
-            mf = _mask_float(mask_tb, dtype) if mask_tb is not None else None
-
-            dhs_s = _Steps(dhs, n)
-            mf_s = _Steps(mf, n) if mf is not None else None
-            h_prev_s = _Steps(_shift_prev(h0, hs), n)
+            steps = _BackwardSteps(dhs, hs, h0, mask_tb, n)
 
             def bbody(t, dh, du, dz_ta):
-                dh = dh + dhs_s[t]
-                dhn = dh * mf_s[t] if mf is not None else dh
-                uu, cc, hp = u_ta.read(t), c_ta.read(t), h_prev_s[t]
+                dh = steps.upstream(t, dh)
+                m = steps.mask(t)
+                dhn = _into_step(m, dh)
+                uu, cc, hp = u_ta.read(t), c_ta.read(t), steps.h_prev(t)
                 dhu = dhn * uu
                 dz = tf.concat([_sigmoid_grad(uu, dhn * (cc - hp)),
                                 _tanh_grad(cc, dhu)], axis=1)
-                dh_prev = (dhn - dhu) + tf.matmul(dz, ut)
-                if mf is not None:
-                    dh_prev = dh_prev + (dh - dhn)
+                dh_prev = _past_step(m, (dhn - dhu) + tf.matmul(dz, ut), dh, dhn)
                 return dh_prev, du + _outer(hp, dz), dz_ta.write(t, dz)
 
             dh0, du, dz_ta = _loop(
@@ -708,7 +731,7 @@ def _gru_lean(x, w, b, h0, u, b_rec, mask_tb, reset_after, variant):
     hdim = u.shape[0]
     n = tf.shape(x)[0]
     zx_s = _Projection(x, w, b, n)
-    mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+    step_mask = _StepMask(mask_tb, n)
 
     def body(t, h, hs_ta):
         xt = zx_s[t]
@@ -728,8 +751,7 @@ def _gru_lean(x, w, b, h0, u, b_rec, mask_tb, reset_after, variant):
                 hh = tf.tanh(xt[:, 2 * hdim:]
                              + tf.matmul(zr[:, hdim:] * h, u[:, 2 * hdim:]))
             h_new = hh + zr[:, :hdim] * (h - hh)
-        if mask_tb is not None:
-            h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+        h_new = step_mask.keep(t, h_new, h)
         return h_new, hs_ta.write(t, h_new)
 
     _, hs_ta = _loop(n, body, (h0, _ta(dtype, n)))
@@ -748,7 +770,7 @@ def _gru_generic(x, w, b, h0, u, b_rec, mask_tb, act, ract, reset_after,
     n = tf.shape(x)[0]
 
     zx_s = _Projection(x, w, b, n)
-    mask_tb_s = _Steps(mask_tb, n) if mask_tb is not None else None
+    step_mask = _StepMask(mask_tb, n)
 
     def body(t, h, hs_ta):
         xt = zx_s[t]
@@ -770,8 +792,7 @@ def _gru_generic(x, w, b, h0, u, b_rec, mask_tb, act, ract, reset_after,
                 r = ract(xt[:, hdim: 2 * hdim] + rec[:, hdim:])
                 hh = act(xt[:, 2 * hdim:] + tf.matmul(r * h, u[:, 2 * hdim:]))
             h_new = z * h + (1.0 - z) * hh
-        if mask_tb is not None:
-            h_new = tf.where(mask_tb_s[t][:, None], h_new, h)
+        h_new = step_mask.keep(t, h_new, h)
         return h_new, hs_ta.write(t, h_new)
 
     _, hs_ta = _loop(n, body, (h0, _ta(dtype, n)))
