@@ -112,16 +112,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"state-{epoch + 1:06d}.weights.h5"
-        final = os.path.join(self.backup_dir, name)
-        tmp = os.path.join(self.backup_dir, f".partial-{os.getpid()}-{name}")
-        try:
-            self.model.save_weights(tmp, overwrite=True)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_model(self.model, os.path.join(self.backup_dir, name))
         self.completed.append({"epoch": int(epoch), **_jsonable(logs)})
         state = {"epoch": int(epoch) + 1, "weights": name, "history": self.completed}
         atomic_write(os.path.join(self.backup_dir, _METADATA), json.dumps(state))
