@@ -273,27 +273,44 @@ class SequenceRNN(keras.layers.RNN):
             and not cell.recurrent_dropout
         )
 
-    def _try_cudnn(self, sequences, initial_state, mask, default, training):
-        """(last, outputs, states) from cuDNN, or None when it can't run.
+    def _cudnn_route(self, mask, training):
+        """How cuDNN takes part in this call: None (it doesn't), "always"
+        (no mask) or "usable" (a mask: decided per batch by `_cudnn_usable`).
 
-        Used on a GPU when the configuration allows (tanh/sigmoid, bias, no
-        recurrent dropout, GRU reset_after): there cuDNN's results equal the
-        default kernel's. With a mask, at inference (nothing differentiates
-        the call), a `tf.cond` decides per batch: a right-padded mask without
-        empty rows goes to cuDNN with sequence lengths (as in Keras), anything
-        else to `default()` (a function returning the default kernel's
-        result), whose mask semantics are Keras' CPU ones. cuDNN's zeros at
-        padded steps are replaced by the last real output, which is what those
-        semantics give there. Masked batches that are differentiated run
-        `default()`: on an H100 the gradient of that `tf.cond` inside the
-        layer's own cond on a dynamic length failed in TensorFlow (an
-        AssertionError while building the gradient graph). Code traced for
-        XLA never uses cuDNN (its ops cannot compile).
-        """
-        if not self._cudnn_config_ok() or not _gpu_available() or _in_xla_context():
+        cuDNN is used on a GPU when the configuration allows (tanh/sigmoid,
+        bias, no recurrent dropout, GRU reset_after): there its results equal
+        the default kernel's. Code traced for XLA never uses it (its ops
+        cannot compile); lowered kernels (export) never do either."""
+        if (
+            self.use_cudnn not in ("auto", True)
+            or recurrence.lowered_kernel(self._KIND) is not None
+            or not self._cudnn_config_ok()
+            or not _gpu_available()
+            or _in_xla_context()
+        ):
             return None
-        if mask is not None and not recurrence._inference_only(training):
-            return None
+        return "always" if mask is None else "usable"
+
+    @staticmethod
+    def _cudnn_usable(mask):
+        """True (a tensor) when cuDNN's masked kernel gives this batch the
+        default kernel's result: a right-padded mask without empty rows.
+        False for zero-length sequences too (no row has a step)."""
+        import tensorflow as tf
+
+        m = tf.cast(mask, tf.bool)
+        lengths = tf.reduce_sum(tf.cast(m, tf.int32), axis=1)
+        right_padded = tf.reduce_all(
+            tf.equal(m, tf.sequence_mask(lengths, tf.shape(m)[1])))
+        return tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
+
+    def _cudnn_call(self, sequences, initial_state, mask):
+        """(last, outputs or None, states) from Keras' cuDNN kernel, or None
+        when Keras declines (NotImplementedError: it sees no GPU).
+
+        With a mask (only given when `_cudnn_usable`), cuDNN's zeros at padded
+        steps are replaced by the last real output, which is what Keras' CPU
+        mask semantics (the default kernel's) give there."""
         import importlib
 
         import tensorflow as tf
@@ -301,7 +318,6 @@ class SequenceRNN(keras.layers.RNN):
         # `from keras.src.backend.tensorflow import rnn` would give the
         # function `rnn` that the package re-exports, not the module
         tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
-
         cell = self.cell
         common = dict(
             kernel=cell.kernel, recurrent_kernel=cell.recurrent_kernel,
@@ -310,41 +326,19 @@ class SequenceRNN(keras.layers.RNN):
             return_sequences=self.return_sequences,
             go_backwards=self.go_backwards, unroll=False,
         )
-
-        def cudnn(m):
+        m = None if mask is None else tf.cast(mask, tf.bool)
+        try:
             if self._KIND == "lstm":
                 out = tf_rnn.lstm(sequences, initial_state[0], initial_state[1],
                                   m, **common)
             else:
                 out = tf_rnn.gru(sequences, initial_state[0], m,
                                  reset_after=True, **common)
-            last, outputs, states = out
-            if m is not None and self.return_sequences and not self.go_backwards:
-                outputs = tf.where(m[:, :, None], outputs, last[:, None, :])
-            return last, outputs, list(states)
-
-        try:
-            if mask is None:
-                last, outputs, states = cudnn(None)
-                return last, (outputs if self.return_sequences else None), states
-            m = tf.cast(mask, tf.bool)
-            lengths = tf.reduce_sum(tf.cast(m, tf.int32), axis=1)
-            right_padded = tf.reduce_all(
-                tf.equal(m, tf.sequence_mask(lengths, tf.shape(m)[1])))
-            usable = tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
-
-            def full(fn):  # same structure from both branches of the cond
-                def run():
-                    last, outputs, states = fn()
-                    if outputs is None:
-                        outputs = last[:, None, :]
-                    return last, outputs, list(states)
-                return run
-
-            last, outputs, states = tf.cond(usable, full(lambda: cudnn(m)),
-                                            full(default))
         except NotImplementedError:
             return None
+        last, outputs, states = out
+        if m is not None and self.return_sequences and not self.go_backwards:
+            outputs = tf.where(m[:, :, None], outputs, last[:, None, :])
         return last, (outputs if self.return_sequences else None), list(states)
 
     def _empty_result(self, sequences, initial_state):
@@ -362,32 +356,52 @@ class SequenceRNN(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Runs the sequence; zero-length sequences get `_empty_result`.
 
-        When the time dimension is only known at run time, the default
-        kernels run under a `tf.cond` on it (lowered kernels, used for
-        export, are called as they are)."""
+        Decisions that need the data are `tf.cond`s at this one level: on a
+        GPU, masked batches go to cuDNN when `_cudnn_usable` (right-padded,
+        no empty row) and to the default kernel otherwise; when the time
+        dimension is only known at run time, zero-length sequences go to
+        `_empty_result` (lowered kernels, used for export, are called as they
+        are). cuDNN sits directly in the outer cond, never in a cond nested
+        in another: on an H100 TensorFlow failed (an AssertionError) building
+        the gradient of CudnnRNNV3 two conds deep."""
+        import tensorflow as tf
+
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
         steps = sequences.shape[1]
         if steps == 0:
             return self._empty_result(sequences, initial_state)
-        if steps is None and recurrence.lowered_kernel(self._KIND) is None:
-            import tensorflow as tf
+        route = self._cudnn_route(mask, training)
+        dtype = sequences.dtype
 
-            dtype = sequences.dtype
-
+        def branch(use_cudnn):
             def run():
                 last, outputs, states = self._inner_loop(
-                    sequences, initial_state, mask, training)
+                    sequences, initial_state, mask, training, use_cudnn)
                 return (tf.cast(last, dtype), tf.cast(outputs, dtype),
                         [tf.cast(s, dtype) for s in states])
+            return run
 
-            return tf.cond(
-                tf.shape(sequences)[1] > 0, run,
-                lambda: self._empty_result(sequences, initial_state),
-            )
-        return self._inner_loop(sequences, initial_state, mask, training)
+        lowered = recurrence.lowered_kernel(self._KIND) is not None
+        dynamic = steps is None and not lowered
+        nonempty = tf.shape(sequences)[1] > 0
+        if route == "usable":
+            usable = self._cudnn_usable(mask)  # False when T = 0
+            if dynamic:
+                def otherwise():
+                    return tf.cond(nonempty, branch(False),
+                                   lambda: self._empty_result(sequences, initial_state))
+            else:
+                otherwise = branch(False)
+            return tf.cond(usable, branch(True), otherwise)
+        if dynamic:
+            return tf.cond(nonempty, branch(route == "always"),
+                           lambda: self._empty_result(sequences, initial_state))
+        return self._inner_loop(sequences, initial_state, mask, training,
+                                route == "always")
 
-    def _inner_loop(self, sequences, initial_state, mask, training=False):
+    def _inner_loop(self, sequences, initial_state, mask, training=False,
+                    use_cudnn=False):
         cell = self.cell
         if training and cell.recurrent_dropout > 0:
             # Recurrent dropout changes the step itself: generic cell loop.
@@ -409,8 +423,17 @@ class SequenceRNN(keras.layers.RNN):
         if not lowered:
             extra["training"] = bool(training)
 
-        def run_kernel():
-            return kernel(
+        out = None
+        if use_cudnn:
+            out = self._cudnn_call(sequences, initial_state, mask)
+        if (out is None and self.use_cudnn is True and _gpu_available()
+                and not lowered and self._cudnn_route(mask, training) != "usable"):
+            raise ValueError(
+                "use_cudnn=True was specified, but cuDNN is not supported "
+                "for this layer configuration. Pass use_cudnn='auto'."
+            )
+        if out is None:
+            out = kernel(
                 sequences,
                 list(initial_state),
                 cell.kernel,
@@ -425,18 +448,6 @@ class SequenceRNN(keras.layers.RNN):
                 ),
                 **extra,
             )
-
-        out = None
-        if not lowered and self.use_cudnn in ("auto", True):
-            out = self._try_cudnn(sequences, initial_state, mask, run_kernel,
-                                  training)
-            if out is None and self.use_cudnn is True and _gpu_available():
-                raise ValueError(
-                    "use_cudnn=True was specified, but cuDNN is not supported "
-                    "for this layer configuration. Pass use_cudnn='auto'."
-                )
-        if out is None:
-            out = run_kernel()
         last, outputs, states = out
         states = list(states)
         if mask is not None and self.zero_output_for_mask:

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_rnnx import GRUX, LSTMX, BiDirectional, recurrence
+from conftest import has_gpu
 from layer_checks import IRREGULAR, RIGHT_PADDED, assert_close, np_gru, np_lstm
 
 B, T, D, H = 4, 5, 3, 6
@@ -346,8 +347,8 @@ def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, g
     """On a GPU at inference, right-padded masks without empty rows go to
     cuDNN (as in Keras) and everything else to the default kernel, decided at
     run time. With Keras' cuDNN contract emulated, outputs and states equal
-    the default kernel's for right-padded, irregular and empty-row masks.
-    Under a gradient tape masked batches never reach cuDNN."""
+    the default kernel's for right-padded, irregular and empty-row masks,
+    and so do the gradients, which also go through cuDNN."""
     import importlib
 
     from keras_rnnx import _rnn_base
@@ -384,4 +385,104 @@ def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, g
     before = len(calls)
     for name, m in masks.items():
         assert_close(grads(gpu, m), expected[name][1], 1e-5, name)
-    assert len(calls) == before  # differentiated: the default kernel only
+    assert len(calls) > before  # differentiated batches reach cuDNN too
+
+
+@pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
+def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
+    """What `fit` does with `Embedding(mask_zero=True)` on `Input((None,))`:
+    a traced train step whose time dimension is dynamic. With a (pretend)
+    GPU, cuDNN's branch and the zero-length branch are decided in one cond
+    level (an H100 run failed building CudnnRNNV3's gradient two conds
+    deep); training gives the weights that the default kernel gives, and
+    batches of length 0 still give the empty result."""
+    import importlib
+
+    from keras_rnnx import _rnn_base
+
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    kind = "lstm" if layer_cls is LSTMX else "gru"
+    rng = np.random.default_rng(8)
+    tokens = rng.integers(1, 20, size=(8, 6))
+    for row, length in enumerate([6, 5, 3, 1, 6, 2, 4, 0]):
+        tokens[row, length:] = 0  # right-padded; one empty row
+    labels = rng.integers(0, 2, size=(8,))
+
+    def model():
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input((None,), dtype="int32")
+        x = keras.layers.Embedding(20, 6, mask_zero=True)(inputs)
+        x = layer_cls(5)(x)
+        return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+    def trained(net):
+        net.compile(keras.optimizers.SGD(0.5),
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        # the first two batches are usable by cuDNN, the last has an empty row
+        net.fit(tokens, labels, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        return net.get_weights()
+
+    expected = trained(model())
+    calls = []
+    fake = _fake_keras_cudnn(kind)
+    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
+    monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
+    got = trained(model())
+    assert calls
+    for a, b in zip(got, expected):
+        assert_close(a, b, 1e-5)
+    layer = layer_cls(5, return_sequences=True, return_state=True)
+    step = tf.function(lambda x, m: layer(x, mask=m),
+                       input_signature=[tf.TensorSpec((None, None, 3)),
+                                        tf.TensorSpec((None, None), tf.bool)])
+    out = step(tf.zeros((2, 0, 3)), tf.zeros((2, 0), tf.bool))
+    assert out[0].shape == (2, 0, 5)
+    for state in out[1:]:
+        assert_close(state, np.zeros((2, 5)), 1e-12)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not has_gpu(), reason="needs a GPU")
+@pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
+def test_gpu_masked_fit_with_dynamic_length_uses_cudnn(monkeypatch, layer_cls):
+    """The real thing on a GPU: `fit` with `Embedding(mask_zero=True)` on
+    `Input((None,))` differentiates Keras' cuDNN kernel inside the layer's
+    conds, and trains to the weights of the default kernel."""
+    import importlib
+
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    kind = "lstm" if layer_cls is LSTMX else "gru"
+    original, calls = getattr(tf_rnn, kind), []
+    rng = np.random.default_rng(9)
+    tokens = rng.integers(1, 50, size=(64, 12))
+    for row, length in enumerate(rng.integers(1, 13, size=64)):
+        tokens[row, length:] = 0
+    labels = rng.integers(0, 2, size=(64,))
+
+    def trained(use_cudnn):
+        keras.utils.set_random_seed(4)
+        inputs = keras.Input((None,), dtype="int32")
+        x = keras.layers.Embedding(50, 8, mask_zero=True)(inputs)
+        x = layer_cls(16, use_cudnn=use_cudnn)(x)
+        net = keras.Model(inputs, keras.layers.Dense(2)(x))
+        net.compile(keras.optimizers.SGD(0.1),
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        net.fit(tokens, labels, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        return net.get_weights()
+
+    expected = trained(False)
+    monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or original(*a, **k))
+    got = trained("auto")
+    assert calls
+    for a, b in zip(got, expected):
+        assert_close(a, b, 1e-4)
+
+
+def test_use_cudnn_true_rejects_a_configuration_cudnn_cannot_run(monkeypatch):
+    from keras_rnnx import _rnn_base
+
+    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
+    x = np.zeros((2, 3, 4), "float32")
+    with pytest.raises(ValueError, match="use_cudnn=True"):
+        LSTMX(3, activation="relu", use_cudnn=True)(x)
+    GRUX(3, activation="relu", use_cudnn="auto")(x)  # auto: default kernel

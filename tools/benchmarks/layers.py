@@ -24,7 +24,17 @@ from bench import interleaved_medians  # noqa: E402  (tools/ is on sys.path)
 SECTION = "Core recurrent layers (LSTMX, GRUX) vs Keras"
 
 
-def _train_step_fn(layer, x):
+def _right_padded_mask(x):
+    """A right-padded mask for `x` with lengths 10..T (seeded)."""
+    import numpy as np
+    import tensorflow as tf
+
+    b, t = x.shape[0], x.shape[1]
+    lengths = np.random.default_rng(1).integers(10, t + 1, size=b)
+    return tf.constant(np.arange(t)[None, :] < lengths[:, None])
+
+
+def _train_step_fn(layer, x, mask=None):
     import keras
     import tensorflow as tf
 
@@ -34,7 +44,7 @@ def _train_step_fn(layer, x):
     @tf.function
     def step():
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(layer(x, training=True)))
+            loss = tf.reduce_mean(tf.square(layer(x, mask=mask, training=True)))
         grads = tape.gradient(loss, layer.trainable_variables)
         opt.apply_gradients(zip(grads, layer.trainable_variables))
         return loss
@@ -49,15 +59,18 @@ def _forward_fn(layer, x):
     return lambda: f().numpy()
 
 
+def _masked_train_step_fn(layer, x):
+    """A train step on a right-padded batch (lengths 10..50): on a GPU both
+    layers take cuDNN with sequence lengths, on a CPU both loop."""
+    return _train_step_fn(layer, x, _right_padded_mask(x))
+
+
 def _masked_forward_fn(layer, x):
     """Inference on a right-padded batch (lengths 10..50): on a GPU both
     layers take cuDNN with sequence lengths, on a CPU both loop."""
-    import numpy as np
     import tensorflow as tf
 
-    b, t = x.shape[0], x.shape[1]
-    lengths = np.random.default_rng(1).integers(10, t + 1, size=b)
-    mask = tf.constant(np.arange(t)[None, :] < lengths[:, None])
+    mask = _right_padded_mask(x)
     f = tf.function(lambda: layer(x, mask=mask))
     return lambda: f().numpy()
 
@@ -90,6 +103,7 @@ def _measure(quick, one_thread=False):
         ours(x)
         ours.set_weights(theirs.get_weights())
         for what, make in (("train step (fwd+bwd+Adam)", _train_step_fn),
+                           ("train step, right-padded mask", _masked_train_step_fn),
                            ("inference forward", _forward_fn),
                            ("inference forward, right-padded mask", _masked_forward_fn)):
             f_ours, f_keras = make(ours, x), make(theirs, x)
