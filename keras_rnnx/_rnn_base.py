@@ -356,14 +356,15 @@ class SequenceRNN(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Runs the sequence; zero-length sequences get `_empty_result`.
 
-        Decisions that need the data are `tf.cond`s at this one level: on a
+        Decisions that need the data are made once, at this level: on a
         GPU, masked batches go to cuDNN when `_cudnn_usable` (right-padded,
         no empty row) and to the default kernel otherwise; when the time
         dimension is only known at run time, zero-length sequences go to
         `_empty_result` (lowered kernels, used for export, are called as they
-        are). cuDNN sits directly in the outer cond, never in a cond nested
-        in another: on an H100 TensorFlow failed (an AssertionError) building
-        the gradient of CudnnRNNV3 two conds deep."""
+        are). Where both apply they are one `tf.switch_case`, not nested
+        conds: on an H100 and an H200 TensorFlow failed (an AssertionError
+        without a message) building the gradient of a cond over CudnnRNNV3
+        that had another cond inside either branch."""
         import tensorflow as tf
 
         if isinstance(mask, (list, tuple)):
@@ -387,30 +388,63 @@ class SequenceRNN(keras.layers.RNN):
         nonempty = tf.shape(sequences)[1] > 0
         if route == "usable":
             usable = self._cudnn_usable(mask)  # False when T = 0
-            if dynamic:
-                def otherwise():
-                    return tf.cond(nonempty, branch(False),
-                                   lambda: self._empty_result(sequences, initial_state))
-            else:
-                otherwise = branch(False)
-            return tf.cond(usable, branch(True), otherwise)
+            if not dynamic:
+                return tf.cond(usable, branch(True), branch(False))
+            # one three-way choice: a cond in the other branch of a cond over
+            # CudnnRNNV3 fails to differentiate (AssertionError, H100/H200)
+            index = tf.where(usable, 0, tf.where(nonempty, 1, 2))
+            return tf.switch_case(index, [
+                branch(True), branch(False),
+                lambda: self._empty_result(sequences, initial_state)])
+        if dynamic and _in_xla_context():
+            # XLA cannot differentiate that cond: the empty branch would have
+            # to fake the loop's TensorList intermediates (FakeParam of
+            # DT_VARIANT, which XLA lacks). One extra masked step instead.
+            return self._inner_loop(sequences, initial_state, mask, training,
+                                    pad_step=True)
         if dynamic:
             return tf.cond(nonempty, branch(route == "always"),
                            lambda: self._empty_result(sequences, initial_state))
         return self._inner_loop(sequences, initial_state, mask, training,
                                 route == "always")
 
+    def _with_masked_step(self, sequences, mask):
+        """`sequences` and `mask` with one masked step added where it is run
+        last (the end; the start with go_backwards). A masked step keeps the
+        states and repeats the last output, so the result is unchanged; with
+        T = 0 it is `_empty_result`'s, without a data-dependent branch."""
+        batch = ops.shape(sequences)[0]
+        pad = ops.zeros((batch, 1, ops.shape(sequences)[2]), sequences.dtype)
+        if mask is None:
+            keep = ops.ones((batch, ops.shape(sequences)[1]), "bool")
+        else:
+            keep = ops.cast(mask, "bool")
+        off = ops.zeros((batch, 1), "bool")
+        if self.go_backwards:
+            return (ops.concatenate([pad, sequences], axis=1),
+                    ops.concatenate([off, keep], axis=1))
+        return (ops.concatenate([sequences, pad], axis=1),
+                ops.concatenate([keep, off], axis=1))
+
     def _inner_loop(self, sequences, initial_state, mask, training=False,
-                    use_cudnn=False):
+                    use_cudnn=False, pad_step=False):
+        """One run of the kernel. `pad_step` (dynamic length under XLA):
+        run it with `_with_masked_step` and drop that step's output."""
         cell = self.cell
+        run_sequences, run_mask = sequences, mask
+        if pad_step:
+            run_sequences, run_mask = self._with_masked_step(sequences, mask)
         if training and cell.recurrent_dropout > 0:
             # Recurrent dropout changes the step itself: generic cell loop.
-            return super().inner_loop(
-                sequences, initial_state, mask=mask, training=training
+            last, outputs, states = super().inner_loop(
+                run_sequences, initial_state, mask=run_mask, training=training
             )
+            if pad_step and self.return_sequences:
+                outputs = outputs[:, :-1]
+            return last, outputs, states
         if training and 0.0 < cell.dropout < 1.0:
             dp = cell.get_dropout_mask(_zeros_step(sequences))
-            sequences = sequences * ops.expand_dims(dp, 1)
+            run_sequences = run_sequences * ops.expand_dims(dp, 1)
         kernel = recurrence.lowered_kernel(self._KIND)
         lowered = kernel is not None
         if not lowered:
@@ -425,7 +459,7 @@ class SequenceRNN(keras.layers.RNN):
 
         out = None
         if use_cudnn:
-            out = self._cudnn_call(sequences, initial_state, mask)
+            out = self._cudnn_call(run_sequences, initial_state, run_mask)
         if (out is None and self.use_cudnn is True and _gpu_available()
                 and not lowered and self._cudnn_route(mask, training) != "usable"):
             raise ValueError(
@@ -434,12 +468,12 @@ class SequenceRNN(keras.layers.RNN):
             )
         if out is None:
             out = kernel(
-                sequences,
+                run_sequences,
                 list(initial_state),
                 cell.kernel,
                 cell.recurrent_kernel,
                 cell.bias if cell.use_bias else None,
-                mask=mask,
+                mask=run_mask,
                 go_backwards=self.go_backwards,
                 return_sequences=self.return_sequences,
                 activation=recurrence.activation_spec(cell.activation),
@@ -450,11 +484,15 @@ class SequenceRNN(keras.layers.RNN):
             )
         last, outputs, states = out
         states = list(states)
+        if pad_step and outputs is not None:
+            outputs = outputs[:, :-1]
         if mask is not None and self.zero_output_for_mask:
             m = ops.cast(mask, "bool")
             if self.go_backwards:
                 m = ops.flip(m, axis=1)
-            last = ops.where(m[:, -1:], last, ops.zeros_like(last))
+            # any() of the last step: [B, 1] also when T = 0 (then False)
+            ended = ops.any(m[:, -1:], axis=1, keepdims=True)
+            last = ops.where(ended, last, ops.zeros_like(last))
             if outputs is not None:
                 outputs = ops.where(ops.expand_dims(m, -1), outputs, ops.zeros_like(outputs))
         if outputs is None:

@@ -15,6 +15,15 @@ def _reverse(x, lengths):
 
     if lengths is None:
         return tf.reverse(x, [1])
+    from keras_rnnx._rnn_base import _in_xla_context
+
+    if _in_xla_context():
+        # XLA's ReverseSequence fails to compile for T = 0 ("slice size out
+        # of range"); the same permutation as a gather compiles for any T
+        steps = tf.range(tf.shape(x)[1])[None, :]
+        lengths = tf.cast(lengths, steps.dtype)[:, None]
+        source = tf.where(steps < lengths, lengths - 1 - steps, steps)
+        return tf.gather(x, source, axis=1, batch_dims=1)
     return tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
 
 

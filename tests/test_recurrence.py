@@ -228,6 +228,73 @@ def test_zero_length_under_jit_compile():
     assert_close(f(x), layer(x), atol=1e-5)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("name", sorted(ZERO_LENGTH_LAYERS))
+def test_dynamic_length_gradients_under_jit_compile(name, masked):
+    """A train step traced for XLA with the time dimension unknown (what
+    `fit(jit_compile=True)` does with a text pipeline): XLA cannot
+    differentiate a cond on the length (FakeParam of DT_VARIANT), so there
+    the layer runs one extra masked step instead. Outputs, states and
+    gradients equal the eager ones, and T = 0 gives the empty result."""
+    layer = ZERO_LENGTH_LAYERS[name]()
+    layer(tf.ones((2, 4, 5)))
+    states0 = _states0(name, 2)
+
+    def step(x, m):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = layer(x, initial_state=states0, mask=m if masked else None)
+            loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(out))
+        return list(out) + tape.gradient(loss, [x] + layer.trainable_weights)
+
+    xla = tf.function(step, jit_compile=True, input_signature=[
+        tf.TensorSpec([None, None, 5]), tf.TensorSpec([None, None], tf.bool)])
+    x = tf.constant(np.random.default_rng(2).normal(size=(2, 4, 5)).astype("float32"))
+    m = tf.constant([[True] * 4, [True, True, False, False]])
+    for got, want in zip(xla(x, m), step(x, m)):
+        assert_close(got, want, atol=1e-5)
+    empty = xla(tf.zeros((2, 0, 5)), tf.zeros((2, 0), tf.bool))
+    n_out = 1 + len(states0)
+    _check_empty_result(empty[:n_out], states0, 2, name == "bi")
+    for grad in empty[n_out + 1:]:  # no step ran: nothing reaches the weights
+        assert_close(grad, np.zeros(grad.shape), 1e-12)
+
+
+@pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
+def test_fit_jit_compile_on_dynamic_length_batches(layer_cls):
+    """`fit(jit_compile=True)` on batches of unknown length, masked and not,
+    trains to the weights that plain `fit` gives (it raised InvalidArgument
+    from XLA before; on a GPU Keras picks XLA by itself)."""
+    rng = np.random.default_rng(10)
+    tokens = rng.integers(1, 30, size=(16, 7))
+    for row, length in enumerate(rng.integers(1, 8, size=16)):
+        tokens[row, length:] = 0
+    labels = rng.integers(0, 2, size=(16,))
+    for mask_zero in (True, False):
+        weights = []
+        for jit in (False, True):
+            keras.utils.set_random_seed(5)
+            inputs = keras.Input((None,), dtype="int32")
+            x = keras.layers.Embedding(30, 6, mask_zero=mask_zero)(inputs)
+            x = layer_cls(8, recurrent_dropout=0.0)(x)
+            net = keras.Model(inputs, keras.layers.Dense(2)(x))
+            net.compile(keras.optimizers.SGD(0.5), jit_compile=jit,
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            net.fit(_dynamic_length_batches(tokens, labels, 8), epochs=2,
+                    shuffle=False, verbose=0)
+            weights.append(net.get_weights())
+        for a, b in zip(*weights):
+            assert_close(a, b, 1e-5, f"mask_zero={mask_zero}")
+
+
+def test_recurrent_dropout_under_jit_compile_with_dynamic_length():
+    layer = LSTMX(3, return_sequences=True, recurrent_dropout=0.5, seed=1)
+    f = tf.function(lambda x: layer(x, training=True), jit_compile=True,
+                    input_signature=[tf.TensorSpec([None, None, 4])])
+    assert tuple(f(tf.ones((2, 5, 4))).shape) == (2, 5, 3)
+    assert tuple(f(tf.zeros((2, 0, 4))).shape) == (2, 0, 3)
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
 @pytest.mark.parametrize("training", [None, False])
 def test_hoisted_projection_equals_per_step_projection(monkeypatch, kind, training):
@@ -388,14 +455,26 @@ def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, g
     assert len(calls) > before  # differentiated batches reach cuDNN too
 
 
+def _dynamic_length_batches(tokens, labels, batch_size):
+    """What `fit` gets from a text pipeline: batches whose time dimension is
+    unknown when the train step is traced."""
+    def batches():
+        for i in range(0, len(tokens), batch_size):
+            yield tokens[i:i + batch_size], labels[i:i + batch_size]
+    data = tf.data.Dataset.from_generator(batches, output_signature=(
+        tf.TensorSpec((None, None), tf.int64), tf.TensorSpec((None,), tf.int64)))
+    return data.apply(tf.data.experimental.assert_cardinality(-(-len(tokens) // batch_size)))
+
+
 @pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
 def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
     """What `fit` does with `Embedding(mask_zero=True)` on `Input((None,))`:
-    a traced train step whose time dimension is dynamic. With a (pretend)
-    GPU, cuDNN's branch and the zero-length branch are decided in one cond
-    level (an H100 run failed building CudnnRNNV3's gradient two conds
-    deep); training gives the weights that the default kernel gives, and
-    batches of length 0 still give the empty result."""
+    a traced train step whose time dimension may be dynamic. With a
+    (pretend) GPU, cuDNN's branch, the default kernel's and the zero-length
+    one are one three-way choice (H100/H200 runs failed building
+    CudnnRNNV3's gradient with a cond nested in the other branch);
+    training gives the weights that the default kernel gives, and batches of
+    length 0 still give the empty result."""
     import importlib
 
     from keras_rnnx import _rnn_base
@@ -418,8 +497,8 @@ def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
     def trained(net):
         net.compile(keras.optimizers.SGD(0.5),
                     keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        # the first two batches are usable by cuDNN, the last has an empty row
-        net.fit(tokens, labels, batch_size=4, epochs=2, shuffle=False, verbose=0)
+        # the first batch is usable by cuDNN, the second has an empty row
+        net.fit(_dynamic_length_batches(tokens, labels, 4), epochs=2, shuffle=False, verbose=0)
         return net.get_weights()
 
     expected = trained(model())
@@ -467,7 +546,7 @@ def test_gpu_masked_fit_with_dynamic_length_uses_cudnn(monkeypatch, layer_cls):
         net = keras.Model(inputs, keras.layers.Dense(2)(x))
         net.compile(keras.optimizers.SGD(0.1),
                     keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        net.fit(tokens, labels, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        net.fit(_dynamic_length_batches(tokens, labels, 16), epochs=2, shuffle=False, verbose=0)
         return net.get_weights()
 
     expected = trained(False)
