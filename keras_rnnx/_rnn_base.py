@@ -385,11 +385,11 @@ class SequenceRNN(keras.layers.RNN):
 
         lowered = recurrence.lowered_kernel(self._KIND) is not None
         dynamic = steps is None and not lowered
-        nonempty = tf.shape(sequences)[1] > 0
         if route == "usable":
             usable = self._cudnn_usable(mask)  # False when T = 0
             if not dynamic:
                 return tf.cond(usable, branch(True), branch(False))
+            nonempty = tf.shape(sequences)[1] > 0
             # one three-way choice: a cond in the other branch of a cond over
             # CudnnRNNV3 fails to differentiate (AssertionError, H100/H200)
             index = tf.where(usable, 0, tf.where(nonempty, 1, 2))
@@ -403,7 +403,7 @@ class SequenceRNN(keras.layers.RNN):
             return self._inner_loop(sequences, initial_state, mask, training,
                                     pad_step=True)
         if dynamic:
-            return tf.cond(nonempty, branch(route == "always"),
+            return tf.cond(tf.shape(sequences)[1] > 0, branch(route == "always"),
                            lambda: self._empty_result(sequences, initial_state))
         return self._inner_loop(sequences, initial_state, mask, training,
                                 route == "always")
