@@ -378,6 +378,7 @@ class _BackwardSteps:
         self._h_prev = _Steps(_shift_prev(h0, hs), n)
         self._mf = (_Steps(_mask_float(mask_tb, hs.dtype), n)
                     if mask_tb is not None else None)
+        self._mb = _Steps(mask_tb, n) if mask_tb is not None else None
 
     def upstream(self, t, dh):
         return dh + self._dhs[t]
@@ -387,6 +388,15 @@ class _BackwardSteps:
 
     def mask(self, t):
         return self._mf[t] if self._mf is not None else None
+
+    def skip(self, t, new, old):
+        """`new` where step t is real, `old` (the gradient that went around
+        a masked step) where it is masked; `new` without a mask."""
+        import tensorflow as tf
+
+        if self._mb is None:
+            return new
+        return tf.where(self._mb[t][:, None], new, old)
 
 
 def _into_step(m, g):
@@ -407,10 +417,25 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
 
     x: [T, B, D] time-major inputs, projected step by step inside the loop
     (`_Projection`). Returns (hs, c_T): the carried h after every step
-    [T, B, H] and the final c. The forward loop keeps the gate values
-    (TensorArray writes hold references, no copies); the backward loop does
-    dh @ U^T and the gate derivatives and accumulates dU as it goes; dW, db
-    and dx are one big matrix product each after it.
+    [T, B, H] and the final c.
+
+    The backward pass is linear in the incoming gradients, so the forward
+    loop saves its coefficients instead of the gate values: with
+    dct = dc + dh * o * (1 - tanh(c)^2) (the gradient reaching c),
+
+        dz = [dct, dct, dct, dh] * [i(1-i) g, f(1-f) c_prev, (1-g^2) i,
+                                     o(1-o) tanh(c)]
+        dc_prev = dct * f,   dh_prev = dz @ U^T
+
+    The coefficients are computed in the forward loop off the recurrent
+    chain (the chain waits on h @ U, so they run on the idle core), which
+    leaves the backward loop's chain a multiply-add, a concat, a multiply
+    and dh @ U^T per step instead of about fifteen ops; that measured ~5%
+    off a train step on 2 cores. A masked step saves zero coefficients and
+    f = 1, so its dc passes unchanged and its dz is zero; its dh passes by
+    one `where`. Same memory as saving the gates (7H floats per step and
+    row). dU accumulates inside the backward loop (`_outer`); dW, db and dx
+    are one big matrix product each after it.
     """
     import tensorflow as tf
 
@@ -424,7 +449,7 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
         zx_s = _Projection(x, w, b, n)
         step_mask = _StepMask(mask_tb, n)
 
-        def body(t, h, c, hs_ta, cp_ta, a_ta, tc_ta):
+        def body(t, h, c, hs_ta, g_ta, a_ta, f_ta):
             z = zx_s[t] + tf.matmul(h, u)
             zi, zf, zc, zo = tf.split(z, 4, axis=1)
             i = tf.sigmoid(zi)
@@ -435,11 +460,18 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
             tc = tf.tanh(c_new)
             h_new = o * tc
             h_new, c_new = step_mask.keep(t, (h_new, c_new), (h, c))
-            return (h_new, c_new, hs_ta.write(t, h_new), cp_ta.write(t, c),
-                    a_ta.write(t, tf.concat([i, f, g, o], axis=1)),
-                    tc_ta.write(t, tc))
+            # backward coefficients: not on the chain, nothing here waits
+            coef = tf.concat([_sigmoid_grad(i, g), _sigmoid_grad(f, c),
+                              _tanh_grad(g, i), _sigmoid_grad(o, tc)], axis=1)
+            a = _tanh_grad(tc, o)
+            if mask_tb is not None:
+                coef, a, f = step_mask.keep(
+                    t, (coef, a, f),
+                    (tf.zeros_like(coef), tf.zeros_like(a), tf.ones_like(f)))
+            return (h_new, c_new, hs_ta.write(t, h_new), g_ta.write(t, coef),
+                    a_ta.write(t, a), f_ta.write(t, f))
 
-        h_t, c_t, hs_ta, cp_ta, a_ta, tc_ta = _loop(
+        h_t, c_t, hs_ta, g_ta, a_ta, f_ta = _loop(
             n, body, (h0, c0) + tuple(_ta(dtype, n) for _ in range(4)))
         hs = hs_ta.stack()
         hs.set_shape(x.shape[:2].concatenate([hdim]))
@@ -451,21 +483,11 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
 
             def bbody(t, dh, dc, du, dz_ta):
                 dh = steps.upstream(t, dh)
-                m = steps.mask(t)
-                dhn, dcn = _into_step(m, dh), _into_step(m, dc)
-                i, f, g, o = tf.split(a_ta.read(t), 4, axis=1)
-                tc = tc_ta.read(t)
-                dct = dcn + _tanh_grad(tc, dhn * o)
-                dz = tf.concat([
-                    _sigmoid_grad(i, dct * g),
-                    _sigmoid_grad(f, dct * cp_ta.read(t)),
-                    _tanh_grad(g, dct * i),
-                    _sigmoid_grad(o, dhn * tc),
-                ], axis=1)
-                dh_prev = _past_step(m, tf.matmul(dz, ut), dh, dhn)
-                dc_prev = _past_step(m, dct * f, dc, dcn)
-                return (dh_prev, dc_prev, du + _outer(steps.h_prev(t), dz),
-                        dz_ta.write(t, dz))
+                dct = dc + dh * a_ta.read(t)
+                dz = tf.concat([dct, dct, dct, dh], axis=1) * g_ta.read(t)
+                dh_prev = steps.skip(t, tf.matmul(dz, ut), dh)
+                return (dh_prev, dct * f_ta.read(t),
+                        du + _outer(steps.h_prev(t), dz), dz_ta.write(t, dz))
 
             dh0, dc0, du, dz_ta = _loop(
                 n, bbody,
