@@ -275,12 +275,20 @@ class SequenceRNN(keras.layers.RNN):
 
     def _cudnn_route(self, mask, training):
         """How cuDNN takes part in this call: None (it doesn't), "always"
-        (no mask) or "usable" (a mask: decided per batch by `_cudnn_usable`).
+        (no mask, or `use_cudnn=True`) or "usable" (a mask with
+        `use_cudnn="auto"`: decided per batch by `_cudnn_usable`).
 
         cuDNN is used on a GPU when the configuration allows (tanh/sigmoid,
         bias, no recurrent dropout, GRU reset_after): there its results equal
         the default kernel's. Code traced for XLA never uses it (its ops
-        cannot compile); lowered kernels (export) never do either."""
+        cannot compile); lowered kernels (export) never do either.
+
+        The per-batch check costs a GPU train step a host round trip and a
+        cond: on an H200 (B64 T50 D128 H256, right-padded mask) 4.52 ms
+        with it against 3.63 ms without and 3.45 ms for Keras. So
+        `use_cudnn=True` takes Keras' contract instead: masked batches go
+        straight to cuDNN, whose own assertion rejects a mask that is not
+        right-padded or has an empty row."""
         if (
             self.use_cudnn not in ("auto", True)
             or recurrence.lowered_kernel(self._KIND) is not None
@@ -289,7 +297,7 @@ class SequenceRNN(keras.layers.RNN):
             or _in_xla_context()
         ):
             return None
-        return "always" if mask is None else "usable"
+        return "always" if mask is None or self.use_cudnn is True else "usable"
 
     @staticmethod
     def _cudnn_usable(mask):
@@ -461,7 +469,7 @@ class SequenceRNN(keras.layers.RNN):
         if use_cudnn:
             out = self._cudnn_call(run_sequences, initial_state, run_mask)
         if (out is None and self.use_cudnn is True and _gpu_available()
-                and not lowered and self._cudnn_route(mask, training) != "usable"):
+                and not lowered):
             raise ValueError(
                 "use_cudnn=True was specified, but cuDNN is not supported "
                 "for this layer configuration. Pass use_cudnn='auto'."

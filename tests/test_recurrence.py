@@ -526,7 +526,8 @@ def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
 def test_gpu_masked_fit_with_dynamic_length_uses_cudnn(monkeypatch, layer_cls):
     """The real thing on a GPU: `fit` with `Embedding(mask_zero=True)` on
     `Input((None,))` differentiates Keras' cuDNN kernel inside the layer's
-    conds, and trains to the weights of the default kernel."""
+    conds (`use_cudnn="auto"`) or its one cond on the length
+    (`use_cudnn=True`), and trains to the weights of the default kernel."""
     import importlib
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
@@ -551,10 +552,12 @@ def test_gpu_masked_fit_with_dynamic_length_uses_cudnn(monkeypatch, layer_cls):
 
     expected = trained(False)
     monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or original(*a, **k))
-    got = trained("auto")
-    assert calls
-    for a, b in zip(got, expected):
-        assert_close(a, b, 1e-4)
+    for use_cudnn in ("auto", True):  # True: no per-batch check (Keras' contract)
+        calls.clear()
+        got = trained(use_cudnn)
+        assert calls
+        for a, b in zip(got, expected):
+            assert_close(a, b, 1e-4, f"use_cudnn={use_cudnn!r}")
 
 
 def test_use_cudnn_true_rejects_a_configuration_cudnn_cannot_run(monkeypatch):
@@ -565,3 +568,62 @@ def test_use_cudnn_true_rejects_a_configuration_cudnn_cannot_run(monkeypatch):
     with pytest.raises(ValueError, match="use_cudnn=True"):
         LSTMX(3, activation="relu", use_cudnn=True)(x)
     GRUX(3, activation="relu", use_cudnn="auto")(x)  # auto: default kernel
+
+
+@pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
+def test_use_cudnn_true_takes_keras_mask_contract(monkeypatch, layer_cls):
+    """`use_cudnn=True` with a mask skips the per-batch check (a host round
+    trip and a cond that cost a GPU train step ~25%): masked batches go
+    straight to cuDNN, results and gradients equal the default kernel's for
+    right-padded masks, and Keras' own assertion rejects the rest.
+    `use_cudnn="auto"` keeps the check (a cond in the traced graph)."""
+    import importlib
+
+    from keras_rnnx import _rnn_base
+
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    kind = "lstm" if layer_cls is LSTMX else "gru"
+    x = tf.constant(np.random.default_rng(11).normal(size=(B, T, D)), tf.float32)
+    right = tf.constant(np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0],
+                                  [1, 1, 0, 0, 0]], bool))
+    plain = layer_cls(H, return_sequences=True, return_state=True, use_cudnn=False)
+    plain(x)
+
+    def grads(layer, mask):
+        with tf.GradientTape() as tape:
+            outs = layer(x, mask=mask)
+            loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(outs))
+        return list(outs) + tape.gradient(loss, layer.trainable_weights)
+
+    expected = grads(plain, right)
+    calls = []
+    fake = _fake_keras_cudnn(kind)
+
+    def keras_cudnn(*args, **kwargs):  # with Keras' own mask assertion
+        calls.append(1)
+        mask = args[-1]  # (inputs, h0, [c0,] mask)
+        if mask is not None:
+            tf_rnn._assert_valid_mask(mask)
+        return fake(*args, **kwargs)
+
+    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
+    monkeypatch.setattr(tf_rnn, kind, keras_cudnn)
+    layers = {}
+    for use_cudnn in ("auto", True):
+        layer = layers[use_cudnn] = layer_cls(H, return_sequences=True,
+                                              return_state=True, use_cudnn=use_cudnn)
+        layer(x)
+        layer.set_weights(plain.get_weights())
+    step = tf.function(lambda m: grads(layers[True], m))
+    assert_close(step(right), expected, 1e-5)
+    assert calls
+    graph_ops = {op.type for op in step.get_concrete_function(right).graph.get_operations()}
+    assert not graph_ops & {"If", "StatelessIf", "Case", "StatelessCase"}
+    auto_step = tf.function(lambda m: grads(layers["auto"], m))
+    assert_close(auto_step(right), expected, 1e-5)
+    auto_ops = {op.type for op in auto_step.get_concrete_function(right).graph.get_operations()}
+    assert auto_ops & {"If", "StatelessIf"}
+    for bad in (IRREGULAR, RIGHT_PADDED):  # not right-padded; an empty row
+        with pytest.raises(tf.errors.InvalidArgumentError, match="right-padded"):
+            step(tf.constant(bad))
+        assert_close(auto_step(tf.constant(bad)), grads(plain, tf.constant(bad)), 1e-5)
