@@ -370,15 +370,19 @@ class _BackwardSteps:
     Keras' mask rule seen backwards: a masked step carried its states over,
     so their gradient passes it unchanged. `_into_step(m, g)` is what flows
     into the step's own math; `_past_step(m, g_prev, g, g_in)` adds back
-    the part that went around it.
+    the part that went around it. A loop whose saved values already
+    vanish at masked steps (`_lstm_fast`) only needs `skip` for dh, and
+    asks for the mask as booleans (`mask_as="bool"`).
     """
 
-    def __init__(self, dhs, hs, h0, mask_tb, n):
+    def __init__(self, dhs, hs, h0, mask_tb, n, mask_as="float"):
         self._dhs = _Steps(_zeros_if_none(dhs, hs), n)
         self._h_prev = _Steps(_shift_prev(h0, hs), n)
-        self._mf = (_Steps(_mask_float(mask_tb, hs.dtype), n)
-                    if mask_tb is not None else None)
-        self._mb = _Steps(mask_tb, n) if mask_tb is not None else None
+        self._mf = self._mb = None
+        if mask_tb is not None and mask_as == "float":
+            self._mf = _Steps(_mask_float(mask_tb, hs.dtype), n)
+        elif mask_tb is not None:
+            self._mb = _Steps(mask_tb, n)
 
     def upstream(self, t, dh):
         return dh + self._dhs[t]
@@ -387,11 +391,13 @@ class _BackwardSteps:
         return self._h_prev[t]
 
     def mask(self, t):
+        """The mask at step t as floats [B, 1] (`mask_as="float"`)."""
         return self._mf[t] if self._mf is not None else None
 
     def skip(self, t, new, old):
         """`new` where step t is real, `old` (the gradient that went around
-        a masked step) where it is masked; `new` without a mask."""
+        a masked step) where it is masked (`mask_as="bool"`); `new` without
+        a mask."""
         import tensorflow as tf
 
         if self._mb is None:
@@ -479,7 +485,7 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb):
         def grad(dhs, dc_final):
             dc_final = _zeros_if_none(dc_final, c_t)
             ut = tf.transpose(u)
-            steps = _BackwardSteps(dhs, hs, h0, mask_tb, n)
+            steps = _BackwardSteps(dhs, hs, h0, mask_tb, n, mask_as="bool")
 
             def bbody(t, dh, dc, du, dz_ta):
                 dh = steps.upstream(t, dh)
