@@ -274,21 +274,13 @@ class SequenceRNN(keras.layers.RNN):
         )
 
     def _cudnn_route(self, mask, training):
-        """How cuDNN takes part in this call: None (it doesn't), "always"
-        (no mask, or `use_cudnn=True`) or "usable" (a mask with
-        `use_cudnn="auto"`: decided per batch by `_cudnn_usable`).
+        """Whether cuDNN runs this call: "always" or None.
 
         cuDNN is used on a GPU when the configuration allows (tanh/sigmoid,
-        bias, no recurrent dropout, GRU reset_after): there its results equal
-        the default kernel's. Code traced for XLA never uses it (its ops
-        cannot compile); lowered kernels (export) never do either.
-
-        The per-batch check costs a GPU train step a host round trip and a
-        cond: on an H200 (B64 T50 D128 H256, right-padded mask) 4.52 ms
-        with it against 3.63 ms without and 3.45 ms for Keras. So
-        `use_cudnn=True` takes Keras' contract instead: masked batches go
-        straight to cuDNN, whose own assertion rejects a mask that is not
-        right-padded or has an empty row."""
+        bias, no recurrent dropout, GRU reset_after), masked or not: there
+        its results equal the default kernel's (`_cudnn_call` turns any mask
+        into one cuDNN can take). Code traced for XLA never uses it (its ops
+        cannot compile); lowered kernels (export) never do either."""
         if (
             self.use_cudnn not in ("auto", True)
             or recurrence.lowered_kernel(self._KIND) is not None
@@ -297,28 +289,28 @@ class SequenceRNN(keras.layers.RNN):
             or _in_xla_context()
         ):
             return None
-        return "always" if mask is None or self.use_cudnn is True else "usable"
-
-    @staticmethod
-    def _cudnn_usable(mask):
-        """True (a tensor) when cuDNN's masked kernel gives this batch the
-        default kernel's result: a right-padded mask without empty rows.
-        False for zero-length sequences too (no row has a step)."""
-        import tensorflow as tf
-
-        m = tf.cast(mask, tf.bool)
-        lengths = tf.reduce_sum(tf.cast(m, tf.int32), axis=1)
-        right_padded = tf.reduce_all(
-            tf.equal(m, tf.sequence_mask(lengths, tf.shape(m)[1])))
-        return tf.logical_and(right_padded, tf.reduce_all(lengths > 0))
+        return "always"
 
     def _cudnn_call(self, sequences, initial_state, mask):
         """(last, outputs or None, states) from Keras' cuDNN kernel, or None
         when Keras declines (NotImplementedError: it sees no GPU).
 
-        With a mask (only given when `_cudnn_usable`), cuDNN's zeros at padded
-        steps are replaced by the last real output, which is what Keras' CPU
-        mask semantics (the default kernel's) give there."""
+        cuDNN takes a mask only as per-row lengths of right-padded rows
+        without empty ones (Keras asserts that). Keras' CPU mask semantics
+        (the default kernel's: a masked step keeps the states, its output
+        repeats the last one) depend only on each row's real steps in order,
+        so any mask is run as one cuDNN can take, with no data-dependent
+        branch (a per-batch check cost a train step on an H200 a host round
+        trip and a cond, 4.52 ms against 3.63 ms without; Keras 3.45):
+
+        * each row's real steps are moved to its front, in order (a gather
+          by `searchsorted` on the running count of real steps); going
+          backwards, the rows are reversed first, as the default kernel does;
+        * cuDNN runs forwards with those counts as lengths (at least 1);
+        * the output at step t is cuDNN's output after the row's k-th real
+          step, k = real steps up to t (zeros when k = 0); rows without a
+          real step get the initial states and a zero last output.
+        """
         import importlib
 
         import tensorflow as tf
@@ -334,20 +326,42 @@ class SequenceRNN(keras.layers.RNN):
             return_sequences=self.return_sequences,
             go_backwards=self.go_backwards, unroll=False,
         )
-        m = None if mask is None else tf.cast(mask, tf.bool)
+        x, run_mask = sequences, None
+        if mask is not None:
+            m = tf.cast(mask, tf.bool)
+            if self.go_backwards:
+                x, m = tf.reverse(x, [1]), tf.reverse(m, [1])
+            seen = tf.math.cumsum(tf.cast(m, tf.int32), axis=1)  # [B, T]
+            lengths = seen[:, -1]
+            steps = tf.shape(m)[1]
+            # the position of each row's (j+1)-th real step (T past its last)
+            wanted = tf.broadcast_to(tf.range(1, steps + 1)[None, :], tf.shape(m))
+            order = tf.minimum(tf.searchsorted(seen, wanted), steps - 1)
+            x = tf.gather(x, order, axis=1, batch_dims=1)
+            run_mask = tf.sequence_mask(tf.maximum(lengths, 1), steps)
+            common.update(go_backwards=False, return_sequences=True)
         try:
             if self._KIND == "lstm":
-                out = tf_rnn.lstm(sequences, initial_state[0], initial_state[1],
-                                  m, **common)
+                out = tf_rnn.lstm(x, initial_state[0], initial_state[1],
+                                  run_mask, **common)
             else:
-                out = tf_rnn.gru(sequences, initial_state[0], m,
+                out = tf_rnn.gru(x, initial_state[0], run_mask,
                                  reset_after=True, **common)
         except NotImplementedError:
             return None
         last, outputs, states = out
-        if m is not None and self.return_sequences and not self.go_backwards:
-            outputs = tf.where(m[:, :, None], outputs, last[:, None, :])
-        return last, (outputs if self.return_sequences else None), list(states)
+        states = list(states)
+        if mask is not None:
+            nonempty = (lengths > 0)[:, None]
+            last = tf.where(nonempty, last, tf.zeros_like(last))
+            states = [tf.where(nonempty, s, tf.cast(s0, s.dtype))
+                      for s, s0 in zip(states, initial_state)]
+            if self.return_sequences:
+                outputs = tf.gather(outputs, tf.maximum(seen - 1, 0), axis=1,
+                                    batch_dims=1)
+                outputs = tf.where((seen > 0)[:, :, None], outputs,
+                                   tf.zeros_like(outputs))
+        return last, (outputs if self.return_sequences else None), states
 
     def _empty_result(self, sequences, initial_state):
         """The result for zero-length sequences: no step runs, so the final
@@ -364,15 +378,14 @@ class SequenceRNN(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """Runs the sequence; zero-length sequences get `_empty_result`.
 
-        Decisions that need the data are made once, at this level: on a
-        GPU, masked batches go to cuDNN when `_cudnn_usable` (right-padded,
-        no empty row) and to the default kernel otherwise; when the time
-        dimension is only known at run time, zero-length sequences go to
-        `_empty_result` (lowered kernels, used for export, are called as they
-        are). Where both apply they are one `tf.switch_case`, not nested
-        conds: on an H100 and an H200 TensorFlow failed (an AssertionError
-        without a message) building the gradient of a cond over CudnnRNNV3
-        that had another cond inside either branch."""
+        The only data-dependent decision: when the time dimension is only
+        known at run time, zero-length sequences go to `_empty_result` (a
+        cond on the shape, known on the host without waiting for the GPU;
+        lowered kernels, used for export, are called as they are). Masked
+        batches need no decision: `_cudnn_call` runs any mask on cuDNN.
+        (An earlier per-batch check whether cuDNN could take the mask also
+        had to avoid a cond in the other branch of a cond over CudnnRNNV3:
+        on an H100 and an H200 TensorFlow failed to build its gradient.)"""
         import tensorflow as tf
 
         if isinstance(mask, (list, tuple)):
@@ -393,17 +406,6 @@ class SequenceRNN(keras.layers.RNN):
 
         lowered = recurrence.lowered_kernel(self._KIND) is not None
         dynamic = steps is None and not lowered
-        if route == "usable":
-            usable = self._cudnn_usable(mask)  # False when T = 0
-            if not dynamic:
-                return tf.cond(usable, branch(True), branch(False))
-            nonempty = tf.shape(sequences)[1] > 0
-            # one three-way choice: a cond in the other branch of a cond over
-            # CudnnRNNV3 fails to differentiate (AssertionError, H100/H200)
-            index = tf.where(usable, 0, tf.where(nonempty, 1, 2))
-            return tf.switch_case(index, [
-                branch(True), branch(False),
-                lambda: self._empty_result(sequences, initial_state)])
         if dynamic and _in_xla_context():
             # XLA cannot differentiate that cond: the empty branch would have
             # to fake the loop's TensorList intermediates (FakeParam of

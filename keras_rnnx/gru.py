@@ -170,10 +170,9 @@ class GRUX(_rnn_base.SequenceRNN):
         stateful: Carry the final state of batch i to batch i+1 (needs a
             fixed batch size).
         unroll: Accepted for compatibility; the loop is never unrolled.
-        use_cudnn: As for `LSTMX`. "auto": cuDNN where a GPU and the
-            configuration allow (full variant, reset_after=True), masked
-            batches only once checked right-padded. True: cuDNN required,
-            masks trusted as Keras does (faster; others raise). False.
+        use_cudnn: "auto" (cuDNN when a GPU and the configuration allow:
+            full variant, reset_after=True; any mask), True (require it on
+            a GPU) or False.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:

@@ -144,12 +144,9 @@ class LSTMX(_rnn_base.SequenceRNN):
         stateful: Carry the final states of batch i to batch i+1 (needs a
             fixed batch size).
         unroll: Accepted for compatibility; the loop is never unrolled.
-        use_cudnn: "auto" (cuDNN when a GPU and the configuration allow;
-            masked batches are checked per batch and go to cuDNN only when
-            right-padded without empty rows), True (require it on a GPU, and
-            take Keras' contract for masks: no per-batch check, which is
-            faster; a mask that is not right-padded or has an empty row
-            raises InvalidArgumentError there) or False.
+        use_cudnn: "auto" (cuDNN when a GPU and the configuration allow,
+            for any mask: unlike Keras, masks need not be right-padded),
+            True (require it on a GPU) or False.
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:

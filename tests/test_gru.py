@@ -247,15 +247,18 @@ def test_bad_inputs():
 @pytest.mark.gpu
 @pytest.mark.skipif(not has_gpu(), reason="needs a GPU")
 def test_gpu_cudnn_matches_default_kernel():
+    """cuDNN (any mask: each row's real steps are moved to its front and run
+    with lengths) against the default kernel, both directions."""
     x, h0 = data(13)
-    kw = dict(return_sequences=True, return_state=True, bias_initializer="random_normal")
-    cudnn = GRUX(H, **kw)
-    plain = GRUX(H, use_cudnn=False, **kw)
-    build_pair(cudnn, plain, x)
-    # a right-padded mask with no empty row runs cuDNN with lengths;
-    # RIGHT_PADDED has an empty row, so that batch runs the default kernel
     full_rows = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0]], bool)
-    for mask in (None, RIGHT_PADDED, full_rows):
-        assert_close(cudnn(x, mask=mask, initial_state=[h0]),
-                     plain(x, mask=mask, initial_state=[h0]), 1e-4)
-        assert_close(gradients(cudnn, x, mask), gradients(plain, x, mask), 1e-4)
+    for go_backwards in (False, True):
+        kw = dict(return_sequences=True, return_state=True, go_backwards=go_backwards,
+                  bias_initializer="random_normal")
+        cudnn = GRUX(H, **kw)
+        plain = GRUX(H, use_cudnn=False, **kw)
+        build_pair(cudnn, plain, x)
+        for mask in (None, RIGHT_PADDED, full_rows, IRREGULAR):
+            assert_close(cudnn(x, mask=mask, initial_state=[h0]),
+                         plain(x, mask=mask, initial_state=[h0]), 1e-4)
+            assert_close(gradients(cudnn, x, mask, [h0]),
+                         gradients(plain, x, mask, [h0]), 1e-4)

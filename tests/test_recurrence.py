@@ -332,7 +332,8 @@ def test_cudnn_dispatch_calls_keras_cudnn_kernel_and_falls_back(monkeypatch, lay
     Keras' own `keras.src.backend.tensorflow.rnn.lstm/gru` with its weights
     (a GPU run once found it calling a wrong object there), and when Keras
     says no (NotImplementedError: Keras itself sees no GPU) fall back to
-    the default kernel with the same result. Masked batches never go there."""
+    the default kernel with the same result. Masked batches go there too,
+    forwards (the layer reverses and compacts them itself)."""
     import importlib
 
     from keras_rnnx import _rnn_base
@@ -349,12 +350,13 @@ def test_cudnn_dispatch_calls_keras_cudnn_kernel_and_falls_back(monkeypatch, lay
     x = np.random.default_rng(3).normal(size=(B, T, D)).astype("float32")
     layer = layer_cls(H, return_sequences=True, go_backwards=True)
     expected = np.asarray(layer(x))
+    expected_masked = np.asarray(layer(x, mask=IRREGULAR))
     monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
     monkeypatch.setattr(tf_rnn, name, spy)
     assert_close(layer(x), expected, 1e-6)
     assert seen == [((B, T, D), True, True)]
-    layer(x, mask=RIGHT_PADDED)
-    assert len(seen) == 1
+    assert_close(layer(x, mask=IRREGULAR), expected_masked, 1e-6)
+    assert seen == [((B, T, D), True, True), ((B, T, D), False, True)]
 
 
 def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
@@ -381,8 +383,13 @@ def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
 
 
 def _fake_keras_cudnn(kind):
-    """Keras' cuDNN kernel's contract, emulated on a CPU: with a mask it
-    returns zeros at padded steps (forward) and the final h as last output."""
+    """Keras' cuDNN kernel's contract, emulated on a CPU: a mask must be
+    right-padded without empty rows (Keras' assertion); with one it returns
+    zeros at padded steps (forward) and the final h as last output."""
+    import importlib
+
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+
     def fake(inputs, *args, **kw):
         if kind == "lstm":
             h0, c0, mask = args
@@ -394,6 +401,8 @@ def _fake_keras_cudnn(kind):
             run = recurrence.default_gru_sequence
             kw.pop("reset_after")
         kw.pop("unroll")
+        if mask is not None:  # Keras' own check: right-padded, no empty row
+            tf_rnn._assert_valid_mask(mask)
         return_sequences = kw.pop("return_sequences")
         last, outs, final = run(inputs, states, mask=mask, return_sequences=True, **kw)
         if mask is not None:
@@ -571,12 +580,13 @@ def test_use_cudnn_true_rejects_a_configuration_cudnn_cannot_run(monkeypatch):
 
 
 @pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
-def test_use_cudnn_true_takes_keras_mask_contract(monkeypatch, layer_cls):
-    """`use_cudnn=True` with a mask skips the per-batch check (a host round
-    trip and a cond that cost a GPU train step ~25%): masked batches go
-    straight to cuDNN, results and gradients equal the default kernel's for
-    right-padded masks, and Keras' own assertion rejects the rest.
-    `use_cudnn="auto"` keeps the check (a cond in the traced graph)."""
+def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
+    """Every masked batch goes to cuDNN with no cond on the data (a per-batch
+    check cost a GPU train step a host round trip and a cond, ~25%): the
+    traced train step has no If/Case op, each batch calls Keras' kernel once
+    with a mask that passes Keras' assertion, and results and gradients
+    equal the default kernel's for right-padded, empty-row and irregular
+    masks, with use_cudnn "auto" and True."""
     import importlib
 
     from keras_rnnx import _rnn_base
@@ -584,8 +594,8 @@ def test_use_cudnn_true_takes_keras_mask_contract(monkeypatch, layer_cls):
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     kind = "lstm" if layer_cls is LSTMX else "gru"
     x = tf.constant(np.random.default_rng(11).normal(size=(B, T, D)), tf.float32)
-    right = tf.constant(np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0],
-                                  [1, 1, 0, 0, 0]], bool))
+    right = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0]], bool)
+    masks = [right, RIGHT_PADDED, IRREGULAR]
     plain = layer_cls(H, return_sequences=True, return_state=True, use_cudnn=False)
     plain(x)
 
@@ -595,35 +605,24 @@ def test_use_cudnn_true_takes_keras_mask_contract(monkeypatch, layer_cls):
             loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(outs))
         return list(outs) + tape.gradient(loss, layer.trainable_weights)
 
-    expected = grads(plain, right)
+    expected = [grads(plain, tf.constant(m)) for m in masks]
     calls = []
     fake = _fake_keras_cudnn(kind)
-
-    def keras_cudnn(*args, **kwargs):  # with Keras' own mask assertion
-        calls.append(1)
-        mask = args[-1]  # (inputs, h0, [c0,] mask)
-        if mask is not None:
-            tf_rnn._assert_valid_mask(mask)
-        return fake(*args, **kwargs)
-
     monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
-    monkeypatch.setattr(tf_rnn, kind, keras_cudnn)
-    layers = {}
+    monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
     for use_cudnn in ("auto", True):
-        layer = layers[use_cudnn] = layer_cls(H, return_sequences=True,
-                                              return_state=True, use_cudnn=use_cudnn)
+        layer = layer_cls(H, return_sequences=True, return_state=True, use_cudnn=use_cudnn)
         layer(x)
         layer.set_weights(plain.get_weights())
-    step = tf.function(lambda m: grads(layers[True], m))
-    assert_close(step(right), expected, 1e-5)
-    assert calls
-    graph_ops = {op.type for op in step.get_concrete_function(right).graph.get_operations()}
-    assert not graph_ops & {"If", "StatelessIf", "Case", "StatelessCase"}
-    auto_step = tf.function(lambda m: grads(layers["auto"], m))
-    assert_close(auto_step(right), expected, 1e-5)
-    auto_ops = {op.type for op in auto_step.get_concrete_function(right).graph.get_operations()}
-    assert auto_ops & {"If", "StatelessIf"}
-    for bad in (IRREGULAR, RIGHT_PADDED):  # not right-padded; an empty row
-        with pytest.raises(tf.errors.InvalidArgumentError, match="right-padded"):
-            step(tf.constant(bad))
-        assert_close(auto_step(tf.constant(bad)), grads(plain, tf.constant(bad)), 1e-5)
+        step = tf.function(lambda m: grads(layer, m))
+        graph = step.get_concrete_function(tf.constant(right)).graph
+        assert not {op.type for op in graph.get_operations()} & {
+            "If", "StatelessIf", "Case", "StatelessCase"}
+        calls.clear()
+        for m, want in zip(masks, expected):
+            assert_close(step(tf.constant(m)), want, 1e-5, f"use_cudnn={use_cudnn!r}")
+        assert calls == []  # traced once above: the calls happened at trace time
+        eager_calls = len(calls)
+        for m, want in zip(masks, expected):
+            assert_close(grads(layer, tf.constant(m)), want, 1e-5, f"eager {use_cudnn!r}")
+        assert len(calls) == eager_calls + len(masks)  # one cuDNN call per batch

@@ -118,22 +118,6 @@ def _measure(quick, one_thread=False):
                 "unit": "ms",
                 "notes": f"{shape}; peer=keras.layers.{name}; ratio=keras/ours, >1 = we are faster",
             })
-        if tf.config.list_logical_devices("GPU"):
-            # use_cudnn=True: Keras' mask contract, no per-batch check
-            trusted = ours_cls(h, return_sequences=True, use_cudnn=True)
-            trusted(x)
-            trusted.set_weights(theirs.get_weights())
-            t_ours, t_keras = interleaved_medians(
-                _masked_train_step_fn(trusted, x), _masked_train_step_fn(theirs, x),
-                repeats=repeats, clock=clock)
-            rows.append({
-                "benchmark": f"{name}X train step, right-padded mask, use_cudnn=True, {timing}",
-                "ours": t_ours * 1e3,
-                "peer": t_keras * 1e3,
-                "ratio": t_keras / t_ours,
-                "unit": "ms",
-                "notes": f"{shape}; peer=keras.layers.{name}; ratio=keras/ours, >1 = we are faster",
-            })
     return rows
 
 
