@@ -306,7 +306,9 @@ class SequenceRNN(keras.layers.RNN):
         * each row's real steps are moved to its front, in order (a gather
           by `searchsorted` on the running count of real steps); going
           backwards, the rows are reversed first, as the default kernel does;
-        * cuDNN runs forwards with those counts as lengths (at least 1);
+        * cuDNN runs forwards with those counts as lengths (at least 1),
+          the inputs past each row's length zeroed by a `where`, which also
+          stops the undefined gradient cuDNN gives there;
         * the output at step t is cuDNN's output after the row's k-th real
           step, k = real steps up to t (zeros when k = 0); rows without a
           real step get the initial states and a zero last output.
@@ -338,6 +340,11 @@ class SequenceRNN(keras.layers.RNN):
             wanted = tf.broadcast_to(tf.range(1, steps + 1)[None, :], tf.shape(m))
             order = tf.minimum(tf.searchsorted(seen, wanted), steps - 1)
             x = tf.gather(x, order, axis=1, batch_dims=1)
+            # cuDNN leaves its input gradient at padded steps undefined (an
+            # H200 returned 1e164 there in float64): a `where`, not a
+            # product, so none of it reaches the inputs
+            real = tf.sequence_mask(lengths, steps)
+            x = tf.where(real[:, :, None], x, tf.zeros_like(x))
             run_mask = tf.sequence_mask(tf.maximum(lengths, 1), steps)
             common.update(go_backwards=False, return_sequences=True)
         try:

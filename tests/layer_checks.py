@@ -34,7 +34,15 @@ def max_diff(a, b):
         v = np.asarray(v, dtype="float64")
         assert u.shape == v.shape, f"shape {u.shape} vs {v.shape}"
         if u.size:
-            worst = max(worst, float(np.abs(u - v).max()))
+            # equal (infinities included) or NaN on both sides counts as 0;
+            # a NaN on one side is an infinite difference (Python's max()
+            # would silently skip it)
+            same = (u == v) | (np.isnan(u) & np.isnan(v))
+            with np.errstate(invalid="ignore"):
+                diff = np.where(same, 0.0, np.abs(u - v))
+            if np.isnan(diff).any():
+                return float("inf")
+            worst = max(worst, float(diff.max()))
     return worst
 
 

@@ -384,8 +384,11 @@ def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
 
 def _fake_keras_cudnn(kind):
     """Keras' cuDNN kernel's contract, emulated on a CPU: a mask must be
-    right-padded without empty rows (Keras' assertion); with one it returns
-    zeros at padded steps (forward) and the final h as last output."""
+    right-padded without empty rows (Keras' assertion); with one, the last
+    output is the final h, and what cuDNN gives at padded steps is taken as
+    undefined: NaN outputs there, and NaN as the input gradient there (an
+    H200 returned 1e164 in float64), so a layer that let either through
+    fails the comparisons."""
     import importlib
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
@@ -403,12 +406,21 @@ def _fake_keras_cudnn(kind):
         kw.pop("unroll")
         if mask is not None:  # Keras' own check: right-padded, no empty row
             tf_rnn._assert_valid_mask(mask)
+            real = tf.cast(mask, tf.bool)[:, :, None]
+
+            @tf.custom_gradient
+            def undefined_gradient_past_length(x):
+                def grad(dy):
+                    return tf.where(real, dy, tf.fill(tf.shape(dy), tf.constant(np.nan, dy.dtype)))
+                return tf.identity(x), grad
+
+            inputs = undefined_gradient_past_length(inputs)
         return_sequences = kw.pop("return_sequences")
         last, outs, final = run(inputs, states, mask=mask, return_sequences=True, **kw)
         if mask is not None:
             last = final[0]
             if not kw["go_backwards"]:
-                outs = tf.where(tf.cast(mask, tf.bool)[:, :, None], outs, tf.zeros_like(outs))
+                outs = tf.where(real, outs, tf.fill(tf.shape(outs), tf.constant(np.nan, outs.dtype)))
         if not return_sequences:
             outs = last[:, None]
         return last, outs, final
@@ -444,9 +456,10 @@ def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, g
 
     def grads(layer, mask):
         with tf.GradientTape() as tape:
+            tape.watch(x)
             outs = layer(x, mask=tf.convert_to_tensor(mask))
             loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(outs))
-        return list(outs) + tape.gradient(loss, layer.trainable_weights)
+        return list(outs) + tape.gradient(loss, [x] + layer.trainable_weights)
 
     expected = {k: [plain(x, mask=m), grads(plain, m)] for k, m in masks.items()}
     calls = []
@@ -479,11 +492,9 @@ def _dynamic_length_batches(tokens, labels, batch_size):
 def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
     """What `fit` does with `Embedding(mask_zero=True)` on `Input((None,))`:
     a traced train step whose time dimension may be dynamic. With a
-    (pretend) GPU, cuDNN's branch, the default kernel's and the zero-length
-    one are one three-way choice (H100/H200 runs failed building
-    CudnnRNNV3's gradient with a cond nested in the other branch);
-    training gives the weights that the default kernel gives, and batches of
-    length 0 still give the empty result."""
+    (pretend) GPU every batch, empty rows included, runs cuDNN under the one
+    cond on the length; training gives the weights that the default kernel
+    gives, and batches of length 0 still give the empty result."""
     import importlib
 
     from keras_rnnx import _rnn_base
@@ -506,7 +517,7 @@ def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
     def trained(net):
         net.compile(keras.optimizers.SGD(0.5),
                     keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        # the first batch is usable by cuDNN, the second has an empty row
+        # the second batch has an empty row
         net.fit(_dynamic_length_batches(tokens, labels, 4), epochs=2, shuffle=False, verbose=0)
         return net.get_weights()
 
@@ -601,9 +612,10 @@ def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
 
     def grads(layer, mask):
         with tf.GradientTape() as tape:
+            tape.watch(x)
             outs = layer(x, mask=mask)
             loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(outs))
-        return list(outs) + tape.gradient(loss, layer.trainable_weights)
+        return list(outs) + tape.gradient(loss, [x] + layer.trainable_weights)
 
     expected = [grads(plain, tf.constant(m)) for m in masks]
     calls = []
