@@ -546,8 +546,8 @@ def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
 def test_gpu_masked_fit_with_dynamic_length_uses_cudnn(monkeypatch, layer_cls):
     """The real thing on a GPU: `fit` with `Embedding(mask_zero=True)` on
     `Input((None,))` differentiates Keras' cuDNN kernel inside the layer's
-    conds (`use_cudnn="auto"`) or its one cond on the length
-    (`use_cudnn=True`), and trains to the weights of the default kernel."""
+    one cond (on the length), and trains to the weights of the default
+    kernel, with `use_cudnn` "auto" and True."""
     import importlib
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
@@ -572,7 +572,7 @@ def test_gpu_masked_fit_with_dynamic_length_uses_cudnn(monkeypatch, layer_cls):
 
     expected = trained(False)
     monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or original(*a, **k))
-    for use_cudnn in ("auto", True):  # True: no per-batch check (Keras' contract)
+    for use_cudnn in ("auto", True):
         calls.clear()
         got = trained(use_cudnn)
         assert calls
