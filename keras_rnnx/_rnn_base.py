@@ -157,13 +157,7 @@ _gpu_available = recurrence.gpu_available  # module-level: tests pretend a GPU h
 def _in_xla_context():
     """True while tracing for XLA (`tf.function(jit_compile=True)`), where
     cuDNN's RNN ops cannot compile: the default kernel runs there instead."""
-    import tensorflow as tf
-
-    try:
-        from tensorflow.python.ops import control_flow_util
-    except ImportError:  # private module moved: assume XLA, stay safe
-        return True
-    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
+    return recurrence.in_xla_context()
 
 
 class SequenceRNN(keras.layers.RNN):

@@ -638,3 +638,58 @@ def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
         for m, want in zip(masks, expected):
             assert_close(grads(layer, tf.constant(m)), want, 1e-5, f"eager {use_cudnn!r}")
         assert len(calls) == eager_calls + len(masks)  # one cuDNN call per batch
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+def test_row_groups_equal_one_batch(monkeypatch, kind):
+    """On a CPU a traced batch runs as two independent row groups (two
+    recurrences on two cores; their weight gradients as one product after
+    the loop). Outputs, states and every gradient equal the whole batch's
+    in float64, with masks, both directions, training and inference, and
+    for a dynamic batch of one row (an empty group)."""
+    gates = 4 if kind == "lstm" else 2 if kind == "gru_simplified" else 3
+    bias_shape = (2, 3 * H) if kind == "gru_after" else (gates * H,)
+    x, h0, c0, k, u, b = (tf.constant(a) for a in weights(gates, bias_shape, seed=12))
+
+    def run(x, h0, c0, mask, go_backwards, training):
+        if kind == "lstm":
+            return recurrence.default_lstm_sequence(
+                x, [h0, c0], k, u, b, mask=mask, go_backwards=go_backwards,
+                training=training)
+        return recurrence.default_gru_sequence(
+            x, [h0], k, u, b, mask=mask, go_backwards=go_backwards, training=training,
+            reset_after=kind == "gru_after",
+            variant="simplified" if kind == "gru_simplified" else "full")
+
+    def results(x, h0, c0, mask, go_backwards, training):
+        with tf.GradientTape() as tape:
+            tape.watch([x, h0, c0, k, u, b])
+            last, outs, states = run(x, h0, c0, mask, go_backwards, training)
+            loss = (tf.reduce_sum(outs * outs) + tf.reduce_sum(last)
+                    + sum(tf.reduce_sum(s * (i + 2.0)) for i, s in enumerate(states)))
+        grads = tape.gradient(loss, [x, h0, c0, k, u, b])
+        return [last, outs] + list(states) + [g for g in grads if g is not None]
+
+    spec = [tf.TensorSpec([None, T, D], tf.float64), tf.TensorSpec([None, H], tf.float64),
+            tf.TensorSpec([None, H], tf.float64), tf.TensorSpec([None, T], tf.bool)]
+    split_calls = []
+    original = recurrence._in_row_groups
+    monkeypatch.setattr(recurrence, "_in_row_groups", lambda run_, *a: split_calls.append(
+        recurrence._splits_rows(tf.convert_to_tensor(a[0]))) or original(run_, *a))
+    for go_backwards in (False, True):
+        for training in (None, False):
+            def f(x, h0, c0, mask):
+                return results(x, h0, c0, mask, go_backwards, training)
+            monkeypatch.setattr(recurrence, "_ROW_GROUPS", 1)
+            whole = tf.function(f, input_signature=spec).get_concrete_function()
+            monkeypatch.setattr(recurrence, "_ROW_GROUPS", 2)
+            grouped = tf.function(f, input_signature=spec).get_concrete_function()
+            for mask in (IRREGULAR, RIGHT_PADDED, np.ones((B, T), bool)):
+                m = tf.constant(mask)
+                assert_close(grouped(x, h0, c0, m), whole(x, h0, c0, m), 1e-10,
+                             f"go_backwards={go_backwards} training={training}")
+            one = [x[:1], h0[:1], c0[:1], tf.constant(IRREGULAR[:1])]
+            assert_close(grouped(*one), whole(*one), 1e-10, "one row")
+    assert True in split_calls and False in split_calls  # both paths were traced
+    # eager calls and small known batches run whole
+    assert not recurrence._splits_rows(x)
