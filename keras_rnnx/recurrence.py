@@ -7,7 +7,8 @@ states, weights, mask, direction). Which kernel runs is decided here:
 * default (training and inference in Keras): a minimal `tf.while_loop`
   with the input projection off the recurrent chain (`_hoist_projection`),
   a hand-written backward pass whose weight gradients are large matrix
-  products; cuDNN on a GPU when the configuration allows.
+  products; on a CPU a traced batch runs as two independent row groups
+  (`_in_row_groups`); cuDNN on a GPU when the configuration allows.
 * a *lowering* chosen by an exporter at trace time with
   `with lowering("tflite_loop"):` or `with lowering("tflite_fused"):`; the
   exporter registers the implementation with `register_lowering`.
@@ -462,10 +463,23 @@ def _splits_rows(inputs):
     import tensorflow as tf
 
     if (_ROW_GROUPS < 2 or tf.executing_eagerly() or current_lowering()
-            is not None or in_xla_context() or gpu_available()):
+            is not None or in_xla_context() or gpu_available()
+            or not _parallel_cpu()):
         return False
     rows = inputs.shape[0]
     return rows is None or rows >= _ROW_GROUPS * _MIN_GROUP_ROWS
+
+
+def _parallel_cpu():
+    """Whether TensorFlow may run two ops at once here: more than one CPU
+    and no inter-op pool limited to one thread (with one, two groups only
+    add ops: inference measured 0.90-0.96x of one group)."""
+    import os
+
+    import tensorflow as tf
+
+    threads = tf.config.threading.get_inter_op_parallelism_threads()
+    return (os.cpu_count() or 1) > 1 and threads != 1
 
 
 def _in_row_groups(run, inputs, initial_state, mask, weights, options):
@@ -481,7 +495,7 @@ def _in_row_groups(run, inputs, initial_state, mask, weights, options):
     if rows is None:
         rows = tf.shape(inputs)[0]
     sizes = [rows // _ROW_GROUPS] * (_ROW_GROUPS - 1)
-    sizes.append(rows - sum(sizes[1:], sizes[0]))
+    sizes.append(rows - (rows // _ROW_GROUPS) * (_ROW_GROUPS - 1))
     if not isinstance(rows, int):
         sizes = tf.stack(sizes)
 
@@ -530,8 +544,9 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb, du_in_loop=True):
     off a train step on 2 cores. A masked step saves zero coefficients and
     f = 1, so its dc passes unchanged and its dz is zero; its dh passes by
     one `where`. Same memory as saving the gates (7H floats per step and
-    row). dU accumulates inside the backward loop (`_outer`); dW, db and dx
-    are one big matrix product each after it.
+    row). dU accumulates inside the backward loop (`_outer`), or is one
+    product after it for a row group (`du_in_loop=False`, `_outer_all`);
+    dW, db and dx are one big matrix product each after it.
     """
     import tensorflow as tf
 
