@@ -154,10 +154,9 @@ def _zeros_step(sequences):
 _gpu_available = recurrence.gpu_available  # module-level: tests pretend a GPU here
 
 
-def _in_xla_context():
-    """True while tracing for XLA (`tf.function(jit_compile=True)`), where
-    cuDNN's RNN ops cannot compile: the default kernel runs there instead."""
-    return recurrence.in_xla_context()
+# True while tracing for XLA (`tf.function(jit_compile=True)`), where cuDNN's
+# RNN ops cannot compile: the default kernel runs there instead.
+_in_xla_context = recurrence.in_xla_context
 
 
 class SequenceRNN(keras.layers.RNN):
@@ -267,23 +266,21 @@ class SequenceRNN(keras.layers.RNN):
             and not cell.recurrent_dropout
         )
 
-    def _cudnn_route(self, mask, training):
-        """Whether cuDNN runs this call: "always" or None.
+    def _cudnn_applies(self):
+        """Whether cuDNN runs this call.
 
         cuDNN is used on a GPU when the configuration allows (tanh/sigmoid,
         bias, no recurrent dropout, GRU reset_after), masked or not: there
         its results equal the default kernel's (`_cudnn_call` turns any mask
         into one cuDNN can take). Code traced for XLA never uses it (its ops
         cannot compile); lowered kernels (export) never do either."""
-        if (
-            self.use_cudnn not in ("auto", True)
-            or recurrence.lowered_kernel(self._KIND) is not None
-            or not self._cudnn_config_ok()
-            or not _gpu_available()
-            or _in_xla_context()
-        ):
-            return None
-        return "always"
+        return (
+            self.use_cudnn in ("auto", True)
+            and recurrence.lowered_kernel(self._KIND) is None
+            and self._cudnn_config_ok()
+            and _gpu_available()
+            and not _in_xla_context()
+        )
 
     def _cudnn_call(self, sequences, initial_state, mask):
         """(last, outputs or None, states) from Keras' cuDNN kernel, or None
@@ -394,16 +391,14 @@ class SequenceRNN(keras.layers.RNN):
         steps = sequences.shape[1]
         if steps == 0:
             return self._empty_result(sequences, initial_state)
-        route = self._cudnn_route(mask, training)
+        use_cudnn = self._cudnn_applies()
         dtype = sequences.dtype
 
-        def branch(use_cudnn):
-            def run():
-                last, outputs, states = self._inner_loop(
-                    sequences, initial_state, mask, training, use_cudnn)
-                return (tf.cast(last, dtype), tf.cast(outputs, dtype),
-                        [tf.cast(s, dtype) for s in states])
-            return run
+        def run():  # both branches of the cond on the length give `dtype`
+            last, outputs, states = self._inner_loop(
+                sequences, initial_state, mask, training, use_cudnn)
+            return (tf.cast(last, dtype), tf.cast(outputs, dtype),
+                    [tf.cast(s, dtype) for s in states])
 
         lowered = recurrence.lowered_kernel(self._KIND) is not None
         dynamic = steps is None and not lowered
@@ -414,10 +409,10 @@ class SequenceRNN(keras.layers.RNN):
             return self._inner_loop(sequences, initial_state, mask, training,
                                     pad_step=True)
         if dynamic:
-            return tf.cond(tf.shape(sequences)[1] > 0, branch(route == "always"),
+            return tf.cond(tf.shape(sequences)[1] > 0, run,
                            lambda: self._empty_result(sequences, initial_state))
         return self._inner_loop(sequences, initial_state, mask, training,
-                                route == "always")
+                                use_cudnn)
 
     def _with_masked_step(self, sequences, mask):
         """`sequences` and `mask` with one masked step added where it is run

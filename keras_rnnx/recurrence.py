@@ -391,7 +391,8 @@ class _BackwardSteps:
 
     def __init__(self, dhs, hs, h0, mask_tb, n, mask_as="float"):
         self._dhs = _Steps(_zeros_if_none(dhs, hs), n)
-        self._h_prev = _Steps(_shift_prev(h0, hs), n)
+        self.h_prevs = _shift_prev(h0, hs)  # [T, B, H], for `_outer_all`
+        self._h_prev = _Steps(self.h_prevs, n)
         self._mf = self._mb = None
         if mask_tb is not None and mask_as == "float":
             self._mf = _Steps(_mask_float(mask_tb, hs.dtype), n)
@@ -597,10 +598,9 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb, du_in_loop=True):
                 dct = dc + dh * a_ta.read(t)
                 dz = tf.concat([dct, dct, dct, dh], axis=1) * g_ta.read(t)
                 dh_prev = steps.skip(t, tf.matmul(dz, ut), dh)
-                if not du_in_loop:
-                    return dh_prev, dct * f_ta.read(t), du, dz_ta.write(t, dz)
-                return (dh_prev, dct * f_ta.read(t),
-                        du + _outer(steps.h_prev(t), dz), dz_ta.write(t, dz))
+                if du_in_loop:
+                    du = du + _outer(steps.h_prev(t), dz)
+                return dh_prev, dct * f_ta.read(t), du, dz_ta.write(t, dz)
 
             dh0, dc0, du, dz_ta = _loop(
                 n, bbody,
@@ -609,7 +609,7 @@ def _lstm_fast(x, w, b, h0, c0, u, mask_tb, du_in_loop=True):
             )
             dzs = dz_ta.stack()
             if not du_in_loop:
-                du = _outer_all(_shift_prev(h0, hs), dzs)
+                du = _outer_all(steps.h_prevs, dzs)
             dx, dw, db = _input_grads(x, w, dzs)
             return dx, dw, db, dh0, dc0, du
 
@@ -743,10 +743,12 @@ def _gru_fast_reset_after(x, w, b, h0, u, b_rec, mask_tb, du_in_loop=True):
                 drec = tf.concat([da_z, da_r, da_h * r], axis=1)
                 dh_prev = _past_step(m, dhn * z + tf.matmul(drec, ut), dh, dhn)
                 dx_ta = dx_ta.write(t, tf.concat([da_z, da_r, da_h], axis=1))
-                if not du_in_loop:
-                    return dh_prev, du, db_rec, dx_ta, drec_ta.write(t, drec)
-                return (dh_prev, du + _outer(hp, drec),
-                        db_rec + tf.reduce_sum(drec, axis=0), dx_ta, drec_ta)
+                if du_in_loop:
+                    du = du + _outer(hp, drec)
+                    db_rec = db_rec + tf.reduce_sum(drec, axis=0)
+                else:
+                    drec_ta = drec_ta.write(t, drec)
+                return dh_prev, du, db_rec, dx_ta, drec_ta
 
             dh0, du, db_rec, dx_ta, drec_ta = _loop(
                 n, bbody,
@@ -755,7 +757,7 @@ def _gru_fast_reset_after(x, w, b, h0, u, b_rec, mask_tb, du_in_loop=True):
                 reverse=True)
             if not du_in_loop:
                 drecs = drec_ta.stack()
-                du = _outer_all(_shift_prev(h0, hs), drecs)
+                du = _outer_all(steps.h_prevs, drecs)
                 db_rec = tf.reduce_sum(drecs, axis=[0, 1])
             dx, dw, db = _input_grads(x, w, dx_ta.stack())
             return dx, dw, db, dh0, du, db_rec
@@ -798,7 +800,7 @@ def _gru_fast_reset_before(x, w, b, h0, u, mask_tb, du_in_loop=True):
             u_zr_t, u_h_t = tf.transpose(u_zr), tf.transpose(u_h)
             steps = _BackwardSteps(dhs, hs, h0, mask_tb, n)
 
-            def bbody(t, dh, du_zr, du_h, dx_ta, rh_ta):
+            def bbody(t, dh, du_zr, du_h, dx_ta, rhp_ta):
                 dh = steps.upstream(t, dh)
                 m = steps.mask(t)
                 dhn = _into_step(m, dh)
@@ -811,12 +813,14 @@ def _gru_fast_reset_before(x, w, b, h0, u, mask_tb, du_in_loop=True):
                 dh_prev = _past_step(m, dhn * z + d_rh * r + tf.matmul(da_zr, u_zr_t),
                                      dh, dhn)
                 dx_ta = dx_ta.write(t, tf.concat([da_zr, da_h], axis=1))
-                if not du_in_loop:
-                    return dh_prev, du_zr, du_h, dx_ta, rh_ta.write(t, r * hp)
-                return (dh_prev, du_zr + _outer(hp, da_zr),
-                        du_h + _outer(r * hp, da_h), dx_ta, rh_ta)
+                if du_in_loop:
+                    du_zr = du_zr + _outer(hp, da_zr)
+                    du_h = du_h + _outer(r * hp, da_h)
+                else:
+                    rhp_ta = rhp_ta.write(t, r * hp)
+                return dh_prev, du_zr, du_h, dx_ta, rhp_ta
 
-            dh0, du_zr, du_h, dx_ta, rh_ta = _loop(
+            dh0, du_zr, du_h, dx_ta, rhp_ta = _loop(
                 n, bbody,
                 (tf.zeros_like(h0), tf.zeros_like(u_zr), tf.zeros_like(u_h),
                  _ta(dtype, n), _ta(dtype, n)),
@@ -824,8 +828,8 @@ def _gru_fast_reset_before(x, w, b, h0, u, mask_tb, du_in_loop=True):
             dxs = dx_ta.stack()
             if not du_in_loop:
                 da_zr_all, da_h_all = tf.split(dxs, [2 * hdim, hdim], axis=2)
-                du_zr = _outer_all(_shift_prev(h0, hs), da_zr_all)
-                du_h = _outer_all(rh_ta.stack(), da_h_all)
+                du_zr = _outer_all(steps.h_prevs, da_zr_all)
+                du_h = _outer_all(rhp_ta.stack(), da_h_all)
             dx, dw, db = _input_grads(x, w, dxs)
             return dx, dw, db, dh0, tf.concat([du_zr, du_h], axis=1)
 
@@ -875,16 +879,16 @@ def _gru_fast_simplified(x, w, b, h0, u, mask_tb, du_in_loop=True):
                 dz = tf.concat([_sigmoid_grad(uu, dhn * (cc - hp)),
                                 _tanh_grad(cc, dhu)], axis=1)
                 dh_prev = _past_step(m, (dhn - dhu) + tf.matmul(dz, ut), dh, dhn)
-                if not du_in_loop:
-                    return dh_prev, du, dz_ta.write(t, dz)
-                return dh_prev, du + _outer(hp, dz), dz_ta.write(t, dz)
+                if du_in_loop:
+                    du = du + _outer(hp, dz)
+                return dh_prev, du, dz_ta.write(t, dz)
 
             dh0, du, dz_ta = _loop(
                 n, bbody, (tf.zeros_like(h0), tf.zeros_like(u), _ta(dtype, n)),
                 reverse=True)
             dzs = dz_ta.stack()
             if not du_in_loop:
-                du = _outer_all(_shift_prev(h0, hs), dzs)
+                du = _outer_all(steps.h_prevs, dzs)
             dx, dw, db = _input_grads(x, w, dzs)
             return dx, dw, db, dh0, du
 
