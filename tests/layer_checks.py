@@ -14,6 +14,10 @@ import numpy as np
 RIGHT_PADDED = np.array(
     [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]], bool
 )
+# Right-padded lengths 5, 3, 1, 2, no empty row: what cuDNN itself takes.
+FULL_ROWS = np.array(
+    [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0]], bool
+)
 # Left padding and a hole in the middle: only Keras' generic semantics apply.
 IRREGULAR = np.array(
     [[0, 0, 1, 1, 1], [1, 0, 1, 0, 1], [1, 1, 1, 1, 0], [0, 0, 0, 0, 0]], bool

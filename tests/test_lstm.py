@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from conftest import has_gpu
 from keras_rnnx import LSTMCellX, LSTMX
-from layer_checks import (IRREGULAR, RIGHT_PADDED, assert_close, build_pair,
+from layer_checks import (FULL_ROWS, IRREGULAR, RIGHT_PADDED, assert_close, build_pair,
                           gradients, np_lstm,
                           roundtrip_config, save_load_model)
 
@@ -291,13 +291,12 @@ def test_gpu_cudnn_matches_default_kernel():
     """cuDNN (any mask: each row's real steps are moved to its front and run
     with lengths) against the default kernel, both directions."""
     x, h0, c0 = data(13)
-    full_rows = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0]], bool)
     for go_backwards in (False, True):
         kw = dict(return_sequences=True, return_state=True, go_backwards=go_backwards)
         cudnn = LSTMX(H, **kw)
         plain = LSTMX(H, use_cudnn=False, **kw)
         build_pair(cudnn, plain, x)
-        for mask in (None, RIGHT_PADDED, full_rows, IRREGULAR):
+        for mask in (None, RIGHT_PADDED, FULL_ROWS, IRREGULAR):
             assert_close(cudnn(x, mask=mask, initial_state=[h0, c0]),
                          plain(x, mask=mask, initial_state=[h0, c0]), 1e-4)
             assert_close(gradients(cudnn, x, mask, [h0, c0]),

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from keras_rnnx import GRUX, LSTMX, BiDirectional, recurrence
 from conftest import has_gpu
-from layer_checks import IRREGULAR, RIGHT_PADDED, assert_close, np_gru, np_lstm
+from layer_checks import FULL_ROWS, IRREGULAR, RIGHT_PADDED, assert_close, np_gru, np_lstm
 
 B, T, D, H = 4, 5, 3, 6
 
@@ -382,6 +382,16 @@ def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
     assert len(seen) == 2  # plain tf.function: tried again
 
 
+def _outputs_and_grads(layer, x, mask):
+    """The outputs of `layer(x, mask=mask)` and the gradients of a fixed
+    weighted sum of them w.r.t. `x` and the layer's trainable weights."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        outs = layer(x, mask=tf.convert_to_tensor(mask))
+        loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(outs))
+    return list(outs) + tape.gradient(loss, [x] + layer.trainable_weights)
+
+
 def _fake_keras_cudnn(kind):
     """Keras' cuDNN kernel's contract, emulated on a CPU: a mask must be
     right-padded without empty rows (Keras' assertion); with one, the last
@@ -432,11 +442,11 @@ def _fake_keras_cudnn(kind):
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, go_backwards,
                                                        return_sequences):
-    """On a GPU at inference, right-padded masks without empty rows go to
-    cuDNN (as in Keras) and everything else to the default kernel, decided at
-    run time. With Keras' cuDNN contract emulated, outputs and states equal
-    the default kernel's for right-padded, irregular and empty-row masks,
-    and so do the gradients, which also go through cuDNN."""
+    """On a GPU every masked batch goes to cuDNN, its rows compacted to a
+    mask cuDNN takes. With Keras' cuDNN contract emulated, outputs and
+    states equal the default kernel's for right-padded, irregular and
+    empty-row masks, both directions, at inference and in training, and so
+    do the gradients."""
     import importlib
 
     from keras_rnnx import _rnn_base
@@ -450,16 +460,10 @@ def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, g
     plain(x)
     gpu(x)
     gpu.set_weights(plain.get_weights())
-    masks = {"right": np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0],
-                                [1, 1, 0, 0, 0]], bool),
-             "empty row": RIGHT_PADDED, "irregular": IRREGULAR}
+    masks = {"right": FULL_ROWS, "empty row": RIGHT_PADDED, "irregular": IRREGULAR}
 
     def grads(layer, mask):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            outs = layer(x, mask=tf.convert_to_tensor(mask))
-            loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(outs))
-        return list(outs) + tape.gradient(loss, [x] + layer.trainable_weights)
+        return _outputs_and_grads(layer, x, mask)
 
     expected = {k: [plain(x, mask=m), grads(plain, m)] for k, m in masks.items()}
     calls = []
@@ -605,17 +609,12 @@ def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     kind = "lstm" if layer_cls is LSTMX else "gru"
     x = tf.constant(np.random.default_rng(11).normal(size=(B, T, D)), tf.float32)
-    right = np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 0, 0, 0]], bool)
-    masks = [right, RIGHT_PADDED, IRREGULAR]
+    masks = [FULL_ROWS, RIGHT_PADDED, IRREGULAR]
     plain = layer_cls(H, return_sequences=True, return_state=True, use_cudnn=False)
     plain(x)
 
     def grads(layer, mask):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            outs = layer(x, mask=mask)
-            loss = sum(tf.reduce_sum(o * (i + 1.5)) for i, o in enumerate(outs))
-        return list(outs) + tape.gradient(loss, [x] + layer.trainable_weights)
+        return _outputs_and_grads(layer, x, mask)
 
     expected = [grads(plain, tf.constant(m)) for m in masks]
     calls = []
@@ -627,7 +626,7 @@ def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
         layer(x)
         layer.set_weights(plain.get_weights())
         step = tf.function(lambda m: grads(layer, m))
-        graph = step.get_concrete_function(tf.constant(right)).graph
+        graph = step.get_concrete_function(tf.constant(FULL_ROWS)).graph
         assert not {op.type for op in graph.get_operations()} & {
             "If", "StatelessIf", "Case", "StatelessCase"}
         calls.clear()
