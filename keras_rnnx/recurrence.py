@@ -58,6 +58,7 @@ import contextvars
 _CURRENT = contextvars.ContextVar("keras_rnnx_lowering", default=None)
 _LOWERINGS = {}
 _PARALLEL_ITERATIONS = 32  # lets TensorArray writes overlap the next step
+_UNROLL = 4  # time steps per while-loop iteration (see `_loop`)
 
 
 def register_lowering(name, *, lstm=None, gru=None):
@@ -215,21 +216,38 @@ def _shift_prev(first, seq):
 
 
 def _loop(n, body, loop_vars, *, reverse=False):
+    """`loop_vars = body(t, *loop_vars)` for t = 0 .. n-1 (n-1 .. 0 with
+    `reverse`), `_UNROLL` steps per while-loop iteration and the last
+    n % _UNROLL steps one per iteration in a second loop.
+
+    Each iteration of a TensorFlow while loop costs ~20 us of executor work
+    on top of its ops (frame bookkeeping, the loop variables' Merge/Switch/
+    NextIteration, the body's constants run again). Measured side by side
+    (2 cores, B64 T50 D128 H256, paired medians over 31 rounds): 4 steps per
+    iteration made the GRUX train step 1.04-1.06x faster and LSTMX's
+    1.02-1.05x, inference 1.04-1.07x; 8 was no better than 4 or 5. The cost
+    is tracing the body `_UNROLL + 1` times (a train step's first call
+    ~0.5 s longer). Works for any n, known or not, including 0.
+    """
     import tensorflow as tf
 
-    i0 = n - 1 if reverse else 0
+    k = _UNROLL
+    step = -1 if reverse else 1
 
-    def cond(i, *_):
-        return i >= 0 if reverse else i < n
+    def unrolled(i, *vs):
+        for j in range(k):
+            vs = body(i + j * step, *vs)
+        return (i + k * step,) + tuple(vs)
 
-    def step(i, *vs):
-        out = body(i, *vs)
-        return (i - 1 if reverse else i + 1,) + tuple(out)
+    def single(i, *vs):
+        return (i + step,) + tuple(body(i, *vs))
 
-    res = tf.while_loop(
-        cond, step, (i0,) + tuple(loop_vars), maximum_iterations=n,
-        parallel_iterations=_PARALLEL_ITERATIONS,
-    )
+    res = (n - 1 if reverse else 0,) + tuple(loop_vars)
+    loops = [(single, n)] if k == 1 else [(unrolled, n // k), (single, n % k)]
+    for fn, count in loops:
+        res = tf.while_loop(
+            lambda i, *_: True, fn, res, maximum_iterations=count,
+            parallel_iterations=_PARALLEL_ITERATIONS)
     return res[1:]
 
 

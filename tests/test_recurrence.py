@@ -696,3 +696,69 @@ def test_row_groups_equal_one_batch(monkeypatch, kind):
     assert True in split_calls and False in split_calls  # both paths were traced
     # eager calls and small known batches run whole
     assert not recurrence._splits_rows(x)
+
+
+@pytest.mark.parametrize("unroll", [1, 3, 4])
+def test_loop_visits_every_step_once_in_order(monkeypatch, unroll):
+    """`_loop` runs `_UNROLL` steps per while iteration and the remainder
+    one by one: every t in 0..n-1 (or n-1..0) exactly once, in order, for
+    n known when tracing or not, including 0 and n below, at and above
+    multiples of the unroll."""
+    monkeypatch.setattr(recurrence, "_UNROLL", unroll)
+
+    def visits(n, reverse):
+        def body(t, count, order):
+            return count + 1, order.write(count, t)
+
+        count, order = recurrence._loop(
+            n, body, (tf.constant(0), tf.TensorArray(tf.int32, size=n)), reverse=reverse)
+        return count, order.stack()
+
+    for reverse in (False, True):
+        dynamic = tf.function(lambda n, reverse=reverse: visits(n, reverse),
+                              input_signature=[tf.TensorSpec([], tf.int32)])
+        for n in range(0, 10):
+            expected = list(range(n))[::-1] if reverse else list(range(n))
+            for count, order in (visits(n, reverse), dynamic(tf.constant(n))):
+                assert int(count) == n
+                assert order.numpy().tolist() == expected, (n, reverse, unroll)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+def test_unrolled_kernels_equal_one_step_per_iteration(monkeypatch, kind):
+    """The fast kernels give the same outputs and gradients (float64) with
+    4 steps per loop iteration as with 1, over a length that leaves a
+    remainder, with a mask and in both directions."""
+    t = 11
+    rng = np.random.default_rng(3)
+    gates = 4 if kind == "lstm" else 2 if kind == "gru_simplified" else 3
+    bias_shape = (2, 3 * H) if kind == "gru_after" else (gates * H,)
+    x = tf.constant(rng.normal(size=(B, t, D)))
+    h0, c0 = tf.constant(rng.normal(size=(B, H))), tf.constant(rng.normal(size=(B, H)))
+    k = tf.constant(rng.normal(size=(D, gates * H)) * 0.5)
+    u = tf.constant(rng.normal(size=(H, gates * H)) * 0.5)
+    b = tf.constant(rng.normal(size=bias_shape))
+    mask = tf.constant(np.arange(t)[None, :] < np.array([t, 7, 1, 4])[:, None])
+
+    def results(go_backwards):
+        with tf.GradientTape() as tape:
+            tape.watch([x, h0, c0, k, u, b])
+            if kind == "lstm":
+                last, outs, states = recurrence.default_lstm_sequence(
+                    x, [h0, c0], k, u, b, mask=mask, go_backwards=go_backwards)
+            else:
+                last, outs, states = recurrence.default_gru_sequence(
+                    x, [h0], k, u, b, mask=mask, go_backwards=go_backwards,
+                    reset_after=kind == "gru_after",
+                    variant="simplified" if kind == "gru_simplified" else "full")
+            loss = tf.reduce_sum(outs * outs) + sum(tf.reduce_sum(s) for s in states)
+        grads = tape.gradient(loss, [x, h0, c0, k, u, b])
+        return [last, outs] + list(states) + [g for g in grads if g is not None]
+
+    for go_backwards in (False, True):
+        monkeypatch.setattr(recurrence, "_UNROLL", 1)
+        one = tf.function(results)(go_backwards)
+        monkeypatch.setattr(recurrence, "_UNROLL", 4)
+        four = tf.function(results)(go_backwards)
+        assert len(one) == len(four)
+        assert_close(four, one, 1e-12, f"go_backwards={go_backwards}")
