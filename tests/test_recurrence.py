@@ -12,11 +12,30 @@ from layer_checks import FULL_ROWS, IRREGULAR, RIGHT_PADDED, assert_close, np_gr
 B, T, D, H = 4, 5, 3, 6
 
 
-def weights(gates, bias_shape, seed=0):
+def weights(gates, bias_shape, seed=0, t=T):
     rng = np.random.default_rng(seed)
-    return (rng.normal(size=(B, T, D)), rng.normal(size=(B, H)), rng.normal(size=(B, H)),
+    return (rng.normal(size=(B, t, D)), rng.normal(size=(B, H)), rng.normal(size=(B, H)),
             rng.normal(size=(D, gates * H)) * 0.5, rng.normal(size=(H, gates * H)) * 0.5,
             rng.normal(size=bias_shape))
+
+
+KINDS = ["lstm", "gru_after", "gru_before", "gru_simplified"]
+
+
+def kind_weights(kind, seed, t=T):
+    """float64 (x, h0, c0, kernel, recurrent_kernel, bias) for a kernel kind."""
+    gates = 4 if kind == "lstm" else 2 if kind == "gru_simplified" else 3
+    bias_shape = (2, 3 * H) if kind == "gru_after" else (gates * H,)
+    return tuple(tf.constant(a) for a in weights(gates, bias_shape, seed=seed, t=t))
+
+
+def run_kernel(kind, x, h0, c0, k, u, b, **options):
+    """The default kernel of `kind` (one of KINDS): (last, outputs, states)."""
+    if kind == "lstm":
+        return recurrence.default_lstm_sequence(x, [h0, c0], k, u, b, **options)
+    return recurrence.default_gru_sequence(
+        x, [h0], k, u, b, reset_after=kind == "gru_after",
+        variant="simplified" if kind == "gru_simplified" else "full", **options)
 
 
 @pytest.mark.parametrize("mask", [None, RIGHT_PADDED, IRREGULAR])
@@ -295,28 +314,20 @@ def test_recurrent_dropout_under_jit_compile_with_dynamic_length():
     assert tuple(f(tf.zeros((2, 0, 4))).shape) == (2, 0, 3)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("training", [None, False])
 def test_hoisted_projection_equals_per_step_projection(monkeypatch, kind, training):
     """The GPU layout (x @ W for all steps before the loop) and the CPU one
     (x[t] @ W inside the loop) give the same outputs and gradients, for the
     hand-written backward pass (training=None) and the lean loop (False)."""
-    gates = 4 if kind == "lstm" else 2 if kind == "gru_simplified" else 3
-    bias_shape = (2, 3 * H) if kind == "gru_after" else (gates * H,)
-    x, h0, c0, k, u, b = (tf.constant(a) for a in weights(gates, bias_shape, seed=7))
+    x, h0, c0, k, u, b = kind_weights(kind, seed=7)
 
     def run(hoist):
         monkeypatch.setattr(recurrence, "_hoist_projection", lambda: hoist)
         with tf.GradientTape() as tape:
             tape.watch([x, h0, k, u, b])
-            if kind == "lstm":
-                last, outs, states = recurrence.default_lstm_sequence(
-                    x, [h0, c0], k, u, b, mask=IRREGULAR, training=training)
-            else:
-                last, outs, states = recurrence.default_gru_sequence(
-                    x, [h0], k, u, b, mask=IRREGULAR, training=training,
-                    reset_after=kind == "gru_after",
-                    variant="simplified" if kind == "gru_simplified" else "full")
+            last, outs, states = run_kernel(kind, x, h0, c0, k, u, b, mask=IRREGULAR,
+                                            training=training)
             loss = tf.reduce_sum(outs ** 2) + tf.reduce_sum(last) + tf.reduce_sum(states[-1])
         return [outs, last] + tape.gradient(loss, [x, h0, k, u, b])
 
@@ -639,31 +650,20 @@ def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
         assert len(calls) == eager_calls + len(masks)  # one cuDNN call per batch
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_row_groups_equal_one_batch(monkeypatch, kind):
     """On a CPU a traced batch runs as two independent row groups (two
     recurrences on two cores; their weight gradients as one product after
     the loop). Outputs, states and every gradient equal the whole batch's
     in float64, with masks, both directions, training and inference, and
     for a dynamic batch of one row (an empty group)."""
-    gates = 4 if kind == "lstm" else 2 if kind == "gru_simplified" else 3
-    bias_shape = (2, 3 * H) if kind == "gru_after" else (gates * H,)
-    x, h0, c0, k, u, b = (tf.constant(a) for a in weights(gates, bias_shape, seed=12))
-
-    def run(x, h0, c0, mask, go_backwards, training):
-        if kind == "lstm":
-            return recurrence.default_lstm_sequence(
-                x, [h0, c0], k, u, b, mask=mask, go_backwards=go_backwards,
-                training=training)
-        return recurrence.default_gru_sequence(
-            x, [h0], k, u, b, mask=mask, go_backwards=go_backwards, training=training,
-            reset_after=kind == "gru_after",
-            variant="simplified" if kind == "gru_simplified" else "full")
+    x, h0, c0, k, u, b = kind_weights(kind, seed=12)
 
     def results(x, h0, c0, mask, go_backwards, training):
         with tf.GradientTape() as tape:
             tape.watch([x, h0, c0, k, u, b])
-            last, outs, states = run(x, h0, c0, mask, go_backwards, training)
+            last, outs, states = run_kernel(kind, x, h0, c0, k, u, b, mask=mask,
+                                            go_backwards=go_backwards, training=training)
             loss = (tf.reduce_sum(outs * outs) + tf.reduce_sum(last)
                     + sum(tf.reduce_sum(s * (i + 2.0)) for i, s in enumerate(states)))
         grads = tape.gradient(loss, [x, h0, c0, k, u, b])
@@ -724,33 +724,20 @@ def test_loop_visits_every_step_once_in_order(monkeypatch, unroll):
                 assert order.numpy().tolist() == expected, (n, reverse, unroll)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_unrolled_kernels_equal_one_step_per_iteration(monkeypatch, kind):
     """The fast kernels give the same outputs and gradients (float64) with
     4 steps per loop iteration as with 1, over a length that leaves a
     remainder, with a mask and in both directions."""
     t = 11
-    rng = np.random.default_rng(3)
-    gates = 4 if kind == "lstm" else 2 if kind == "gru_simplified" else 3
-    bias_shape = (2, 3 * H) if kind == "gru_after" else (gates * H,)
-    x = tf.constant(rng.normal(size=(B, t, D)))
-    h0, c0 = tf.constant(rng.normal(size=(B, H))), tf.constant(rng.normal(size=(B, H)))
-    k = tf.constant(rng.normal(size=(D, gates * H)) * 0.5)
-    u = tf.constant(rng.normal(size=(H, gates * H)) * 0.5)
-    b = tf.constant(rng.normal(size=bias_shape))
+    x, h0, c0, k, u, b = kind_weights(kind, seed=3, t=t)
     mask = tf.constant(np.arange(t)[None, :] < np.array([t, 7, 1, 4])[:, None])
 
     def results(go_backwards):
         with tf.GradientTape() as tape:
             tape.watch([x, h0, c0, k, u, b])
-            if kind == "lstm":
-                last, outs, states = recurrence.default_lstm_sequence(
-                    x, [h0, c0], k, u, b, mask=mask, go_backwards=go_backwards)
-            else:
-                last, outs, states = recurrence.default_gru_sequence(
-                    x, [h0], k, u, b, mask=mask, go_backwards=go_backwards,
-                    reset_after=kind == "gru_after",
-                    variant="simplified" if kind == "gru_simplified" else "full")
+            last, outs, states = run_kernel(kind, x, h0, c0, k, u, b, mask=mask,
+                                            go_backwards=go_backwards)
             loss = tf.reduce_sum(outs * outs) + sum(tf.reduce_sum(s) for s in states)
         grads = tape.gradient(loss, [x, h0, c0, k, u, b])
         return [last, outs] + list(states) + [g for g in grads if g is not None]
