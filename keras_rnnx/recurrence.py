@@ -234,8 +234,8 @@ def _loop(n, body, loop_vars, *, reverse=False):
     (2 cores, B64 T50 D128 H256, paired medians over 31 rounds): 4 steps per
     iteration made the GRUX train step 1.04-1.06x faster and LSTMX's
     1.02-1.05x, inference 1.04-1.07x; 8 was no better than 4 or 5. Small,
-    long batches gain most (B8 T200 H64: train 1.15x / 1.39x, inference
-    1.08x / 1.24x). The cost is tracing the body `_UNROLL + 1` times (a
+    long batches gain most (B8 T200 H64, two runs: train GRUX 1.14-1.15x,
+    LSTMX 1.27-1.39x; inference 1.06-1.08x / 1.09-1.24x). The cost is tracing the body `_UNROLL + 1` times (a
     train step's first call ~0.5 s longer). Works for any n, known or not,
     including 0; a length known when tracing leaves out a loop with no
     iterations (at T=3 the empty unrolled loop cost 4-13%; without it,
