@@ -10,6 +10,7 @@ are shared and noisy, so compare ratios, not absolute numbers.
     python tools/bench.py                 # every section
     python tools/bench.py --only layers   # one section
     python tools/bench.py --quick         # fewer repeats, smaller sizes
+    python tools/bench.py --only layers --processes 5   # median of 5 processes
 """
 import argparse
 import datetime
@@ -93,6 +94,9 @@ def main(argv=None):
     p.add_argument("--only", nargs="*", choices=names, help="sections to run")
     p.add_argument("--quick", action="store_true", help="fewer repeats, smaller sizes")
     p.add_argument("--out", default="bench_results.md", help="file to write the table to")
+    p.add_argument("--processes", type=int, default=None,
+                   help="fresh processes to take the median over, for sections that "
+                        "support it (layers; default 3, 1 with --quick)")
     p.add_argument("--rows-json", help=argparse.SUPPRESS)  # internal: one section's rows
     args = p.parse_args(argv)
     sections = args.only or names
@@ -112,6 +116,8 @@ def main(argv=None):
                        "--out", os.path.join(tmp, "table.md"), "--rows-json", out]
                 if args.quick:
                     cmd.append("--quick")
+                if args.processes is not None:
+                    cmd += ["--processes", str(args.processes)]
                 code = subprocess.call(cmd)
                 if code != 0 or not os.path.exists(out):
                     rows.append({"section": name, "benchmark": "(section failed)",
