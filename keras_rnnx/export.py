@@ -7,6 +7,9 @@
     run = export.load_tflite("export/tagger.tflite")
     probs = run(token_ids)                                      # any batch, any length
 
+    with export.for_tflite():                                   # Keras' own exporter,
+        model.export("export/tagger.tflite", format="litert")   # builtin ops too
+
 Both exporters keep the batch dimension dynamic and every dimension the model
 declares as `None` (declare `keras.Input(shape=(None, ...))` for a dynamic
 time dimension). Writes are atomic: the export goes to a temporary path beside
@@ -20,6 +23,7 @@ the order the layers run) and returns the new states under the same names, so
 an app feeds one step (or a chunk of steps) at a time and carries the state
 itself. Only uni-directional layers can stream.
 """
+import contextlib
 import json
 import os
 import re
@@ -33,6 +37,7 @@ __all__ = [
     "ExportError",
     "to_saved_model",
     "to_tflite",
+    "for_tflite",
     "load_tflite",
     "tflite_ops",
     "TFLiteRunner",
@@ -606,6 +611,46 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
     write_bytes(path, data, overwrite=overwrite)
     info["size"] = len(data)
     return info
+
+
+@contextlib.contextmanager
+def for_tflite():
+    """Traces keras_rnnx layers with the builtin-op TFLite loop kernel, for
+    converting with Keras' or TensorFlow's own tools.
+
+    Outside it, a model's LSTMX/GRUX/BiDirectional layers trace the kernels
+    built for TensorFlow (TensorArrays, a cond for empty sequences, row
+    groups), which TFLite can only run with Flex ops, as with Keras' own
+    LSTM: `model.export(path, format="litert")` then writes a model that
+    the plain interpreter refuses (FlexSplitV, FlexTensorListReserve, ...),
+    and `tf.lite.TFLiteConverter.from_keras_model` with builtin ops fails.
+    Inside it, both give builtin ops with dynamic batch and time, the same
+    kernel `to_tflite(model, path)` uses. `to_tflite` does more (checks the
+    layers, names inputs and outputs, quantizes, writes atomically, the
+    fused LSTM kernel); this is for workflows built on Keras' exporter.
+
+    Only for tracing an export: models called inside it run the export
+    kernel (no hand-written gradient, no row groups, no cuDNN), so do not
+    train inside it. Layers Keras ships (`keras.layers.LSTM`) still need
+    Flex ops.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_rnnx import GRUX, export
+    >>> ids = keras.Input((None,), dtype="int32")
+    >>> h = GRUX(8)(keras.layers.Embedding(50, 4, mask_zero=True)(ids))
+    >>> model = keras.Model(ids, keras.layers.Dense(2)(h))
+    >>> with export.for_tflite():
+    ...     model.export("/tmp/rnnx_for_tflite.tflite", format="litert", verbose=False)
+    >>> [op for op in export.tflite_ops("/tmp/rnnx_for_tflite.tflite") if op.startswith("CUSTOM")]
+    []
+    """
+    import keras_rnnx.tflite_kernels  # noqa: F401 - registers the lowerings
+    from keras_rnnx import recurrence
+
+    with recurrence.lowering("tflite_loop"):
+        yield
 
 
 # -------------------------------------------------------------------- runner

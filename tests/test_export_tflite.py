@@ -349,3 +349,73 @@ def test_mixed_precision_model_is_rejected_with_a_hint(tmp_path):
     with pytest.raises(ValueError, match="half.*float16.*float32"):
         export.to_tflite(model, tmp_path / "m.tflite")
     assert not os.listdir(tmp_path)
+
+
+# -- Keras' and TensorFlow's own converters inside export.for_tflite() --------
+
+def _keras_export_model():
+    keras.utils.set_random_seed(3)
+    ids = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, 4, mask_zero=True)(ids)
+    x = BiDirectional(LSTMX(5, return_sequences=True))(x)
+    x = GRUX(4, reset_after=False, return_sequences=True)(x)
+    x = GRUX(3, go_backwards=True)(x)
+    return keras.Model(ids, keras.layers.Dense(2)(x))
+
+
+def _run_plain_interpreter(data, ids):
+    """The flatbuffer `data` on `ids` with the stock interpreter (no Flex)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=bytes(data))
+    inp = it.get_input_details()[0]
+    it.resize_tensor_input(inp["index"], ids.shape)
+    it.allocate_tensors()
+    it.set_tensor(inp["index"], ids)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
+@pytest.mark.slow
+def test_keras_litert_export_inside_for_tflite_is_builtin_and_exact(tmp_path):
+    model = _keras_export_model()
+    plain, lowered = str(tmp_path / "plain.tflite"), str(tmp_path / "lowered.tflite")
+    # Keras' own exporter on its own: the TensorFlow kernels need Flex ops
+    model.export(plain, format="litert", verbose=False)
+    assert any(op.startswith("CUSTOM:Flex") for op in export.tflite_ops(plain))
+    with export.for_tflite():
+        model.export(lowered, format="litert", verbose=False)
+    assert recurrence.current_lowering() is None  # the context is left
+    ops = export.tflite_ops(lowered)
+    assert "WHILE" in ops and not [op for op in ops if op.startswith("CUSTOM")], ops
+    with open(lowered, "rb") as f:
+        data = f.read()
+    rng = np.random.default_rng(0)
+    for batch, steps in [(1, 1), (3, 7), (5, 4)]:  # dynamic batch and time
+        ids = _right_padded_ids(batch, steps, rng)
+        got = _run_plain_interpreter(data, ids)
+        np.testing.assert_allclose(got, model(ids).numpy(), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_tf_converter_from_keras_model_inside_for_tflite():
+    model = _keras_export_model()
+    with export.for_tflite():
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        data = converter.convert()
+    assert not [op for op in export.tflite_ops(data) if op.startswith("CUSTOM")]
+    ids = _right_padded_ids(4, 6, np.random.default_rng(1))
+    np.testing.assert_allclose(_run_plain_interpreter(data, ids), model(ids).numpy(),
+                               atol=1e-4)
+
+
+def test_for_tflite_docstring_example_runs():
+    import doctest
+
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in finder.find(export.for_tflite, "for_tflite", globs={}):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0 and result.failed == 0
