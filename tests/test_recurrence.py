@@ -676,9 +676,10 @@ def test_row_groups_equal_one_batch(monkeypatch, kind):
     # (on a GPU machine they then run on the GPU, which tests the same sums)
     monkeypatch.setattr(recurrence, "gpu_available", lambda: False)
     monkeypatch.setattr(recurrence, "_parallel_cpu", lambda: True)
+    monkeypatch.setattr(recurrence, "_MIN_GROUP_WORK", 0)  # tiny H here
     original = recurrence._in_row_groups
     monkeypatch.setattr(recurrence, "_in_row_groups", lambda run_, *a: split_calls.append(
-        recurrence._splits_rows(tf.convert_to_tensor(a[0]))) or original(run_, *a))
+        recurrence._splits_rows(tf.convert_to_tensor(a[0]), a[3][1])) or original(run_, *a))
     for go_backwards in (False, True):
         for training in (None, False):
             def f(x, h0, c0, mask):
@@ -695,7 +696,36 @@ def test_row_groups_equal_one_batch(monkeypatch, kind):
             assert_close(grouped(*one), whole(*one), 1e-10, "one row")
     assert True in split_calls and False in split_calls  # both paths were traced
     # eager calls and small known batches run whole
-    assert not recurrence._splits_rows(x)
+    assert not recurrence._splits_rows(x, u)
+
+
+@pytest.mark.parametrize("rows, units, gates, splits", [
+    (16, 64, 3, False),   # 8 x 64 x 192 = 98K multiply-adds per group step
+    (16, 64, 4, False),
+    (64, 64, 3, True),    # 32 x 64 x 192 = 393K
+    (16, 256, 3, True),
+    (14, 256, 4, False),  # fewer than 2 x _MIN_GROUP_ROWS rows
+    (None, 64, 3, False),  # unknown batch: groups of 16 rows assumed (196K)
+    (None, 64, 4, True),   # 262K
+    (None, 256, 3, True),
+])
+def test_row_groups_only_when_each_group_has_enough_work(monkeypatch, rows, units,
+                                                         gates, splits):
+    """Small recurrences run as one loop: below ~300K multiply-adds per
+    group step a second loop costs more than the second core gives."""
+    monkeypatch.setattr(recurrence, "gpu_available", lambda: False)
+    monkeypatch.setattr(recurrence, "_parallel_cpu", lambda: True)
+    u = tf.zeros([units, gates * units])
+    seen = []
+
+    @tf.function(input_signature=[tf.TensorSpec([rows, 5, 3])])
+    def f(x):
+        seen.append(recurrence._splits_rows(x, u))
+        return x
+
+    f.get_concrete_function()
+    assert seen == [splits]
+    assert not recurrence._splits_rows(tf.zeros([64, 5, 3]), u)  # eager: never
 
 
 @pytest.mark.parametrize("unroll", [1, 3, 4])
