@@ -235,8 +235,9 @@ def _loop(n, body, loop_vars, *, reverse=False):
     iteration made the GRUX train step 1.04-1.06x faster and LSTMX's
     1.02-1.05x, inference 1.04-1.07x; 8 was no better than 4 or 5. Small,
     long batches gain most (B8 T200 H64, two runs: train GRUX 1.14-1.15x,
-    LSTMX 1.27-1.39x; inference 1.06-1.08x / 1.09-1.24x). The cost is tracing the body `_UNROLL + 1` times (a
-    train step's first call ~0.5 s longer). Works for any n, known or not,
+    LSTMX 1.27-1.39x; inference 1.06-1.08x / 1.09-1.24x). The cost is
+    tracing the body `_UNROLL + 1` times (a train step's first call ~0.5 s
+    longer). Works for any n, known or not,
     including 0; a length known when tracing leaves out a loop with no
     iterations (at T=3 the empty unrolled loop cost 4-13%; without it,
     0.97-1.06x of one step per iteration).

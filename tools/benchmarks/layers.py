@@ -11,10 +11,10 @@ a fresh subprocess, which is much less sensitive to other load on the
 machine. At this size both layers are bound by the same matrix products,
 so the single-thread ratio is close to the ratio of arithmetic: 1.1-1.2
 for a train step (Keras also computes the unused input gradient inside its
-loop; 2026-11-26: LSTMX 1.09-1.10, GRUX 1.17-1.22), ~1.0 for inference. With 2 threads ours wins more: a traced batch
-runs as two independent row groups, one recurrence per core, where one
-chain of 64-row products is bound to one core (`recurrence._in_row_groups`;
-not with one thread).
+loop; 2026-11-26: LSTMX 1.09-1.10, GRUX 1.17-1.22), ~1.0 for inference.
+With 2 threads ours wins more: a traced batch runs as two independent row
+groups, one recurrence per core, where one chain of 64-row products is
+bound to one core (`recurrence._in_row_groups`; not with one thread).
 """
 import os
 
