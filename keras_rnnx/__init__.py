@@ -4,10 +4,20 @@ Layers (GRU, LSTM, bidirectional, Bahdanau attention, SkipGram), decoding
 (greedy, sampling, beam search as a tf.function) and exporters (SavedModel for
 TF Serving, builtin-op TFLite) for the TensorFlow backend.
 
+Layout (each folder names a role):
+
+* `keras_rnnx.layers`: the public Keras layers.
+* `keras_rnnx.kernels`: the one seam between sequence layers and the kernels
+  that run them (default loops, cuDNN, TFLite lowerings).
+* `keras_rnnx.text`: tokenizer, vocabulary, in-graph text to ids.
+* `keras_rnnx.decoding`: greedy, sampling and beam search strategies.
+* `keras_rnnx.export`: SavedModel and TFLite export, the TFLite runner, verify.
+* `keras_rnnx.models`: task models (text classifier, translator, language model).
+* `keras_rnnx.word2vec`, `keras_rnnx.datasets`: embeddings and data.
+
 Importing the package registers every layer with Keras' serialization, so
 `keras.saving.load_model("model.keras")` needs no `custom_objects`.
 """
-import importlib as _importlib
 import os as _os
 
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -15,40 +25,41 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_PUBLIC = {
-    "LSTMCellX": "lstm",
-    "LSTMX": "lstm",
-    "GRUCellX": "gru",
-    "GRUX": "gru",
-    "BiDirectional": "bidirectional",
-    "BahdanauAttention": "attention",
-    "AttentionDecoderCell": "attention_decoder",
-    "AttentionDecoder": "attention_decoder",
-    "SkipGram": "skipgram",
-    "Word2Vec": "word2vec",
-    "LanguageModel": "language_model",
-    "TextToIds": "text",
-    "MaskedMeanPooling": "pooling",
-    "MaskedMaxPooling": "pooling",
-    "LastStepPooling": "pooling",
-    "AttentionPooling": "pooling",
-}
+from keras_rnnx.layers import (  # noqa: E402
+    AttentionDecoder,
+    AttentionDecoderCell,
+    AttentionPooling,
+    BahdanauAttention,
+    BiDirectional,
+    GRUCellX,
+    GRUX,
+    LastStepPooling,
+    LSTMCellX,
+    LSTMX,
+    MaskedMaxPooling,
+    MaskedMeanPooling,
+    SkipGram,
+)
+from keras_rnnx.text import TextToIds  # noqa: E402
+from keras_rnnx.word2vec import Word2Vec  # noqa: E402
+from keras_rnnx.models.language_model import LanguageModel  # noqa: E402
+import keras_rnnx.models  # noqa: E402,F401  (registers the task models' layers)
 
-# Modules that register further Keras objects (layers used inside saved
-# models) without exposing them at the package root.
-_REGISTERING = ("seq2seq", "models/__init__")
-
-__all__ = []
-_here = _os.path.dirname(__file__)
-for _name, _module in _PUBLIC.items():
-    if _os.path.exists(_os.path.join(_here, _module + ".py")):
-        globals()[_name] = getattr(
-            _importlib.import_module(f"keras_rnnx.{_module}"), _name
-        )
-        __all__.append(_name)
-for _module in _REGISTERING:
-    if _os.path.exists(_os.path.join(_here, _module + ".py")):
-        _importlib.import_module(
-            "keras_rnnx." + _module.replace("/__init__", "").replace("/", ".")
-        )
+__all__ = [
+    "AttentionDecoder",
+    "AttentionDecoderCell",
+    "AttentionPooling",
+    "BahdanauAttention",
+    "BiDirectional",
+    "GRUCellX",
+    "GRUX",
+    "LanguageModel",
+    "LastStepPooling",
+    "LSTMCellX",
+    "LSTMX",
+    "MaskedMaxPooling",
+    "MaskedMeanPooling",
+    "SkipGram",
+    "TextToIds",
+    "Word2Vec",
+]

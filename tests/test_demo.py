@@ -69,7 +69,7 @@ def test_verify_reports_disagreement(demo_run):
 
 def _source_ids(out, examples):
     """Source ids as the demo's translator makes them (the saved one)."""
-    from keras_rnnx.seq2seq import Translator
+    from keras_rnnx.models.translator import Translator
 
     t = Translator.load(os.path.join(out, "date_translator_keras"))
     return t.tokenize(examples).numpy()

@@ -10,7 +10,9 @@ import pytest
 import keras
 import tensorflow as tf
 
-from keras_rnnx import BiDirectional, GRUX, LSTMX, export, recurrence, tflite_kernels
+from keras_rnnx import BiDirectional, GRUX, LSTMX, export
+from keras_rnnx.kernels import recurrence
+from keras_rnnx.kernels import tflite as tflite_kernels
 
 SHAPES = [(1, 1), (1, 6), (3, 4), (4, 9)]
 VOCAB = 13

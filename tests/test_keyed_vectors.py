@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_rnnx.keyed_vectors import KeyedVectors
+from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 
 gensim = pytest.importorskip("gensim")
 DATA = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from keras_rnnx import decoding
-from keras_rnnx.language_model import (
+from keras_rnnx.models.language_model import (
     BOS, EOS, LanguageModel, Vocabulary, export_generator, load_corpus,
     make_training_arrays, perplexity, train_language_model, unigram_perplexity,
 )

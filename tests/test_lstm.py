@@ -83,7 +83,7 @@ def test_fast_gradients_float64_exact():
 def test_inference_loop_is_differentiable_by_autodiff():
     """The lean inference loop (chosen when no tape records at trace time)
     has autodiff gradients equal to the hand-written backward pass."""
-    from keras_rnnx import recurrence
+    from keras_rnnx.kernels import recurrence
 
     x, h0, c0 = (tf.constant(a.astype("float64")) for a in data(14))
     layer = LSTMX(H, dtype="float64", bias_initializer="random_normal")

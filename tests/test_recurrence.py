@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_rnnx import GRUX, LSTMX, BiDirectional, recurrence
+from keras_rnnx import GRUX, LSTMX, BiDirectional
+from keras_rnnx.kernels import recurrence
 from conftest import has_gpu
 from layer_checks import FULL_ROWS, IRREGULAR, RIGHT_PADDED, assert_close, np_gru, np_lstm
 
@@ -160,7 +161,9 @@ def test_gru_kernel_under_jit_with_dynamic_batch():
 def test_docstring_examples_run():
     import doctest
 
-    from keras_rnnx import bidirectional, gru, lstm
+    from keras_rnnx.layers import bidirectional
+    from keras_rnnx.layers import gru
+    from keras_rnnx.layers import lstm
 
     for module in (lstm, gru, bidirectional):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
@@ -347,7 +350,7 @@ def test_cudnn_dispatch_calls_keras_cudnn_kernel_and_falls_back(monkeypatch, lay
     forwards (the layer reverses and compacts them itself)."""
     import importlib
 
-    from keras_rnnx import _rnn_base
+    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     name = "lstm" if layer_cls is LSTMX else "gru"
@@ -376,7 +379,7 @@ def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
     takes the default kernel even where a GPU is there."""
     import importlib
 
-    from keras_rnnx import _rnn_base
+    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     seen = []
@@ -460,7 +463,7 @@ def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, g
     do the gradients."""
     import importlib
 
-    from keras_rnnx import _rnn_base
+    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     kind = "lstm" if layer_cls is LSTMX else "gru"
@@ -512,7 +515,7 @@ def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
     gives, and batches of length 0 still give the empty result."""
     import importlib
 
-    from keras_rnnx import _rnn_base
+    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     kind = "lstm" if layer_cls is LSTMX else "gru"
@@ -596,7 +599,7 @@ def test_gpu_masked_fit_with_dynamic_length_uses_cudnn(monkeypatch, layer_cls):
 
 
 def test_use_cudnn_true_rejects_a_configuration_cudnn_cannot_run(monkeypatch):
-    from keras_rnnx import _rnn_base
+    from keras_rnnx.layers import _rnn_base
 
     monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
     x = np.zeros((2, 3, 4), "float32")
@@ -615,7 +618,7 @@ def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
     masks, with use_cudnn "auto" and True."""
     import importlib
 
-    from keras_rnnx import _rnn_base
+    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     kind = "lstm" if layer_cls is LSTMX else "gru"

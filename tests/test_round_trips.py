@@ -108,7 +108,7 @@ def test_skipgram_round_trip_is_exact(tmp_path):
 
 
 def test_word2vec_files_round_trip(tmp_path):
-    from keras_rnnx.keyed_vectors import KeyedVectors
+    from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 
     words = ["the", "cat", "ünïcødé", "日本", "слово", "a-b", "x" * 60]
     rng = np.random.default_rng(0)

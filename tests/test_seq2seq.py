@@ -7,8 +7,8 @@ import pytest
 import keras
 import tensorflow as tf
 
-from keras_rnnx import dates
-from keras_rnnx.seq2seq import (
+from keras_rnnx.datasets import dates
+from keras_rnnx.models.translator import (
     END_ID,
     START_ID,
     Translator,

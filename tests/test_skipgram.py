@@ -5,8 +5,12 @@ import pytest
 import tensorflow as tf
 
 from keras_rnnx import SkipGram
-from keras_rnnx import skipgram_data as sd
-from keras_rnnx.skipgram import sgd_negative_sampling_step
+from keras_rnnx.word2vec import data as sd
+from keras_rnnx.layers.skipgram import (
+    AliasSampler,
+    sgd_negative_sampling_step,
+    unigram_probabilities,
+)
 
 
 def test_keep_probabilities_match_gensim_formula():
@@ -32,9 +36,9 @@ def test_subsampling_frequencies_match_keep_probability():
 
 def test_alias_sampler_encodes_and_draws_unigram_075():
     counts = np.array([100, 40, 10, 3, 1], float)
-    probs = sd.unigram_probabilities(counts, 0.75)
+    probs = unigram_probabilities(counts, 0.75)
     np.testing.assert_allclose(probs, counts ** 0.75 / (counts ** 0.75).sum(), rtol=1e-12)
-    sampler = sd.AliasSampler(probs)
+    sampler = AliasSampler(probs)
     np.testing.assert_allclose(sampler.probabilities(), probs, atol=1e-6)
     n = 200000
     draws = sampler.sample([n], tf.constant([1, 2], tf.int64)).numpy()
@@ -42,7 +46,7 @@ def test_alias_sampler_encodes_and_draws_unigram_075():
     sigma = np.sqrt(probs * (1 - probs) / n)
     assert np.all(np.abs(freq - probs) <= 5 * sigma), (freq, probs)
     with pytest.raises(ValueError, match="probabilities"):
-        sd.AliasSampler([])
+        AliasSampler([])
 
 
 def test_window_one_hand_checked_pairs():
@@ -73,7 +77,7 @@ def _blocks(seed):
     tokens = ["a", "b", "c", "d"]
     ids = sd.id_batches(lines, Tokenizer(), tokens, lines_per_batch=4)
     keep = sd.keep_probabilities(np.array([10, 20, 20, 10.0]), 0.3)
-    sampler = sd.AliasSampler(sd.unigram_probabilities([10, 20, 20, 10]))
+    sampler = AliasSampler(unigram_probabilities([10, 20, 20, 10]))
     return list(sd.training_blocks(ids, keep_prob=keep, sampler=sampler, window=2, negative=3,
                                    block_size=16, total_words=90, seed=seed, epoch=0))
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_rnnx import classification_metrics as cm
-from keras_rnnx import pooling
+from keras_rnnx import metrics as cm
+from keras_rnnx.layers import pooling
 from keras_rnnx.models import TextClassifier, ids_model, text_classifier, with_string_input
 from keras_rnnx.models.text_classifier import (
     CharactersToIds,
@@ -186,7 +186,7 @@ def test_model_uses_keras_rnnx_layers_and_serializes(tmp_path):
 
 
 def test_pretrained_embeddings():
-    from keras_rnnx.keyed_vectors import KeyedVectors
+    from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 
     matrix = np.random.default_rng(0).normal(size=(len(VOCAB), 7)).astype("float32")
     model = text_classifier(VOCAB, 2, units=3, embeddings=matrix)

@@ -47,7 +47,7 @@ def test_deterministic_under_seed(tmp_path):
 
 def test_killed_run_resumes_to_the_same_vectors(tmp_path, monkeypatch):
     """Kill after epoch 1 is committed; the restart ends where an uninterrupted run does."""
-    from keras_rnnx import word2vec as w2v
+    from keras_rnnx.word2vec import word2vec as w2v
 
     lines, _, _ = _two_topics(60)
     kw = dict(vector_size=8, window=2, min_count=1, epochs=3, batch_size=64, seed=5)
@@ -117,7 +117,7 @@ def test_lee_corpus_end_to_end_evaluations_agree_with_gensim(tmp_path):
     ])
     assert rc == 0 and os.path.getsize(png) > 1000
     g = gensim.models.KeyedVectors.load_word2vec_format(out)
-    from keras_rnnx.keyed_vectors import KeyedVectors
+    from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 
     ours = KeyedVectors.load_word2vec_format(out)
     assert g.index_to_key == ours.index_to_key and len(ours) > 1000

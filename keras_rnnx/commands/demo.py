@@ -63,8 +63,8 @@ def run(args):
     import keras
     import numpy as np
 
-    from keras_rnnx import dates
-    from keras_rnnx.seq2seq import Translator, source_vocabulary_from_texts
+    from keras_rnnx.datasets import dates
+    from keras_rnnx.models.translator import Translator, source_vocabulary_from_texts
 
     t_start = time.perf_counter()
     clock = [t_start]

@@ -93,7 +93,7 @@ def run(args):
     import numpy as np
 
     from keras_rnnx import decoding
-    from keras_rnnx import language_model as lm_mod
+    from keras_rnnx.models import language_model as lm_mod
     from keras_rnnx.training import load_model, save_model
 
     strategy = _strategy(args, decoding)

@@ -113,7 +113,7 @@ def run(args):
 
     import keras
 
-    from keras_rnnx import classification_metrics
+    from keras_rnnx import metrics as classification_metrics
     from keras_rnnx.models import TextClassifier
     from keras_rnnx.text import atomic_write
     from keras_rnnx.training import AtomicBackupAndRestore
@@ -123,7 +123,7 @@ def run(args):
     print(f"{data!r}\ntrain {len(train)}, held out {len(test)}", flush=True)
     embeddings = None
     if args.embeddings:
-        from keras_rnnx.keyed_vectors import KeyedVectors
+        from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 
         try:
             embeddings = KeyedVectors.load_word2vec_format(args.embeddings)

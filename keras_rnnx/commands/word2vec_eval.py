@@ -19,7 +19,7 @@ def add_arguments(parser):
 def run(args):
     import sys
 
-    from keras_rnnx.keyed_vectors import KeyedVectors
+    from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 
     try:
         wv = KeyedVectors.load_word2vec_format(args.vectors)

@@ -7,6 +7,10 @@
   tokenizer settings, class names): training from texts, per-class metrics,
   saving to a folder, export to SavedModel (raw strings in) and TFLite (ids
   in).
+* `Translator` (`keras_rnnx.models.translator`): the attention seq2seq
+  translator behind `rnnx demo`.
+* `LanguageModel` (`keras_rnnx.models.language_model`): a character or word
+  language model with generation and its export.
 """
 from keras_rnnx.models.text_classifier import (  # noqa: F401
     TextClassifier,
@@ -14,5 +18,8 @@ from keras_rnnx.models.text_classifier import (  # noqa: F401
     text_classifier,
     with_string_input,
 )
+from keras_rnnx.models.language_model import LanguageModel  # noqa: F401
+from keras_rnnx.models.translator import Translator  # noqa: F401
 
-__all__ = ["text_classifier", "with_string_input", "ids_model", "TextClassifier"]
+__all__ = ["text_classifier", "with_string_input", "ids_model", "TextClassifier",
+           "LanguageModel", "Translator"]

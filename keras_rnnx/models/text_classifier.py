@@ -25,7 +25,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_rnnx import classification_metrics, pooling as pooling_lib
+from keras_rnnx import metrics as classification_metrics
+from keras_rnnx.layers import pooling as pooling_lib
 from keras_rnnx.text import TextToIds
 from keras_rnnx._atomic import atomic_write
 from keras_rnnx.training import load_model, save_model
@@ -190,16 +191,16 @@ def character_vocabulary(texts, lowercase=True, normalization="NFKC", min_count=
 
 def _recurrent_layer(cell, units, name):
     if cell == "lstm":
-        from keras_rnnx.lstm import LSTMX
+        from keras_rnnx.layers.lstm import LSTMX
 
         return LSTMX(units, return_sequences=True, name=name)
-    from keras_rnnx.gru import GRUX
+    from keras_rnnx.layers.gru import GRUX
 
     return GRUX(units, return_sequences=True, name=name)
 
 
 def _bidirectional(layer, name):
-    from keras_rnnx.bidirectional import BiDirectional
+    from keras_rnnx.layers.bidirectional import BiDirectional
 
     return BiDirectional(layer, merge_mode="concat", name=name)
 

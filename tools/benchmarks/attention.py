@@ -89,8 +89,8 @@ def run(args):
     ))
 
     # translator decoding throughput (speed only; weights untrained)
-    from keras_rnnx import dates
-    from keras_rnnx.seq2seq import Translator, source_vocabulary_from_texts
+    from keras_rnnx.datasets import dates
+    from keras_rnnx.models.translator import Translator, source_vocabulary_from_texts
 
     pairs = dates.generate(256 if not quick else 64, seed=0, split="test")
     sources = [s for s, _ in pairs]

@@ -2,7 +2,7 @@
 
 For each task (data shipped in installed packages, see `keras_rnnx.datasets`)
 both models train on the same stratified split and are scored on the same
-held-out part: accuracy and macro-F1 (`keras_rnnx.classification_metrics`).
+held-out part: accuracy and macro-F1 (`keras_rnnx.metrics`).
 The small tasks (200 texts) are scored over several splits (seeds) and
 averaged, since one 40-text test set is too noisy to rank two models.
 
@@ -60,7 +60,7 @@ def evaluate_task(name, quick=False, splits=None, verbose=0):
     """Scores both models on `splits` seeds; returns a dict of mean metrics."""
     import keras
 
-    from keras_rnnx import classification_metrics as cm
+    from keras_rnnx import metrics as cm
     from keras_rnnx import datasets
     from keras_rnnx.models import TextClassifier
 

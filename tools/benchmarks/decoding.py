@@ -85,7 +85,7 @@ def _tflite_row(args, repeats):
     from ai_edge_litert.interpreter import Interpreter
 
     from keras_rnnx import decoding
-    from keras_rnnx.language_model import LanguageModel, export_generator, generation_function
+    from keras_rnnx.models.language_model import LanguageModel, export_generator, generation_function
 
     model = LanguageModel(VOCAB, embedding_dim=UNITS, units=UNITS)
     model.build((None, None))

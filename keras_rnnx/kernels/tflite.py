@@ -1,7 +1,7 @@
 """TFLite lowerings of the LSTM and GRU sequence kernels.
 
 The sequence layers (`LSTMX`, `GRUX`, `BiDirectional`) ask
-`keras_rnnx.recurrence.lowered_kernel(...)` for a kernel at trace time. The
+`keras_rnnx.kernels.recurrence.lowered_kernel(...)` for a kernel at trace time. The
 exporter in `keras_rnnx.export` traces the model inside
 `recurrence.lowering("tflite_loop")` or `recurrence.lowering("tflite_fused")`,
 so the graph handed to the TFLite converter is built by the functions here:
@@ -32,7 +32,7 @@ import warnings
 
 import tensorflow as tf
 
-from keras_rnnx import recurrence
+from keras_rnnx.kernels import recurrence
 
 __all__ = [
     "lstm_loop",
@@ -230,7 +230,7 @@ def lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
               activation="tanh", recurrent_activation="sigmoid",
               zero_output_for_mask=False, carry_initial_output=False, **unused):
     """LSTM over a sequence as a builtin-op WHILE loop (kernel contract of
-    `keras_rnnx.recurrence`)."""
+    `keras_rnnx.kernels.recurrence`)."""
     act = activation_fn(activation)
     rec = activation_fn(recurrent_activation)
     units = recurrent_kernel.shape[0]

@@ -3,7 +3,7 @@
 Hyperparameters and conventions are gensim's (`vector_size`, `window`,
 `negative`, `ns_exponent`, `sample`, `min_count`, `max_vocab_size`, `epochs`,
 `alpha`, `min_alpha`, `seed`), so runs are comparable. Training streams the
-corpus through tf.data (`keras_rnnx.skipgram_data`) in fixed-size blocks of
+corpus through tf.data (`keras_rnnx.word2vec.data`) in fixed-size blocks of
 centre words, each trained with one gather per table, one batched matmul and
 sparse `scatter_add` updates (`sgd_negative_sampling_step`), the step compiled
 with XLA.
@@ -14,10 +14,15 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from keras_rnnx import skipgram_data as sd
+from keras_rnnx.word2vec import data as sd
 from keras_rnnx._atomic import atomic_write
-from keras_rnnx.keyed_vectors import KeyedVectors
-from keras_rnnx.skipgram import SkipGram, sgd_negative_sampling_step
+from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
+from keras_rnnx.layers.skipgram import (
+    AliasSampler,
+    SkipGram,
+    sgd_negative_sampling_step,
+    unigram_probabilities,
+)
 from keras_rnnx.text import Tokenizer, Vocabulary, iter_lines
 
 
@@ -145,7 +150,7 @@ class Word2Vec:
         vocab = self.build_vocab(corpus)
         counts = np.asarray(vocab.counts, np.float64)
         keep = sd.keep_probabilities(counts, self.sample) if self.sample else None
-        sampler = sd.AliasSampler(sd.unigram_probabilities(counts, self.ns_exponent))
+        sampler = AliasSampler(unigram_probabilities(counts, self.ns_exponent))
         self.layer = SkipGram(len(vocab), self.vector_size, num_negative=self.negative,
                               unigram_counts=None, seed=self.seed, name="skipgram")
         self.layer.build()

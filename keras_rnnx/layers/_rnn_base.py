@@ -1,7 +1,7 @@
 """Shared machinery of the cells and whole-sequence layers (private).
 
 Cells know the math of one step; `SequenceRNN` knows how to run a whole
-sequence: it hands plain tensors to a kernel in `keras_rnnx.recurrence`
+sequence: it hands plain tensors to a kernel in `keras_rnnx.kernels.recurrence`
 (or, on a GPU when the configuration allows, to cuDNN) and falls back to
 Keras' generic step loop only for recurrent dropout in training.
 """
@@ -10,7 +10,7 @@ from keras import ops
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from keras_rnnx import _validation as V
-from keras_rnnx import recurrence
+from keras_rnnx.kernels import recurrence
 
 
 class CellBase(keras.layers.Layer, DropoutRNNCell):

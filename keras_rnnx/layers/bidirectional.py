@@ -15,7 +15,7 @@ def _reverse(x, lengths):
 
     if lengths is None:
         return tf.reverse(x, [1])
-    from keras_rnnx._rnn_base import _in_xla_context
+    from keras_rnnx.layers._rnn_base import _in_xla_context
 
     if _in_xla_context():
         # XLA's ReverseSequence fails to compile for T = 0 ("slice size out

@@ -174,7 +174,8 @@ _STREAM = []
 
 def _stream_kernel(kind):
     def kernel(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs):
-        from keras_rnnx import recurrence, tflite_kernels
+        from keras_rnnx.kernels import recurrence
+        from keras_rnnx.kernels import tflite as tflite_kernels
 
         ctx = _STREAM[-1]
         if kwargs.get("go_backwards"):
@@ -203,7 +204,7 @@ def _stream_kernel(kind):
 
 
 def _register_stream_lowering():
-    from keras_rnnx import recurrence
+    from keras_rnnx.kernels import recurrence
 
     recurrence.register_lowering(
         "keras_rnnx_stream", lstm=_stream_kernel("lstm"), gru=_stream_kernel("gru")
@@ -227,9 +228,9 @@ def _serving_function(model, lowering=None, streaming=False):
     """
     import tensorflow as tf
 
-    from keras_rnnx import recurrence
+    from keras_rnnx.kernels import recurrence
 
-    import keras_rnnx.tflite_kernels  # noqa: F401 - registers the lowerings
+    import keras_rnnx.kernels.tflite  # noqa: F401 - registers the lowerings
 
     specs, keys = _input_layout(model)
     info = {"inputs": [s.name for s in specs], "streaming": bool(streaming)}
@@ -646,8 +647,8 @@ def for_tflite():
     >>> [op for op in export.tflite_ops("/tmp/rnnx_for_tflite.tflite") if op.startswith("CUSTOM")]
     []
     """
-    import keras_rnnx.tflite_kernels  # noqa: F401 - registers the lowerings
-    from keras_rnnx import recurrence
+    import keras_rnnx.kernels.tflite  # noqa: F401 - registers the lowerings
+    from keras_rnnx.kernels import recurrence
 
     with recurrence.lowering("tflite_loop"):
         yield

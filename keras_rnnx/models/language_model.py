@@ -23,8 +23,8 @@ import tensorflow as tf
 
 from keras_rnnx import decoding
 from keras_rnnx._atomic import atomic_write
-from keras_rnnx.gru import GRUX
-from keras_rnnx.lstm import LSTMX
+from keras_rnnx.layers.gru import GRUX
+from keras_rnnx.layers.lstm import LSTMX
 
 __all__ = [
     "Vocabulary",
@@ -194,7 +194,7 @@ class LanguageModel(keras.Model):
     Example:
 
     >>> import numpy as np
-    >>> from keras_rnnx.language_model import LanguageModel
+    >>> from keras_rnnx.models.language_model import LanguageModel
     >>> from keras_rnnx.decoding import BeamSearch
     >>> lm = LanguageModel(vocabulary_size=12, embedding_dim=8, units=16)
     >>> tuple(lm(np.array([[1, 5, 6, 7]])).shape)

@@ -2,7 +2,7 @@
 import keras
 from keras import ops
 
-from keras_rnnx import _rnn_base
+from keras_rnnx.layers import _rnn_base
 from keras_rnnx import _validation as V
 
 VARIANTS = ("full", "simplified")
@@ -152,7 +152,7 @@ class GRUX(_rnn_base.SequenceRNN):
     `variant="simplified"` (see `GRUCellX`). The input projection of all
     steps is one matrix product, the loop body is minimal, and training uses
     a hand-written backward pass. The kernel is chosen in
-    `keras_rnnx.recurrence` (default, cuDNN on a GPU, or an exporter's
+    `keras_rnnx.kernels.recurrence` (default, cuDNN on a GPU, or an exporter's
     lowering). Masked steps carry the state over (Keras semantics).
 
     Args:

@@ -10,9 +10,68 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_rnnx.skipgram_data import AliasSampler, unigram_probabilities
 
 LOSSES = ("negative_sampling", "softmax", "sampled_softmax")
+
+
+def unigram_probabilities(counts, ns_exponent=0.75):
+    """The negative-sampling distribution `count**ns_exponent / Z` (float64)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.size == 0:
+        raise ValueError("counts must not be empty")
+    w = counts ** float(ns_exponent)
+    return w / w.sum()
+
+
+class AliasSampler:
+    """Draws ids from a discrete distribution with Vose's alias method.
+
+    Args:
+        probabilities: 1-D array of non-negative weights (normalised here).
+
+    Example:
+
+    >>> s = AliasSampler([0.5, 0.25, 0.25])
+    >>> s.sample([4], seed=(1, 2)).shape
+    TensorShape([4])
+    """
+
+    def __init__(self, probabilities):
+        p = np.asarray(probabilities, dtype=np.float64)
+        if p.ndim != 1 or p.size == 0 or np.any(p < 0) or not np.isfinite(p).all() or p.sum() <= 0:
+            raise ValueError("probabilities must be a non-empty 1-D array of non-negative finite weights")
+        n = p.size
+        scaled = p / p.sum() * n
+        prob = np.ones(n, dtype=np.float64)
+        alias = np.arange(n, dtype=np.int64)
+        small = [i for i in range(n) if scaled[i] < 1.0]
+        large = [i for i in range(n) if scaled[i] >= 1.0]
+        while small and large:
+            s, l = small.pop(), large.pop()
+            prob[s] = scaled[s]
+            alias[s] = l
+            scaled[l] = scaled[l] + scaled[s] - 1.0
+            (small if scaled[l] < 1.0 else large).append(l)
+        for i in small + large:
+            prob[i] = 1.0
+        self.size = n
+        self.prob = prob.astype(np.float32)
+        self.alias = alias.astype(np.int32)
+
+    def probabilities(self):
+        """The distribution the table encodes (float64), for checking."""
+        out = self.prob.astype(np.float64) / self.size
+        np.add.at(out, self.alias, (1.0 - self.prob.astype(np.float64)) / self.size)
+        return out
+
+    def sample(self, shape, seed):
+        """Stateless draw of int32 ids with the given shape and seed pair."""
+        seed = tf.convert_to_tensor(seed)
+        seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+        i = tf.random.stateless_uniform(shape, seeds[0], minval=0, maxval=self.size, dtype=tf.int32)
+        u = tf.random.stateless_uniform(shape, seeds[1])
+        prob = tf.gather(tf.constant(self.prob), i)
+        return tf.where(u < prob, i, tf.gather(tf.constant(self.alias), i))
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")

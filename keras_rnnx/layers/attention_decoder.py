@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_rnnx.attention import BahdanauAttention
+from keras_rnnx.layers.attention import BahdanauAttention
 
 # keys of the decoder state nest (see AttentionDecoderCell.get_initial_state)
 _MEMORY_KEYS = ("values", "keys", "values_mask")

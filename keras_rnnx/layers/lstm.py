@@ -2,7 +2,7 @@
 import keras
 from keras import ops
 
-from keras_rnnx import _rnn_base
+from keras_rnnx.layers import _rnn_base
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -126,7 +126,7 @@ class LSTMX(_rnn_base.SequenceRNN):
     input projection of all steps is one matrix product, the loop body is
     minimal, and training uses a hand-written backward pass whose weight
     gradients are big matrix products after the loop. The kernel is chosen
-    in `keras_rnnx.recurrence` (default, cuDNN on a GPU, or an exporter's
+    in `keras_rnnx.kernels.recurrence` (default, cuDNN on a GPU, or an exporter's
     lowering). Masked steps carry the states over (Keras semantics).
 
     Args:

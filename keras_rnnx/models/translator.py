@@ -29,8 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnnx._atomic import atomic_write
-from keras_rnnx.attention import BahdanauAttention
-from keras_rnnx.attention_decoder import AttentionDecoder, AttentionDecoderCell
+from keras_rnnx.layers.attention import BahdanauAttention
+from keras_rnnx.layers.attention_decoder import AttentionDecoder, AttentionDecoderCell
 from keras_rnnx.training import save_model
 
 PAD_ID, UNK_ID = 0, 1
@@ -41,8 +41,8 @@ _TARGET_SPECIALS = 3
 
 def _recurrent_layers(cell):
     """(sequence layer class, cell class) of keras_rnnx for "lstm"/"gru"."""
-    from keras_rnnx.gru import GRUX, GRUCellX
-    from keras_rnnx.lstm import LSTMX, LSTMCellX
+    from keras_rnnx.layers.gru import GRUX, GRUCellX
+    from keras_rnnx.layers.lstm import LSTMX, LSTMCellX
 
     if cell == "lstm":
         return LSTMX, LSTMCellX
@@ -107,7 +107,7 @@ def build_model(
     ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"build_model: `{name}` must be a positive int, got {value!r}")
-    from keras_rnnx.bidirectional import BiDirectional
+    from keras_rnnx.layers.bidirectional import BiDirectional
 
     layer_cls, cell_cls = _recurrent_layers(cell)
     decoder_units = decoder_units or 2 * units

@@ -1,0 +1,24 @@
+"""The public Keras layers: recurrent cells and sequence layers, the
+mask-exact `BiDirectional` wrapper, attention, masked pooling and `SkipGram`.
+
+Every layer here is registered for `.keras` saving under the package name
+`keras_rnnx` (e.g. `"keras_rnnx>LSTMX"`).
+"""
+from keras_rnnx.layers.attention import BahdanauAttention
+from keras_rnnx.layers.attention_decoder import AttentionDecoder, AttentionDecoderCell
+from keras_rnnx.layers.bidirectional import BiDirectional
+from keras_rnnx.layers.gru import GRUCellX, GRUX
+from keras_rnnx.layers.lstm import LSTMCellX, LSTMX
+from keras_rnnx.layers.pooling import (
+    AttentionPooling,
+    LastStepPooling,
+    MaskedMaxPooling,
+    MaskedMeanPooling,
+)
+from keras_rnnx.layers.skipgram import SkipGram
+
+__all__ = [
+    "AttentionDecoder", "AttentionDecoderCell", "AttentionPooling", "BahdanauAttention",
+    "BiDirectional", "GRUCellX", "GRUX", "LastStepPooling", "LSTMCellX", "LSTMX",
+    "MaskedMaxPooling", "MaskedMeanPooling", "SkipGram",
+]
