@@ -23,7 +23,7 @@ import os as _os
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-__version__ = "0.1.0"
+from keras_rnnx._version import __version__  # noqa: E402,F401
 
 from keras_rnnx.layers import (  # noqa: E402
     AttentionDecoder,
