@@ -1,24 +1,15 @@
-"""tools/benchmarks/layers.py: combining rows measured in several processes."""
+"""tools/bench.py and tools/benchmarks/: the runner's entry points, and
+combining the layers rows measured in several processes."""
 import os
+import subprocess
 import sys
 
 import pytest
 
-TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
+from tools.benchmarks import layers as layers_bench
 
-
-@pytest.fixture(scope="module")
-def layers_bench():
-    saved_path, saved_modules = list(sys.path), set(sys.modules)
-    sys.path[:0] = [TOOLS, os.path.join(TOOLS, "benchmarks")]
-    try:
-        import layers
-        yield layers
-    finally:  # tools/ modules have generic names ("layers", "bench")
-        sys.path[:] = saved_path
-        for name in set(sys.modules) - saved_modules:
-            if name in ("layers", "bench") or name.startswith("benchmarks"):
-                del sys.modules[name]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECTIONS = ["attention", "classification", "decoding", "layers", "tflite", "word2vec"]
 
 
 def _row(name, ours, peer):
@@ -26,7 +17,7 @@ def _row(name, ours, peer):
             "unit": "ms", "notes": "n"}
 
 
-def test_combine_processes_takes_medians_and_reports_the_range(layers_bench):
+def test_combine_processes_takes_medians_and_reports_the_range():
     runs = [[_row("a", 10.0, 15.0), _row("b", 4.0, 4.0)],
             [_row("a", 11.0, 11.0), _row("b", 5.0, 6.0)],
             [_row("a", 9.0, 18.0), _row("b", 3.0, 2.0)]]
@@ -39,10 +30,35 @@ def test_combine_processes_takes_medians_and_reports_the_range(layers_bench):
     assert b["notes"].endswith("ratio 0.67-1.20")
 
 
-def test_combine_processes_skips_failed_processes(layers_bench):
+def test_combine_processes_skips_failed_processes():
     one = [_row("a", 10.0, 15.0)]
     assert layers_bench.combine_processes([[], one]) == one
     assert layers_bench.combine_processes([[], []]) == []
     two = layers_bench.combine_processes([one, [], [_row("a", 10.0, 20.0)]])
     assert two[0]["ratio"] == pytest.approx(1.75)
     assert "median of 2 processes" in two[0]["notes"]
+
+
+@pytest.mark.parametrize("entry", [["tools/bench.py"], ["-m", "tools.bench"]])
+def test_runner_starts_as_a_file_and_as_a_module(entry):
+    """`python tools/bench.py` (Makefile, README) and `python -m tools.bench`
+    from the repository: the same options and the same sections."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # as a user runs it: nothing but the entry point
+    proc = subprocess.run([sys.executable, *entry, "--help"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for option in ("--only", "--quick", "--out", "--processes"):
+        assert option in proc.stdout
+    assert "{" + ",".join(SECTIONS) + "}" in proc.stdout.replace("\n", "").replace(" ", "")
+
+
+def test_no_sys_path_edits_in_benchmark_modules():
+    """Sections import `tools.timing` / `tools.benchmarks` as a package;
+    only the runner script, run as a file, puts the repository on sys.path."""
+    folder = os.path.join(ROOT, "tools", "benchmarks")
+    paths = [os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".py")]
+    paths.append(os.path.join(ROOT, "tools", "timing.py"))
+    for path in paths:
+        with open(path) as f:
+            assert "sys.path" not in f.read(), path

@@ -11,6 +11,7 @@ are shared and noisy, so compare ratios, not absolute numbers.
     python tools/bench.py --only layers   # one section
     python tools/bench.py --quick         # fewer repeats, smaller sizes
     python tools/bench.py --only layers --processes 5   # median of 5 processes
+    python -m tools.bench --only layers   # the same, as a module
 """
 import argparse
 import datetime
@@ -19,46 +20,15 @@ import os
 import pkgutil
 import platform
 import sys
-import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, HERE)
-
-
-def median_time(fn, repeats=5, warmup=1):
-    """Median wall time of `fn()` in seconds over `repeats` runs."""
-    import statistics
-
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2, clock=None):
-    """Median times (wall by default, or `clock`) of `fn_a()` and `fn_b()`,
-    called alternately (a, b, a, b, ...) so that both see the same noise of
-    a shared machine."""
-    import statistics
-
-    clock = clock or time.perf_counter
-    for _ in range(warmup):
-        fn_a()
-        fn_b()
-    ta, tb = [], []
-    for _ in range(repeats):
-        for fn, times in ((fn_a, ta), (fn_b, tb)):
-            t0 = clock()
-            fn()
-            times.append(clock() - t0)
-    return statistics.median(ta), statistics.median(tb)
+if not __package__:
+    # Run as a file (`python tools/bench.py`), Python puts tools/ on sys.path
+    # but not the repository, which this needs for the `tools` package (and
+    # measures its own checkout of keras_rnnx). `python -m tools.bench` from
+    # the repository needs nothing.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def machine_line():
@@ -87,7 +57,7 @@ def format_table(rows):
 
 
 def main(argv=None):
-    import benchmarks
+    from tools import benchmarks
 
     names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -127,7 +97,7 @@ def main(argv=None):
                     rows.extend(json.load(f))
         return _write(rows, args.out)
     for name in sections:
-        mod = importlib.import_module(f"benchmarks.{name}")
+        mod = importlib.import_module(f"tools.benchmarks.{name}")
         print(f"## {mod.SECTION}", flush=True)
         for row in mod.run(args):
             row.setdefault("section", name)

@@ -15,7 +15,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from bench import interleaved_medians  # noqa: E402  (tools/ is on sys.path)
+from tools.timing import interleaved_medians  # noqa: E402
 
 SECTION = "Bahdanau attention and the seq2seq translator"
 

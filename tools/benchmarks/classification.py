@@ -116,6 +116,5 @@ def run(args):
     return rows
 
 
-if __name__ == "__main__":  # python tools/benchmarks/classification.py TASK [SPLITS]
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+if __name__ == "__main__":  # python -m tools.benchmarks.classification TASK [SPLITS]
     print(evaluate_task(sys.argv[1], splits=int(sys.argv[2]) if len(sys.argv) > 2 else None))

@@ -4,13 +4,9 @@ BeamSampler driving the same LSTM step function (batch 32, vocabulary 8000,
 plus the latency of the exported builtin-op TFLite beam model against the
 same generation function in TensorFlow."""
 import os
-import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-
-from bench import interleaved_medians, median_time  # noqa: E402  (tools/ is on sys.path)
+from tools.timing import interleaved_medians, median_time
 
 SECTION = "Decoding: beam search (sequences/s) and TFLite beam latency"
 

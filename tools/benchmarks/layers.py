@@ -20,7 +20,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from bench import interleaved_medians  # noqa: E402  (tools/ is on sys.path)
+from tools.timing import interleaved_medians  # noqa: E402
 
 SECTION = "Core recurrent layers (LSTMX, GRUX) vs Keras"
 
@@ -130,13 +130,13 @@ def _rows_from_process(quick, one_thread=False):
     import subprocess
     import sys
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    code = (f"import json, sys; sys.path[:0] = [{here!r}, {os.path.dirname(here)!r}]; "
-            f"import layers; "
+    # run in the repository (`python -c` imports from its working folder)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (f"import json; from tools.benchmarks import layers; "
             f"print('ROWS' + json.dumps(layers._measure({bool(quick)!r}, {bool(one_thread)!r})))")
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                              text=True, timeout=1800)
+                              text=True, timeout=1800, cwd=root)
     except subprocess.TimeoutExpired:
         return []
     for line in proc.stdout.splitlines():

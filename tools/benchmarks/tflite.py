@@ -8,7 +8,7 @@ peer (Keras' conversion cannot run them).
 import os
 import tempfile
 
-from bench import median_time  # noqa: E402  (tools/ is on sys.path)
+from tools.timing import median_time
 
 SECTION = "TFLite export: latency and size (LSTM, T=50, 256 units)"
 

@@ -11,10 +11,9 @@ python3 -m pytest -p no:cacheprovider -q -rs \
   tests/test_recurrence.py tests/test_mixed_precision_xla.py 2>&1 \
   | grep -v "^I0000\|^W0000\|cuda_\|gpu_device" | tee "$out/pytest.txt" | tail -25
 python3 - <<'PY' 2>&1 | grep -v "^I0000\|^W0000" | tee "$out/bench.txt" | tail -20
-import sys; sys.path[:0] = ["tools/benchmarks", "tools"]
 import tensorflow as tf
 print("GPUs:", tf.config.list_physical_devices("GPU"))
-import layers
+from tools.benchmarks import layers
 for r in layers._measure(quick=False):
     print(f"| {r['benchmark'].replace(', wall time', '')} | {r['ours']:.2f} | {r['peer']:.2f} | {r['ratio']:.2f} | ms |")
 PY
