@@ -23,6 +23,8 @@ def main(argv=None):
 
         return cli.main(argv)
     spec = importlib.util.find_spec("keras_rnnx")
+    if spec is None:
+        raise ModuleNotFoundError("No module named 'keras_rnnx'", name="keras_rnnx")
     package = importlib.util.module_from_spec(spec)
     sys.modules["keras_rnnx"] = package
     initialised = []
