@@ -10,7 +10,6 @@ Baseline: scikit-learn `TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)`
 + `LogisticRegression`, C chosen by 3-fold cross-validation on the training
 part from {0.1, 1, 10, 100}.
 """
-import os
 import statistics
 import sys
 import time
