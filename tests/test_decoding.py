@@ -364,6 +364,22 @@ def test_get_by_name_and_by_short_class_name():
         decoding.get({"class_name": "beam", "config": {"beam_width": 2, "num_return": 3}})
 
 
+def test_a_new_strategy_registers_by_defining_it():
+    class TwiceGreedy(decoding.DecodingStrategy):
+        name = "twice_greedy"
+        num_return = 2
+
+        def decode(self, step_fn, initial_state, start_id, end_id, max_length):
+            seqs, scores = GreedySearch()(step_fn, initial_state, start_id, end_id, max_length)
+            return tf.concat([seqs, seqs], 1), tf.concat([scores, scores], 1)
+
+    assert isinstance(decoding.get("twice_greedy"), TwiceGreedy)
+    assert decoding.get(decoding.serialize(TwiceGreedy())) == TwiceGreedy()
+    seqs, scores = decoding.get("twice_greedy")(table_step(random_table(5, 1)),
+                                                tf.zeros([3, 1]), 1, 0, 4)
+    assert seqs.shape == (3, 2, 4) and scores.shape == (3, 2)
+
+
 def test_functions_equal_their_strategies():
     table = random_table(6, seed=8)
     state = tf.zeros([4, 1])

@@ -162,6 +162,8 @@ def test_strategies_route_through_one_path(reverser):
         reverser.translate(ids, length_penalty=0.5)
     with pytest.raises(ValueError, match="unknown decoding strategy"):
         reverser.translate(ids, "nucleus")
+    with pytest.raises(TypeError, match="beam_width=3"):  # the old positional beam width
+        reverser.translate(ids, 3)
 
 
 @pytest.mark.slow

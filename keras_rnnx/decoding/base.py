@@ -68,7 +68,8 @@ class DecodingStrategy:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        keras.saving.register_keras_serializable(package="keras_rnnx")(cls)
+        package = "keras_rnnx" if cls.__module__.startswith("keras_rnnx.") else cls.__module__
+        keras.saving.register_keras_serializable(package=package)(cls)
         for key in (cls.name, cls.__name__):
             if key is not None:
                 _REGISTRY[key] = cls

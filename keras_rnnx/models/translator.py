@@ -530,6 +530,11 @@ def _decoding_strategy(strategy, beam_width, length_penalty):
     "greedy"), or `BeamSearch(beam_width, length_penalty)`."""
     from keras_rnnx import decoding
 
+    if isinstance(strategy, (int, np.integer)) and not isinstance(strategy, bool):
+        raise TypeError(
+            f"`strategy` must be a decoding strategy, its name or config, got {strategy!r}; "
+            f"for a beam width pass beam_width={strategy!r}"
+        )
     if beam_width is None:
         if length_penalty is not None:
             raise ValueError(
