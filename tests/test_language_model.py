@@ -229,6 +229,12 @@ def test_generate_command_trains_saves_and_samples(tmp_path, capsys):
                      "--num-return", "2", "--max-length", "8", "--prompt", "the c"]) == 0
     out = capsys.readouterr().out
     assert "held-out perplexity" in out and out.count(">>> the c") == 1
+    assert out.split(">>> the c")[1].count("\n[") == 2  # --num-return 2: two lines
+    assert cli.main(["generate", "--model", model, "--strategy", "sample", "--seed", "1",
+                     "--num-return", "3", "--max-length", "6", "--prompt", "the",
+                     "--prompt", "a"]) == 0
+    out = capsys.readouterr().out
+    assert out.split(">>> a")[0].count("\n[") == 3 and out.split(">>> a")[1].count("\n[") == 3
     with pytest.raises(SystemExit, match="num-return"):
         cli.main(["generate", "--model", model, "--num-return", "0"])
     with pytest.raises(SystemExit, match="--text"):
