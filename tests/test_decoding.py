@@ -525,3 +525,13 @@ def test_unseeded_sampling_in_builtin_tflite():
             if tok == 0:
                 break
         np.testing.assert_allclose(score, total, rtol=1e-5)
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    for name in ("base", "beam", "greedy", "sampling"):
+        module = importlib.import_module(f"keras_rnnx.decoding.{name}")
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, (name, result)

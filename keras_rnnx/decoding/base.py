@@ -122,7 +122,22 @@ def serialize(strategy):
 
 
 def deserialize(config):
-    """The strategy of a `serialize` dict (`class_name` may be a short name)."""
+    """The strategy of a `serialize` dict.
+
+    Args:
+        config: `{"class_name": ..., "config": ...}`; `class_name` a class
+            name ("BeamSearch"), a short name ("beam") or Keras' registered
+            name ("keras_rnnx>BeamSearch"); `config` optional (defaults).
+
+    Returns:
+        A `DecodingStrategy`.
+
+    Example:
+
+    >>> from keras_rnnx import decoding
+    >>> decoding.deserialize({"class_name": "beam", "config": {"beam_width": 2}})
+    BeamSearch(beam_width=2, length_penalty=0.0, num_return=1)
+    """
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(
             f"a decoding strategy config must be a dict with 'class_name' (and "

@@ -398,8 +398,9 @@ class Translator:
             strategy: a `keras_rnnx.decoding` strategy, its name ("greedy",
                 "beam", "sample") or config dict; default "greedy".
             beam_width: convenience for `strategy=BeamSearch(beam_width,
-                length_penalty)` (width 1 gives greedy search's sequences
-                and scores); not together with `strategy`.
+                length_penalty)` (width 1 gives greedy search's sequences,
+                and its scores without a length penalty); not together
+                with `strategy`.
             length_penalty: with `beam_width` only.
 
         Returns:
