@@ -527,6 +527,26 @@ def test_unseeded_sampling_in_builtin_tflite():
         np.testing.assert_allclose(score, total, rtol=1e-5)
 
 
+def test_several_samples_per_row_in_builtin_tflite():
+    step_fn = table_step(random_table(6, 1, peaked=0.3))
+
+    class Sampler(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="s")])
+        def run(self, s):
+            seqs, scores = RandomSampler(top_k=4, num_return=3)(step_fn, s, 1, 0, 5)
+            return {"sequences": seqs, "scores": scores}
+
+    module = Sampler()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.run.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    out = runner(s=np.zeros([4, 1], np.float32))
+    assert out["sequences"].shape == (4, 3, 5) and out["scores"].shape == (4, 3)
+    assert np.all(np.diff(out["scores"], axis=1) <= 0)  # best first
+
 def test_docstring_examples():
     import doctest
     import importlib
