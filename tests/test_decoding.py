@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_rnnx import decoding
 from keras_rnnx.decoding import (
     BeamSearch, GreedySearch, RandomSampler, beam_search, greedy_search, sample,
 )
@@ -175,9 +176,9 @@ def test_beam_width_one_is_greedy(alpha):
         start = tf.constant([1, 2, 3])
         b_seq, b_score = beam_search(table_step(table), state, start, 0, 1, max_length, alpha)
         g_seq, g_score = greedy_search(table_step(table), state, start, 0, max_length)
-        np.testing.assert_array_equal(b_seq[:, 0], g_seq)
+        np.testing.assert_array_equal(b_seq, g_seq)
         if alpha == 0.0:
-            np.testing.assert_allclose(b_score[:, 0], g_score, rtol=1e-6)
+            np.testing.assert_allclose(b_score, g_score, rtol=1e-6)
 
 
 def test_greedy_against_numpy():
@@ -191,8 +192,8 @@ def test_greedy_against_numpy():
         prev = tok
         if tok == 5:
             break
-    assert seqs[0].numpy().tolist() == pad(want, 5, 6)
-    np.testing.assert_allclose(scores[0], total, rtol=1e-6)
+    assert seqs[0, 0].numpy().tolist() == pad(want, 5, 6)
+    np.testing.assert_allclose(scores[0, 0], total, rtol=1e-6)
 
 
 # ---------------------------------------------------------------- batching
@@ -254,7 +255,7 @@ def test_xla_matches_eager():
                              jit_compile=True)
     s1, s2 = xla_sample(h0), xla_sample(h0)
     np.testing.assert_array_equal(s1[0], s2[0])
-    assert s1[0].shape == (3, 6) and np.all((s1[0].numpy() >= 0) & (s1[0].numpy() < 11))
+    assert s1[0].shape == (3, 1, 6) and np.all((s1[0].numpy() >= 0) & (s1[0].numpy() < 11))
 
 
 # ---------------------------------------------------------------- sampling
@@ -262,13 +263,13 @@ def test_sampling_matches_distribution():
     table = random_table(5, seed=4, peaked=0.8)
     n = 4000
     seqs, scores = sample(table_step(table), tf.zeros([n, 1]), 2, 4, 1, seed=3)
-    counts = np.bincount(seqs[:, 0].numpy(), minlength=5) / n
+    counts = np.bincount(seqs[:, 0, 0].numpy(), minlength=5) / n
     np.testing.assert_allclose(counts, np.exp(table[2]), atol=0.03)
-    np.testing.assert_allclose(scores.numpy(), table[2][seqs[:, 0].numpy()], rtol=1e-6)
+    np.testing.assert_allclose(scores[:, 0].numpy(), table[2][seqs[:, 0, 0].numpy()], rtol=1e-6)
     # temperature sharpens: p**(1/T) renormalised
     seqs, _ = sample(table_step(table), tf.zeros([n, 1]), 2, 4, 1, temperature=0.5, seed=4)
     sharp = np.exp(2 * table[2]) / np.exp(2 * table[2]).sum()
-    counts = np.bincount(seqs[:, 0].numpy(), minlength=5) / n
+    counts = np.bincount(seqs[:, 0, 0].numpy(), minlength=5) / n
     np.testing.assert_allclose(counts, sharp, atol=0.03)
 
 
@@ -280,7 +281,7 @@ def test_sampling_top_k_and_seed():
     np.testing.assert_array_equal(a, g)
     seqs, _ = sample(table_step(table), state, 1, 0, 1, top_k=2, seed=2)
     allowed = set(np.argsort(-table[1])[:2].tolist())
-    assert set(seqs[:, 0].numpy().tolist()) == allowed
+    assert set(seqs[:, 0, 0].numpy().tolist()) == allowed
     s1, _ = sample(table_step(table), state, 1, 0, 5, seed=9)
     s2, _ = sample(table_step(table), state, 1, 0, 5, seed=9)
     np.testing.assert_array_equal(s1, s2)
@@ -297,6 +298,124 @@ def test_strategy_objects():
     r = RandomSampler(top_k=1)(table_step(table), state, 1, 0, 4)
     np.testing.assert_array_equal(r[0], g[0])
     assert "beam_width=3" in repr(BeamSearch(3, 0.5, 2))
+
+
+# ---------------------------------------------------------------- strategy contract
+STRATEGIES = [
+    GreedySearch(),
+    BeamSearch(),
+    BeamSearch(5, 0.6, 3),
+    RandomSampler(),
+    RandomSampler(0.7, top_k=3, seed=4, num_return=4),
+]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=repr)
+def test_every_strategy_returns_batch_by_num_return(strategy):
+    step_fn = rnn_step(seed=4)
+    h0 = tf.constant(np.random.default_rng(4).normal(size=(3, 8)), tf.float32)
+    seqs, scores = strategy(step_fn, {"h": h0}, 1, 0, 6)
+    r = strategy.num_return
+    assert seqs.dtype == tf.int32 and scores.dtype == tf.float32
+    assert seqs.shape == (3, r, 6) and scores.shape == (3, r)
+    assert np.all(np.diff(scores.numpy(), axis=1) <= 1e-6)  # best first
+    # under tf.function with an unknown batch the static shape keeps R and L
+    fn = tf.function(lambda h: strategy(step_fn, {"h": h}, 1, 0, 6),
+                     input_signature=[tf.TensorSpec([None, 8])])
+    out = fn.get_concrete_function().structured_outputs
+    assert out[0].shape.as_list() == [None, r, 6] and out[1].shape.as_list() == [None, r]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=repr)
+def test_get_serialize_from_config_round_trips(strategy):
+    import json
+
+    config = decoding.serialize(strategy)
+    assert config == {"class_name": type(strategy).__name__, "config": strategy.get_config()}
+    back = decoding.get(json.loads(json.dumps(config)))  # JSON-serializable
+    assert type(back) is type(strategy) and back.get_config() == strategy.get_config()
+    assert back == strategy
+    assert type(strategy).from_config(strategy.get_config()) == strategy
+    assert decoding.get(strategy) is strategy
+    # Keras' own serialization finds the registered classes
+    import keras
+
+    assert keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(strategy)) == strategy
+    assert decoding.get(keras.saving.serialize_keras_object(strategy)) == strategy
+
+
+def test_get_by_name_and_by_short_class_name():
+    assert decoding.get("greedy") == GreedySearch()
+    assert decoding.get("beam") == BeamSearch()
+    assert decoding.get("sample") == RandomSampler()
+    assert decoding.get("BeamSearch") == BeamSearch()
+    assert decoding.get({"class_name": "beam", "config": {"beam_width": 2}}) == BeamSearch(2)
+    assert decoding.get({"class_name": "greedy"}) == GreedySearch()
+    with pytest.raises(ValueError, match="unknown decoding strategy 'top_p'"):
+        decoding.get("top_p")
+    with pytest.raises(TypeError, match="decoding strategy"):
+        decoding.get(4)
+    with pytest.raises(ValueError, match="class_name"):
+        decoding.get({"beam_width": 4})
+    with pytest.raises(TypeError, match="DecodingStrategy"):
+        decoding.serialize("beam")
+    with pytest.raises(ValueError, match="num_return"):
+        decoding.get({"class_name": "beam", "config": {"beam_width": 2, "num_return": 3}})
+
+
+def test_a_new_strategy_registers_by_defining_it():
+    class TwiceGreedy(decoding.DecodingStrategy):
+        name = "twice_greedy"
+        num_return = 2
+
+        def decode(self, step_fn, initial_state, start_id, end_id, max_length):
+            seqs, scores = GreedySearch()(step_fn, initial_state, start_id, end_id, max_length)
+            return tf.concat([seqs, seqs], 1), tf.concat([scores, scores], 1)
+
+    assert isinstance(decoding.get("twice_greedy"), TwiceGreedy)
+    assert decoding.get(decoding.serialize(TwiceGreedy())) == TwiceGreedy()
+    seqs, scores = decoding.get("twice_greedy")(table_step(random_table(5, 1)),
+                                                tf.zeros([3, 1]), 1, 0, 4)
+    assert seqs.shape == (3, 2, 4) and scores.shape == (3, 2)
+
+
+def test_functions_equal_their_strategies():
+    table = random_table(6, seed=8)
+    state = tf.zeros([4, 1])
+    step = table_step(table)
+    pairs = [
+        (beam_search(step, state, 1, 0, 3, 5, 0.5, 2), BeamSearch(3, 0.5, 2)),
+        (greedy_search(step, state, 1, 0, 5), GreedySearch()),
+        (sample(step, state, 1, 0, 5, 0.8, 4, 3, 2), RandomSampler(0.8, 4, 3, 2)),
+    ]
+    for (seqs, scores), strategy in pairs:
+        s, sc = strategy(step, state, 1, 0, 5)
+        np.testing.assert_array_equal(seqs, s)
+        np.testing.assert_array_equal(scores, sc)
+
+
+def test_sampling_num_return():
+    table = random_table(6, seed=9, peaked=0.5)
+    step = table_step(table)
+    start = tf.constant([1, 2])
+    seqs, scores = sample(step, tf.zeros([2, 1]), start, 0, 4, seed=3, num_return=50)
+    assert seqs.shape == (2, 50, 4) and scores.shape == (2, 50)
+    assert np.all(np.diff(scores.numpy(), axis=1) <= 0)  # best first
+    for b, s in enumerate([1, 2]):
+        assert len({tuple(r) for r in seqs[b].numpy().tolist()}) > 5  # draws differ
+        for row, score in zip(seqs[b].numpy(), scores[b].numpy()):  # each from its start
+            prev, total = s, 0.0
+            for tok in row:
+                total += table[prev, tok]
+                prev = tok
+                if tok == 0:
+                    break
+            np.testing.assert_allclose(score, total, rtol=1e-5)
+    # one row drawn 50 times samples its first-token distribution
+    seqs, _ = sample(step, tf.zeros([1, 1]), 2, 0, 1, seed=5, num_return=4000)
+    counts = np.bincount(seqs[0, :, 0].numpy(), minlength=6) / 4000
+    np.testing.assert_allclose(counts, np.exp(table[2]), atol=0.03)
 
 
 # ---------------------------------------------------------------- bad input
@@ -396,8 +515,8 @@ def test_unseeded_sampling_in_builtin_tflite():
 
     runner = Interpreter(model_content=converter.convert()).get_signature_runner()
     out = runner(s=np.zeros([64, 1], np.float32))
-    assert len({tuple(r) for r in out["sequences"].tolist()}) > 5  # draws vary
-    for row, score in zip(out["sequences"], out["scores"]):
+    assert len({tuple(r) for r in out["sequences"][:, 0].tolist()}) > 5  # draws vary
+    for row, score in zip(out["sequences"][:, 0], out["scores"][:, 0]):
         prev, total = 1, 0.0
         for tok in row:
             total += table[prev, tok]
@@ -406,3 +525,33 @@ def test_unseeded_sampling_in_builtin_tflite():
             if tok == 0:
                 break
         np.testing.assert_allclose(score, total, rtol=1e-5)
+
+
+def test_several_samples_per_row_in_builtin_tflite():
+    step_fn = table_step(random_table(6, 1, peaked=0.3))
+
+    class Sampler(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 1], tf.float32, name="s")])
+        def run(self, s):
+            seqs, scores = RandomSampler(top_k=4, num_return=3)(step_fn, s, 1, 0, 5)
+            return {"sequences": seqs, "scores": scores}
+
+    module = Sampler()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.run.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    out = runner(s=np.zeros([4, 1], np.float32))
+    assert out["sequences"].shape == (4, 3, 5) and out["scores"].shape == (4, 3)
+    assert np.all(np.diff(out["scores"], axis=1) <= 0)  # best first
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    for name in ("base", "beam", "greedy", "sampling"):
+        module = importlib.import_module(f"keras_rnnx.decoding.{name}")
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, (name, result)

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from keras_rnnx import decoding
 from keras_rnnx.models.language_model import (
-    BOS, EOS, LanguageModel, Vocabulary, export_generator, load_corpus,
+    BOS, EOS, LanguageModel, Vocabulary, export_generator, generation_function, load_corpus,
     make_training_arrays, perplexity, train_language_model, unigram_perplexity,
 )
 
@@ -78,6 +78,21 @@ def test_prompts_of_different_lengths_are_independent():
     np.testing.assert_allclose(xsc, scores, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("strategy,r", [
+    (None, 1), ("greedy", 1), ("beam", 1), ("sample", 1),
+    ({"class_name": "beam", "config": {"beam_width": 3, "num_return": 2}}, 2),
+    (decoding.RandomSampler(seed=2, num_return=3), 3),
+])
+def test_generate_returns_batch_by_num_return(strategy, r):
+    lm = LanguageModel(11, embedding_dim=6, units=12)
+    prompts = np.array([[1, 5, 6], [1, 8, 0]], np.int32)
+    seqs, scores = lm.generate(prompts, strategy, 5)
+    assert seqs.shape == (2, r, 5) and scores.shape == (2, r)
+    if strategy not in (None, "sample") and not isinstance(strategy, dict):  # deterministic
+        out = generation_function(lm, strategy, 5)(tf.constant(prompts))
+        np.testing.assert_array_equal(out["sequences"], seqs)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="cell_type"):
         LanguageModel(10, cell_type="rnn")
@@ -126,13 +141,14 @@ def test_generation_strategies_and_keras_round_trip(trained, tmp_path):
     g_seq, g_score = model.generate(prompt, decoding.GreedySearch(), 30)
     b_seq, b_score = model.generate(prompt, decoding.BeamSearch(4, 0.0, 2), 30)
     s_seq, _ = model.generate(np.repeat(prompt, 4, 0), decoding.RandomSampler(1.0, seed=1), 30)
-    text = vocab.decode(g_seq[0])
+    assert g_seq.shape == (1, 1, 30) and g_score.shape == (1, 1)
+    text = vocab.decode(g_seq[0, 0])
     assert len(text) > 5 and set(text) <= set(vocab.tokens)
     # the greedy path is one of the hypotheses a beam of 4 considers: its best
     # finished hypothesis scores at least as well on this model
-    assert b_score[0, 0] >= g_score[0] - 1e-4
+    assert b_score[0, 0] >= g_score[0, 0] - 1e-4
     assert b_score[0, 0] >= b_score[0, 1]
-    samples = {vocab.decode(s) for s in s_seq.numpy()}
+    samples = {vocab.decode(s) for s in s_seq[:, 0].numpy()}
     assert len(samples) > 1  # sampling varies across rows
     # .keras round trip keeps the generation
     path = tmp_path / "lm.keras"
@@ -213,6 +229,12 @@ def test_generate_command_trains_saves_and_samples(tmp_path, capsys):
                      "--num-return", "2", "--max-length", "8", "--prompt", "the c"]) == 0
     out = capsys.readouterr().out
     assert "held-out perplexity" in out and out.count(">>> the c") == 1
+    assert out.split(">>> the c")[1].count("\n[") == 2  # --num-return 2: two lines
+    assert cli.main(["generate", "--model", model, "--strategy", "sample", "--seed", "1",
+                     "--num-return", "3", "--max-length", "6", "--prompt", "the",
+                     "--prompt", "a"]) == 0
+    out = capsys.readouterr().out
+    assert out.split(">>> a")[0].count("\n[") == 3 and out.split(">>> a")[1].count("\n[") == 3
     with pytest.raises(SystemExit, match="num-return"):
         cli.main(["generate", "--model", model, "--num-return", "0"])
     with pytest.raises(SystemExit, match="--text"):

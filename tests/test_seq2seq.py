@@ -128,11 +128,49 @@ def test_rows_are_independent_of_padding_and_batch(reverser):
         assert np.all(batch["attention"].numpy()[i, :, n:] == 0)
 
 
+def test_strategies_route_through_one_path(reverser):
+    """`strategy="greedy"` (the default) gives what greedy search on the step
+    function gives (the translator's decoding before strategies), and so does
+    the `beam_width=1` convenience; names, objects and configs are one path."""
+    from keras_rnnx import decoding
+
+    ids = reverser.tokenize(["12345", "7", "4081", "99", "31"])
+    state = reverser.initial_state(ids)
+    want_seq, want_score = decoding.greedy_search(
+        reverser.step_fn, state, START_ID, END_ID, reverser.max_length)
+    for out in (reverser.translate(ids), reverser.translate(ids, "greedy"),
+                reverser.translate(ids, decoding.GreedySearch()),
+                reverser.translate(ids, beam_width=1)):
+        assert out["sequences"].shape == (5, reverser.max_length)
+        np.testing.assert_array_equal(out["sequences"], want_seq[:, 0])
+        np.testing.assert_allclose(out["scores"], want_score[:, 0], rtol=1e-6, atol=1e-6)
+    greedy, width_one = reverser.translate(ids, "greedy"), reverser.translate(ids, beam_width=1)
+    np.testing.assert_allclose(greedy["attention"], width_one["attention"], atol=1e-6)
+    # the best of several hypotheses is what translate returns
+    beam = reverser.translate(ids, decoding.BeamSearch(3, num_return=2))
+    np.testing.assert_array_equal(beam["sequences"], reverser.translate(ids, beam_width=3)["sequences"])
+    by_name = reverser.translate(ids, {"class_name": "beam", "config": {"beam_width": 3}})
+    np.testing.assert_array_equal(beam["sequences"], by_name["sequences"])
+    assert reverser.translate_function("beam") is reverser.translate_function(beam_width=4)
+    src = ["12345", "7", "4081"]
+    assert reverser.translate_strings(src, "greedy") == reverser.translate_strings(src, beam_width=1)
+    assert reverser.exact_match(src, ["54321", "7", "1804"], "beam") == reverser.exact_match(
+        src, ["54321", "7", "1804"], beam_width=4)
+    with pytest.raises(ValueError, match="not both"):
+        reverser.translate(ids, "beam", beam_width=2)
+    with pytest.raises(ValueError, match="length_penalty"):
+        reverser.translate(ids, length_penalty=0.5)
+    with pytest.raises(ValueError, match="unknown decoding strategy"):
+        reverser.translate(ids, "nucleus")
+    with pytest.raises(TypeError, match="beam_width=3"):  # the old positional beam width
+        reverser.translate(ids, 3)
+
+
 @pytest.mark.slow
 def test_translate_under_xla(reverser):
     ids = reverser.tokenize(["123", "45"])
     want = reverser.translate(ids, beam_width=1)
-    got = reverser.translate_function(1, jit_compile=True)(ids)
+    got = reverser.translate_function(beam_width=1, jit_compile=True)(ids)
     np.testing.assert_array_equal(got["sequences"].numpy(), want["sequences"].numpy())
     np.testing.assert_allclose(got["scores"].numpy(), want["scores"].numpy(), atol=1e-5)
 

@@ -116,7 +116,7 @@ def run(args):
 
     examples = SHOWCASE + test_sources[:8]
     ids = translator.tokenize(examples)
-    keras_out = {k: v.numpy() for k, v in translator.translate(ids, args.beam_width).items()}
+    keras_out = {k: v.numpy() for k, v in translator.translate(ids, beam_width=args.beam_width).items()}
     keras_text = [s.decode() for s in translator.detokenize(keras_out["sequences"]).numpy()]
 
     heatmap = os.path.join(args.out, "date_attention.png")

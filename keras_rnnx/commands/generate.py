@@ -20,6 +20,14 @@ NAME = "generate"
 HELP = "train or sample a character language model"
 
 
+# the options of each --strategy, by its name in keras_rnnx.decoding.get
+_STRATEGY_OPTIONS = {
+    "greedy": (),
+    "sample": ("temperature", "top_k", "seed", "num_return"),
+    "beam": ("beam_width", "length_penalty", "num_return"),
+}
+
+
 def add_arguments(parser):
     g = parser.add_argument_group("model")
     g.add_argument("--model", help="a .keras language model to load instead of training")
@@ -47,12 +55,13 @@ def add_arguments(parser):
     d = parser.add_argument_group("generation")
     d.add_argument("--prompt", action="append", default=None,
                    help="prompt text (repeat for several); default 'The'")
-    d.add_argument("--strategy", choices=["greedy", "sample", "beam"], default="beam")
+    d.add_argument("--strategy", choices=sorted(_STRATEGY_OPTIONS), default="beam")
     d.add_argument("--max-length", type=int, default=200,
                    help="maximum generated tokens (default 200)")
     d.add_argument("--beam-width", type=int, default=4)
     d.add_argument("--length-penalty", type=float, default=0.0)
-    d.add_argument("--num-return", type=int, default=1)
+    d.add_argument("--num-return", type=int, default=1,
+                   help="sequences per prompt (beam, sample; default 1)")
     d.add_argument("--temperature", type=float, default=1.0)
     d.add_argument("--top-k", type=int, default=None)
     d.add_argument("--seed", type=int, default=None)
@@ -67,12 +76,9 @@ def _fail(message):
 
 
 def _strategy(args, decoding):
+    config = {name: getattr(args, name) for name in _STRATEGY_OPTIONS[args.strategy]}
     try:
-        if args.strategy == "greedy":
-            return decoding.GreedySearch()
-        if args.strategy == "sample":
-            return decoding.RandomSampler(args.temperature, args.top_k, args.seed)
-        return decoding.BeamSearch(args.beam_width, args.length_penalty, args.num_return)
+        return decoding.get({"class_name": args.strategy, "config": config})
     except (ValueError, TypeError) as e:
         _fail(str(e))
 
@@ -142,10 +148,8 @@ def run(args):
     ids = np.zeros([len(encoded), max(map(len, encoded))], np.int32)
     for i, e in enumerate(encoded):
         ids[i, :len(e)] = e
-    sequences, scores = model.generate(ids, strategy, args.max_length)
-    sequences = sequences.numpy().reshape(len(prompts), -1, args.max_length)
-    scores = scores.numpy().reshape(len(prompts), -1)
-    for prompt, seqs, scs in zip(prompts, sequences, scores):
+    sequences, scores = model.generate(ids, strategy, args.max_length)  # [P, R, L], [P, R]
+    for prompt, seqs, scs in zip(prompts, sequences.numpy(), scores.numpy()):
         print(f"\n>>> {prompt}")
         for seq, sc in zip(seqs, scs):
             sep = "" if vocab.level == "char" else " "

@@ -322,9 +322,21 @@ class LanguageModel(keras.Model):
         return state, last
 
     def generate(self, prompt_ids, strategy=None, max_length=100):
-        """Decodes after each prompt; `strategy` a `decoding` strategy object
-        (default greedy). Returns the strategy's (sequences, scores)."""
-        strategy = strategy or decoding.GreedySearch()
+        """Decodes after each prompt with a `keras_rnnx.decoding` strategy.
+
+        Args:
+            prompt_ids: int `[B, P]` prompts, right-padded with 0, each
+                starting with `<s>`.
+            strategy: a strategy, its name ("greedy", "beam", "sample") or
+                config dict (see `keras_rnnx.decoding.get`); default "greedy".
+            max_length: maximum generated tokens, >= 1.
+
+        Returns:
+            `(sequences, scores)`: int32 `[B, R, max_length]` (the tokens
+            after the prompt, padded with `</s>`) and float32 `[B, R]`, best
+            first, `R` the strategy's `num_return`.
+        """
+        strategy = decoding.get("greedy" if strategy is None else strategy)
         state, last = self.prime(prompt_ids)
         return strategy(self.step_fn(), state, last, EOS, max_length)
 
@@ -419,10 +431,12 @@ def unigram_perplexity(train_targets, eval_targets, vocabulary_size):
 def generation_function(model, strategy=None, max_length=100):
     """A `tf.function` `generate(prompt_ids) -> {"sequences", "scores"}`:
     prompt ids int32 [batch, length] (right-padded with 0, starting with
-    `<s>`) in; the strategy's sequences and scores out."""
+    `<s>`) in; the strategy's sequences `[batch, R, max_length]` and scores
+    `[batch, R]` out (`strategy` as in `LanguageModel.generate`; default
+    "beam", `BeamSearch(4)`)."""
     if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
         raise ValueError(f"`max_length` must be an int >= 1, got {max_length!r}")
-    strategy = strategy or decoding.BeamSearch(4)
+    strategy = decoding.get("beam" if strategy is None else strategy)
 
     def generate(prompt_ids):
         sequences, scores = model.generate(prompt_ids, strategy, max_length)
@@ -458,6 +472,7 @@ def export_generator(model, path, strategy=None, max_length=100, format="saved_m
         raise ValueError(f"`format` must be 'saved_model' or 'tflite', got {format!r}")
     if not isinstance(model, LanguageModel):
         raise TypeError(f"`model` must be a LanguageModel, got {type(model).__name__}")
+    strategy = decoding.get("beam" if strategy is None else strategy)
     if (format == "tflite" and isinstance(strategy, decoding.RandomSampler)
             and strategy.seed is not None):
         raise ValueError(

@@ -10,9 +10,10 @@ The model (functional API):
 
 trained with teacher forcing and a loss masked on padding. Inference encodes
 the source once, puts the encoder outputs and their key projection into the
-decoder state, and runs `keras_rnnx.decoding.greedy_search` or
-`beam_search` over a step function, all inside one `tf.function`, which also
-re-runs the decoder on the best sequence to return its attention weights.
+decoder state, and runs a `keras_rnnx.decoding` strategy (greedy search,
+beam search, sampling) over a step function, all inside one `tf.function`,
+which also re-runs the decoder on the best sequence to return its attention
+weights.
 
 Source strings are tokenized in-graph (`tf.strings.lower`,
 `tf.strings.unicode_decode`, a constant codepoint table), so an exported SavedModel
@@ -389,31 +390,43 @@ class Translator:
             done = done | tf.equal(tokens, END_ID)
         return tf.stack(weights, axis=1)
 
-    def search(self, source_ids, beam_width=1, length_penalty=0.0):
-        """Greedy (beam_width=1) or beam search; the graph of `translate`."""
-        from keras_rnnx import decoding
+    def search(self, source_ids, strategy=None, *, beam_width=None, length_penalty=None):
+        """Decodes with a `keras_rnnx.decoding` strategy; the graph of `translate`.
 
+        Args:
+            source_ids: int `[B, Ts]` source ids.
+            strategy: a `keras_rnnx.decoding` strategy, its name ("greedy",
+                "beam", "sample") or config dict; default "greedy".
+            beam_width: convenience for `strategy=BeamSearch(beam_width,
+                length_penalty)` (width 1 gives greedy search's sequences,
+                and its scores without a length penalty); not together
+                with `strategy`.
+            length_penalty: with `beam_width` only.
+
+        Returns:
+            A dict of the strategy's best hypothesis: `sequences` int32
+            `[B, L]` (padded with the end token), `scores` float32 `[B]` and
+            `attention` float32 `[B, L, Ts]`.
+        """
+        strategy = _decoding_strategy(strategy, beam_width, length_penalty)
         source_ids = tf.cast(source_ids, tf.int32)
         state = self.initial_state(source_ids)
-        if beam_width == 1:
-            sequences, scores = decoding.greedy_search(
-                self.step_fn, state, START_ID, END_ID, self.max_length
-            )
-        else:
-            sequences, scores = decoding.beam_search(
-                self.step_fn, state, START_ID, END_ID, beam_width,
-                self.max_length, length_penalty=length_penalty,
-            )
-            sequences, scores = sequences[:, 0], scores[:, 0]
+        sequences, scores = strategy(self.step_fn, state, START_ID, END_ID, self.max_length)
+        sequences, scores = sequences[:, 0], scores[:, 0]  # the best of [B, R]
         attention = self._force_attention(state, sequences)
         return {"sequences": sequences, "scores": scores, "attention": attention}
 
-    def translate_function(self, beam_width=1, length_penalty=0.0, jit_compile=False):
-        """The `tf.function` (ids `[B, Ts]` int32 -> dict) for a beam width."""
-        key = (beam_width, float(length_penalty), jit_compile)
+    def translate_function(self, strategy=None, *, beam_width=None, length_penalty=None,
+                           jit_compile=False):
+        """The `tf.function` (ids `[B, Ts]` int32 -> the dict of `search`)
+        for a strategy (arguments as in `search`), made once per strategy."""
+        from keras_rnnx import decoding
+
+        strategy = _decoding_strategy(strategy, beam_width, length_penalty)
+        key = (json.dumps(decoding.serialize(strategy), sort_keys=True), jit_compile)
         if key not in self._functions:
             def translate(source_ids):
-                return self.search(source_ids, beam_width, length_penalty)
+                return self.search(source_ids, strategy)
 
             self._functions[key] = tf.function(
                 translate,
@@ -423,26 +436,29 @@ class Translator:
             )
         return self._functions[key]
 
-    def translate(self, source_ids, beam_width=1, length_penalty=0.0):
-        """Decodes int32 source ids `[B, Ts]`: a dict of `sequences` `[B, L]`,
-        `scores` `[B]` and `attention` `[B, L, Ts]` (one tf.function)."""
-        return self.translate_function(beam_width, length_penalty)(
-            tf.convert_to_tensor(source_ids, tf.int32)
-        )
+    def translate(self, source_ids, strategy=None, *, beam_width=None, length_penalty=None):
+        """Decodes int32 source ids `[B, Ts]` in one tf.function: a dict of
+        `sequences` `[B, L]`, `scores` `[B]` and `attention` `[B, L, Ts]`
+        (arguments and result as in `search`)."""
+        fn = self.translate_function(strategy, beam_width=beam_width,
+                                     length_penalty=length_penalty)
+        return fn(tf.convert_to_tensor(source_ids, tf.int32))
 
-    def translate_strings(self, strings, beam_width=1, batch_size=512):
-        """Python list of strings -> list of translated strings."""
+    def translate_strings(self, strings, strategy=None, *, beam_width=None, batch_size=512):
+        """Python list of strings -> list of translated strings (`strategy`,
+        `beam_width` as in `search`)."""
+        fn = self.translate_function(strategy, beam_width=beam_width)
         out = []
         strings = list(strings)
         for i in range(0, len(strings), batch_size):
-            ids = self.tokenize(strings[i : i + batch_size])
-            seq = self.translate(ids, beam_width)["sequences"]
+            seq = fn(self.tokenize(strings[i : i + batch_size]))["sequences"]
             out.extend(s.decode("utf-8") for s in self.detokenize(seq).numpy())
         return out
 
-    def exact_match(self, sources, targets, beam_width=1):
-        """Share of `sources` translated exactly to `targets`."""
-        predicted = self.translate_strings(sources, beam_width)
+    def exact_match(self, sources, targets, strategy=None, *, beam_width=None):
+        """Share of `sources` translated exactly to `targets` (`strategy`,
+        `beam_width` as in `search`)."""
+        predicted = self.translate_strings(sources, strategy, beam_width=beam_width)
         return float(np.mean([p == t for p, t in zip(predicted, targets)]))
 
     # ----------------------------------------------------------------- export
@@ -510,6 +526,30 @@ class Translator:
         return translator
 
 
+def _decoding_strategy(strategy, beam_width, length_penalty):
+    """The strategy of `Translator.search`'s arguments: `strategy` (default
+    "greedy"), or `BeamSearch(beam_width, length_penalty)`."""
+    from keras_rnnx import decoding
+
+    if isinstance(strategy, (int, np.integer)) and not isinstance(strategy, bool):
+        raise TypeError(
+            f"`strategy` must be a decoding strategy, its name or config, got {strategy!r}; "
+            f"for a beam width pass beam_width={strategy!r}"
+        )
+    if beam_width is None:
+        if length_penalty is not None:
+            raise ValueError(
+                "`length_penalty` goes with `beam_width`; otherwise pass "
+                "strategy=BeamSearch(..., length_penalty=...)"
+            )
+        return decoding.get("greedy" if strategy is None else strategy)
+    if strategy is not None:
+        raise ValueError(
+            f"pass `strategy` or `beam_width`, not both (got {strategy!r} and {beam_width!r})"
+        )
+    return decoding.BeamSearch(beam_width, 0.0 if length_penalty is None else length_penalty)
+
+
 def _bucketed_dataset(x, target_in, target_out, batch_size, seed=0, chunk=32):
     """tf.data of shuffled batches of sources of similar length, each trimmed
     to a multiple of 8 steps; reshuffled every epoch (deterministic in seed)."""
@@ -557,7 +597,7 @@ class TranslateLayer(keras.layers.Layer):
         self.built = True
 
     def call(self, source_ids):
-        out = self._translator.search(source_ids, self.beam_width)
+        out = self._translator.search(source_ids, beam_width=self.beam_width)
         if self.with_strings:
             out["translations"] = self._translator.detokenize(out["sequences"])
         return out

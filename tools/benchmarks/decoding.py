@@ -1,4 +1,4 @@
-"""Beam search throughput: keras_rnnx.decoding.beam_search against keras-hub's
+"""Beam search throughput: keras_rnnx.decoding.BeamSearch against keras-hub's
 BeamSampler driving the same LSTM step function (batch 32, vocabulary 8000,
 256 units, 30 generated tokens), both in a tf.function, with and without XLA;
 plus the latency of the exported builtin-op TFLite beam model against the
@@ -49,11 +49,13 @@ def _lstm_step(vocab, units, seed=0):
 def _ours(step_fn, beam, jit):
     import tensorflow as tf
 
-    from keras_rnnx.decoding import beam_search
+    from keras_rnnx.decoding import BeamSearch
+
+    search = BeamSearch(beam)
 
     @tf.function(jit_compile=jit, input_signature=[tf.TensorSpec([None, UNITS])])
     def run(h0):
-        return beam_search(step_fn, (h0, h0), START_ID, END_ID, beam, MAX_LENGTH)
+        return search(step_fn, (h0, h0), START_ID, END_ID, MAX_LENGTH)
 
     return run
 

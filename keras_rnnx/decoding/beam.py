@@ -1,0 +1,223 @@
+"""Beam search as plain TensorFlow (the `BeamSearch` strategy).
+
+Beam search keeps finished hypotheses in the beam, where they go on competing
+with their frozen score (a finished hypothesis only extends with `end_id` at
+log-probability 0), and in addition keeps the best `num_return` hypotheses it
+ever finished, so one evicted from the beam by live hypotheses that later
+turn out worse is still returned. Its result is exactly the best
+`num_return` hypotheses the search finished; when the beam is at least as wide
+as the number of live hypotheses nothing is pruned and the result is the
+exact best over all sequences (checked against brute force in the tests).
+"""
+import tensorflow as tf
+
+from keras_rnnx.decoding.base import (
+    _NEG_INF,
+    DecodingStrategy,
+    _batch_size,
+    _call_step,
+    _check_call,
+    _check_finite_float,
+    _check_positive_int,
+    _check_vocab,
+    _gather_rows,
+    _set_column,
+    _start_tokens,
+)
+
+
+def length_penalty_factor(length, alpha):
+    """GNMT length penalty `((5 + length) / 6) ** alpha` (1 when alpha is 0).
+
+    Args:
+        length: int or tensor, the hypothesis length counting the end token.
+        alpha: float, the length penalty.
+
+    Returns:
+        float32 tensor of `length`'s shape; a score is the summed
+        log-probabilities divided by it.
+
+    Example:
+
+    >>> float(length_penalty_factor(7, 1.0))
+    2.0
+    """
+    if alpha == 0:
+        return tf.ones_like(tf.cast(length, tf.float32))
+    return tf.pow((5.0 + tf.cast(length, tf.float32)) / 6.0, float(alpha))
+
+
+class BeamSearch(DecodingStrategy):
+    """Beam search: the best `num_return` hypotheses of a beam of `beam_width`.
+
+    Called like every `DecodingStrategy` (see there); returns int32
+    `[B, num_return, max_length]` sequences and float32 `[B, num_return]`
+    scores, best first. A score is the sum of the token log-probabilities
+    divided by `length_penalty_factor(length, length_penalty)`.
+
+    Args:
+        beam_width: hypotheses kept per row, >= 1. A width of 1 gives
+            greedy search's sequences and, with `length_penalty=0`, its
+            scores.
+        length_penalty: GNMT alpha (0 disables it); the length counts the
+            end token.
+        num_return: hypotheses returned per row, in `[1, beam_width]`.
+
+    Example:
+
+    >>> import numpy as np, tensorflow as tf
+    >>> table = tf.math.log(tf.constant(  # next-token probabilities by last token
+    ...     [[1.0, 0.0, 0.0], [0.5, 0.2, 0.3], [0.6, 0.1, 0.3]]) + 1e-9)
+    >>> step_fn = lambda tokens, state: (tf.gather(table, tokens), state)
+    >>> beam = BeamSearch(beam_width=3, num_return=2)
+    >>> seqs, scores = beam(step_fn, tf.zeros([1, 1]), start_id=1, end_id=0, max_length=3)
+    >>> seqs.numpy().tolist()
+    [[[0, 0, 0], [2, 0, 0]]]
+    >>> [round(float(p), 2) for p in np.exp(scores.numpy()[0])]
+    [0.5, 0.18]
+    """
+
+    name = "beam"
+
+    def __init__(self, beam_width=4, length_penalty=0.0, num_return=1):
+        beam_width = _check_positive_int("beam_width", beam_width)
+        num_return = _check_positive_int("num_return", num_return)
+        if num_return > beam_width:
+            raise ValueError(
+                f"`num_return` must be <= `beam_width`, got num_return={num_return} "
+                f"and beam_width={beam_width}"
+            )
+        self.beam_width = beam_width
+        self.length_penalty = _check_finite_float("length_penalty", length_penalty)
+        self.num_return = num_return
+
+    def get_config(self):
+        return {"beam_width": self.beam_width, "length_penalty": self.length_penalty,
+                "num_return": self.num_return}
+
+    def decode(self, step_fn, initial_state, start_id, end_id, max_length):
+        start_id, end_id, max_length = _check_call(step_fn, start_id, end_id, max_length)
+        return _beam_search(step_fn, initial_state, start_id, end_id, self.beam_width,
+                            max_length, self.length_penalty, self.num_return)
+
+
+def beam_search(step_fn, initial_state, start_id, end_id, beam_width, max_length,
+                length_penalty=0.0, num_return=1):
+    """`BeamSearch(beam_width, length_penalty, num_return)(step_fn, initial_state,
+    start_id, end_id, max_length)`.
+
+    Args:
+        step_fn, initial_state, start_id, end_id, max_length: see
+            `DecodingStrategy`.
+        beam_width, length_penalty, num_return: see `BeamSearch`.
+
+    Returns:
+        `(sequences, scores)`: int32 `[B, num_return, max_length]` and
+        float32 `[B, num_return]`, best first.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> step_fn = lambda tokens, state: (tf.gather(tf.math.log([[0.2, 0.8]]), 0 * tokens), state)
+    >>> seqs, _ = beam_search(step_fn, tf.zeros([1, 1]), 1, 0, beam_width=2, max_length=2)
+    >>> seqs.numpy().tolist()
+    [[[1, 1]]]
+    """
+    return BeamSearch(beam_width, length_penalty, num_return)(
+        step_fn, initial_state, start_id, end_id, max_length)
+
+
+def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
+    """The search on checked arguments (K beams, L steps, R returned)."""
+    B = _batch_size(initial_state, start_id)
+    initial_state = tf.nest.map_structure(tf.convert_to_tensor, initial_state)
+
+    # ---- first step on B rows (all beams of a row start identical) --------
+    log_probs, state = _call_step(step_fn, _start_tokens(start_id, B), initial_state,
+                                  "decoding the first token")
+    V = log_probs.shape[-1]
+    _check_vocab(end_id, V)
+    V = V if V is not None else tf.shape(log_probs)[-1]
+    scores0 = log_probs / length_penalty_factor(1, alpha)
+    if isinstance(V, int) and K > V:  # more beams than first tokens: dead beams
+        scores0 = tf.pad(scores0, [[0, 0], [0, K - V]], constant_values=_NEG_INF)
+    top_scores, token = tf.math.top_k(scores0, k=K)  # [B, K]
+    dead = token >= V
+    token = tf.where(dead, end_id, token)
+    cum = tf.gather(log_probs, tf.minimum(token, V - 1), batch_dims=1)
+    cum = tf.where(dead, _NEG_INF, cum)
+    is_end = tf.equal(token, end_id)
+    finished = is_end | dead
+    scores = tf.where(dead, _NEG_INF, top_scores)
+    sequences = _set_column(tf.fill([B, K, L], end_id), 0, token)
+    # the best `num_return` finished hypotheses so far
+    newly = is_end & ~dead
+    fin_scores, fin_sequences = _merge_finished(
+        tf.fill([B, R], _NEG_INF), tf.fill([B, R, L], end_id),
+        tf.where(newly, scores, _NEG_INF), sequences, R,
+    )
+    row = tf.range(B * K) // K  # [B*K] source row of every beam
+    state = _gather_rows(state, row)
+    end_row = tf.where(tf.equal(tf.range(V), end_id), 0.0, _NEG_INF)  # [V]
+
+    def cond(t, finished, *_):
+        return ~tf.reduce_all(finished)
+
+    def body(t, finished, tokens, cum, scores, sequences, fin_scores, fin_sequences, state):
+        log_probs, new_state = step_fn(tf.reshape(tokens, [-1]), state)
+        log_probs = tf.reshape(tf.cast(log_probs, tf.float32), [B, K, V])
+        penalty = length_penalty_factor(t + 1, alpha)
+        # A finished beam only extends with end_id at log-prob 0, keeping its
+        # frozen score: its row becomes [-inf.., 0 at end_id, ..-inf] and its
+        # base is score * penalty, so that (base + 0) / penalty is its score.
+        # One pass over [B, K, V] plus the add (and divide when alpha != 0).
+        log_probs = tf.where(finished[:, :, None], end_row, log_probs)
+        base = tf.where(finished, scores * penalty, cum) if alpha else tf.where(
+            finished, scores, cum)
+        total = base[:, :, None] + log_probs  # [B, K, V]
+        ranked = total / penalty if alpha else total
+        top_scores, index = tf.math.top_k(tf.reshape(ranked, [B, K * V]), k=K)
+        parent = index // V
+        new_tokens = index % V
+        was_finished = tf.gather(finished, parent, batch_dims=1)
+        ends = tf.equal(new_tokens, end_id)
+        # a finished parent's end_id keeps its exact frozen score; any other
+        # token of it (picked only when fewer than K candidates are finite)
+        # stays at -inf, finished
+        new_scores = tf.where(was_finished & ends, tf.gather(scores, parent, batch_dims=1),
+                              top_scores)
+        new_tokens = tf.where(was_finished, end_id, new_tokens)
+        new_cum = tf.where(
+            was_finished,
+            tf.gather(cum, parent, batch_dims=1),
+            tf.gather(tf.reshape(total, [B, K * V]), index, batch_dims=1),
+        )
+        new_sequences = _set_column(tf.gather(sequences, parent, batch_dims=1), t, new_tokens)
+        newly = ends & ~was_finished
+        fin_scores, fin_sequences = _merge_finished(
+            fin_scores, fin_sequences, tf.where(newly, new_scores, _NEG_INF),
+            new_sequences, R,
+        )
+        flat_parent = tf.reshape(parent + tf.range(B)[:, None] * K, [-1])
+        new_state = tf.nest.map_structure(lambda s: tf.gather(s, flat_parent), new_state)
+        return (t + 1, was_finished | ends, new_tokens, new_cum, new_scores,
+                new_sequences, fin_scores, fin_sequences, new_state)
+
+    loop_vars = (tf.constant(1), finished, token, cum, scores, sequences,
+                 fin_scores, fin_sequences, state)
+    if L > 1:
+        loop_vars = tf.while_loop(cond, body, loop_vars, maximum_iterations=L - 1)
+    _, finished, _, _, scores, sequences, fin_scores, fin_sequences, _ = loop_vars
+    # beams still live after max_length are finished there, with their scores
+    scores, sequences = _merge_finished(
+        fin_scores, fin_sequences, tf.where(finished, _NEG_INF, scores), sequences, R
+    )
+    return sequences, scores
+
+
+def _merge_finished(fin_scores, fin_sequences, cand_scores, cand_sequences, k):
+    """Top-k of the finished set and candidates (-inf marks a non-candidate)."""
+    all_scores = tf.concat([fin_scores, cand_scores], axis=1)
+    all_sequences = tf.concat([fin_sequences, cand_sequences], axis=1)
+    top, index = tf.math.top_k(all_scores, k=k)
+    return top, tf.gather(all_sequences, index, batch_dims=1)
