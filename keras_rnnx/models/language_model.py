@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from keras_rnnx import decoding
 from keras_rnnx._atomic import atomic_write
+from keras_rnnx.datasets.corpora import lee_corpus_path, load_corpus  # noqa: F401 (public here too)
 from keras_rnnx.layers.gru import GRUX
 from keras_rnnx.layers.lstm import LSTMX
 
@@ -122,30 +123,6 @@ class Vocabulary:
     def load(cls, path):
         with open(path, encoding="utf-8") as f:
             return cls(**json.load(f))
-
-
-def lee_corpus_path():
-    """Path of gensim's `lee_background.cor` (300 news documents)."""
-    try:
-        import gensim
-    except ImportError as e:  # pragma: no cover - gensim is a test dependency
-        raise ImportError(
-            "the default corpus ships with gensim: pip install gensim, or pass a text file"
-        ) from e
-    return os.path.join(os.path.dirname(gensim.__file__), "test", "test_data",
-                        "lee_background.cor")
-
-
-def load_corpus(path=None, max_documents=None):
-    """Documents (non-empty lines) of a text file; default the Lee corpus."""
-    path = path or lee_corpus_path()
-    if not os.path.isfile(path):
-        raise ValueError(f"`path`: no such text file: {path!r}")
-    with open(path, encoding="utf-8", errors="replace") as f:
-        docs = [line.strip() for line in f if line.strip()]
-    if not docs:
-        raise ValueError(f"`path`: {path!r} holds no text")
-    return docs[:max_documents] if max_documents else docs
 
 
 def make_training_arrays(vocab, documents, seq_len=64):
