@@ -9,10 +9,13 @@ Three pieces, each usable alone:
   runs in Python: it is applied by `Tokenizer.tokenize` through
   `tf.numpy_function` (fine for vocabulary building and tf.data), but a model
   that must be exported should use `stem=None`.
-* `Vocabulary`: tokens ordered by count (descending, ties by first
+* `Vocabulary`: the one vocabulary of every model, with configurable special
+  tokens (classifier "[PAD]" 0, "[UNK]" 1 by default; the language model's
+  `<pad> <s> </s> <unk>`; the translator's) read by role (`pad_id`, `oov_id`,
+  `start_id`, `end_id`); tokens ordered by count (descending, ties by first
   occurrence), built streaming from corpora larger than memory, saved as plain
-  text, and turned into an in-graph `keras.layers.StringLookup` with pad id 0
-  and OOV id 1.
+  text (or JSON), turned into an in-graph `keras.layers.StringLookup` with
+  pad id 0 and OOV id 1, and `encode`/`decode` of one text with its tokenizer.
 * `TextToIds`: a Keras layer mapping raw strings `[B]` to padded int32 ids
   `[B, T]`, serializable in `.keras` files and exportable to SavedModel (load
   the SavedModel after `import tensorflow_text`, which registers the ops).
@@ -23,12 +26,21 @@ from keras_rnnx.text.text_to_ids import TextToIds
 from keras_rnnx.text.tokenizer import (
     NORMALIZATIONS,
     TOKENIZER_KINDS,
+    WHITESPACE_MODES,
     Tokenizer,
     stemmer_languages,
 )
-from keras_rnnx.text.vocabulary import PAD, UNK, Vocabulary
+from keras_rnnx.text.vocabulary import (
+    LANGUAGE_MODEL_SPECIALS,
+    LEVELS,
+    PAD,
+    UNK,
+    Vocabulary,
+    level_tokenizer,
+)
 
 __all__ = [
     "Tokenizer", "Vocabulary", "TextToIds", "iter_lines", "stemmer_languages",
-    "TOKENIZER_KINDS", "NORMALIZATIONS", "PAD", "UNK", "atomic_write",
+    "TOKENIZER_KINDS", "NORMALIZATIONS", "WHITESPACE_MODES", "PAD", "UNK",
+    "LANGUAGE_MODEL_SPECIALS", "LEVELS", "level_tokenizer", "atomic_write",
 ]

@@ -104,5 +104,6 @@ class TextToIds(keras.layers.Layer):
         config = super().get_config()
         config.update(self.tokenizer.get_config())
         config.pop("stem")
+        config.pop("whitespace")  # always "collapse" here
         config.update({"vocabulary": list(self.vocabulary), "max_length": self.max_length})
         return config

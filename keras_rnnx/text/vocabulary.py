@@ -1,5 +1,6 @@
 """`Vocabulary`: tokens and their ids, with configurable special tokens."""
 import collections
+import json
 import os
 
 import keras
@@ -11,6 +12,42 @@ from keras_rnnx.text.lines import iter_lines
 from keras_rnnx.text.tokenizer import Tokenizer
 
 PAD, UNK = "[PAD]", "[UNK]"
+LANGUAGE_MODEL_SPECIALS = ("<pad>", "<s>", "</s>", "<unk>")
+LEVELS = ("char", "word")
+# the special tokens that play each role (the ids are read by role)
+_ROLES = {
+    "pad": (PAD, "<pad>"),
+    "unk": (UNK, "<unk>"),
+    "start": ("<s>", "[START]"),
+    "end": ("</s>", "[END]"),
+}
+
+
+def level_tokenizer(level):
+    """The language model's tokenizer of a level, splitting in Python.
+
+    Args:
+        level: "char" (every code point a token, as given) or "word"
+            (`str.split`); no case or Unicode normalization either way.
+
+    Returns:
+        A `Tokenizer`.
+
+    Example:
+
+    >>> level_tokenizer("char").split("a b")
+    ['a', ' ', 'b']
+    """
+    if level not in LEVELS:
+        raise ValueError(f"`level` must be 'char' or 'word', got {level!r}")
+    if level == "char":
+        return Tokenizer("characters", lowercase=False, normalization=None, whitespace="keep")
+    return Tokenizer("whitespace", lowercase=False, normalization=None)
+
+
+def _keeps_whitespace(tokenizer):
+    """True for tokenizers whose tokens may be any character (tab, newline)."""
+    return tokenizer is not None and tokenizer.kind == "characters" and tokenizer.whitespace == "keep"
 
 
 def _check_count(name, value, minimum, allow_none=False):
@@ -22,16 +59,29 @@ def _check_count(name, value, minimum, allow_none=False):
 
 
 class Vocabulary:
-    """A token vocabulary ordered by count, with special tokens first.
+    """Tokens and their ids, with configurable special tokens first.
 
-    Ids: the specials take ids 0.. in order (by default "[PAD]" = 0 and
-    "[UNK]" = 1), then the tokens by count descending, ties broken by first
-    occurrence in the corpus (the insertion order of `counts`).
+    One class for every model: the classifier's specials are "[PAD]" = 0 and
+    "[UNK]" = 1 (the default), the language model's `<pad> <s> </s> <unk>`
+    (`LANGUAGE_MODEL_SPECIALS`), the translator's its own. Ids: the specials
+    take ids 0.. in order, then the tokens (built ones by count descending,
+    ties broken by first occurrence, i.e. the insertion order of `counts`).
+    The special ids are read by role (`pad_id`, `oov_id`/`unk_id`,
+    `start_id`, `end_id`), so callers do not hard-code them.
 
     Args:
-        tokens: the full token list, specials included, index = id.
-        counts: the count of each token (0 for specials), same length.
-        specials: the special tokens at the head of `tokens`.
+        tokens: the token list, index = id. If it does not start with
+            `specials`, they are put first (a special elsewhere in it is an
+            error: the specials are reserved).
+        counts: the count of each token of `tokens` (0 for specials).
+        specials: the special tokens at the head of the ids; default
+            ("[PAD]", "[UNK]"), or `LANGUAGE_MODEL_SPECIALS` with `level`.
+        tokenizer: the `Tokenizer` that `encode` and `decode` use (None:
+            those need one).
+        level: the language model's shorthand, "char" (every code point a
+            token, as given) or "word" (`str.split`): sets `tokenizer` to
+            `level_tokenizer(level)` and the default specials to
+            `LANGUAGE_MODEL_SPECIALS`.
 
     Example:
 
@@ -40,20 +90,40 @@ class Vocabulary:
     ['[PAD]', '[UNK]', 'a', 'b', 'c']
     >>> v.lookup(["a", "zzz"])
     [2, 1]
+    >>> lm = Vocabulary(["a", "b", "c"], level="char")
+    >>> lm.encode("cab"), lm.start_id, lm.end_id
+    ([1, 6, 4, 5], 1, 2)
     """
 
-    def __init__(self, tokens, counts=None, specials=(PAD, UNK)):
+    def __init__(self, tokens, counts=None, specials=None, tokenizer=None, level=None):
+        if level is not None:
+            if tokenizer is not None:
+                raise ValueError("give `tokenizer` or `level`, not both")
+            tokenizer = level_tokenizer(level)
+            if specials is None:
+                specials = LANGUAGE_MODEL_SPECIALS
+        if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
+            raise TypeError(f"tokenizer must be a keras_rnnx.text.Tokenizer, got {type(tokenizer).__name__}")
         tokens = list(tokens)
-        specials = tuple(specials)
+        specials = (PAD, UNK) if specials is None else tuple(specials)
         if any(not isinstance(t, str) for t in tokens):
             raise TypeError("tokens must all be str")
         if tuple(tokens[: len(specials)]) != specials:
-            raise ValueError(f"tokens must start with the specials {specials}, got {tokens[:len(specials)]}")
+            reserved = [t for t in tokens if t in specials]
+            if reserved:
+                raise ValueError(
+                    f"tokens must start with the specials {specials}; the reserved tokens "
+                    f"{reserved[:5]} are out of place"
+                )
+            tokens = list(specials) + tokens
+            if counts is not None:
+                counts = [0] * len(specials) + list(counts)
         if len(set(tokens)) != len(tokens):
             dup = [t for t, c in collections.Counter(tokens).items() if c > 1][:5]
             raise ValueError(f"tokens must be unique; duplicated: {dup}")
+        raw = _keeps_whitespace(tokenizer)
         for t in tokens:
-            if t == "" or any(ch in t for ch in "\n\r\t"):
+            if t == "" or (not raw and any(ch in t for ch in "\n\r\t")):
                 raise ValueError(f"tokens must be non-empty and contain no tab or newline, got {t!r}")
         if counts is None:
             counts = [0] * len(tokens)
@@ -63,11 +133,13 @@ class Vocabulary:
         self.tokens = tokens
         self.counts = counts
         self.specials = specials
+        self.tokenizer = tokenizer
         self._index = {t: i for i, t in enumerate(tokens)}
 
     # ---------------------------------------------------------------- build
     @classmethod
-    def from_counts(cls, counts, min_count=1, max_size=None, specials=(PAD, UNK)):
+    def from_counts(cls, counts, min_count=1, max_size=None, specials=None, tokenizer=None,
+                    order="count"):
         """Builds a vocabulary from a {token: count} mapping.
 
         Args:
@@ -75,13 +147,21 @@ class Vocabulary:
                 first-occurrence order used to break ties.
             min_count: drop tokens seen fewer times.
             max_size: keep at most this many tokens (specials included).
-            specials: tokens given the first ids.
+            specials: tokens given the first ids (default "[PAD]", "[UNK]").
+            tokenizer: stored on the vocabulary (for `encode`).
+            order: "count" (ids by count descending, ties by first
+                occurrence) or "token" (the kept tokens in code-point order).
+
+        Returns:
+            A `Vocabulary`.
         """
+        specials = (PAD, UNK) if specials is None else tuple(specials)
         _check_count("min_count", min_count, 1)
-        _check_count("max_size", max_size, len(tuple(specials)) + 1, allow_none=True)
+        _check_count("max_size", max_size, len(specials) + 1, allow_none=True)
+        if order not in ("count", "token"):
+            raise ValueError(f"order must be 'count' or 'token', got {order!r}")
         if not hasattr(counts, "items"):
             raise TypeError(f"counts must be a mapping token -> count, got {type(counts).__name__}")
-        specials = tuple(specials)
         items = [(t, int(c)) for t, c in counts.items() if int(c) >= min_count and t not in specials]
         if not items:
             if not counts:
@@ -94,9 +174,11 @@ class Vocabulary:
         items.sort(key=lambda tc: -tc[1])  # stable: ties keep first occurrence
         if max_size is not None:
             items = items[: max_size - len(specials)]
+        if order == "token":
+            items.sort(key=lambda tc: tc[0])
         tokens = list(specials) + [t for t, _ in items]
         cnts = [0] * len(specials) + [c for _, c in items]
-        return cls(tokens, cnts, specials)
+        return cls(tokens, cnts, specials, tokenizer)
 
     @staticmethod
     def count_tokens(texts, tokenizer=None, batch_size=4096, progress=None):
@@ -131,19 +213,47 @@ class Vocabulary:
         return {t.decode("utf-8"): c for t, c in counts.items()}, total
 
     @classmethod
-    def build(cls, texts, tokenizer=None, min_count=1, max_size=None, specials=(PAD, UNK), batch_size=4096):
+    def build(cls, texts, tokenizer=None, min_count=1, max_size=None, specials=None, batch_size=4096,
+              level=None):
         """Counts tokens over `texts` (streaming) and builds the vocabulary.
 
         Args:
             texts: a text file path (one document a line) or an iterable of
-                strings; read once, never held in memory.
-            tokenizer: a `Tokenizer` (default: whitespace, lowercase, NFKC).
+                strings; read once, never held in memory. With `level`, an
+                iterable of str (a str is one text).
+            tokenizer: a `Tokenizer` (default: whitespace, lowercase, NFKC),
+                stored on the vocabulary.
             min_count, max_size, specials: as in `from_counts`.
             batch_size: lines tokenized together.
+            level: the language model's rules instead of `tokenizer`: "char"
+                or "word" tokens split in Python (`level_tokenizer`), specials
+                `LANGUAGE_MODEL_SPECIALS`, ties broken by token, and "char"
+                ids in code-point order.
+
+        Returns:
+            A `Vocabulary`.
+
+        Example:
+
+        >>> Vocabulary.build(["abba", "cab"], level="char").tokens[4:]
+        ['a', 'b', 'c']
         """
         _check_count("min_count", min_count, 1)
+        if level is not None:
+            if tokenizer is not None:
+                raise ValueError("give `tokenizer` or `level`, not both")
+            tokenizer = level_tokenizer(level)
+            counts = collections.Counter()
+            for text in [texts] if isinstance(texts, str) else texts:
+                counts.update(tokenizer.split(text))
+            return cls.from_counts(
+                dict(sorted(counts.items())), min_count, max_size,
+                LANGUAGE_MODEL_SPECIALS if specials is None else specials, tokenizer,
+                order="token" if level == "char" else "count",
+            )
+        tokenizer = tokenizer or Tokenizer()
         counts, _ = cls.count_tokens(texts, tokenizer, batch_size)
-        return cls.from_counts(counts, min_count, max_size, specials)
+        return cls.from_counts(counts, min_count, max_size, specials, tokenizer)
 
     # ---------------------------------------------------------------- use
     def __len__(self):
@@ -156,12 +266,42 @@ class Vocabulary:
         return f"Vocabulary(size={len(self)}, specials={self.specials})"
 
     @property
+    def level(self):
+        """ "char" (a characters tokenizer), "word" (another) or None."""
+        if self.tokenizer is None:
+            return None
+        return "char" if self.tokenizer.kind == "characters" else "word"
+
+    def _special_id(self, role):
+        for token in _ROLES[role]:
+            if token in self.specials:
+                return self._index[token]
+        return None
+
+    @property
     def pad_id(self):
-        return 0 if self.specials and self.specials[0] == PAD else None
+        """The id of the padding special ("[PAD]" or "<pad>"), or None."""
+        return self._special_id("pad")
 
     @property
     def oov_id(self):
-        return self._index.get(UNK)
+        """The id of the unknown-token special ("[UNK]" or "<unk>"), or None."""
+        return self._special_id("unk")
+
+    @property
+    def unk_id(self):
+        """Same as `oov_id`."""
+        return self.oov_id
+
+    @property
+    def start_id(self):
+        """The id of the start special ("<s>" or "[START]"), or None."""
+        return self._special_id("start")
+
+    @property
+    def end_id(self):
+        """The id of the end special ("</s>" or "[END]"), or None."""
+        return self._special_id("end")
 
     def index(self, token):
         """The id of `token`, or the OOV id (KeyError without an OOV token)."""
@@ -219,9 +359,96 @@ class Vocabulary:
             output_mode="int",
         )
 
+    def _require_tokenizer(self, method):
+        if self.tokenizer is None:
+            raise ValueError(f"{method} needs a vocabulary with a tokenizer (Vocabulary(..., tokenizer=...))")
+        return self.tokenizer
+
+    def encode(self, text, add_bos=True, add_eos=False):
+        """Ids of one text, split by the vocabulary's tokenizer.
+
+        Args:
+            text: a str.
+            add_bos: put the start id first (needs a start special).
+            add_eos: put the end id last (needs an end special).
+
+        Returns:
+            A list of int; tokens not in the vocabulary get the OOV id.
+
+        Example:
+
+        >>> Vocabulary(["a", "b", "c"], level="char").encode("cab", add_bos=False, add_eos=True)
+        [6, 4, 5, 2]
+        """
+        ids = [self.index(t) for t in self._require_tokenizer("encode").split(text)]
+        for arg, wanted, special in (("add_bos", add_bos, self.start_id), ("add_eos", add_eos, self.end_id)):
+            if wanted and special is None:
+                raise ValueError(f"{arg} needs a start/end special; the specials are {self.specials}")
+        return [self.start_id] * bool(add_bos) + ids + [self.end_id] * bool(add_eos)
+
+    def decode(self, ids):
+        """Text of `ids`: stops at the end id, skips padding and start ids.
+
+        Args:
+            ids: ints (any shape, read flat).
+
+        Returns:
+            A str: tokens joined by "" (characters) or " " (words); ids
+            outside the vocabulary give the unknown token.
+
+        Example:
+
+        >>> Vocabulary(["a", "b", "c"], level="char").decode([1, 6, 4, 5, 2, 4])
+        'cab'
+        """
+        end = self.end_id
+        skip = {i for i in (self.pad_id, self.start_id) if i is not None}
+        unknown = self.tokens[self.oov_id] if self.oov_id is not None else UNK
+        out = []
+        for i in np.asarray(ids).reshape(-1).tolist():
+            if i == end:
+                break
+            if i in skip:
+                continue
+            out.append(self.tokens[i] if 0 <= i < len(self.tokens) else unknown)
+        return ("" if self.level == "char" else " ").join(out)
+
     # ---------------------------------------------------------------- io
+    def get_config(self):
+        """The vocabulary as a JSON-able dict (what `save` writes to .json)."""
+        return {
+            "specials": list(self.specials),
+            "tokens": list(self.tokens),
+            "counts": list(self.counts),
+            "tokenizer": None if self.tokenizer is None else self.tokenizer.get_config(),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """A vocabulary from `get_config()` (or the language model's older
+        `{"tokens": [...], "level": ...}`)."""
+        if "level" in config:
+            return cls(config["tokens"], level=config["level"])
+        tok = config.get("tokenizer")
+        return cls(config["tokens"], config.get("counts"), config["specials"],
+                   None if tok is None else Tokenizer.from_config(tok))
+
     def save(self, path, with_counts=True):
-        """Writes one token a line (`token<TAB>count` with counts), atomically."""
+        """Writes the vocabulary, atomically.
+
+        Args:
+            path: a `.json` path: JSON with the specials and the tokenizer
+                (any token); any other: one token a line (`token<TAB>count`
+                with counts) after a `# specials=N` line, the tokenizer not
+                kept (tokens must hold no tab or newline).
+            with_counts: write the counts (text format).
+        """
+        if os.fspath(path).endswith(".json"):
+            atomic_write(path, json.dumps(self.get_config(), ensure_ascii=False))
+            return
+        bad = [t for t in self.tokens if any(ch in t for ch in "\n\r\t")]
+        if bad:
+            raise ValueError(f"tokens {bad[:5]} hold a tab or newline: save to a .json path")
         lines = [f"# specials={len(self.specials)}"]
         for t, c in zip(self.tokens, self.counts):
             lines.append(f"{t}\t{c}" if with_counts else t)
@@ -230,6 +457,11 @@ class Vocabulary:
     @classmethod
     def load(cls, path):
         """Reads a file written by `save` (or a plain one-token-a-line list)."""
+        if os.fspath(path).endswith(".json"):
+            if not os.path.isfile(path):
+                raise ValueError(f"vocabulary file {os.fspath(path)!r} does not exist")
+            with open(path, encoding="utf-8") as f:
+                return cls.from_config(json.load(f))
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise ValueError(f"vocabulary file {path!r} does not exist")
