@@ -208,8 +208,6 @@ def _bidirectional(layer, name):
 
 def _vocabulary_tokens(vocabulary):
     """(tokens or None, size) from a Vocabulary, a token list, or a size."""
-    from keras_rnnx.text import Vocabulary
-
     if isinstance(vocabulary, Vocabulary):
         return list(vocabulary.tokens), len(vocabulary)
     if isinstance(vocabulary, (list, tuple)):
@@ -650,8 +648,6 @@ class TextClassifier:
     @classmethod
     def load(cls, path):
         """Loads a folder written by `save` (or its `model.keras` file)."""
-        from keras_rnnx.text import Vocabulary
-
         folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
         model_path = os.path.join(folder, _MODEL) if os.path.isdir(path) else path
         config_path = os.path.join(folder, _CONFIG)
