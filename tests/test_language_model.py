@@ -33,7 +33,7 @@ def test_vocabulary_char_and_word(tmp_path):
     with pytest.raises(ValueError, match="level"):
         Vocabulary(["a"], level="byte")
     with pytest.raises(ValueError, match="reserved"):
-        Vocabulary(["<s>"])
+        Vocabulary(["<s>"], level="char")
 
 
 def test_training_arrays_shift_and_pad():

@@ -207,13 +207,10 @@ def save_heatmap(path, sources, outputs, attention, translator):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import tensorflow as tf
-
     fig, axes = plt.subplots(len(sources), 1, figsize=(9, 3.2 * len(sources)))
     axes = [axes] if len(sources) == 1 else axes
     for ax, src, out, weights in zip(axes, sources, outputs, attention):
-        src_chars = [c.decode() for c in tf.strings.unicode_split(
-            tf.strings.lower(src, encoding="utf-8"), "UTF-8").numpy()]
+        src_chars = translator.source_tokenizer.split(src)
         out_chars = list(out) + ["</s>"]
         w = weights[: len(out_chars), : len(src_chars)]
         ax.imshow(w, cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)

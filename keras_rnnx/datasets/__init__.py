@@ -1,6 +1,8 @@
 """Data that ships in packages: labelled text for classification
 (`keras_rnnx.datasets.classification`), dates for the translator demo
-(`keras_rnnx.datasets.dates`).
+(`keras_rnnx.datasets.dates`), unlabelled corpora for language models
+(`keras_rnnx.datasets.corpora`); `keras_rnnx.datasets.packaged` locates the
+files that installed packages ship.
 
 Nothing here downloads; see each module for its sources.
 """
@@ -18,9 +20,11 @@ from keras_rnnx.datasets.classification import (  # noqa: F401
     read_fasttext,
     read_folders,
 )
+from keras_rnnx.datasets.corpora import lee_corpus_path, load_corpus  # noqa: F401
+from keras_rnnx.datasets.packaged import gensim_test_file, package_dir  # noqa: F401
 
 __all__ = [
     "TextDataset", "load", "load_polarity", "load_newsgroups", "load_language_id",
     "read", "read_fasttext", "read_csv", "read_folders", "TASKS", "FORMATS",
-    "LANGUAGE_LOCALES",
+    "LANGUAGE_LOCALES", "load_corpus", "lee_corpus_path", "gensim_test_file", "package_dir",
 ]

@@ -27,13 +27,14 @@ Every loader returns a `TextDataset`; `TextDataset.split(test_fraction, seed)`
 is a stratified, deterministic train/test split.
 """
 import csv
-import importlib.util
 import io
 import os
 import pickle
 import zlib
 
 import numpy as np
+
+from keras_rnnx.datasets.packaged import gensim_test_file, package_dir
 
 __all__ = [
     "TextDataset",
@@ -162,29 +163,9 @@ class TextDataset:
 # ----------------------------------------------------------------- packages
 
 
-def _package_dir(package):
-    """The folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ValueError(
-            f"this data set needs the package {package!r}, which is not "
-            f"installed; `pip install {package}`"
-        )
-    return list(spec.submodule_search_locations)[0]
-
-
-def _gensim_test_file(name):
-    path = os.path.join(_package_dir("gensim"), "test", "test_data", name)
-    if not os.path.exists(path):
-        raise ValueError(
-            f"the installed gensim does not ship {name!r} (looked for {path})"
-        )
-    return path
-
-
 def load_polarity():
     """Sentiment: gensim's 200 Pang & Lee sentences, classes `neg`, `pos`."""
-    path = _gensim_test_file("pang_lee_polarity.cor")
+    path = gensim_test_file("pang_lee_polarity.cor")
     ds = read_fasttext(path)
     ds.name = "sentiment"
     return ds
@@ -225,7 +206,7 @@ def load_newsgroups(strip_headers=True):
         strip_headers: drop everything before the first blank line (the
             headers name the newsgroup, which would give the label away).
     """
-    path = _gensim_test_file("mini_newsgroup")
+    path = gensim_test_file("mini_newsgroup")
     with open(path, "rb") as f:
         raw = zlib.decompress(f.read())
     bunch = _BunchUnpickler(io.BytesIO(raw), encoding="latin1").load()
@@ -268,7 +249,7 @@ def load_language_id(
         min_words, max_words: the length range of each snippet, in words.
         seed: the generator seed; the same seed gives the same texts.
     """
-    _package_dir("faker")
+    package_dir("faker")
     languages = list(LANGUAGE_LOCALES if languages is None else languages)
     unknown = [lang for lang in languages if lang not in LANGUAGE_LOCALES]
     if unknown or not languages:

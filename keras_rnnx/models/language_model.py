@@ -7,13 +7,12 @@ runs one step at a time through the layers' cells (`model.step`, the
 matrix products, gathers and one `tf.while_loop`: it exports to a
 SavedModel signature and to a builtin-ops TFLite model with no RNN lowering.
 
-`Vocabulary` maps characters (or whitespace-separated words) to ids with four
+`Vocabulary` (the one `keras_rnnx.text.Vocabulary`, `level="char"` or
+"word") maps characters (or whitespace-separated words) to ids with four
 reserved ids: 0 padding, 1 start (`<s>`), 2 end (`</s>`), 3 unknown.
 `load_corpus()` reads the Lee background corpus that gensim ships (300 news
 documents, one per line), the default training text of `rnnx generate`.
 """
-import collections
-import json
 import math
 import os
 
@@ -22,9 +21,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_rnnx import decoding
-from keras_rnnx._atomic import atomic_write
+from keras_rnnx.datasets.corpora import lee_corpus_path, load_corpus  # noqa: F401 (public here too)
 from keras_rnnx.layers.gru import GRUX
 from keras_rnnx.layers.lstm import LSTMX
+from keras_rnnx.text import LANGUAGE_MODEL_SPECIALS, Vocabulary
 
 __all__ = [
     "Vocabulary",
@@ -39,113 +39,15 @@ __all__ = [
 ]
 
 PAD, BOS, EOS, UNK = 0, 1, 2, 3
-SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+SPECIALS = list(LANGUAGE_MODEL_SPECIALS)
 
 
 # --------------------------------------------------------------------------
 # vocabulary and corpus
 # --------------------------------------------------------------------------
-class Vocabulary:
-    """Character- or word-level vocabulary with reserved ids 0-3.
-
-    Args:
-        tokens: the non-special tokens, in id order (ids start at 4).
-        level: "char" (every character a token) or "word" (whitespace split).
-
-    Example:
-
-    >>> vocab = Vocabulary.build(["abba", "cab"], level="char")
-    >>> vocab.encode("cab")
-    [1, 6, 4, 5]
-    >>> vocab.decode([6, 4, 5, 2, 4])
-    'cab'
-    """
-
-    def __init__(self, tokens, level="char"):
-        if level not in ("char", "word"):
-            raise ValueError(f"`level` must be 'char' or 'word', got {level!r}")
-        tokens = list(tokens)
-        if len(set(tokens)) != len(tokens):
-            raise ValueError("`tokens` must not contain duplicates")
-        if any(t in SPECIALS for t in tokens):
-            raise ValueError(f"`tokens` must not contain the reserved tokens {SPECIALS}")
-        self.level = level
-        self.tokens = SPECIALS + tokens
-        self.index = {t: i for i, t in enumerate(self.tokens)}
-
-    @classmethod
-    def build(cls, texts, level="char", min_count=1, max_size=None):
-        """Vocabulary of the tokens of `texts` seen at least `min_count` times,
-        most frequent first, at most `max_size` ids in all (specials included)."""
-        if isinstance(texts, str):
-            texts = [texts]
-        counts = collections.Counter()
-        for text in texts:
-            counts.update(text if level == "char" else text.split())
-        items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        tokens = [t for t, c in items if c >= min_count]
-        if max_size is not None:
-            tokens = tokens[: max(0, int(max_size) - len(SPECIALS))]
-        if level == "char":
-            tokens = sorted(tokens)  # stable, readable ids
-        return cls(tokens, level=level)
-
-    def __len__(self):
-        return len(self.tokens)
-
-    def split(self, text):
-        return list(text) if self.level == "char" else text.split()
-
-    def encode(self, text, add_bos=True, add_eos=False):
-        ids = [self.index.get(t, UNK) for t in self.split(text)]
-        return [BOS] * add_bos + ids + [EOS] * add_eos
-
-    def decode(self, ids):
-        """Text of `ids`, stopping at the end token, skipping padding and start."""
-        out = []
-        for i in np.asarray(ids).reshape(-1).tolist():
-            if i == EOS:
-                break
-            if i in (PAD, BOS):
-                continue
-            out.append(self.tokens[i] if 0 <= i < len(self.tokens) else SPECIALS[UNK])
-        return ("" if self.level == "char" else " ").join(out)
-
-    def get_config(self):
-        return {"tokens": self.tokens[len(SPECIALS):], "level": self.level}
-
-    def save(self, path):
-        """Writes the vocabulary as JSON, atomically."""
-        atomic_write(path, json.dumps(self.get_config(), ensure_ascii=False))
-
-    @classmethod
-    def load(cls, path):
-        with open(path, encoding="utf-8") as f:
-            return cls(**json.load(f))
-
-
-def lee_corpus_path():
-    """Path of gensim's `lee_background.cor` (300 news documents)."""
-    try:
-        import gensim
-    except ImportError as e:  # pragma: no cover - gensim is a test dependency
-        raise ImportError(
-            "the default corpus ships with gensim: pip install gensim, or pass a text file"
-        ) from e
-    return os.path.join(os.path.dirname(gensim.__file__), "test", "test_data",
-                        "lee_background.cor")
-
-
-def load_corpus(path=None, max_documents=None):
-    """Documents (non-empty lines) of a text file; default the Lee corpus."""
-    path = path or lee_corpus_path()
-    if not os.path.isfile(path):
-        raise ValueError(f"`path`: no such text file: {path!r}")
-    with open(path, encoding="utf-8", errors="replace") as f:
-        docs = [line.strip() for line in f if line.strip()]
-    if not docs:
-        raise ValueError(f"`path`: {path!r} holds no text")
-    return docs[:max_documents] if max_documents else docs
+# The vocabulary is the one `keras_rnnx.text.Vocabulary`: `level="char"` or
+# "word" gives the language model's specials (ids 0-3 above) and its
+# Python-side split; `Vocabulary.build(texts, level=...)` its ordering.
 
 
 def make_training_arrays(vocab, documents, seq_len=64):
@@ -391,8 +293,8 @@ def train_language_model(documents, level="char", seq_len=64, embedding_dim=64,
     """Builds a vocabulary, trains a `LanguageModel` on `documents` and returns
     `(model, vocabulary, history)`. `callbacks` go to `model.fit` (e.g.
     `keras_rnnx.training.AtomicBackupAndRestore` to resume a killed run)."""
-    vocab = Vocabulary.build(documents, level=level, min_count=min_count,
-                             max_size=max_vocabulary)
+    vocab = Vocabulary.build(documents, min_count=min_count, max_size=max_vocabulary,
+                             level=level)
     x, y = make_training_arrays(vocab, documents, seq_len)
     model = LanguageModel(len(vocab), embedding_dim=embedding_dim, units=units,
                           num_layers=num_layers, cell_type=cell_type)

@@ -27,7 +27,7 @@ from keras import ops
 
 from keras_rnnx import metrics as classification_metrics
 from keras_rnnx.layers import pooling as pooling_lib
-from keras_rnnx.text import TextToIds
+from keras_rnnx.text import TOKENIZER_KINDS, TextToIds, Tokenizer, Vocabulary
 from keras_rnnx._atomic import atomic_write
 from keras_rnnx.training import load_model, save_model
 
@@ -43,7 +43,7 @@ __all__ = [
 
 CELLS = ("lstm", "gru")
 INPUTS = ("ids", "strings")
-TOKENIZERS = ("whitespace", "unicode_script", "characters")
+TOKENIZERS = TOKENIZER_KINDS
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -145,10 +145,12 @@ class TokenDropout(keras.layers.Layer):
 class CharactersToIds(TextToIds):
     """Maps raw strings to padded character ids, in the graph.
 
-    The character-level sibling of `keras_rnnx.text.TextToIds`: the same
-    in-graph cleaning (invalid UTF-8 -> U+FFFD, Unicode normalization, case
-    folding), runs of whitespace collapsed to one space, then one token per
-    Unicode code point, looked up in `vocabulary` (pad id 0, OOV id 1).
+    `keras_rnnx.text.TextToIds` with `kind="characters"` fixed, kept so that
+    `.keras` files saved with `keras_rnnx>CharactersToIds` load (new models
+    use `TextToIds(kind="characters")`): in-graph cleaning (invalid UTF-8 ->
+    U+FFFD, Unicode normalization, case folding), runs of whitespace
+    collapsed to one space, then one token per Unicode code point, looked up
+    in `vocabulary` (pad id 0, OOV id 1).
 
     Args:
         vocabulary: a `Vocabulary` or a token list starting "[PAD]", "[UNK]".
@@ -182,9 +184,8 @@ class CharactersToIds(TextToIds):
 
 
 def character_vocabulary(texts, lowercase=True, normalization="NFKC", min_count=1, max_size=None):
-    """A `Vocabulary` of the characters of `texts` as `CharactersToIds` sees them."""
-    from keras_rnnx.text import Tokenizer, Vocabulary
-
+    """A `Vocabulary` of the characters of `texts` as `TextToIds(kind="characters")`
+    sees them: `Vocabulary.build` with a characters `Tokenizer`."""
     tokenizer = Tokenizer(kind="characters", lowercase=lowercase, normalization=normalization)
     return Vocabulary.build(list(texts), tokenizer, min_count=min_count, max_size=max_size)
 
@@ -207,8 +208,6 @@ def _bidirectional(layer, name):
 
 def _vocabulary_tokens(vocabulary):
     """(tokens or None, size) from a Vocabulary, a token list, or a size."""
-    from keras_rnnx.text import Vocabulary
-
     if isinstance(vocabulary, Vocabulary):
         return list(vocabulary.tokens), len(vocabulary)
     if isinstance(vocabulary, (list, tuple)):
@@ -323,8 +322,8 @@ def text_classifier(
         max_length: the sequence length: fixes `T` of the ids input, and
             truncates/pads the tokenized strings. None: any length.
         tokenizer, lowercase, normalization: the tokenizer settings for
-            `inputs="strings"`: "whitespace" or "unicode_script" words
-            (`TextToIds`), or "characters" (`CharactersToIds`).
+            `inputs="strings"` (`TextToIds`): "whitespace" or
+            "unicode_script" words, or "characters".
         train_embeddings: whether the embedding is trained.
         name: the model name.
 
@@ -408,29 +407,22 @@ def with_string_input(model, vocabulary, tokenizer="whitespace", lowercase=True,
     Args:
         model: a model from int32 ids `[B, T]` to probabilities.
         vocabulary: the `Vocabulary` or token list the ids index.
-        tokenizer: "whitespace" or "unicode_script" (`TextToIds`), or
-            "characters" (`CharactersToIds`, one token per character).
+        tokenizer: a `keras_rnnx.text.TOKENIZER_KINDS` kind: "whitespace"
+            or "unicode_script" words, or "characters" (one token per
+            character).
         lowercase, normalization, max_length: the tokenizer settings.
 
     Returns:
         A `keras.Model` from strings `[B]` to the same probabilities.
     """
-    from keras_rnnx.text import TextToIds
-
     fixed = model.inputs[0].shape[1]
     if fixed is not None and max_length is None:
         max_length = int(fixed)
     text = keras.Input(shape=(), dtype="string", name="text")
-    if tokenizer == "characters":
-        to_ids = CharactersToIds(
-            vocabulary, lowercase=lowercase, normalization=normalization,
-            max_length=max_length, name="text_to_ids",
-        )
-    else:
-        to_ids = TextToIds(
-            vocabulary, kind=tokenizer, lowercase=lowercase,
-            normalization=normalization, max_length=max_length, name="text_to_ids",
-        )
+    to_ids = TextToIds(
+        vocabulary, kind=tokenizer, lowercase=lowercase,
+        normalization=normalization, max_length=max_length, name="text_to_ids",
+    )
     return keras.Model(text, model(to_ids(text)), name=name or f"{model.name}_strings")
 
 
@@ -478,14 +470,6 @@ def _utf8(text):
 
 def _lengths(texts, vocabulary, tokenizer, lowercase, normalization):
     """Number of tokens of each text under the tokenizer settings."""
-    import tensorflow as tf
-
-    from keras_rnnx.text import Tokenizer
-
-    if tokenizer == "characters":
-        layer = CharactersToIds(vocabulary, lowercase=lowercase, normalization=normalization)
-        ids = layer(tf.constant(texts, tf.string)).numpy()
-        return (ids > 0).sum(axis=1)
     tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
     return tok.tokenize(texts).row_lengths().numpy()
 
@@ -537,8 +521,6 @@ class TextClassifier:
             **model_kwargs: passed to `text_classifier` (cell, units,
                 layers, bidirectional, pooling, embeddings, dropout...).
         """
-        from keras_rnnx.text import Tokenizer, Vocabulary
-
         texts = _as_texts(texts)
         labels = np.asarray(labels, dtype=np.int64)
         if len(texts) != len(labels) or not texts:
@@ -546,11 +528,8 @@ class TextClassifier:
         if tokenizer not in TOKENIZERS:
             raise ValueError(f"`tokenizer` must be one of {TOKENIZERS}; got {tokenizer!r}")
         decoded = [t.decode("utf-8", errors="replace") for t in texts]
-        if tokenizer == "characters":
-            vocabulary = character_vocabulary(decoded, lowercase, normalization, min_count, max_vocabulary)
-        else:
-            tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
-            vocabulary = Vocabulary.build(decoded, tok, min_count=min_count, max_size=max_vocabulary)
+        tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
+        vocabulary = Vocabulary.build(decoded, tok, min_count=min_count, max_size=max_vocabulary)
         if max_length is None:
             lengths = _lengths(decoded, vocabulary, tokenizer, lowercase, normalization)
             max_length = int(min(max(np.percentile(lengths, length_percentile), 1), max_auto_length))
@@ -669,8 +648,6 @@ class TextClassifier:
     @classmethod
     def load(cls, path):
         """Loads a folder written by `save` (or its `model.keras` file)."""
-        from keras_rnnx.text import Vocabulary
-
         folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
         model_path = os.path.join(folder, _MODEL) if os.path.isdir(path) else path
         config_path = os.path.join(folder, _CONFIG)

@@ -15,12 +15,15 @@ beam search, sampling) over a step function, all inside one `tf.function`,
 which also re-runs the decoder on the best sequence to return its attention
 weights.
 
-Source strings are tokenized in-graph (`tf.strings.lower`,
-`tf.strings.unicode_decode`, a constant codepoint table), so an exported SavedModel
-takes raw strings; TFLite takes token ids.
+Source strings are tokenized in-graph by `source_tokenizer` (a characters
+`keras_rnnx.text.Tokenizer`: Unicode lowercase, code points kept as given,
+core TensorFlow ops only) and looked up in a constant codepoint table built
+from the source `Vocabulary`, so an exported SavedModel takes raw strings;
+TFLite takes token ids.
 
-Token ids: source 0 = padding, 1 = unknown character, 2.. = characters;
-target 0 = padding, 1 = start, 2 = end, 3.. = characters.
+Token ids (the specials of the two `keras_rnnx.text.Vocabulary`s): source
+0 = padding, 1 = unknown character, 2.. = characters; target 0 = padding,
+1 = start, 2 = end, 3.. = characters.
 """
 import json
 import os
@@ -32,12 +35,28 @@ import tensorflow as tf
 from keras_rnnx._atomic import atomic_write
 from keras_rnnx.layers.attention import BahdanauAttention
 from keras_rnnx.layers.attention_decoder import AttentionDecoder, AttentionDecoderCell
+from keras_rnnx.text import Tokenizer, Vocabulary
 from keras_rnnx.training import save_model
 
+SOURCE_SPECIALS = ("<pad>", "<unk>")
+TARGET_SPECIALS = ("<pad>", "<s>", "</s>")
 PAD_ID, UNK_ID = 0, 1
 START_ID, END_ID = 1, 2
-_SOURCE_SPECIALS = 2
-_TARGET_SPECIALS = 3
+_SOURCE_SPECIALS = len(SOURCE_SPECIALS)
+_TARGET_SPECIALS = len(TARGET_SPECIALS)
+
+
+def source_tokenizer(lower=True):
+    """The translator's source `Tokenizer`: one token per code point, as
+    given, lowercased with `tf.strings.lower` when `lower` (no
+    tensorflow-text op, so exported graphs need none)."""
+    return Tokenizer("characters", lowercase="lower" if lower else False,
+                     normalization=None, whitespace="keep")
+
+
+def target_tokenizer():
+    """The translator's target `Tokenizer`: one token per code point, as given."""
+    return Tokenizer("characters", lowercase=False, normalization=None, whitespace="keep")
 
 
 def _recurrent_layers(cell):
@@ -74,10 +93,7 @@ def masked_token_accuracy(y_true, y_pred):
 
 def source_vocabulary_from_texts(texts, lower=True):
     """Sorted list of the characters in `texts` (after in-graph lowercasing)."""
-    strings = tf.constant(list(texts))
-    if lower:
-        strings = tf.strings.lower(strings, encoding="utf-8")
-    chars = tf.strings.unicode_split(strings, "UTF-8").flat_values
+    chars = source_tokenizer(lower).tokenize(list(texts)).flat_values
     unique = tf.unique(chars).y.numpy()
     return sorted(c.decode("utf-8") for c in unique)
 
@@ -223,6 +239,11 @@ class Translator:
         self.source_vocabulary = source_vocabulary
         self.target_vocabulary = target_vocabulary
         self.lower = lower
+        self.source_tokenizer = source_tokenizer(lower)
+        self.source_vocab = Vocabulary(source_vocabulary, specials=SOURCE_SPECIALS,
+                                       tokenizer=self.source_tokenizer)
+        self.target_vocab = Vocabulary(target_vocabulary, specials=TARGET_SPECIALS,
+                                       tokenizer=target_tokenizer())
         self.max_length = int(max_target_length) + 1  # with the end token
         self.model, self.attention_model = build_model(
             len(source_vocabulary) + _SOURCE_SPECIALS,
@@ -237,23 +258,21 @@ class Translator:
         )
         # codepoint -> id as a dense table (a constant, not a resource: the
         # SavedModel needs nothing tracked); codepoints past it are unknown
-        table = np.full(max(ord(c) for c in source_vocabulary) + 2, UNK_ID, np.int32)
-        for i, c in enumerate(source_vocabulary):
-            table[ord(c)] = i + _SOURCE_SPECIALS
+        table = np.full(max(ord(c) for c in source_vocabulary) + 2,
+                        self.source_vocab.unk_id, np.int32)
+        for c in source_vocabulary:
+            table[ord(c)] = self.source_vocab.index(c)
         self._source_table = table
+        target = self.target_vocab
         self._target_strings = tf.constant(
-            [""] * _TARGET_SPECIALS + target_vocabulary
+            [""] * len(target.specials) + target.tokens[len(target.specials):]
         )
-        self._target_index = {c: i + _TARGET_SPECIALS for i, c in enumerate(target_vocabulary)}
         self._functions = {}
 
     # ------------------------------------------------------------ tokenizing
     def tokenize(self, strings):
         """Raw strings `[B]` -> int32 source ids `[B, Ts]` (in-graph)."""
-        strings = tf.convert_to_tensor(strings, dtype=tf.string)
-        if self.lower:
-            strings = tf.strings.lower(strings, encoding="utf-8")
-        codepoints = tf.strings.unicode_decode(strings, "UTF-8")
+        codepoints = self.source_tokenizer.code_points(strings)
         table = tf.constant(self._source_table)
         last = len(self._source_table) - 1
 
@@ -285,7 +304,7 @@ class Translator:
                     f"max_target_length={self.max_length - 1}"
                 )
             try:
-                ids = [self._target_index[c] for c in s]
+                ids = [self.target_vocab.index(c) for c in self.target_vocab.tokenizer.split(s)]
             except KeyError as e:
                 raise ValueError(
                     f"encode_targets: character {e.args[0]!r} of {s!r} is not in "
