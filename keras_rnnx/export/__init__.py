@@ -10,13 +10,16 @@
     with export.for_tflite():                                   # Keras' own exporter,
         model.export("export/tagger.tflite", format="litert")   # builtin ops too
 
+    report = export.verify(model, "export/tagger", "export/tagger.tflite")
+    report.ok                                                   # Keras vs exports
+
     export.functions_to_tflite({"generate": fn}, "gen.tflite")  # tf.functions
     gen = export.load_tflite("gen.tflite", signature="generate")
 
 Every `.tflite` the project writes goes through one conversion (builtin ops
 only, checked; keras_rnnx metadata; atomic write: `tflite.py`), every
 SavedModel through one writer (`saved_model.py`); `runner.py` runs any
-signature of a `.tflite`.
+signature of a `.tflite`; `verification.py` compares a model with its exports.
 
 Both exporters keep the batch dimension dynamic and every dimension the model
 declares as `None` (declare `keras.Input(shape=(None, ...))` for a dynamic
@@ -36,6 +39,8 @@ from keras_rnnx.export.runner import TFLiteRunner, load_tflite
 from keras_rnnx.export.saved_model import to_saved_model
 from keras_rnnx.export.tflite import (
     LSTM_KERNELS, QUANTIZE_MODES, for_tflite, functions_to_tflite, tflite_ops, to_tflite)
+from keras_rnnx.export.verification import (
+    TOLERANCE, Case, ExportCheck, VerifyReport, input_names, random_inputs, verify)
 
 __all__ = [
     "ExportError",
@@ -46,4 +51,9 @@ __all__ = [
     "load_tflite",
     "tflite_ops",
     "TFLiteRunner",
+    "verify",
+    "VerifyReport",
+    "ExportCheck",
+    "random_inputs",
+    "input_names",
 ]
