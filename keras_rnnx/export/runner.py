@@ -145,7 +145,18 @@ class TFLiteRunner:
         return dict(zip(keys, (out[n] for n in self.output_names)))
 
     def named(self, *args, **kwargs):
-        """Like calling the runner, but always a dict by exported output name."""
+        """Like calling the runner, but always a dict by exported output name.
+
+        Args:
+            *args, **kwargs: the inputs, as for calling the runner.
+
+        Returns:
+            A dict `output name -> NumPy array` (streaming exports: the new
+            states too).
+
+        Raises:
+            ValueError: unknown, missing or too many inputs.
+        """
         arrays, batch = self._gather(args, kwargs)
         if self._runner is not None:
             out = self._runner(**arrays)

@@ -200,6 +200,13 @@ def to_saved_model(model, path, signatures=None, *, streaming=False, overwrite=F
     Returns:
         A dict describing the export (input, output and state names).
 
+    Raises:
+        TypeError: `model` is not a `keras.Model`.
+        ExportError (a ValueError): a model without declared inputs, an
+            invalid signature name or function, `path` exists (without
+            `overwrite`) or cannot be written, or a bidirectional model with
+            `streaming=True`; nothing is written at `path` then.
+
     Example:
 
     >>> import keras, tensorflow as tf

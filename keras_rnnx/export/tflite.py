@@ -61,7 +61,18 @@ def _op_names(model_obj):
 
 
 def tflite_ops(path_or_bytes):
-    """Sorted distinct operator names of a .tflite file or flatbuffer bytes."""
+    """Sorted distinct operator names of a .tflite file or flatbuffer bytes.
+
+    Args:
+        path_or_bytes: a `.tflite` path, or the flatbuffer as bytes.
+
+    Returns:
+        A sorted list of builtin operator names ("WHILE", "FULLY_CONNECTED",
+        ...); custom ops appear as "CUSTOM:<name>" (Flex ops as
+        "CUSTOM:Flex...").
+
+    Example: `export.tflite_ops("m.tflite")` (see `for_tflite`).
+    """
     from ai_edge_litert.tools import flatbuffer_utils
 
     if isinstance(path_or_bytes, (bytes, bytearray)):
@@ -164,7 +175,14 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
 
     Returns:
         A dict with `size` (bytes), `ops` (operator names), input, output and
-        state names.
+        state names, and `signatures` (the file's metadata per signature).
+
+    Raises:
+        TypeError: `model` is not a `keras.Model`.
+        ExportError (a ValueError): bad arguments, `path` exists (without
+            `overwrite`) or cannot be written, a layer TFLite cannot run with
+            builtin ops (Keras' own RNN layers, mixed precision), or a
+            failed conversion; nothing is written at `path` then.
 
     Example:
 
