@@ -142,7 +142,7 @@ def test_existing_path_and_failed_export_leave_folder_untouched(model, tmp_path,
             f.write(b"partial")
         raise RuntimeError("crash while writing (simulated)")
 
-    monkeypatch.setattr(export, "_write_saved_model", broken_write)
+    monkeypatch.setattr(export.saved_model, "_write_saved_model", broken_write)
     with pytest.raises(RuntimeError, match="simulated"):
         export.to_saved_model(model, target, overwrite=True)
     assert sorted(os.listdir(tmp_path)) == ["sm"]

@@ -421,3 +421,72 @@ def test_for_tflite_docstring_example_runs():
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- functions and a language model's generator through the same conversion --
+def test_generator_tflite_runs_through_load_tflite(tmp_path):
+    """A generator's `.tflite` (export_generator, format="tflite") has the
+    metadata and builtin ops of every export, and `load_tflite` runs its
+    "generate" signature, agreeing with the Keras-side generation."""
+    from keras_rnnx import decoding
+    from keras_rnnx.models.language_model import BOS, LanguageModel, export_generator
+
+    keras.utils.set_random_seed(3)
+    lm = LanguageModel(17, embedding_dim=6, units=8)
+    lm.build((None, None))
+    beam = decoding.BeamSearch(3)
+    path = export_generator(lm, str(tmp_path / "gen.tflite"), beam, 7, format="tflite")
+    runner = export.load_tflite(path)  # the file's only signature
+    assert runner.signature_name == "generate" and runner.signatures == ["generate"]
+    assert runner.info["signatures"]["generate"]["inputs"] == ["prompt_ids"]
+    assert not [o for o in runner.info["ops"] if o.startswith("CUSTOM") or "FLEX" in o]
+    assert "WHILE" in export.tflite_ops(path)
+    named = export.load_tflite(path, signature="generate")
+    prompts = np.array([[BOS, 5, 6, 0], [BOS, 9, 0, 0]], np.int32)
+    for batch in (prompts, prompts[:1, :2]):
+        want_seq, want_score = lm.generate(batch, beam, 7)
+        for run in (runner, named):
+            out = run(batch)
+            assert sorted(out) == ["scores", "sequences"]
+            np.testing.assert_array_equal(out["sequences"], want_seq)
+            np.testing.assert_allclose(out["scores"], want_score, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="no signature 'serving_default'"):
+        export.load_tflite(path, signature="serving_default")
+
+
+def test_runner_picks_a_signature_by_name(tmp_path):
+    """A file with several signatures: the default one runs by default,
+    others by `signature=` or `runner.signature(name)`."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="x")])
+    def serve(x):
+        return {"double": 2.0 * x}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="x")])
+    def total(x):
+        return {"sum": tf.reduce_sum(x, axis=-1)}
+
+    path = tmp_path / "two.tflite"
+    info = export.functions_to_tflite({"serving_default": serve, "total": total}, path)
+    assert sorted(info["signatures"]) == ["serving_default", "total"]
+    x = np.arange(6, dtype="float32").reshape(2, 3)
+    runner = export.load_tflite(path)
+    assert runner.signature_name == "serving_default"
+    np.testing.assert_allclose(runner(x)["double"], 2 * x)
+    for other in (runner.signature("total"), export.load_tflite(path, signature="total")):
+        np.testing.assert_allclose(other(x)["sum"], x.sum(-1))
+        np.testing.assert_allclose(other(x[:1, :2])["sum"], x[:1, :2].sum(-1))
+    with pytest.raises(ValueError, match="no signature 'nope'"):
+        runner.signature("nope")
+    with pytest.raises(ValueError, match="exists"):
+        export.functions_to_tflite({"total": total}, path)
+
+
+def test_functions_to_tflite_refuses_flex_ops_and_writes_nothing(tmp_path):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def split(text):
+        return {"n": tf.strings.length(tf.strings.regex_replace(text, "a+", "b"))}
+
+    with pytest.raises(ValueError, match="builtin ops"):
+        export.functions_to_tflite({"split": split}, tmp_path / "f.tflite")
+    assert os.listdir(tmp_path) == []

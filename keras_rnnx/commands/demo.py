@@ -168,35 +168,35 @@ def load_exports(saved_path, tflite_path):
 
 
 def verify(saved_path, tflite_path, examples, ids, keras_out, keras_text, exports=None):
-    """Compares the exports with Keras; returns a list of disagreements.
+    """Compares the exports with Keras (`keras_rnnx.export.verify`); returns a
+    list of disagreements.
 
-    `exports`: optional `(loaded SavedModel, TFLite runner)` from
-    `load_exports`, else they are loaded from the paths."""
+    `keras_out`: Keras' `sequences`, `scores` and `attention` for the source
+    ids `ids` of `examples`, `keras_text` its translations; sequences and
+    translations must match exactly, scores and attention within
+    `TOLERANCE`. `exports`: optional `(loaded SavedModel, TFLite runner)`
+    from `load_exports`, else they are loaded from the paths."""
     import numpy as np
-    import tensorflow as tf
+
+    from keras_rnnx import export
 
     loaded, runner = exports or load_exports(saved_path, tflite_path)
-    results = {
-        "SavedModel(text)": loaded.signatures["translate"](text=tf.constant(examples)),
-        "SavedModel(ids)": loaded.signatures["serving_default"](
-            source_ids=tf.constant(ids, tf.int32)),
-        "TFLite(ids)": runner(ids),
+    searched = {k: np.asarray(keras_out[k]) for k in ("sequences", "scores", "attention")}
+    with_text = dict(searched, translations=np.array([t.encode() for t in keras_text],
+                                                     dtype=object))
+    checks = {
+        "SavedModel(text)": (with_text, loaded, {"text": np.array(examples, dtype=object)},
+                             "translate"),
+        "SavedModel(ids)": (with_text, loaded, {"source_ids": ids}, "serving_default"),
+        "TFLite(ids)": (searched, runner, {"source_ids": ids}, None),
     }
     problems = []
-    for name, out in results.items():
-        out = {k: np.asarray(v) for k, v in out.items()}
-        if not np.array_equal(out["sequences"], keras_out["sequences"]):
-            problems.append(f"{name}: sequences differ from Keras")
-        for key in ("scores", "attention"):
-            diff = float(np.max(np.abs(out[key] - keras_out[key])))
-            if not diff <= TOLERANCE:
-                problems.append(f"{name}: {key} differ by {diff:.2e} (> {TOLERANCE:g})")
-        if "translations" in out:
-            texts = [t.decode() for t in out["translations"]]
-            if texts != keras_text:
-                problems.append(f"{name}: translations differ from Keras")
-        print(f"      {name:<17} agrees: "
-              f"{'no' if any(p.startswith(name) for p in problems) else 'yes'}", flush=True)
+    for name, (reference, exported, inputs, signature) in checks.items():
+        report = export.verify(lambda _, ref=reference: ref, exported, inputs=inputs,
+                               signature=signature, atol=TOLERANCE)
+        found = [f"{name}: {p}" for p in report.exports[0].problems(reference="Keras")]
+        problems += found
+        print(f"      {name:<17} agrees: {'no' if found else 'yes'}", flush=True)
     return problems
 
 

@@ -30,7 +30,6 @@ def run(args):
         import keras_rnnx  # noqa: F401 - registers the layers
         from keras_rnnx import export
         from keras_rnnx.training import load_model
-        from keras_rnnx.commands.verify import random_inputs
 
         try:
             model = load_model(args.model)
@@ -50,7 +49,7 @@ def run(args):
             else:
                 rep = None
                 if args.quantize == "int8":
-                    rep = [random_inputs(model, 4, 16, seed=i)
+                    rep = [export.random_inputs(model, 4, 16, seed=i)
                            for i in range(args.representative_samples)]
                 info = export.to_tflite(
                     model, args.out, quantize=args.quantize, representative_data=rep,

@@ -348,13 +348,6 @@ def generation_function(model, strategy=None, max_length=100):
         tf.TensorSpec([None, None], tf.int32, name="prompt_ids")])
 
 
-def _write_generation_saved_model(model, target, strategy, max_length):
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("generate", generation_function(model, strategy, max_length))
-    archive.write_out(target, verbose=False)
-
-
 def export_generator(model, path, strategy=None, max_length=100, format="saved_model",
                      overwrite=False):
     """Exports `model`'s generation function with a "generate" signature.
@@ -363,12 +356,12 @@ def export_generator(model, path, strategy=None, max_length=100, format="saved_m
     `keras_rnnx.export.to_saved_model` (servable by TF Serving, loads with
     `tf.saved_model.load` and no keras_rnnx), whose "serving_default" gives
     next-token logits of `token_ids`; `format="tflite"`: a
-    builtin-ops `.tflite` file (signature runner "generate"). Written
-    atomically. Returns `path`.
+    builtin-ops `.tflite` file with the one signature "generate", written by
+    `keras_rnnx.export.functions_to_tflite` (op check, metadata), which
+    `keras_rnnx.export.load_tflite(path)` runs. Written atomically.
+    Returns `path`.
     """
-    import tempfile
-
-    from keras_rnnx._atomic import atomic_target
+    from keras_rnnx import export
 
     if format not in ("saved_model", "tflite"):
         raise ValueError(f"`format` must be 'saved_model' or 'tflite', got {format!r}")
@@ -386,21 +379,13 @@ def export_generator(model, path, strategy=None, max_length=100, format="saved_m
     if format == "saved_model":
         # through the project's exporter: "serving_default" (next-token logits
         # of token ids, from a functional wrapper) plus the "generate" signature
-        from keras_rnnx import export
-
         token_ids = keras.Input((None,), dtype="int32", name="token_ids")
         wrapper = keras.Model(token_ids, model(token_ids), name="next_token_logits")
         export.to_saved_model(
             wrapper, path, overwrite=overwrite,
             signatures={"generate": generation_function(model, strategy, max_length)})
         return path
-    with tempfile.TemporaryDirectory(prefix="keras_rnnx_generate_") as saved:
-        saved = os.path.join(saved, "saved_model")
-        _write_generation_saved_model(model, saved, strategy, max_length)
-        converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=["generate"])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        data = converter.convert()
-    with atomic_target(path, overwrite=overwrite) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
+    export.functions_to_tflite(
+        {"generate": generation_function(model, strategy, max_length)}, path,
+        track=[model], overwrite=overwrite)
     return path

@@ -1,0 +1,385 @@
+"""TFLite conversion: the one path every `.tflite` the project writes takes
+(builtin ops only, checked; metadata; atomic write)."""
+import contextlib
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from keras_rnnx._atomic import ExportError, check_target, write_bytes
+from keras_rnnx.export._model import (
+    _METADATA_NAME, _all_layers, _check_model, _check_streamable)
+from keras_rnnx.export.saved_model import _write_archive, _write_saved_model
+
+QUANTIZE_MODES = (None, "dynamic", "float16", "int8")
+LSTM_KERNELS = ("loop", "fused")
+
+
+def _check_tflite_layers(model, streaming):
+    import keras
+
+    for layer in _all_layers(model):
+        half = getattr(layer, "compute_dtype", "float32") in ("float16", "bfloat16")
+        if layer.weights and half:
+            raise ExportError(
+                f"model: layer {layer.name!r} computes in {layer.compute_dtype} "
+                "(mixed precision); TFLite builtin kernels need float32: rebuild the "
+                "model under keras.config.set_dtype_policy('float32'), copy the "
+                "weights with set_weights, and pass quantize='float16' for "
+                "float16 weights"
+            )
+        module = type(layer).__module__
+        native = module.startswith("keras.") or module.startswith("tf_keras")
+        if native and isinstance(layer, keras.layers.RNN):
+            raise ExportError(
+                f"model: layer {layer.name!r} ({type(layer).__name__}) is a Keras "
+                "recurrent layer, which TFLite cannot run with builtin ops and a "
+                "dynamic batch (it needs Flex TensorList ops); rebuild the model "
+                "with keras_rnnx.LSTMX / GRUX / BiDirectional (same weights: "
+                "layer.set_weights(keras_layer.get_weights()))"
+            )
+    if streaming:
+        _check_streamable(model)
+
+
+def _op_names(model_obj):
+    from ai_edge_litert import schema_py_generated as schema
+
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    names = []
+    for sg in model_obj.subgraphs:
+        for op in sg.operators or []:
+            oc = model_obj.operatorCodes[op.opcodeIndex]
+            code = max(oc.builtinCode, oc.deprecatedBuiltinCode)
+            name = codes.get(code, str(code))
+            if name == "CUSTOM":
+                custom = oc.customCode.decode() if isinstance(oc.customCode, bytes) else oc.customCode
+                name = f"CUSTOM:{custom}"
+            names.append(name)
+    return names
+
+
+def tflite_ops(path_or_bytes):
+    """Sorted distinct operator names of a .tflite file or flatbuffer bytes.
+
+    Args:
+        path_or_bytes: a `.tflite` path, or the flatbuffer as bytes.
+
+    Returns:
+        A sorted list of builtin operator names ("WHILE", "FULLY_CONNECTED",
+        ...); custom ops appear as "CUSTOM:<name>" (Flex ops as
+        "CUSTOM:Flex...").
+
+    Example: `export.tflite_ops("m.tflite")` (see `for_tflite`).
+    """
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    if isinstance(path_or_bytes, (bytes, bytearray)):
+        data = bytearray(path_or_bytes)
+    else:
+        with open(path_or_bytes, "rb") as f:
+            data = bytearray(f.read())
+    return sorted(set(_op_names(flatbuffer_utils.read_model_from_bytearray(data))))
+
+
+def _finish_flatbuffer(data, info, signatures=None):
+    """Patches the fused LSTM's cell_clip to 0, verifies ops, adds metadata.
+
+    `signatures`: name -> what the exporter knows about that signature
+    (input order, output structure, states); the metadata's "signatures"
+    entry holds it for every signature, with the file's own input and
+    output names where the exporter knows none."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    fused = 0
+    for sg in m.subgraphs:
+        for op in sg.operators or []:
+            oc = m.operatorCodes[op.opcodeIndex]
+            name = codes.get(max(oc.builtinCode, oc.deprecatedBuiltinCode))
+            if name in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM",
+                        "LSTM") and op.builtinOptions is not None:
+                op.builtinOptions.cellClip = 0.0  # Keras never clips
+                op.builtinOptions.projClip = 0.0
+                fused += 1
+    names = _op_names(m)
+    bad = sorted({n for n in names if n.startswith("CUSTOM") or "FLEX" in n.upper()})
+    if bad:
+        raise ExportError(f"the converted model uses non-builtin ops {bad}")
+    variables = [
+        {"index": i, "shape": list(t.shape), "name": t.name.decode() if isinstance(t.name, bytes) else t.name}
+        for i, t in enumerate(m.subgraphs[0].tensors) if t.isVariable
+    ]
+    info = dict(info, fused_lstm_ops=fused, ops=sorted(set(names)), variables=variables)
+    described = {}
+    for sig in m.signatureDefs or []:
+        key = sig.signatureKey.decode() if isinstance(sig.signatureKey, bytes) else sig.signatureKey
+        given = dict((signatures or {}).get(key) or {})
+        given.setdefault("inputs", sorted(_tensor_name(t) for t in sig.inputs or []))
+        given.setdefault("outputs", sorted(_tensor_name(t) for t in sig.outputs or []))
+        if sig.subgraphIndex == 0:
+            given["variables"] = variables
+        described[key] = given
+    info["signatures"] = described
+    meta_buffer = schema.BufferT()
+    meta_buffer.data = list(json.dumps(info).encode())
+    m.buffers.append(meta_buffer)
+    meta = schema.MetadataT()
+    meta.name = _METADATA_NAME
+    meta.buffer = len(m.buffers) - 1
+    m.metadata = (m.metadata or []) + [meta]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(m)), info
+
+
+def _tensor_name(tensor_map):
+    name = tensor_map.name
+    return name.decode() if isinstance(name, bytes) else name
+
+
+def _representative(representative_data, input_names):
+    def gen():
+        for item in representative_data:
+            if isinstance(item, dict):
+                yield {k: np.asarray(v) for k, v in item.items()}
+            elif isinstance(item, (list, tuple)):
+                yield {n: np.asarray(v) for n, v in zip(input_names, item)}
+            else:
+                yield {input_names[0]: np.asarray(item)}
+
+    return gen
+
+
+def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel="loop",
+              streaming=False, *, overwrite=False):
+    """Converts `model` to a builtin-op `.tflite` file with dynamic batch and time.
+
+    Args:
+        model: a built `keras.Model` with declared inputs; recurrent layers
+            must be keras_rnnx layers (LSTMX, GRUX, BiDirectional).
+        path: output file; written atomically.
+        quantize: None (float32), "dynamic" (int8 weights, float compute),
+            "float16" (float16 weights) or "int8" (full integer quantization
+            of weights and activations; needs `representative_data`). Inputs
+            and outputs stay float32 in every mode.
+        representative_data: for "int8": an iterable of model inputs (arrays,
+            lists of arrays in input order, or dicts by input name).
+        lstm_kernel: "loop" (builtin WHILE loop; LSTM and GRU) or "fused"
+            (LSTMs become UNIDIRECTIONAL_SEQUENCE_LSTM; masks are read as right
+            padding; GRUs keep the loop kernel; quantize None or "dynamic").
+        streaming: export a single-step model with explicit state inputs and
+            outputs (uni-directional layers only; loop kernel).
+        overwrite: replace an existing `path`.
+
+    Returns:
+        A dict with `size` (bytes), `ops` (operator names), input, output and
+        state names, and `signatures` (the file's metadata per signature).
+
+    Raises:
+        TypeError: `model` is not a `keras.Model`.
+        ExportError (a ValueError): bad arguments, `path` exists (without
+            `overwrite`) or cannot be written, a layer TFLite cannot run with
+            builtin ops (Keras' own RNN layers, mixed precision), or a
+            failed conversion; nothing is written at `path` then.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_rnnx import GRUX, export
+    >>> ids = keras.Input((None,), dtype="int32", name="ids")
+    >>> h = GRUX(8)(keras.layers.Embedding(50, 4, mask_zero=True)(ids))
+    >>> model = keras.Model(ids, keras.layers.Dense(2)(h))
+    >>> info = export.to_tflite(model, "/tmp/rnnx_doc.tflite", overwrite=True)
+    >>> "WHILE" in info["ops"]
+    True
+    >>> run = export.load_tflite("/tmp/rnnx_doc.tflite")
+    >>> run(np.array([[3, 4, 5, 0]], "int32")).shape
+    (1, 2)
+    """
+    if quantize not in QUANTIZE_MODES:
+        raise ExportError(f"quantize: expected one of {QUANTIZE_MODES}, got {quantize!r}")
+    if lstm_kernel not in LSTM_KERNELS:
+        raise ExportError(f"lstm_kernel: expected one of {LSTM_KERNELS}, got {lstm_kernel!r}")
+    if quantize == "int8" and representative_data is None:
+        raise ExportError(
+            "representative_data: quantize='int8' needs representative_data, an "
+            "iterable of typical model inputs used to calibrate activation ranges"
+        )
+    if lstm_kernel == "fused" and quantize in ("float16", "int8"):
+        raise ExportError(
+            f"quantize: {quantize!r} is not supported with lstm_kernel='fused' (the "
+            "fused op's state tensors then cannot follow the batch size); use "
+            "quantize='dynamic' with the fused kernel, or lstm_kernel='loop'"
+        )
+    if streaming and lstm_kernel == "fused":
+        raise ExportError(
+            "streaming=True: the fused LSTM op keeps its state internally and "
+            "cannot take state inputs; use lstm_kernel='loop'"
+        )
+    _check_model(model)
+    check_target(path, overwrite)
+    _check_tflite_layers(model, streaming)
+    lowering = "tflite_fused" if lstm_kernel == "fused" else "tflite_loop"
+
+    def write(saved):
+        info = _write_saved_model(model, saved, lowering=lowering, streaming=streaming)
+        serving = {k: info[k] for k in ("inputs", "outputs", "output_kind", "output_keys",
+                                        "states", "streaming")}
+        return dict(info, lstm_kernel=lstm_kernel, quantize=quantize), {"serving_default": serving}
+
+    return _convert(write, path, quantize=quantize, representative_data=representative_data,
+                    overwrite=overwrite)
+
+
+def _convert(write, path, quantize=None, representative_data=None, overwrite=False):
+    """The one TFLite conversion path: `write(folder)` writes a SavedModel
+    (with `_write_archive`) and returns `(info, signatures)`: the file's
+    metadata and, per signature name, what the exporter knows of it. Every
+    signature in the SavedModel is converted with builtin ops only; the ops
+    are checked, the metadata added, and `path` written atomically. Returns
+    the metadata with `size`."""
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory(prefix="keras_rnnx_tflite_") as tmp:
+        saved = os.path.join(tmp, "saved_model")
+        info, signatures = write(saved)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            saved, signature_keys=list(signatures)
+        )
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        if quantize is not None:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if quantize == "float16":
+            converter.target_spec.supported_types = [tf.float16]
+        if quantize == "int8":
+            converter.representative_dataset = _representative(
+                representative_data, info["inputs"]
+            )
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+        try:
+            data = converter.convert()
+        except Exception as e:  # noqa: BLE001 - the converter raises many types
+            first = str(e).strip().splitlines()
+            raise ExportError(
+                "the TFLite converter failed with builtin ops only "
+                f"({first[0] if first else type(e).__name__}); a layer probably "
+                "needs Flex ops: use keras_rnnx layers (LSTMX, GRUX, "
+                "BiDirectional) for recurrence"
+            ) from e
+    data, info = _finish_flatbuffer(data, info, signatures)
+    write_bytes(path, data, overwrite=overwrite)
+    info["size"] = len(data)
+    return info
+
+
+def functions_to_tflite(functions, path, *, track=None, overwrite=False):
+    """Converts tf.functions to a builtin-op `.tflite` file, one signature each.
+
+    The file goes through the same conversion as `to_tflite` (builtin ops
+    only, checked; keras_rnnx metadata; atomic write), so `load_tflite(path,
+    signature=name)` runs each function. For functions that need no Keras
+    model call, such as a language model's generation loop.
+
+    Args:
+        functions: dict `name -> tf.function` (with an `input_signature`, or
+            called once) or `ConcreteFunction`; the names become the file's
+            signature names.
+        path: output file; written atomically.
+        track: optional list of objects whose variables or resources the
+            functions use (a Keras model, a lookup table), as for
+            `keras.export.ExportArchive.track`.
+        overwrite: replace an existing `path`.
+
+    Returns:
+        A dict with `size` (bytes), `ops` (operator names) and `signatures`
+        (per name: `inputs`, `outputs`, `output_kind`).
+
+    Raises:
+        ExportError: `path` exists (without `overwrite`) or cannot be
+            written, a name or function is invalid, or the functions need
+            non-builtin (Flex) ops.
+
+    Example:
+
+    >>> import numpy as np, tensorflow as tf
+    >>> from keras_rnnx import export
+    >>> @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32, name="x")])
+    ... def total(x):
+    ...     return {"sum": tf.reduce_sum(x, axis=-1)}
+    >>> info = export.functions_to_tflite({"total": total}, "/tmp/rnnx_fn.tflite",
+    ...                                   overwrite=True)
+    >>> export.load_tflite("/tmp/rnnx_fn.tflite", signature="total")(np.ones((2, 3)))["sum"]
+    array([3., 3.], dtype=float32)
+    """
+    if not isinstance(functions, dict) or not functions:
+        raise ExportError(f"functions: expected a non-empty dict name -> tf.function, "
+                          f"got {functions!r}")
+    check_target(path, overwrite)
+
+    def write(saved):
+        _write_archive(saved, functions, track=list(track or []))
+        described = {}
+        for name, fn in functions.items():
+            outputs = _concrete(fn).structured_outputs
+            if isinstance(outputs, dict):
+                described[name] = {"output_kind": "dict"}
+            elif isinstance(outputs, (list, tuple)):
+                described[name] = {"output_kind": "list"}
+            else:
+                described[name] = {"output_kind": "single"}
+        return {"quantize": None, "streaming": False}, described
+
+    return _convert(write, path, overwrite=overwrite)
+
+
+def _concrete(fn):
+    import tensorflow as tf
+
+    if isinstance(fn, tf.types.experimental.ConcreteFunction):
+        return fn
+    return fn.get_concrete_function()
+
+
+@contextlib.contextmanager
+def for_tflite():
+    """Traces keras_rnnx layers with the builtin-op TFLite loop kernel, for
+    converting with Keras' or TensorFlow's own tools.
+
+    Outside it, a model's LSTMX/GRUX/BiDirectional layers trace the kernels
+    built for TensorFlow (TensorArrays, a cond for empty sequences, row
+    groups), which TFLite can only run with Flex ops, as with Keras' own
+    LSTM: `model.export(path, format="litert")` then writes a model that
+    the plain interpreter refuses (FlexSplitV, FlexTensorListReserve, ...),
+    and `tf.lite.TFLiteConverter.from_keras_model` with builtin ops fails.
+    Inside it, both give builtin ops with dynamic batch and time, the same
+    kernel `to_tflite(model, path)` uses. `to_tflite` does more (checks the
+    layers, names inputs and outputs, quantizes, writes atomically, the
+    fused LSTM kernel); this is for workflows built on Keras' exporter.
+
+    Only for tracing an export: models called inside it run the export
+    kernel (no hand-written gradient, no row groups, no cuDNN), so do not
+    train inside it. Layers Keras ships (`keras.layers.LSTM`) still need
+    Flex ops.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_rnnx import GRUX, export
+    >>> ids = keras.Input((None,), dtype="int32")
+    >>> h = GRUX(8)(keras.layers.Embedding(50, 4, mask_zero=True)(ids))
+    >>> model = keras.Model(ids, keras.layers.Dense(2)(h))
+    >>> with export.for_tflite():
+    ...     model.export("/tmp/rnnx_for_tflite.tflite", format="litert", verbose=False)
+    >>> [op for op in export.tflite_ops("/tmp/rnnx_for_tflite.tflite") if op.startswith("CUSTOM")]
+    []
+    """
+    import keras_rnnx.kernels.tflite  # noqa: F401 - registers the lowerings
+    from keras_rnnx.kernels import recurrence
+
+    with recurrence.lowering("tflite_loop"):
+        yield
