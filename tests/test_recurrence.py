@@ -703,7 +703,7 @@ def test_row_groups_equal_one_batch(monkeypatch, kind):
     (16, 64, 4, False),
     (64, 64, 3, True),    # 32 x 64 x 192 = 393K
     (16, 256, 3, True),
-    (14, 256, 4, False),  # fewer than 2 x _MIN_GROUP_ROWS rows
+    (14, 256, 4, False),  # fewer than 2 x Schedule.min_group_rows rows
     (None, 64, 3, False),  # unknown batch: groups of 16 rows assumed (196K)
     (None, 64, 4, True),   # 262K
     (None, 256, 3, True),

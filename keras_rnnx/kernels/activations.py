@@ -33,13 +33,16 @@ def _builtin(name):
 
 def activation_spec(fn):
     """What a layer passes to a kernel for activation `fn`: the Keras name
-    (e.g. "tanh") when `fn` is a standard Keras activation, else `fn`."""
+    (e.g. "tanh") when `fn` is a standard Keras activation or the builtin op
+    `resolve_activation` gives for that name (e.g. `tf.tanh`), else `fn`."""
     import keras
 
     if isinstance(fn, str):
         return fn
     name = getattr(fn, "__name__", None)
     if name:
+        if fn is not None and _builtin(name) is fn:  # e.g. tf.tanh
+            return name
         try:
             if keras.activations.get(name) is fn:
                 return name

@@ -21,7 +21,8 @@ cuDNN can take, with no data-dependent branch:
 Results equal the default kernel's (tested against an emulation of Keras'
 cuDNN contract on CPU and on GPUs; see docs/kernels.md).
 """
-from keras_rnnx.kernels.activations import activation_name
+from keras_rnnx.kernels.activations import (activation_name,
+                                            resolve_activation)
 from keras_rnnx.kernels.loop import in_xla_context
 from keras_rnnx.kernels.scheduling import gpu_available
 
@@ -73,19 +74,16 @@ def cudnn_sequence(kind, inputs, initial_state, kernel, recurrent_kernel,
     """
     import importlib
 
-    import keras
     import tensorflow as tf
 
     # `from keras.src.backend.tensorflow import rnn` would give the
     # function `rnn` that the package re-exports, not the module
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
-    if isinstance(activation, str):
-        activation = keras.activations.get(activation)
-    if isinstance(recurrent_activation, str):
-        recurrent_activation = keras.activations.get(recurrent_activation)
     common = dict(
         kernel=kernel, recurrent_kernel=recurrent_kernel, bias=bias,
-        activation=activation, recurrent_activation=recurrent_activation,
+        # tf.tanh / tf.sigmoid, which Keras' cuDNN check accepts
+        activation=resolve_activation(activation),
+        recurrent_activation=resolve_activation(recurrent_activation),
         return_sequences=return_sequences, go_backwards=go_backwards,
         unroll=False,
     )

@@ -61,8 +61,6 @@ Details every kernel (default or lowered) must follow:
 """
 import contextlib
 import contextvars
-import contextlib
-import contextvars
 
 from keras_rnnx.kernels import cudnn
 from keras_rnnx.kernels.activations import activation_spec
