@@ -380,8 +380,6 @@ def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
     takes the default kernel even where a GPU is there."""
     import importlib
 
-    from keras_rnnx.layers import _rnn_base
-
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     seen = []
     with kernels.schedule(gpu=True):  # pretend a GPU is there
@@ -390,7 +388,7 @@ def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
         x = tf.constant(np.random.default_rng(4).normal(size=(B, T, D)), tf.float32)
         expected = layer(x)
         assert len(seen) == 1  # eager: cuDNN is tried (and declines here)
-        assert _rnn_base._in_xla_context() is False
+        assert kernels.in_xla_context() is False
         assert_close(tf.function(layer, jit_compile=True)(x), expected, 1e-5)
         assert len(seen) == 1  # traced for XLA: not tried
         assert_close(tf.function(layer)(x), expected, 1e-6)
@@ -776,3 +774,104 @@ def test_unrolled_kernels_equal_one_step_per_iteration(kind):
             four = tf.function(results)(go_backwards)
         assert len(one) == len(four)
         assert_close(four, one, 1e-12, f"go_backwards={go_backwards}")
+
+
+def _np_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@pytest.mark.parametrize("variant,reset_after", [
+    ("full", True), ("full", False), ("simplified", True)])
+def test_gru_step_against_numpy_with_dropped_recurrent_input(variant, reset_after):
+    """`gru_step` takes the state entering the recurrent products (`h`,
+    dropped by recurrent dropout in a cell) apart from the state the update
+    interpolates from (`h_prev`), as Keras' GRUCell does."""
+    rng = np.random.default_rng(21)
+    gates = 2 if variant == "simplified" else 3
+    xp = rng.normal(size=(B, gates * H))
+    h_in, h_prev = rng.normal(size=(B, H)), rng.normal(size=(B, H))
+    u = rng.normal(size=(H, gates * H)) * 0.5
+    b_rec = rng.normal(size=(gates * H,)) if variant == "full" and reset_after else None
+    got = kernels.gru_step(tf.constant(xp), tf.constant(h_in), tf.constant(u),
+                           None if b_rec is None else tf.constant(b_rec),
+                           tf.tanh, tf.sigmoid, reset_after=reset_after,
+                           variant=variant, h_prev=tf.constant(h_prev))
+    if variant == "simplified":
+        a = xp + h_in @ u
+        g = _np_sigmoid(a[:, :H])
+        want = g * np.tanh(a[:, H:]) + (1 - g) * h_prev
+    else:
+        if reset_after:
+            rec = h_in @ u + b_rec
+            z = _np_sigmoid(xp[:, :H] + rec[:, :H])
+            r = _np_sigmoid(xp[:, H:2 * H] + rec[:, H:2 * H])
+            hh = np.tanh(xp[:, 2 * H:] + r * rec[:, 2 * H:])
+        else:
+            z = _np_sigmoid(xp[:, :H] + h_in @ u[:, :H])
+            r = _np_sigmoid(xp[:, H:2 * H] + h_in @ u[:, H:2 * H])
+            hh = np.tanh(xp[:, 2 * H:] + (r * h_in) @ u[:, 2 * H:])
+        want = z * h_prev + (1 - z) * hh
+    assert_close(got.h, want, 1e-12)
+    if variant == "full" and not reset_after:  # U pre-split gives the same
+        split = kernels.gru_step(tf.constant(xp), tf.constant(h_in),
+                                 (tf.constant(u[:, :2 * H]), tf.constant(u[:, 2 * H:])),
+                                 None, tf.tanh, tf.sigmoid, reset_after=False,
+                                 h_prev=tf.constant(h_prev))
+        assert_close(split.h, want, 1e-12)
+
+
+def test_lstm_step_gate_orders_agree_with_numpy():
+    rng = np.random.default_rng(22)
+    xp, h, c = rng.normal(size=(B, 4 * H)), rng.normal(size=(B, H)), rng.normal(size=(B, H))
+    u = rng.normal(size=(H, 4 * H)) * 0.5
+    z = xp + h @ u
+    i, f, o = (_np_sigmoid(z[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
+    c_want = f * c + i * np.tanh(z[:, 2 * H:3 * H])
+    h_want = o * np.tanh(c_want)
+    s = kernels.lstm_step(tf.constant(xp), tf.constant(h), tf.constant(c), tf.constant(u),
+                          tf.tanh, tf.sigmoid)
+    assert_close([s.h, s.c, s.i, s.f, s.o], [h_want, c_want, i, f, o], 1e-12)
+
+    def ifoc(w):
+        return np.concatenate([w[..., :2 * H], w[..., 3 * H:], w[..., 2 * H:3 * H]], -1)
+
+    s2 = kernels.lstm_step(tf.constant(ifoc(xp)), tf.constant(h), tf.constant(c),
+                           tf.constant(ifoc(u)), tf.tanh, tf.sigmoid, gate_order="ifoc")
+    assert_close([s2.h, s2.c], [h_want, c_want], 1e-12)
+    with pytest.raises(ValueError, match="gate_order"):
+        kernels.lstm_step(tf.constant(xp), tf.constant(h), tf.constant(c), tf.constant(u),
+                          gate_order="cfio")
+
+
+def test_schedule_is_one_documented_object_set_per_block():
+    default = kernels.current_schedule()
+    assert default == kernels.Schedule()
+    assert (default.unroll, default.row_groups) == (4, 2)
+    with kernels.schedule(unroll=1, gpu=True) as inner:
+        assert kernels.current_schedule() is inner
+        assert inner.unroll == 1 and kernels.gpu_available() is True
+        with kernels.schedule(row_groups=1):
+            assert kernels.current_schedule().unroll == 1  # nested: fields kept
+            assert kernels.current_schedule().row_groups == 1
+        assert kernels.current_schedule().row_groups == 2
+    assert kernels.current_schedule() == default  # restored
+    with pytest.raises(ValueError, match="unroll"):
+        kernels.Schedule(unroll=0)
+    with pytest.raises(TypeError):
+        with kernels.schedule(no_such_field=1):
+            pass
+    with pytest.raises(Exception):
+        default.unroll = 2  # frozen
+
+
+def test_registered_kernels_are_looked_up_publicly():
+    def fake(*args, **kw):
+        raise AssertionError("not called")
+
+    kernels.register_lowering("test_lookup", gru=fake)
+    assert kernels.registered_kernel("test_lookup", "gru") is fake
+    assert kernels.registered_kernel("test_lookup", "lstm") is None
+    assert kernels.registered_kernel("no_such_lowering", "gru") is None
+    assert kernels.default_kernel("lstm") is kernels.default_lstm_sequence
+    with pytest.raises(ValueError, match="kind"):
+        kernels.run_sequence("rnn", None, [], None, None, None)

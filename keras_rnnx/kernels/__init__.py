@@ -10,7 +10,8 @@ Public surface:
   kind)`: exporters' lowerings (`tflite` registers "tflite_loop" and
   "tflite_fused").
 * `Schedule`, `schedule(**changes)`, `current_schedule()`,
-  `gpu_available()`: the default kernels' CPU scheduling tunables.
+  `gpu_available()`: the default kernels' CPU scheduling tunables;
+  `in_xla_context()`: whether code is being traced for XLA.
 * `lstm_step`, `gru_step`: the step math, the only place it is written.
 * `activation_spec`, `resolve_activation`: the activation resolver.
 
@@ -26,6 +27,7 @@ from keras_rnnx.kernels.dispatch import (current_lowering, default_kernel,
                                          register_lowering, registered_kernel,
                                          run_sequence)
 from keras_rnnx.kernels.gru import default_gru_sequence
+from keras_rnnx.kernels.loop import in_xla_context
 from keras_rnnx.kernels.lstm import default_lstm_sequence
 from keras_rnnx.kernels.scheduling import (Schedule, current_schedule,
                                            gpu_available, schedule)
@@ -36,6 +38,7 @@ __all__ = [
     "lowered_kernel", "registered_kernel", "default_kernel",
     "default_lstm_sequence", "default_gru_sequence",
     "Schedule", "schedule", "current_schedule", "gpu_available",
+    "in_xla_context",
     "lstm_step", "gru_step", "LSTMStep", "GRUStep",
     "activation_spec", "resolve_activation",
 ]

@@ -13,7 +13,6 @@ from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 from keras_rnnx import _validation as V
 from keras_rnnx import kernels
 from keras_rnnx.kernels import cudnn
-from keras_rnnx.kernels.loop import in_xla_context
 
 
 class CellBase(keras.layers.Layer, DropoutRNNCell):
@@ -152,11 +151,6 @@ def _zeros_step(sequences):
     return ops.zeros(
         (ops.shape(sequences)[0], ops.shape(sequences)[2]), dtype=sequences.dtype
     )
-
-
-# True while tracing for XLA (`tf.function(jit_compile=True)`), where cuDNN's
-# RNN ops cannot compile (`BiDirectional` asks too).
-_in_xla_context = in_xla_context
 
 
 class SequenceRNN(keras.layers.RNN):
@@ -306,7 +300,7 @@ class SequenceRNN(keras.layers.RNN):
 
         lowered = kernels.lowered_kernel(self._KIND) is not None
         dynamic = steps is None and not lowered
-        if dynamic and _in_xla_context():
+        if dynamic and kernels.in_xla_context():
             # XLA cannot differentiate that cond: the empty branch would have
             # to fake the loop's TensorList intermediates (FakeParam of
             # DT_VARIANT, which XLA lacks). One extra masked step instead.
