@@ -31,7 +31,8 @@ from keras_rnnx.kernels.loop import in_xla_context
 from keras_rnnx.kernels.lstm import default_lstm_sequence
 from keras_rnnx.kernels.scheduling import (Schedule, current_schedule,
                                            gpu_available, schedule)
-from keras_rnnx.kernels.steps import GRUStep, LSTMStep, gru_step, lstm_step
+from keras_rnnx.kernels.steps import (GRUStep, LSTMStep, gru_biases, gru_step,
+                                     lstm_step)
 
 __all__ = [
     "run_sequence", "lowering", "register_lowering", "current_lowering",
@@ -39,6 +40,6 @@ __all__ = [
     "default_lstm_sequence", "default_gru_sequence",
     "Schedule", "schedule", "current_schedule", "gpu_available",
     "in_xla_context",
-    "lstm_step", "gru_step", "LSTMStep", "GRUStep",
+    "lstm_step", "gru_step", "gru_biases", "LSTMStep", "GRUStep",
     "activation_spec", "resolve_activation",
 ]

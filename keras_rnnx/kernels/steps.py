@@ -15,7 +15,7 @@ import collections
 
 import tensorflow as tf
 
-__all__ = ["LSTMStep", "GRUStep", "lstm_step", "gru_step"]
+__all__ = ["LSTMStep", "GRUStep", "lstm_step", "gru_step", "gru_biases"]
 
 LSTMStep = collections.namedtuple("LSTMStep", "h c i f g o tc")
 LSTMStep.__doc__ = """One LSTM step's values: the new `h` and `c`, the
@@ -127,3 +127,14 @@ def gru_step(x_proj, h, recurrent_kernel, recurrent_bias=None,
         zr = recurrent_activation(x_proj[:, : 2 * hdim] + tf.matmul(h, u_zr))
         hh = activation(x_proj[:, 2 * hdim:] + tf.matmul(zr[:, hdim:] * h, u_h))
     return GRUStep(hh + zr[:, :hdim] * (h_prev - hh), zr, hh, rh)
+
+
+def gru_biases(bias, reset_after=True, variant="full"):
+    """(input bias, recurrent bias or None) of a GRU bias in Keras' layout:
+    rows 0 and 1 of the [2, 3H] bias for the full variant with
+    reset_after=True, else (bias, None). A None bias gives (None, None)."""
+    if bias is None:
+        return None, None
+    if variant == "full" and reset_after:
+        return bias[0], bias[1]
+    return bias, None

@@ -2,7 +2,7 @@
 import keras
 from keras import ops
 
-from keras_rnnx.kernels.steps import gru_step
+from keras_rnnx.kernels.steps import gru_biases, gru_step
 from keras_rnnx.layers import _rnn_base
 from keras_rnnx import _validation as V
 
@@ -113,11 +113,10 @@ class GRUCellX(_rnn_base.CellBase):
         h_prev = states[0] if nested else states
         inputs, h_in = self._dropped(inputs, h_prev, training)
         x = ops.matmul(inputs, self.kernel)
-        recurrent_bias = None
-        if self.use_bias:
-            full_after = self.variant == "full" and self.reset_after
-            x = x + (self.bias[0] if full_after else self.bias)
-            recurrent_bias = self.bias[1] if full_after else None
+        input_bias, recurrent_bias = gru_biases(
+            self.bias if self.use_bias else None, self.reset_after, self.variant)
+        if input_bias is not None:
+            x = x + input_bias
         h = gru_step(x, h_in, self.recurrent_kernel, recurrent_bias,
                      self.activation, self.recurrent_activation,
                      reset_after=self.reset_after, variant=self.variant,

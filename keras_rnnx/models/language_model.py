@@ -337,7 +337,7 @@ class LanguageModel(keras.Model):
 
 def _cell_step(cell, x, state, kernel, recurrent_kernel, bias):
     """One step of an LSTMCellX / GRUCellX on weight tensors (the cells' math)."""
-    from keras_rnnx.kernels import gru_step, lstm_step
+    from keras_rnnx.kernels.steps import gru_biases, gru_step, lstm_step
 
     act, ract = cell.activation, cell.recurrent_activation
     xz = tf.matmul(x, kernel)
@@ -346,10 +346,9 @@ def _cell_step(cell, x, state, kernel, recurrent_kernel, bias):
                       recurrent_kernel, act, ract)
         return s.h, (s.h, s.c)
     (h,) = state
-    full_after = cell.variant == "full" and cell.reset_after
-    rec_bias = None
-    if bias is not None:
-        xz, rec_bias = (xz + bias[0], bias[1]) if full_after else (xz + bias, None)
+    in_bias, rec_bias = gru_biases(bias, cell.reset_after, cell.variant)
+    if in_bias is not None:
+        xz = xz + in_bias
     h = gru_step(xz, h, recurrent_kernel, rec_bias, act, ract,
                  reset_after=cell.reset_after, variant=cell.variant).h
     return h, (h,)
