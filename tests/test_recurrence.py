@@ -875,3 +875,16 @@ def test_registered_kernels_are_looked_up_publicly():
     assert kernels.default_kernel("lstm") is kernels.default_lstm_sequence
     with pytest.raises(ValueError, match="kind"):
         kernels.run_sequence("rnn", None, [], None, None, None)
+
+
+def test_use_cudnn_true_rejects_a_layer_configuration_cudnn_cannot_run():
+    """unroll=True or recurrent dropout rule cuDNN out in the layer
+    (`cudnn_allowed=False` to the dispatch): "auto" runs the default
+    kernel, True is an error where a GPU is there."""
+    x = np.zeros((2, 3, 4), "float32")
+    with kernels.schedule(gpu=True):  # pretend a GPU is there
+        for kw in (dict(unroll=True), dict(recurrent_dropout=0.5)):
+            with pytest.raises(ValueError, match="use_cudnn=True"):
+                LSTMX(3, use_cudnn=True, **kw)(x)
+            GRUX(3, use_cudnn="auto", **kw)(x)
+    LSTMX(3, use_cudnn=True, unroll=True)(x)  # no GPU: the default kernel

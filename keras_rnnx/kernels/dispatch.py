@@ -125,7 +125,8 @@ def default_kernel(kind):
 def run_sequence(kind, inputs, initial_state, kernel, recurrent_kernel, bias,
                  *, mask=None, go_backwards=False, return_sequences=True,
                  activation="tanh", recurrent_activation="sigmoid",
-                 training=None, use_cudnn=False, **variant_args):
+                 training=None, use_cudnn=False, cudnn_allowed=True,
+                 **variant_args):
     """Runs an LSTM or GRU over a sequence with the kernel chosen as the
     module docstring says (lowering, then cuDNN, then the default).
 
@@ -140,6 +141,10 @@ def run_sequence(kind, inputs, initial_state, kernel, recurrent_kernel, bias,
         use_cudnn: False (never), "auto" (when `cudnn.applies`) or True
             (the same, and a ValueError where a GPU is available but cuDNN
             cannot run this call).
+        cudnn_allowed: False when the caller's configuration rules cuDNN
+            out beyond the kernel arguments (a layer's `unroll=True` or
+            recurrent dropout): cuDNN is then not used, and
+            `use_cudnn=True` raises where a GPU is available.
         **variant_args: GRU's `reset_after=` and `variant=`.
 
     Returns:
@@ -160,9 +165,10 @@ def run_sequence(kind, inputs, initial_state, kernel, recurrent_kernel, bias,
             f"use_cudnn must be False, 'auto' or True, got {use_cudnn!r}")
     if use_cudnn:
         out = None
-        if cudnn.applies(kind, activation=activation,
-                         recurrent_activation=recurrent_activation,
-                         use_bias=bias is not None, **variant_args):
+        if cudnn_allowed and cudnn.applies(
+                kind, activation=activation,
+                recurrent_activation=recurrent_activation,
+                use_bias=bias is not None, **variant_args):
             out = cudnn.cudnn_sequence(kind, *args, **common)
         if out is not None:
             return out

@@ -348,12 +348,6 @@ class SequenceRNN(keras.layers.RNN):
         if training and 0.0 < cell.dropout < 1.0:
             dp = cell.get_dropout_mask(_zeros_step(sequences))
             run_sequences = run_sequences * ops.expand_dims(dp, 1)
-        use_cudnn = self.use_cudnn
-        if not self._cudnn_layer_ok():
-            if (use_cudnn is True and kernels.gpu_available()
-                    and kernels.lowered_kernel(self._KIND) is None):
-                raise cudnn.unsupported_error()
-            use_cudnn = False
         out = kernels.run_sequence(
             self._KIND,
             run_sequences,
@@ -367,7 +361,8 @@ class SequenceRNN(keras.layers.RNN):
             activation=cell.activation,
             recurrent_activation=cell.recurrent_activation,
             training=bool(training),
-            use_cudnn=use_cudnn,
+            use_cudnn=self.use_cudnn,
+            cudnn_allowed=self._cudnn_layer_ok(),
             **self._kernel_kwargs(),
         )
         last, outputs, states = out
