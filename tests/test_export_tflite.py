@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 from keras_rnnx import BiDirectional, GRUX, LSTMX, export
-from keras_rnnx.kernels import recurrence
+from keras_rnnx import kernels
 from keras_rnnx.kernels import tflite as tflite_kernels
 
 SHAPES = [(1, 1), (1, 6), (3, 4), (4, 9)]
@@ -103,11 +103,11 @@ def test_loop_kernel_matches_default_kernel(kind, variant, reset_after, masked, 
     states = [rng.normal(size=(b, h)).astype("float32") for _ in range(2 if kind == "lstm" else 1)]
     kw = dict(mask=mask, go_backwards=go_backwards, return_sequences=True)
     if kind == "lstm":
-        ref = recurrence.default_lstm_sequence(x, states, k, u, bias, **kw)
+        ref = kernels.default_lstm_sequence(x, states, k, u, bias, **kw)
         got = tflite_kernels.lstm_loop(x, states, k, u, bias, **kw)
     else:
         kw.update(variant=variant, reset_after=reset_after)
-        ref = recurrence.default_gru_sequence(x, states, k, u, bias, **kw)
+        ref = kernels.default_gru_sequence(x, states, k, u, bias, **kw)
         got = tflite_kernels.gru_loop(x, states, k, u, bias, **kw)
     np.testing.assert_allclose(got[0], ref[0], atol=1e-5)
     np.testing.assert_allclose(got[1], ref[1], atol=1e-5)
@@ -125,7 +125,7 @@ def test_fused_kernel_tf_body_matches_default_on_right_padding(go_backwards):
     mask = np.arange(t)[None] < lengths[:, None]
     zeros = [tf.zeros([b, h]), tf.zeros([b, h])]
     kw = dict(mask=mask, go_backwards=go_backwards, return_sequences=True)
-    ref = recurrence.default_lstm_sequence(x, zeros, k, u, bias, **kw)
+    ref = kernels.default_lstm_sequence(x, zeros, k, u, bias, **kw)
     got = tflite_kernels.lstm_fused(x, zeros, k, u, bias, **kw)
     np.testing.assert_allclose(got[0], ref[0], atol=1e-5)
     np.testing.assert_allclose(got[1], ref[1], atol=1e-5)
@@ -140,7 +140,7 @@ def test_fused_kernel_falls_back_with_warning_on_initial_state():
     states = [tf.ones([2, 3]), tf.zeros([2, 3])]
     with pytest.warns(UserWarning, match="initial_state"):
         got = tflite_kernels.lstm_fused(x, states, k, u, bias)
-    ref = recurrence.default_lstm_sequence(x, states, k, u, bias)
+    ref = kernels.default_lstm_sequence(x, states, k, u, bias)
     np.testing.assert_allclose(got[1], ref[1], atol=1e-5)
 
 
@@ -387,7 +387,7 @@ def test_keras_litert_export_inside_for_tflite_is_builtin_and_exact(tmp_path):
     assert any(op.startswith("CUSTOM:Flex") for op in export.tflite_ops(plain))
     with export.for_tflite():
         model.export(lowered, format="litert", verbose=False)
-    assert recurrence.current_lowering() is None  # the context is left
+    assert kernels.current_lowering() is None  # the context is left
     ops = export.tflite_ops(lowered)
     assert "WHILE" in ops and not [op for op in ops if op.startswith("CUSTOM")], ops
     with open(lowered, "rb") as f:

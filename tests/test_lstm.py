@@ -83,7 +83,7 @@ def test_fast_gradients_float64_exact():
 def test_inference_loop_is_differentiable_by_autodiff():
     """The lean inference loop (chosen when no tape records at trace time)
     has autodiff gradients equal to the hand-written backward pass."""
-    from keras_rnnx.kernels import recurrence
+    from keras_rnnx import kernels
 
     x, h0, c0 = (tf.constant(a.astype("float64")) for a in data(14))
     layer = LSTMX(H, dtype="float64", bias_initializer="random_normal")
@@ -91,8 +91,8 @@ def test_inference_loop_is_differentiable_by_autodiff():
     k, u, b = [tf.constant(w) for w in layer.get_weights()]
 
     def loss(training):
-        out = recurrence.default_lstm_sequence(x, [h0, c0], k, u, b, mask=IRREGULAR,
-                                               training=training)
+        out = kernels.default_lstm_sequence(x, [h0, c0], k, u, b, mask=IRREGULAR,
+                                            training=training)
         return tf.reduce_sum(out[1] ** 2) + tf.reduce_sum(out[2][1])
 
     lean = tf.function(lambda: loss(False))

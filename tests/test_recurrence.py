@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from keras_rnnx import GRUX, LSTMX, BiDirectional
-from keras_rnnx.kernels import recurrence
+from keras_rnnx import kernels
+from keras_rnnx.kernels import loop
 from conftest import has_gpu
 from layer_checks import FULL_ROWS, IRREGULAR, RIGHT_PADDED, assert_close, np_gru, np_lstm
 
@@ -33,8 +34,8 @@ def kind_weights(kind, seed, t=T):
 def run_kernel(kind, x, h0, c0, k, u, b, **options):
     """The default kernel of `kind` (one of KINDS): (last, outputs, states)."""
     if kind == "lstm":
-        return recurrence.default_lstm_sequence(x, [h0, c0], k, u, b, **options)
-    return recurrence.default_gru_sequence(
+        return kernels.default_lstm_sequence(x, [h0, c0], k, u, b, **options)
+    return kernels.default_gru_sequence(
         x, [h0], k, u, b, reset_after=kind == "gru_after",
         variant="simplified" if kind == "gru_simplified" else "full", **options)
 
@@ -44,7 +45,7 @@ def run_kernel(kind, x, h0, c0, k, u, b, **options):
 @pytest.mark.parametrize("training", [None, False])
 def test_default_lstm_kernel_against_numpy(mask, go_backwards, training):
     x, h0, c0, k, u, b = weights(4, (4 * H,))
-    last, outs, (h, c) = recurrence.default_lstm_sequence(
+    last, outs, (h, c) = kernels.default_lstm_sequence(
         x, [h0, c0], k, u, b, mask=mask, go_backwards=go_backwards, training=training)
     ref_last, ref_outs, (ref_h, ref_c) = np_lstm(x, h0, c0, k, u, b, mask, go_backwards)
     assert_close([last, outs, h, c], [ref_last, ref_outs, ref_h, ref_c], 1e-12)
@@ -57,34 +58,34 @@ def test_default_gru_kernel_against_numpy(variant, reset_after, bias_shape, mask
     gates = 2 if variant == "simplified" else 3
     x, h0, _, k, u, b = weights(gates, bias_shape, 1)
     for go_backwards, training in ((False, None), (True, None), (True, False)):
-        last, outs, (h,) = recurrence.default_gru_sequence(
+        last, outs, (h,) = kernels.default_gru_sequence(
             x, [h0], k, u, b, mask=mask, go_backwards=go_backwards,
             reset_after=reset_after, variant=variant, training=training)
         ref = np_gru(x, h0, k, u, b, mask, go_backwards, reset_after, variant)
         assert_close([last, outs, h], [ref[0], ref[1], ref[2][0]], 1e-12)
     # return_sequences=False gives no outputs
-    assert recurrence.default_gru_sequence(
+    assert kernels.default_gru_sequence(
         x, [h0], k, u, b, return_sequences=False, reset_after=reset_after,
         variant=variant)[1] is None
 
 
 def test_activation_spec_passes_names_for_standard_activations():
-    assert recurrence.activation_spec(keras.activations.tanh) == "tanh"
-    assert recurrence.activation_spec(keras.activations.get("hard_sigmoid")) == "hard_sigmoid"
+    assert kernels.activation_spec(keras.activations.tanh) == "tanh"
+    assert kernels.activation_spec(keras.activations.get("hard_sigmoid")) == "hard_sigmoid"
     custom = lambda z: tf.tanh(z)  # noqa: E731
-    assert recurrence.activation_spec(custom) is custom
+    assert kernels.activation_spec(custom) is custom
 
 
 def test_lowering_api():
-    assert recurrence.current_lowering() is None
+    assert kernels.current_lowering() is None
     with pytest.raises(ValueError, match="Unknown lowering"):
-        with recurrence.lowering("no_such_lowering"):
+        with kernels.lowering("no_such_lowering"):
             pass
-    recurrence.register_lowering("test_nothing")
-    with recurrence.lowering("test_nothing"):
-        assert recurrence.current_lowering() == "test_nothing"
-        assert recurrence.lowered_kernel("lstm") is None
-    assert recurrence.current_lowering() is None
+    kernels.register_lowering("test_nothing")
+    with kernels.lowering("test_nothing"):
+        assert kernels.current_lowering() == "test_nothing"
+        assert kernels.lowered_kernel("lstm") is None
+    assert kernels.current_lowering() is None
 
 
 def test_layers_call_the_lowered_kernel_with_the_contract():
@@ -96,15 +97,15 @@ def test_layers_call_the_lowered_kernel_with_the_contract():
             return default(inputs, initial_state, kernel, recurrent_kernel, bias, **kw)
         return kernel
 
-    recurrence.register_lowering(
-        "test_spy", lstm=spy("lstm", recurrence.default_lstm_sequence),
-        gru=spy("gru", recurrence.default_gru_sequence))
+    kernels.register_lowering(
+        "test_spy", lstm=spy("lstm", kernels.default_lstm_sequence),
+        gru=spy("gru", kernels.default_gru_sequence))
     x = np.random.default_rng(0).normal(size=(B, T, D)).astype("float32")
     lstm = LSTMX(H, return_sequences=True, go_backwards=True)
     gru = GRUX(H, reset_after=False, recurrent_activation="hard_sigmoid")
     bi = BiDirectional(GRUX(H, variant="simplified", return_sequences=True))
     plain = [lstm(x, mask=RIGHT_PADDED), gru(x), bi(x, mask=RIGHT_PADDED)]
-    with recurrence.lowering("test_spy"):
+    with kernels.lowering("test_spy"):
         lowered = [lstm(x, mask=RIGHT_PADDED), gru(x), bi(x, mask=RIGHT_PADDED)]
     assert_close(lowered, plain, 1e-6)
     kinds = [c[0] for c in calls]
@@ -127,15 +128,15 @@ def test_dispatch_functions_use_active_lowering():
 
     def fake(inputs, initial_state, *args, **kw):
         seen.append(kw)
-        return recurrence.default_lstm_sequence(inputs, initial_state, *args, **kw)
+        return kernels.default_lstm_sequence(inputs, initial_state, *args, **kw)
 
-    recurrence.register_lowering("test_dispatch", lstm=fake)
+    kernels.register_lowering("test_dispatch", lstm=fake)
     x, h0, c0, k, u, b = weights(4, (4 * H,))
-    ref = recurrence.lstm_sequence(x, [h0, c0], k, u, b)
-    with recurrence.lowering("test_dispatch"):
-        out = recurrence.lstm_sequence(x, [h0, c0], k, u, b)
+    ref = kernels.run_sequence("lstm", x, [h0, c0], k, u, b)
+    with kernels.lowering("test_dispatch"):
+        out = kernels.run_sequence("lstm", x, [h0, c0], k, u, b)
         # GRU has no kernel in this lowering: the default runs
-        recurrence.gru_sequence(x, [h0], k[:, :3 * H], u[:, :3 * H], None)
+        kernels.run_sequence("gru", x, [h0], k[:, :3 * H], u[:, :3 * H], None)
     assert len(seen) == 1
     assert_close(out[1], ref[1], 1e-12)
 
@@ -148,12 +149,12 @@ def test_gru_kernel_under_jit_with_dynamic_batch():
     def run(x, h0, mask):
         with tf.GradientTape() as tape:
             tape.watch([x, u])
-            last, outs, _ = recurrence.default_gru_sequence(x, [h0], k, u, b, mask=mask)
+            last, outs, _ = kernels.default_gru_sequence(x, [h0], k, u, b, mask=mask)
             loss = tf.reduce_sum(outs) + tf.reduce_sum(last)
         return outs, tape.gradient(loss, [x, u])
 
     outs, grads = run(x, h0, tf.constant(IRREGULAR))
-    ref = recurrence.default_gru_sequence(x, [h0], k, u, b, mask=IRREGULAR)[1]
+    ref = kernels.default_gru_sequence(x, [h0], k, u, b, mask=IRREGULAR)[1]
     assert_close(outs, ref, 1e-5)
     assert all(np.isfinite(g).all() for g in grads)
 
@@ -319,23 +320,24 @@ def test_recurrent_dropout_under_jit_compile_with_dynamic_length():
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("training", [None, False])
-def test_hoisted_projection_equals_per_step_projection(monkeypatch, kind, training):
+def test_hoisted_projection_equals_per_step_projection(kind, training):
     """The GPU layout (x @ W for all steps before the loop) and the CPU one
     (x[t] @ W inside the loop) give the same outputs and gradients, for the
     hand-written backward pass (training=None) and the lean loop (False)."""
     x, h0, c0, k, u, b = kind_weights(kind, seed=7)
 
     def run(hoist):
-        monkeypatch.setattr(recurrence, "_hoist_projection", lambda: hoist)
-        with tf.GradientTape() as tape:
-            tape.watch([x, h0, k, u, b])
-            last, outs, states = run_kernel(kind, x, h0, c0, k, u, b, mask=IRREGULAR,
-                                            training=training)
-            loss = tf.reduce_sum(outs ** 2) + tf.reduce_sum(last) + tf.reduce_sum(states[-1])
-        return [outs, last] + tape.gradient(loss, [x, h0, k, u, b])
+        with kernels.schedule(hoist_projection=hoist):
+            assert loop.hoist_projection() is hoist  # the schedule is in force
+            with tf.GradientTape() as tape:
+                tape.watch([x, h0, k, u, b])
+                last, outs, states = run_kernel(kind, x, h0, c0, k, u, b, mask=IRREGULAR,
+                                                training=training)
+                loss = (tf.reduce_sum(outs ** 2) + tf.reduce_sum(last)
+                        + tf.reduce_sum(states[-1]))
+            return [outs, last] + tape.gradient(loss, [x, h0, k, u, b])
 
     per_step, hoisted = run(False), run(True)
-    assert recurrence._hoist_projection() is True  # the patch was in force
     for a, c in zip(per_step, hoisted):
         assert_close(a, c, 1e-12)
 
@@ -350,7 +352,6 @@ def test_cudnn_dispatch_calls_keras_cudnn_kernel_and_falls_back(monkeypatch, lay
     forwards (the layer reverses and compacts them itself)."""
     import importlib
 
-    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     name = "lstm" if layer_cls is LSTMX else "gru"
@@ -365,12 +366,12 @@ def test_cudnn_dispatch_calls_keras_cudnn_kernel_and_falls_back(monkeypatch, lay
     layer = layer_cls(H, return_sequences=True, go_backwards=True)
     expected = np.asarray(layer(x))
     expected_masked = np.asarray(layer(x, mask=IRREGULAR))
-    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
-    monkeypatch.setattr(tf_rnn, name, spy)
-    assert_close(layer(x), expected, 1e-6)
-    assert seen == [((B, T, D), True, True)]
-    assert_close(layer(x, mask=IRREGULAR), expected_masked, 1e-6)
-    assert seen == [((B, T, D), True, True), ((B, T, D), False, True)]
+    with kernels.schedule(gpu=True):  # pretend a GPU is there
+        monkeypatch.setattr(tf_rnn, name, spy)
+        assert_close(layer(x), expected, 1e-6)
+        assert seen == [((B, T, D), True, True)]
+        assert_close(layer(x, mask=IRREGULAR), expected_masked, 1e-6)
+        assert seen == [((B, T, D), True, True), ((B, T, D), False, True)]
 
 
 def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
@@ -379,21 +380,19 @@ def test_cudnn_is_not_tried_under_jit_compile(monkeypatch):
     takes the default kernel even where a GPU is there."""
     import importlib
 
-    from keras_rnnx.layers import _rnn_base
-
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     seen = []
-    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
-    monkeypatch.setattr(tf_rnn, "lstm", lambda *a, **k: seen.append(1) or (_ for _ in ()).throw(NotImplementedError()))
-    layer = LSTMX(H, return_sequences=True)
-    x = tf.constant(np.random.default_rng(4).normal(size=(B, T, D)), tf.float32)
-    expected = layer(x)
-    assert len(seen) == 1  # eager: cuDNN is tried (and declines here)
-    assert _rnn_base._in_xla_context() is False
-    assert_close(tf.function(layer, jit_compile=True)(x), expected, 1e-5)
-    assert len(seen) == 1  # traced for XLA: not tried
-    assert_close(tf.function(layer)(x), expected, 1e-6)
-    assert len(seen) == 2  # plain tf.function: tried again
+    with kernels.schedule(gpu=True):  # pretend a GPU is there
+        monkeypatch.setattr(tf_rnn, "lstm", lambda *a, **k: seen.append(1) or (_ for _ in ()).throw(NotImplementedError()))
+        layer = LSTMX(H, return_sequences=True)
+        x = tf.constant(np.random.default_rng(4).normal(size=(B, T, D)), tf.float32)
+        expected = layer(x)
+        assert len(seen) == 1  # eager: cuDNN is tried (and declines here)
+        assert kernels.in_xla_context() is False
+        assert_close(tf.function(layer, jit_compile=True)(x), expected, 1e-5)
+        assert len(seen) == 1  # traced for XLA: not tried
+        assert_close(tf.function(layer)(x), expected, 1e-6)
+        assert len(seen) == 2  # plain tf.function: tried again
 
 
 def _outputs_and_grads(layer, x, mask):
@@ -421,11 +420,11 @@ def _fake_keras_cudnn(kind):
         if kind == "lstm":
             h0, c0, mask = args
             states = [h0, c0]
-            run = recurrence.default_lstm_sequence
+            run = kernels.default_lstm_sequence
         else:
             h0, mask = args
             states = [h0]
-            run = recurrence.default_gru_sequence
+            run = kernels.default_gru_sequence
             kw.pop("reset_after")
         kw.pop("unroll")
         if mask is not None:  # Keras' own check: right-padded, no empty row
@@ -463,7 +462,6 @@ def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, g
     do the gradients."""
     import importlib
 
-    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     kind = "lstm" if layer_cls is LSTMX else "gru"
@@ -482,17 +480,17 @@ def test_masked_cudnn_branch_keeps_keras_cpu_semantics(monkeypatch, layer_cls, g
     expected = {k: [plain(x, mask=m), grads(plain, m)] for k, m in masks.items()}
     calls = []
     fake = _fake_keras_cudnn(kind)
-    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
-    monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
-    infer = tf.function(lambda m: gpu(x, mask=m))
-    for name, m in masks.items():
-        assert_close(gpu(x, mask=m), expected[name][0], 1e-5, name)
-        assert_close(infer(tf.constant(m)), expected[name][0], 1e-5, name)
-    assert calls  # inference reached the cuDNN branch
-    before = len(calls)
-    for name, m in masks.items():
-        assert_close(grads(gpu, m), expected[name][1], 1e-5, name)
-    assert len(calls) > before  # differentiated batches reach cuDNN too
+    with kernels.schedule(gpu=True):  # pretend a GPU is there
+        monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
+        infer = tf.function(lambda m: gpu(x, mask=m))
+        for name, m in masks.items():
+            assert_close(gpu(x, mask=m), expected[name][0], 1e-5, name)
+            assert_close(infer(tf.constant(m)), expected[name][0], 1e-5, name)
+        assert calls  # inference reached the cuDNN branch
+        before = len(calls)
+        for name, m in masks.items():
+            assert_close(grads(gpu, m), expected[name][1], 1e-5, name)
+        assert len(calls) > before  # differentiated batches reach cuDNN too
 
 
 def _dynamic_length_batches(tokens, labels, batch_size):
@@ -515,7 +513,6 @@ def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
     gives, and batches of length 0 still give the empty result."""
     import importlib
 
-    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     kind = "lstm" if layer_cls is LSTMX else "gru"
@@ -542,20 +539,20 @@ def test_masked_cudnn_fit_with_dynamic_length(monkeypatch, layer_cls):
     expected = trained(model())
     calls = []
     fake = _fake_keras_cudnn(kind)
-    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
-    monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
-    got = trained(model())
-    assert calls
-    for a, b in zip(got, expected):
-        assert_close(a, b, 1e-5)
-    layer = layer_cls(5, return_sequences=True, return_state=True)
-    step = tf.function(lambda x, m: layer(x, mask=m),
-                       input_signature=[tf.TensorSpec((None, None, 3)),
-                                        tf.TensorSpec((None, None), tf.bool)])
-    out = step(tf.zeros((2, 0, 3)), tf.zeros((2, 0), tf.bool))
-    assert out[0].shape == (2, 0, 5)
-    for state in out[1:]:
-        assert_close(state, np.zeros((2, 5)), 1e-12)
+    with kernels.schedule(gpu=True):  # pretend a GPU is there
+        monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
+        got = trained(model())
+        assert calls
+        for a, b in zip(got, expected):
+            assert_close(a, b, 1e-5)
+        layer = layer_cls(5, return_sequences=True, return_state=True)
+        step = tf.function(lambda x, m: layer(x, mask=m),
+                           input_signature=[tf.TensorSpec((None, None, 3)),
+                                            tf.TensorSpec((None, None), tf.bool)])
+        out = step(tf.zeros((2, 0, 3)), tf.zeros((2, 0), tf.bool))
+        assert out[0].shape == (2, 0, 5)
+        for state in out[1:]:
+            assert_close(state, np.zeros((2, 5)), 1e-12)
 
 
 @pytest.mark.gpu
@@ -599,13 +596,12 @@ def test_gpu_masked_fit_with_dynamic_length_uses_cudnn(monkeypatch, layer_cls):
 
 
 def test_use_cudnn_true_rejects_a_configuration_cudnn_cannot_run(monkeypatch):
-    from keras_rnnx.layers import _rnn_base
 
-    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
-    x = np.zeros((2, 3, 4), "float32")
-    with pytest.raises(ValueError, match="use_cudnn=True"):
-        LSTMX(3, activation="relu", use_cudnn=True)(x)
-    GRUX(3, activation="relu", use_cudnn="auto")(x)  # auto: default kernel
+    with kernels.schedule(gpu=True):  # pretend a GPU is there
+        x = np.zeros((2, 3, 4), "float32")
+        with pytest.raises(ValueError, match="use_cudnn=True"):
+            LSTMX(3, activation="relu", use_cudnn=True)(x)
+        GRUX(3, activation="relu", use_cudnn="auto")(x)  # auto: default kernel
 
 
 @pytest.mark.parametrize("layer_cls", [LSTMX, GRUX])
@@ -618,7 +614,6 @@ def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
     masks, with use_cudnn "auto" and True."""
     import importlib
 
-    from keras_rnnx.layers import _rnn_base
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
     kind = "lstm" if layer_cls is LSTMX else "gru"
@@ -633,24 +628,24 @@ def test_masked_cudnn_has_no_data_dependent_branch(monkeypatch, layer_cls):
     expected = [grads(plain, tf.constant(m)) for m in masks]
     calls = []
     fake = _fake_keras_cudnn(kind)
-    monkeypatch.setattr(_rnn_base, "_gpu_available", lambda: True)
-    monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
-    for use_cudnn in ("auto", True):
-        layer = layer_cls(H, return_sequences=True, return_state=True, use_cudnn=use_cudnn)
-        layer(x)
-        layer.set_weights(plain.get_weights())
-        step = tf.function(lambda m: grads(layer, m))
-        graph = step.get_concrete_function(tf.constant(FULL_ROWS)).graph
-        assert not {op.type for op in graph.get_operations()} & {
-            "If", "StatelessIf", "Case", "StatelessCase"}
-        calls.clear()
-        for m, want in zip(masks, expected):
-            assert_close(step(tf.constant(m)), want, 1e-5, f"use_cudnn={use_cudnn!r}")
-        assert calls == []  # traced once above: the calls happened at trace time
-        eager_calls = len(calls)
-        for m, want in zip(masks, expected):
-            assert_close(grads(layer, tf.constant(m)), want, 1e-5, f"eager {use_cudnn!r}")
-        assert len(calls) == eager_calls + len(masks)  # one cuDNN call per batch
+    with kernels.schedule(gpu=True):  # pretend a GPU is there
+        monkeypatch.setattr(tf_rnn, kind, lambda *a, **k: calls.append(1) or fake(*a, **k))
+        for use_cudnn in ("auto", True):
+            layer = layer_cls(H, return_sequences=True, return_state=True, use_cudnn=use_cudnn)
+            layer(x)
+            layer.set_weights(plain.get_weights())
+            step = tf.function(lambda m: grads(layer, m))
+            graph = step.get_concrete_function(tf.constant(FULL_ROWS)).graph
+            assert not {op.type for op in graph.get_operations()} & {
+                "If", "StatelessIf", "Case", "StatelessCase"}
+            calls.clear()
+            for m, want in zip(masks, expected):
+                assert_close(step(tf.constant(m)), want, 1e-5, f"use_cudnn={use_cudnn!r}")
+            assert calls == []  # traced once above: the calls happened at trace time
+            eager_calls = len(calls)
+            for m, want in zip(masks, expected):
+                assert_close(grads(layer, tf.constant(m)), want, 1e-5, f"eager {use_cudnn!r}")
+            assert len(calls) == eager_calls + len(masks)  # one cuDNN call per batch
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -677,29 +672,28 @@ def test_row_groups_equal_one_batch(monkeypatch, kind):
     split_calls = []
     # the groups are a CPU schedule; here they are forced on any machine
     # (on a GPU machine they then run on the GPU, which tests the same sums)
-    monkeypatch.setattr(recurrence, "gpu_available", lambda: False)
-    monkeypatch.setattr(recurrence, "_parallel_cpu", lambda: True)
-    monkeypatch.setattr(recurrence, "_MIN_GROUP_WORK", 0)  # tiny H here
-    original = recurrence._in_row_groups
-    monkeypatch.setattr(recurrence, "_in_row_groups", lambda run_, *a: split_calls.append(
-        recurrence._splits_rows(tf.convert_to_tensor(a[0]), a[3][1])) or original(run_, *a))
-    for go_backwards in (False, True):
-        for training in (None, False):
-            def f(x, h0, c0, mask):
-                return results(x, h0, c0, mask, go_backwards, training)
-            monkeypatch.setattr(recurrence, "_ROW_GROUPS", 1)
-            whole = tf.function(f, input_signature=spec).get_concrete_function()
-            monkeypatch.setattr(recurrence, "_ROW_GROUPS", 2)
-            grouped = tf.function(f, input_signature=spec).get_concrete_function()
-            for mask in (IRREGULAR, RIGHT_PADDED, np.ones((B, T), bool)):
-                m = tf.constant(mask)
-                assert_close(grouped(x, h0, c0, m), whole(x, h0, c0, m), 1e-10,
-                             f"go_backwards={go_backwards} training={training}")
-            one = [x[:1], h0[:1], c0[:1], tf.constant(IRREGULAR[:1])]
-            assert_close(grouped(*one), whole(*one), 1e-10, "one row")
-    assert True in split_calls and False in split_calls  # both paths were traced
-    # eager calls and small known batches run whole
-    assert not recurrence._splits_rows(x, u)
+    original = loop._in_row_groups
+    monkeypatch.setattr(loop, "_in_row_groups", lambda run_, *a: split_calls.append(
+        loop._splits_rows(tf.convert_to_tensor(a[0]), a[3][1])) or original(run_, *a))
+    cpu = dict(gpu=False, parallel_cpu=True, min_group_work=0)  # tiny H here
+    with kernels.schedule(**cpu):
+        for go_backwards in (False, True):
+            for training in (None, False):
+                def f(x, h0, c0, mask):
+                    return results(x, h0, c0, mask, go_backwards, training)
+                with kernels.schedule(row_groups=1):
+                    whole = tf.function(f, input_signature=spec).get_concrete_function()
+                with kernels.schedule(row_groups=2):
+                    grouped = tf.function(f, input_signature=spec).get_concrete_function()
+                for mask in (IRREGULAR, RIGHT_PADDED, np.ones((B, T), bool)):
+                    m = tf.constant(mask)
+                    assert_close(grouped(x, h0, c0, m), whole(x, h0, c0, m), 1e-10,
+                                 f"go_backwards={go_backwards} training={training}")
+                one = [x[:1], h0[:1], c0[:1], tf.constant(IRREGULAR[:1])]
+                assert_close(grouped(*one), whole(*one), 1e-10, "one row")
+        assert True in split_calls and False in split_calls  # both paths were traced
+        # eager calls and small known batches run whole
+        assert not loop._splits_rows(x, u)
 
 
 @pytest.mark.parametrize("rows, units, gates, splits", [
@@ -707,44 +701,42 @@ def test_row_groups_equal_one_batch(monkeypatch, kind):
     (16, 64, 4, False),
     (64, 64, 3, True),    # 32 x 64 x 192 = 393K
     (16, 256, 3, True),
-    (14, 256, 4, False),  # fewer than 2 x _MIN_GROUP_ROWS rows
+    (14, 256, 4, False),  # fewer than 2 x Schedule.min_group_rows rows
     (None, 64, 3, False),  # unknown batch: groups of 16 rows assumed (196K)
     (None, 64, 4, True),   # 262K
     (None, 256, 3, True),
 ])
-def test_row_groups_only_when_each_group_has_enough_work(monkeypatch, rows, units,
+def test_row_groups_only_when_each_group_has_enough_work(rows, units,
                                                          gates, splits):
     """Small recurrences run as one loop: below ~300K multiply-adds per
     group step a second loop costs more than the second core gives."""
-    monkeypatch.setattr(recurrence, "gpu_available", lambda: False)
-    monkeypatch.setattr(recurrence, "_parallel_cpu", lambda: True)
     u = tf.zeros([units, gates * units])
     seen = []
 
     @tf.function(input_signature=[tf.TensorSpec([rows, 5, 3])])
     def f(x):
-        seen.append(recurrence._splits_rows(x, u))
+        seen.append(loop._splits_rows(x, u))
         return x
 
-    f.get_concrete_function()
-    assert seen == [splits]
-    assert not recurrence._splits_rows(tf.zeros([64, 5, 3]), u)  # eager: never
+    with kernels.schedule(gpu=False, parallel_cpu=True):
+        f.get_concrete_function()
+        assert seen == [splits]
+        assert not loop._splits_rows(tf.zeros([64, 5, 3]), u)  # eager: never
 
 
 @pytest.mark.parametrize("unroll", [1, 3, 4])
-def test_loop_visits_every_step_once_in_order(monkeypatch, unroll):
-    """`_loop` runs `_UNROLL` steps per while iteration and the remainder
+def test_loop_visits_every_step_once_in_order(unroll):
+    """`_loop` runs `Schedule.unroll` steps per while iteration and the remainder
     one by one: every t in 0..n-1 (or n-1..0) exactly once, in order, for
     n known when tracing or not, including 0 and n below, at and above
     multiples of the unroll."""
-    monkeypatch.setattr(recurrence, "_UNROLL", unroll)
-
     def visits(n, reverse):
         def body(t, count, order):
             return count + 1, order.write(count, t)
 
-        count, order = recurrence._loop(
-            n, body, (tf.constant(0), tf.TensorArray(tf.int32, size=n)), reverse=reverse)
+        with kernels.schedule(unroll=unroll):
+            count, order = loop._loop(
+                n, body, (tf.constant(0), tf.TensorArray(tf.int32, size=n)), reverse=reverse)
         return count, order.stack()
 
     for reverse in (False, True):
@@ -758,7 +750,7 @@ def test_loop_visits_every_step_once_in_order(monkeypatch, unroll):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_unrolled_kernels_equal_one_step_per_iteration(monkeypatch, kind):
+def test_unrolled_kernels_equal_one_step_per_iteration(kind):
     """The fast kernels give the same outputs and gradients (float64) with
     4 steps per loop iteration as with 1, over a length that leaves a
     remainder, with a mask and in both directions."""
@@ -776,9 +768,123 @@ def test_unrolled_kernels_equal_one_step_per_iteration(monkeypatch, kind):
         return [last, outs] + list(states) + [g for g in grads if g is not None]
 
     for go_backwards in (False, True):
-        monkeypatch.setattr(recurrence, "_UNROLL", 1)
-        one = tf.function(results)(go_backwards)
-        monkeypatch.setattr(recurrence, "_UNROLL", 4)
-        four = tf.function(results)(go_backwards)
+        with kernels.schedule(unroll=1):
+            one = tf.function(results)(go_backwards)
+        with kernels.schedule(unroll=4):
+            four = tf.function(results)(go_backwards)
         assert len(one) == len(four)
         assert_close(four, one, 1e-12, f"go_backwards={go_backwards}")
+
+
+def _np_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@pytest.mark.parametrize("variant,reset_after", [
+    ("full", True), ("full", False), ("simplified", True)])
+def test_gru_step_against_numpy_with_dropped_recurrent_input(variant, reset_after):
+    """`gru_step` takes the state entering the recurrent products (`h`,
+    dropped by recurrent dropout in a cell) apart from the state the update
+    interpolates from (`h_prev`), as Keras' GRUCell does."""
+    rng = np.random.default_rng(21)
+    gates = 2 if variant == "simplified" else 3
+    xp = rng.normal(size=(B, gates * H))
+    h_in, h_prev = rng.normal(size=(B, H)), rng.normal(size=(B, H))
+    u = rng.normal(size=(H, gates * H)) * 0.5
+    b_rec = rng.normal(size=(gates * H,)) if variant == "full" and reset_after else None
+    got = kernels.gru_step(tf.constant(xp), tf.constant(h_in), tf.constant(u),
+                           None if b_rec is None else tf.constant(b_rec),
+                           tf.tanh, tf.sigmoid, reset_after=reset_after,
+                           variant=variant, h_prev=tf.constant(h_prev))
+    if variant == "simplified":
+        a = xp + h_in @ u
+        g = _np_sigmoid(a[:, :H])
+        want = g * np.tanh(a[:, H:]) + (1 - g) * h_prev
+    else:
+        if reset_after:
+            rec = h_in @ u + b_rec
+            z = _np_sigmoid(xp[:, :H] + rec[:, :H])
+            r = _np_sigmoid(xp[:, H:2 * H] + rec[:, H:2 * H])
+            hh = np.tanh(xp[:, 2 * H:] + r * rec[:, 2 * H:])
+        else:
+            z = _np_sigmoid(xp[:, :H] + h_in @ u[:, :H])
+            r = _np_sigmoid(xp[:, H:2 * H] + h_in @ u[:, H:2 * H])
+            hh = np.tanh(xp[:, 2 * H:] + (r * h_in) @ u[:, 2 * H:])
+        want = z * h_prev + (1 - z) * hh
+    assert_close(got.h, want, 1e-12)
+    if variant == "full" and not reset_after:  # U pre-split gives the same
+        split = kernels.gru_step(tf.constant(xp), tf.constant(h_in),
+                                 (tf.constant(u[:, :2 * H]), tf.constant(u[:, 2 * H:])),
+                                 None, tf.tanh, tf.sigmoid, reset_after=False,
+                                 h_prev=tf.constant(h_prev))
+        assert_close(split.h, want, 1e-12)
+
+
+def test_lstm_step_gate_orders_agree_with_numpy():
+    rng = np.random.default_rng(22)
+    xp, h, c = rng.normal(size=(B, 4 * H)), rng.normal(size=(B, H)), rng.normal(size=(B, H))
+    u = rng.normal(size=(H, 4 * H)) * 0.5
+    z = xp + h @ u
+    i, f, o = (_np_sigmoid(z[:, k * H:(k + 1) * H]) for k in (0, 1, 3))
+    c_want = f * c + i * np.tanh(z[:, 2 * H:3 * H])
+    h_want = o * np.tanh(c_want)
+    s = kernels.lstm_step(tf.constant(xp), tf.constant(h), tf.constant(c), tf.constant(u),
+                          tf.tanh, tf.sigmoid)
+    assert_close([s.h, s.c, s.i, s.f, s.o], [h_want, c_want, i, f, o], 1e-12)
+
+    def ifoc(w):
+        return np.concatenate([w[..., :2 * H], w[..., 3 * H:], w[..., 2 * H:3 * H]], -1)
+
+    s2 = kernels.lstm_step(tf.constant(ifoc(xp)), tf.constant(h), tf.constant(c),
+                           tf.constant(ifoc(u)), tf.tanh, tf.sigmoid, gate_order="ifoc")
+    assert_close([s2.h, s2.c], [h_want, c_want], 1e-12)
+    with pytest.raises(ValueError, match="gate_order"):
+        kernels.lstm_step(tf.constant(xp), tf.constant(h), tf.constant(c), tf.constant(u),
+                          gate_order="cfio")
+
+
+def test_schedule_is_one_documented_object_set_per_block():
+    default = kernels.current_schedule()
+    assert default == kernels.Schedule()
+    assert (default.unroll, default.row_groups) == (4, 2)
+    with kernels.schedule(unroll=1, gpu=True) as inner:
+        assert kernels.current_schedule() is inner
+        assert inner.unroll == 1 and kernels.gpu_available() is True
+        with kernels.schedule(row_groups=1):
+            assert kernels.current_schedule().unroll == 1  # nested: fields kept
+            assert kernels.current_schedule().row_groups == 1
+        assert kernels.current_schedule().row_groups == 2
+    assert kernels.current_schedule() == default  # restored
+    with pytest.raises(ValueError, match="unroll"):
+        kernels.Schedule(unroll=0)
+    with pytest.raises(TypeError):
+        with kernels.schedule(no_such_field=1):
+            pass
+    with pytest.raises(Exception):
+        default.unroll = 2  # frozen
+
+
+def test_registered_kernels_are_looked_up_publicly():
+    def fake(*args, **kw):
+        raise AssertionError("not called")
+
+    kernels.register_lowering("test_lookup", gru=fake)
+    assert kernels.registered_kernel("test_lookup", "gru") is fake
+    assert kernels.registered_kernel("test_lookup", "lstm") is None
+    assert kernels.registered_kernel("no_such_lowering", "gru") is None
+    assert kernels.default_kernel("lstm") is kernels.default_lstm_sequence
+    with pytest.raises(ValueError, match="kind"):
+        kernels.run_sequence("rnn", None, [], None, None, None)
+
+
+def test_use_cudnn_true_rejects_a_layer_configuration_cudnn_cannot_run():
+    """unroll=True or recurrent dropout rule cuDNN out in the layer
+    (`cudnn_allowed=False` to the dispatch): "auto" runs the default
+    kernel, True is an error where a GPU is there."""
+    x = np.zeros((2, 3, 4), "float32")
+    with kernels.schedule(gpu=True):  # pretend a GPU is there
+        for kw in (dict(unroll=True), dict(recurrent_dropout=0.5)):
+            with pytest.raises(ValueError, match="use_cudnn=True"):
+                LSTMX(3, use_cudnn=True, **kw)(x)
+            GRUX(3, use_cudnn="auto", **kw)(x)
+    LSTMX(3, use_cudnn=True, unroll=True)(x)  # no GPU: the default kernel

@@ -17,7 +17,7 @@ def _serving_function(model, lowering=None, streaming=False):
     """
     import tensorflow as tf
 
-    from keras_rnnx.kernels import recurrence
+    from keras_rnnx import kernels
 
     import keras_rnnx.kernels.tflite  # noqa: F401 - registers the lowerings
 
@@ -35,18 +35,18 @@ def _serving_function(model, lowering=None, streaming=False):
             return named
 
         fn = tf.function(serve, input_signature=specs, autograph=False)
-        with recurrence.lowering(lowering):
+        with kernels.lowering(lowering):
             fn.get_concrete_function()
         info.update(outputs=holder["names"], output_kind=holder["kind"],
                     output_keys=holder["original"], states=[])
-        return fn, info, lambda: recurrence.lowering(lowering)
+        return fn, info, lambda: kernels.lowering(lowering)
 
     _register_stream_lowering()
     # Discovery: which recurrent kernels run, in which order, with which sizes.
     probe = _StreamContext(lowering)
     _STREAM.append(probe)
     try:
-        with recurrence.lowering("keras_rnnx_stream"):
+        with kernels.lowering("keras_rnnx_stream"):
             tf.function(lambda *a: _call_model(model, a, keys), input_signature=specs,
                         autograph=False).get_concrete_function()
     finally:
@@ -87,7 +87,7 @@ def _serving_function(model, lowering=None, streaming=False):
         return named
 
     fn = tf.function(serve_step, input_signature=specs + state_specs, autograph=False)
-    with recurrence.lowering("keras_rnnx_stream"):
+    with kernels.lowering("keras_rnnx_stream"):
         fn.get_concrete_function()
     info.update(
         inputs=info["inputs"] + state_names,
@@ -98,7 +98,7 @@ def _serving_function(model, lowering=None, streaming=False):
             {"name": n, "units": int(s.shape[-1])} for n, s in zip(state_names, state_specs)
         ],
     )
-    return fn, info, lambda: recurrence.lowering("keras_rnnx_stream")
+    return fn, info, lambda: kernels.lowering("keras_rnnx_stream")
 
 
 def _model_resources(model):

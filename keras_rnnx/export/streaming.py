@@ -23,7 +23,7 @@ _STREAM = []
 
 def _stream_kernel(kind):
     def kernel(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs):
-        from keras_rnnx.kernels import recurrence
+        from keras_rnnx import kernels
         from keras_rnnx.kernels import tflite as tflite_kernels
 
         ctx = _STREAM[-1]
@@ -38,7 +38,7 @@ def _stream_kernel(kind):
             ctx.layout.append((kind, int(recurrent_kernel.shape[0]), inputs.dtype))
         else:
             initial_state = ctx.states[i]
-        base = recurrence._LOWERINGS.get(ctx.base, {}).get(kind) if ctx.base else None
+        base = kernels.registered_kernel(ctx.base, kind) if ctx.base else None
         if base is None or base is tflite_kernels.lstm_fused:
             base = tflite_kernels.lstm_loop if kind == "lstm" else tflite_kernels.gru_loop
         # A chunk continues the sequence: masked steps repeat the carried h.
@@ -53,9 +53,9 @@ def _stream_kernel(kind):
 
 
 def _register_stream_lowering():
-    from keras_rnnx.kernels import recurrence
+    from keras_rnnx import kernels
 
-    recurrence.register_lowering(
+    kernels.register_lowering(
         "keras_rnnx_stream", lstm=_stream_kernel("lstm"), gru=_stream_kernel("gru")
     )
 

@@ -379,7 +379,7 @@ def for_tflite():
     []
     """
     import keras_rnnx.kernels.tflite  # noqa: F401 - registers the lowerings
-    from keras_rnnx.kernels import recurrence
+    from keras_rnnx import kernels
 
-    with recurrence.lowering("tflite_loop"):
+    with kernels.lowering("tflite_loop"):
         yield

@@ -1,10 +1,12 @@
 """TFLite lowerings of the LSTM and GRU sequence kernels.
 
-The sequence layers (`LSTMX`, `GRUX`, `BiDirectional`) ask
-`keras_rnnx.kernels.recurrence.lowered_kernel(...)` for a kernel at trace time. The
-exporter in `keras_rnnx.export` traces the model inside
-`recurrence.lowering("tflite_loop")` or `recurrence.lowering("tflite_fused")`,
-so the graph handed to the TFLite converter is built by the functions here:
+The sequence layers (`LSTMX`, `GRUX`, `BiDirectional`) run through
+`keras_rnnx.kernels.run_sequence`, which takes the active lowering's kernel
+first. The exporter in `keras_rnnx.export` traces the model inside
+`kernels.lowering("tflite_loop")` or `kernels.lowering("tflite_fused")`,
+so the graph handed to the TFLite converter is built by the functions here
+(the step math is `steps.lstm_step` / `steps.gru_step`, activations resolve
+to builtin ops through `activations.resolve_activation`):
 
 * ``"tflite_loop"`` (LSTM and GRU): the input projection of every step is one
   matrix product outside the loop; a builtin-op `WHILE` loop carries only the
@@ -32,94 +34,25 @@ import warnings
 
 import tensorflow as tf
 
-from keras_rnnx.kernels import recurrence
+from keras_rnnx.kernels.activations import resolve_activation
+from keras_rnnx.kernels.dispatch import register_lowering
+from keras_rnnx.kernels.steps import gru_step, lstm_step
 
 __all__ = [
     "lstm_loop",
     "gru_loop",
     "lstm_fused",
-    "lstm_step",
-    "gru_step",
     "FUSED_LSTM_ATTRIBUTE",
 ]
 
 FUSED_LSTM_ATTRIBUTE = "lstm_keras_rnnx"
 
 
-def _hard_sigmoid(x):
-    return tf.nn.relu6(x + 3.0) / 6.0
-
-
-_ACTIVATIONS = {
-    "tanh": tf.tanh,
-    "sigmoid": tf.sigmoid,
-    "relu": tf.nn.relu,
-    "relu6": tf.nn.relu6,
-    "linear": tf.identity,
-    None: tf.identity,
-    "hard_sigmoid": _hard_sigmoid,
-}
-
-
-def activation_fn(name):
-    """A TFLite-friendly function for an activation name or callable."""
-    if callable(name):
-        return name
-    if name in _ACTIVATIONS:
-        return _ACTIVATIONS[name]
-    import keras
-
-    try:
-        return keras.activations.get(name)
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"activation: unknown activation {name!r}") from e
-
-
-# --------------------------------------------------------------------- steps
 def _ifoc(w, units):
     """Reorders the last axis from gate order i, f, c, o to i, f, o, c."""
     w = tf.convert_to_tensor(w)
     return tf.concat([w[..., : 2 * units], w[..., 3 * units:], w[..., 2 * units: 3 * units]],
                      axis=-1)
-
-
-def lstm_step(x_proj, h, c, recurrent_kernel, activation, recurrent_activation):
-    """One LSTM step, gate columns in order i, f, o, c (see `_ifoc`), from the
-    projected input `x_proj` [B, 4H] (bias included)."""
-    units = recurrent_kernel.shape[0]
-    z = x_proj + tf.matmul(h, recurrent_kernel)
-    z_sig, z_c = tf.split(z, [3 * units, units], axis=-1)
-    i, f, o = tf.split(recurrent_activation(z_sig), 3, axis=-1)
-    c_new = f * c + i * activation(z_c)
-    return o * activation(c_new), c_new
-
-
-def gru_step(x_proj, h, recurrent_kernel, recurrent_bias, activation,
-             recurrent_activation, reset_after=True, variant="full"):
-    """One GRU step from the projected input `x_proj` [B, 3H] or [B, 2H].
-
-    `variant="full"`: gate order z, r, h as `keras.layers.GRUCell`;
-    `recurrent_bias` is the second bias row for `reset_after=True`, else
-    None. `variant="simplified"`: gates u, c (update gate only).
-    """
-    if variant == "simplified":
-        zu, zc = tf.split(x_proj + tf.matmul(h, recurrent_kernel), 2, axis=-1)
-        u = recurrent_activation(zu)
-        return u * activation(zc) + (1.0 - u) * h
-    units = recurrent_kernel.shape[0]
-    x_zr, xh = tf.split(x_proj, [2 * units, units], axis=-1)
-    if reset_after:
-        hh = tf.matmul(h, recurrent_kernel)
-        if recurrent_bias is not None:
-            hh = hh + recurrent_bias
-        h_zr, rh = tf.split(hh, [2 * units, units], axis=-1)
-        z, r = tf.split(recurrent_activation(x_zr + h_zr), 2, axis=-1)
-        cand = activation(xh + r * rh)
-    else:
-        u_zr, u_h = recurrent_kernel[:, : 2 * units], recurrent_kernel[:, 2 * units:]
-        z, r = tf.split(recurrent_activation(x_zr + tf.matmul(h, u_zr)), 2, axis=-1)
-        cand = activation(xh + tf.matmul(r * h, u_h))
-    return z * h + (1.0 - z) * cand
 
 
 # ------------------------------------------------------------------- helpers
@@ -230,9 +163,9 @@ def lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
               activation="tanh", recurrent_activation="sigmoid",
               zero_output_for_mask=False, carry_initial_output=False, **unused):
     """LSTM over a sequence as a builtin-op WHILE loop (kernel contract of
-    `keras_rnnx.kernels.recurrence`)."""
-    act = activation_fn(activation)
-    rec = activation_fn(recurrent_activation)
+    `keras_rnnx.kernels.dispatch`)."""
+    act = resolve_activation(activation)
+    rec = resolve_activation(recurrent_activation)
     units = recurrent_kernel.shape[0]
     inputs, mask = _prepare(inputs, mask, go_backwards)
     # Gate columns i, f, c, o -> i, f, o, c (constant-folded by the converter)
@@ -244,8 +177,9 @@ def lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
     h0, c0 = [tf.cast(s, x_proj.dtype) for s in initial_state]
 
     def step(x_t, st):
-        h, c = lstm_step(x_t, st[0], st[1], recurrent_kernel, act, rec)
-        return h, [h, c]
+        s = lstm_step(x_t, st[0], st[1], recurrent_kernel, act, rec,
+                      gate_order="ifoc")
+        return s.h, [s.h, s.c]
 
     last, outputs, final = _run_loop(
         step, x_proj, [h0, c0], mask, return_sequences, units, zero_output_for_mask,
@@ -262,8 +196,8 @@ def gru_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
              reset_after=True, variant="full", zero_output_for_mask=False,
              carry_initial_output=False, **unused):
     """GRU (full or simplified) over a sequence as a builtin-op WHILE loop."""
-    act = activation_fn(activation)
-    rec = activation_fn(recurrent_activation)
+    act = resolve_activation(activation)
+    rec = resolve_activation(recurrent_activation)
     units = recurrent_kernel.shape[0]
     inputs, mask = _prepare(inputs, mask, go_backwards)
     input_bias, recurrent_bias = bias, None
@@ -278,7 +212,7 @@ def gru_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
 
     def step(x_t, st):
         h = gru_step(x_t, st[0], recurrent_kernel, recurrent_bias, act, rec,
-                     reset_after=reset_after, variant=variant)
+                     reset_after=reset_after, variant=variant).h
         return h, [h]
 
     last, outputs, final = _run_loop(
@@ -423,5 +357,5 @@ def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
     return last, outputs if return_sequences else None, [last, c]
 
 
-recurrence.register_lowering("tflite_loop", lstm=lstm_loop, gru=gru_loop)
-recurrence.register_lowering("tflite_fused", lstm=lstm_fused, gru=gru_loop)
+register_lowering("tflite_loop", lstm=lstm_loop, gru=gru_loop)
+register_lowering("tflite_fused", lstm=lstm_fused, gru=gru_loop)

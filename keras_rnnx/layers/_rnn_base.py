@@ -1,16 +1,18 @@
 """Shared machinery of the cells and whole-sequence layers (private).
 
-Cells know the math of one step; `SequenceRNN` knows how to run a whole
-sequence: it hands plain tensors to a kernel in `keras_rnnx.kernels.recurrence`
-(or, on a GPU when the configuration allows, to cuDNN) and falls back to
-Keras' generic step loop only for recurrent dropout in training.
+Cells compute one step with `keras_rnnx.kernels.lstm_step` / `gru_step`;
+`SequenceRNN` runs a whole sequence: it hands plain tensors to
+`keras_rnnx.kernels.run_sequence` (lowering, cuDNN or the default kernel)
+and falls back to Keras' generic step loop only for recurrent dropout in
+training.
 """
 import keras
 from keras import ops
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
 from keras_rnnx import _validation as V
-from keras_rnnx.kernels import recurrence
+from keras_rnnx import kernels
+from keras_rnnx.kernels import cudnn
 
 
 class CellBase(keras.layers.Layer, DropoutRNNCell):
@@ -151,14 +153,6 @@ def _zeros_step(sequences):
     )
 
 
-_gpu_available = recurrence.gpu_available  # module-level: tests pretend a GPU here
-
-
-# True while tracing for XLA (`tf.function(jit_compile=True)`), where cuDNN's
-# RNN ops cannot compile: the default kernel runs there instead.
-_in_xla_context = recurrence.in_xla_context
-
-
 class SequenceRNN(keras.layers.RNN):
     """Base of `LSTMX`/`GRUX`: runs the cell's weights through a kernel."""
 
@@ -193,7 +187,8 @@ class SequenceRNN(keras.layers.RNN):
             **kwargs,
         )
         self.use_cudnn = use_cudnn
-        if self._cudnn_config_ok() and use_cudnn in ("auto", True) and _gpu_available():
+        if (self._cudnn_config_ok() and use_cudnn in ("auto", True)
+                and kernels.gpu_available()):
             # cuDNN ops are not XLA-compatible.
             self.supports_jit = False
 
@@ -256,110 +251,16 @@ class SequenceRNN(keras.layers.RNN):
     def _kernel_kwargs(self):
         return {}
 
+    def _cudnn_layer_ok(self):
+        """What cuDNN needs of the layer beyond the kernel arguments."""
+        return not self.unroll and not self.cell.recurrent_dropout
+
     def _cudnn_config_ok(self):
         cell = self.cell
-        return (
-            recurrence.activation_spec(cell.activation) == "tanh"
-            and recurrence.activation_spec(cell.recurrent_activation) == "sigmoid"
-            and not self.unroll
-            and cell.use_bias
-            and not cell.recurrent_dropout
-        )
-
-    def _cudnn_applies(self):
-        """Whether cuDNN runs this call.
-
-        cuDNN is used on a GPU when the configuration allows (tanh/sigmoid,
-        bias, no recurrent dropout, GRU reset_after), masked or not: there
-        its results equal the default kernel's (`_cudnn_call` turns any mask
-        into one cuDNN can take). Code traced for XLA never uses it (its ops
-        cannot compile); lowered kernels (export) never do either."""
-        return (
-            self.use_cudnn in ("auto", True)
-            and recurrence.lowered_kernel(self._KIND) is None
-            and self._cudnn_config_ok()
-            and _gpu_available()
-            and not _in_xla_context()
-        )
-
-    def _cudnn_call(self, sequences, initial_state, mask):
-        """(last, outputs or None, states) from Keras' cuDNN kernel, or None
-        when Keras declines (NotImplementedError: it sees no GPU).
-
-        cuDNN takes a mask only as per-row lengths of right-padded rows
-        without empty ones (Keras asserts that). Keras' CPU mask semantics
-        (the default kernel's: a masked step keeps the states, its output
-        repeats the last one) depend only on each row's real steps in order,
-        so any mask is run as one cuDNN can take, with no data-dependent
-        branch (a per-batch check cost a train step on an H200 a host round
-        trip and a cond, 4.52 ms against 3.63 ms without; Keras 3.45):
-
-        * each row's real steps are moved to its front, in order (a gather
-          by `searchsorted` on the running count of real steps); going
-          backwards, the rows are reversed first, as the default kernel does;
-        * cuDNN runs forwards with those counts as lengths (at least 1),
-          the inputs past each row's length zeroed by a `where`, which also
-          stops the undefined gradient cuDNN gives there;
-        * the output at step t is cuDNN's output after the row's k-th real
-          step, k = real steps up to t (zeros when k = 0); rows without a
-          real step get the initial states and a zero last output.
-        """
-        import importlib
-
-        import tensorflow as tf
-
-        # `from keras.src.backend.tensorflow import rnn` would give the
-        # function `rnn` that the package re-exports, not the module
-        tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
-        cell = self.cell
-        common = dict(
-            kernel=cell.kernel, recurrent_kernel=cell.recurrent_kernel,
-            bias=cell.bias, activation=cell.activation,
+        return self._cudnn_layer_ok() and cudnn.supports(
+            self._KIND, activation=cell.activation,
             recurrent_activation=cell.recurrent_activation,
-            return_sequences=self.return_sequences,
-            go_backwards=self.go_backwards, unroll=False,
-        )
-        x, run_mask = sequences, None
-        if mask is not None:
-            m = tf.cast(mask, tf.bool)
-            if self.go_backwards:
-                x, m = tf.reverse(x, [1]), tf.reverse(m, [1])
-            seen = tf.math.cumsum(tf.cast(m, tf.int32), axis=1)  # [B, T]
-            lengths = seen[:, -1]
-            steps = tf.shape(m)[1]
-            # the position of each row's (j+1)-th real step (T past its last)
-            wanted = tf.broadcast_to(tf.range(1, steps + 1)[None, :], tf.shape(m))
-            order = tf.minimum(tf.searchsorted(seen, wanted), steps - 1)
-            x = tf.gather(x, order, axis=1, batch_dims=1)
-            # cuDNN leaves its input gradient at padded steps undefined (an
-            # H200 returned 1e164 there in float64): a `where`, not a
-            # product, so none of it reaches the inputs
-            real = tf.sequence_mask(lengths, steps)
-            x = tf.where(real[:, :, None], x, tf.zeros_like(x))
-            run_mask = tf.sequence_mask(tf.maximum(lengths, 1), steps)
-            common.update(go_backwards=False, return_sequences=True)
-        try:
-            if self._KIND == "lstm":
-                out = tf_rnn.lstm(x, initial_state[0], initial_state[1],
-                                  run_mask, **common)
-            else:
-                out = tf_rnn.gru(x, initial_state[0], run_mask,
-                                 reset_after=True, **common)
-        except NotImplementedError:
-            return None
-        last, outputs, states = out
-        states = list(states)
-        if mask is not None:
-            nonempty = (lengths > 0)[:, None]
-            last = tf.where(nonempty, last, tf.zeros_like(last))
-            states = [tf.where(nonempty, s, tf.cast(s0, s.dtype))
-                      for s, s0 in zip(states, initial_state)]
-            if self.return_sequences:
-                outputs = tf.gather(outputs, tf.maximum(seen - 1, 0), axis=1,
-                                    batch_dims=1)
-                outputs = tf.where((seen > 0)[:, :, None], outputs,
-                                   tf.zeros_like(outputs))
-        return last, (outputs if self.return_sequences else None), states
+            use_bias=cell.use_bias, **self._kernel_kwargs())
 
     def _empty_result(self, sequences, initial_state):
         """The result for zero-length sequences: no step runs, so the final
@@ -380,10 +281,8 @@ class SequenceRNN(keras.layers.RNN):
         known at run time, zero-length sequences go to `_empty_result` (a
         cond on the shape, known on the host without waiting for the GPU;
         lowered kernels, used for export, are called as they are). Masked
-        batches need no decision: `_cudnn_call` runs any mask on cuDNN.
-        (An earlier per-batch check whether cuDNN could take the mask also
-        had to avoid a cond in the other branch of a cond over CudnnRNNV3:
-        on an H100 and an H200 TensorFlow failed to build its gradient.)"""
+        batches need no decision: the cuDNN adapter runs any mask (see
+        docs/kernels.md for why no per-batch check exists)."""
         import tensorflow as tf
 
         if isinstance(mask, (list, tuple)):
@@ -391,18 +290,17 @@ class SequenceRNN(keras.layers.RNN):
         steps = sequences.shape[1]
         if steps == 0:
             return self._empty_result(sequences, initial_state)
-        use_cudnn = self._cudnn_applies()
         dtype = sequences.dtype
 
         def run():  # both branches of the cond on the length give `dtype`
             last, outputs, states = self._inner_loop(
-                sequences, initial_state, mask, training, use_cudnn)
+                sequences, initial_state, mask, training)
             return (tf.cast(last, dtype), tf.cast(outputs, dtype),
                     [tf.cast(s, dtype) for s in states])
 
-        lowered = recurrence.lowered_kernel(self._KIND) is not None
+        lowered = kernels.lowered_kernel(self._KIND) is not None
         dynamic = steps is None and not lowered
-        if dynamic and _in_xla_context():
+        if dynamic and kernels.in_xla_context():
             # XLA cannot differentiate that cond: the empty branch would have
             # to fake the loop's TensorList intermediates (FakeParam of
             # DT_VARIANT, which XLA lacks). One extra masked step instead.
@@ -411,8 +309,7 @@ class SequenceRNN(keras.layers.RNN):
         if dynamic:
             return tf.cond(tf.shape(sequences)[1] > 0, run,
                            lambda: self._empty_result(sequences, initial_state))
-        return self._inner_loop(sequences, initial_state, mask, training,
-                                use_cudnn)
+        return self._inner_loop(sequences, initial_state, mask, training)
 
     def _with_masked_step(self, sequences, mask):
         """`sequences` and `mask` with one masked step added where it is run
@@ -433,7 +330,7 @@ class SequenceRNN(keras.layers.RNN):
                 ops.concatenate([keep, off], axis=1))
 
     def _inner_loop(self, sequences, initial_state, mask, training=False,
-                    use_cudnn=False, pad_step=False):
+                    pad_step=False):
         """One run of the kernel. `pad_step` (dynamic length under XLA):
         run it with `_with_masked_step` and drop that step's output."""
         cell = self.cell
@@ -451,43 +348,23 @@ class SequenceRNN(keras.layers.RNN):
         if training and 0.0 < cell.dropout < 1.0:
             dp = cell.get_dropout_mask(_zeros_step(sequences))
             run_sequences = run_sequences * ops.expand_dims(dp, 1)
-        kernel = recurrence.lowered_kernel(self._KIND)
-        lowered = kernel is not None
-        if not lowered:
-            kernel = (
-                recurrence.default_lstm_sequence
-                if self._KIND == "lstm"
-                else recurrence.default_gru_sequence
-            )
-        extra = dict(self._kernel_kwargs())
-        if not lowered:
-            extra["training"] = bool(training)
-
-        out = None
-        if use_cudnn:
-            out = self._cudnn_call(run_sequences, initial_state, run_mask)
-        if (out is None and self.use_cudnn is True and _gpu_available()
-                and not lowered):
-            raise ValueError(
-                "use_cudnn=True was specified, but cuDNN is not supported "
-                "for this layer configuration. Pass use_cudnn='auto'."
-            )
-        if out is None:
-            out = kernel(
-                run_sequences,
-                list(initial_state),
-                cell.kernel,
-                cell.recurrent_kernel,
-                cell.bias if cell.use_bias else None,
-                mask=run_mask,
-                go_backwards=self.go_backwards,
-                return_sequences=self.return_sequences,
-                activation=recurrence.activation_spec(cell.activation),
-                recurrent_activation=recurrence.activation_spec(
-                    cell.recurrent_activation
-                ),
-                **extra,
-            )
+        out = kernels.run_sequence(
+            self._KIND,
+            run_sequences,
+            list(initial_state),
+            cell.kernel,
+            cell.recurrent_kernel,
+            cell.bias if cell.use_bias else None,
+            mask=run_mask,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation,
+            training=bool(training),
+            use_cudnn=self.use_cudnn,
+            cudnn_allowed=self._cudnn_layer_ok(),
+            **self._kernel_kwargs(),
+        )
         last, outputs, states = out
         states = list(states)
         if pad_step and outputs is not None:

@@ -15,9 +15,9 @@ def _reverse(x, lengths):
 
     if lengths is None:
         return tf.reverse(x, [1])
-    from keras_rnnx.layers._rnn_base import _in_xla_context
+    from keras_rnnx.kernels import in_xla_context
 
-    if _in_xla_context():
+    if in_xla_context():
         # XLA's ReverseSequence fails to compile for T = 0 ("slice size out
         # of range"); the same permutation as a gather compiles for any T
         steps = tf.range(tf.shape(x)[1])[None, :]

@@ -2,6 +2,7 @@
 import keras
 from keras import ops
 
+from keras_rnnx.kernels.steps import gru_biases, gru_step
 from keras_rnnx.layers import _rnn_base
 from keras_rnnx import _validation as V
 
@@ -111,31 +112,15 @@ class GRUCellX(_rnn_base.CellBase):
         nested = isinstance(states, (list, tuple))
         h_prev = states[0] if nested else states
         inputs, h_in = self._dropped(inputs, h_prev, training)
-        act, ract, n = self.activation, self.recurrent_activation, self.units
         x = ops.matmul(inputs, self.kernel)
-        if self.variant == "simplified":
-            a = x + ops.matmul(h_in, self.recurrent_kernel)
-            if self.use_bias:
-                a = a + self.bias
-            u = ract(a[:, :n])
-            h = u * act(a[:, n:]) + (1.0 - u) * h_prev
-        elif self.reset_after:
-            rec = ops.matmul(h_in, self.recurrent_kernel)
-            if self.use_bias:
-                x = x + self.bias[0]
-                rec = rec + self.bias[1]
-            z = ract(x[:, :n] + rec[:, :n])
-            r = ract(x[:, n:2 * n] + rec[:, n:2 * n])
-            hh = act(x[:, 2 * n:] + r * rec[:, 2 * n:])
-            h = z * h_prev + (1.0 - z) * hh
-        else:
-            if self.use_bias:
-                x = x + self.bias
-            rec = ops.matmul(h_in, self.recurrent_kernel[:, :2 * n])
-            z = ract(x[:, :n] + rec[:, :n])
-            r = ract(x[:, n:2 * n] + rec[:, n:])
-            hh = act(x[:, 2 * n:] + ops.matmul(r * h_in, self.recurrent_kernel[:, 2 * n:]))
-            h = z * h_prev + (1.0 - z) * hh
+        input_bias, recurrent_bias = gru_biases(
+            self.bias if self.use_bias else None, self.reset_after, self.variant)
+        if input_bias is not None:
+            x = x + input_bias
+        h = gru_step(x, h_in, self.recurrent_kernel, recurrent_bias,
+                     self.activation, self.recurrent_activation,
+                     reset_after=self.reset_after, variant=self.variant,
+                     h_prev=h_prev).h
         return h, ([h] if nested else h)
 
     def get_config(self):
@@ -152,7 +137,7 @@ class GRUX(_rnn_base.SequenceRNN):
     `variant="simplified"` (see `GRUCellX`). The input projection of all
     steps is one matrix product, the loop body is minimal, and training uses
     a hand-written backward pass. The kernel is chosen in
-    `keras_rnnx.kernels.recurrence` (default, cuDNN on a GPU, or an exporter's
+    `keras_rnnx.kernels.run_sequence` (default, cuDNN on a GPU, or an exporter's
     lowering). Masked steps carry the state over (Keras semantics).
 
     Args:
@@ -228,10 +213,6 @@ class GRUX(_rnn_base.SequenceRNN):
 
     def _kernel_kwargs(self):
         return {"reset_after": self.cell.reset_after, "variant": self.cell.variant}
-
-    def _cudnn_config_ok(self):
-        return (super()._cudnn_config_ok() and self.cell.reset_after
-                and self.cell.variant == "full")
 
 
 _rnn_base._forward_to_cell(GRUX, ("reset_after", "variant"))

@@ -2,6 +2,7 @@
 import keras
 from keras import ops
 
+from keras_rnnx.kernels.steps import lstm_step
 from keras_rnnx.layers import _rnn_base
 
 
@@ -104,14 +105,12 @@ class LSTMCellX(_rnn_base.CellBase):
     def call(self, inputs, states, training=False):
         h_prev, c_prev = states[0], states[1]
         inputs, h_in = self._dropped(inputs, h_prev, training)
-        z = ops.matmul(inputs, self.kernel) + ops.matmul(h_in, self.recurrent_kernel)
+        x = ops.matmul(inputs, self.kernel)
         if self.use_bias:
-            z = z + self.bias
-        zi, zf, zc, zo = ops.split(z, 4, axis=-1)
-        ra = self.recurrent_activation
-        c = ra(zf) * c_prev + ra(zi) * self.activation(zc)
-        h = ra(zo) * self.activation(c)
-        return h, [h, c]
+            x = x + self.bias
+        s = lstm_step(x, h_in, c_prev, self.recurrent_kernel, self.activation,
+                      self.recurrent_activation)
+        return s.h, [s.h, s.c]
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
@@ -126,7 +125,7 @@ class LSTMX(_rnn_base.SequenceRNN):
     input projection of all steps is one matrix product, the loop body is
     minimal, and training uses a hand-written backward pass whose weight
     gradients are big matrix products after the loop. The kernel is chosen
-    in `keras_rnnx.kernels.recurrence` (default, cuDNN on a GPU, or an exporter's
+    in `keras_rnnx.kernels.run_sequence` (default, cuDNN on a GPU, or an exporter's
     lowering). Masked steps carry the states over (Keras semantics).
 
     Args:

@@ -251,29 +251,20 @@ class LanguageModel(keras.Model):
 
 def _cell_step(cell, x, state, kernel, recurrent_kernel, bias):
     """One step of an LSTMCellX / GRUCellX on weight tensors (the cells' math)."""
+    from keras_rnnx.kernels.steps import gru_biases, gru_step, lstm_step
+
     act, ract = cell.activation, cell.recurrent_activation
-    if len(state) == 2:  # LSTM, gate order i, f, c, o
-        h, c = state
-        z = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel)
-        if bias is not None:
-            z = z + bias
-        zi, zf, zc, zo = tf.split(z, 4, axis=-1)
-        c = ract(zf) * c + ract(zi) * act(zc)
-        h = ract(zo) * act(c)
-        return h, (h, c)
-    (h,) = state
-    n = cell.units
-    if getattr(cell, "variant", "full") != "full" or not cell.reset_after:
-        new_h, _ = cell.call(x, [h])  # rare variants: the cell's own math
-        return new_h, (new_h,)
     xz = tf.matmul(x, kernel)
-    rec = tf.matmul(h, recurrent_kernel)
-    if bias is not None:
-        xz, rec = xz + bias[0], rec + bias[1]
-    z = ract(xz[:, :n] + rec[:, :n])
-    r = ract(xz[:, n:2 * n] + rec[:, n:2 * n])
-    hh = act(xz[:, 2 * n:] + r * rec[:, 2 * n:])
-    h = z * h + (1.0 - z) * hh
+    if len(state) == 2:  # LSTM, gate order i, f, c, o
+        s = lstm_step(xz if bias is None else xz + bias, state[0], state[1],
+                      recurrent_kernel, act, ract)
+        return s.h, (s.h, s.c)
+    (h,) = state
+    in_bias, rec_bias = gru_biases(bias, cell.reset_after, cell.variant)
+    if in_bias is not None:
+        xz = xz + in_bias
+    h = gru_step(xz, h, recurrent_kernel, rec_bias, act, ract,
+                 reset_after=cell.reset_after, variant=cell.variant).h
     return h, (h,)
 
 

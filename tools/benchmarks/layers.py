@@ -14,7 +14,7 @@ for a train step (Keras also computes the unused input gradient inside its
 loop; 2026-11-26: LSTMX 1.09-1.10, GRUX 1.17-1.22), ~1.0 for inference.
 With 2 threads ours wins more: a traced batch runs as two independent row
 groups, one recurrence per core, where one chain of 64-row products is
-bound to one core (`recurrence._in_row_groups`; not with one thread).
+bound to one core (`kernels.loop._in_row_groups`; not with one thread).
 """
 import os
 
