@@ -125,7 +125,7 @@ def test_characters_to_ids_keras_file_still_loads():
     # written at 345e8d8: a string classifier whose first layer is CharactersToIds
     import keras
 
-    from keras_rnnx.models.text_classifier import CharactersToIds
+    from keras_rnnx.text import CharactersToIds
     from keras_rnnx.text import TextToIds
 
     model = keras.saving.load_model(os.path.join(DATA, "characters_to_ids_v0_1.keras"))

@@ -9,13 +9,9 @@ import tensorflow as tf
 from keras_rnnx import metrics as cm
 from keras_rnnx.layers import pooling
 from keras_rnnx.models import TextClassifier, ids_model, text_classifier, with_string_input
-from keras_rnnx.models.text_classifier import (
-    CharactersToIds,
-    SanitizeIds,
-    TokenDropout,
-    character_vocabulary,
-    embedding_matrix,
-)
+from keras_rnnx.layers import SanitizeIds, TokenDropout
+from keras_rnnx.models.text_classifier import character_vocabulary, embedding_matrix
+from keras_rnnx.text import CharactersToIds
 
 # ------------------------------------------------------------------ pooling
 

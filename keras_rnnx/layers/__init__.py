@@ -1,5 +1,7 @@
 """The public Keras layers: recurrent cells and sequence layers, the
-mask-exact `BiDirectional` wrapper, attention, masked pooling and `SkipGram`.
+mask-exact `BiDirectional` wrapper, attention, masked pooling, `SkipGram` and
+the preprocessing layers (`SanitizeIds`, `TokenDropout`; `TextToIds` lives with
+the text pipeline in `keras_rnnx.text` and is exported here too).
 
 Every layer here is registered for `.keras` saving under the package name
 `keras_rnnx` (e.g. `"keras_rnnx>LSTMX"`).
@@ -15,10 +17,13 @@ from keras_rnnx.layers.pooling import (
     MaskedMaxPooling,
     MaskedMeanPooling,
 )
+from keras_rnnx.layers.preprocessing import SanitizeIds, TokenDropout
 from keras_rnnx.layers.skipgram import SkipGram
+from keras_rnnx.text.text_to_ids import TextToIds
 
 __all__ = [
     "AttentionDecoder", "AttentionDecoderCell", "AttentionPooling", "BahdanauAttention",
     "BiDirectional", "GRUCellX", "GRUX", "LastStepPooling", "LSTMCellX", "LSTMX",
-    "MaskedMaxPooling", "MaskedMeanPooling", "SkipGram",
+    "MaskedMaxPooling", "MaskedMeanPooling", "SanitizeIds", "SkipGram", "TextToIds",
+    "TokenDropout",
 ]

@@ -22,7 +22,7 @@ Three pieces, each usable alone:
 """
 from keras_rnnx._atomic import atomic_write  # noqa: F401  (public here too)
 from keras_rnnx.text.lines import iter_lines
-from keras_rnnx.text.text_to_ids import TextToIds
+from keras_rnnx.text.text_to_ids import CharactersToIds, TextToIds
 from keras_rnnx.text.tokenizer import (
     NORMALIZATIONS,
     TOKENIZER_KINDS,
@@ -40,7 +40,7 @@ from keras_rnnx.text.vocabulary import (
 )
 
 __all__ = [
-    "Tokenizer", "Vocabulary", "TextToIds", "iter_lines", "stemmer_languages",
+    "Tokenizer", "Vocabulary", "TextToIds", "CharactersToIds", "iter_lines", "stemmer_languages",
     "TOKENIZER_KINDS", "NORMALIZATIONS", "WHITESPACE_MODES", "PAD", "UNK",
     "LANGUAGE_MODEL_SPECIALS", "LEVELS", "level_tokenizer", "atomic_write",
 ]

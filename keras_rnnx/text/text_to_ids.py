@@ -107,3 +107,45 @@ class TextToIds(keras.layers.Layer):
         config.pop("whitespace")  # always "collapse" here
         config.update({"vocabulary": list(self.vocabulary), "max_length": self.max_length})
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+class CharactersToIds(TextToIds):
+    """Maps raw strings to padded character ids, in the graph.
+
+    `keras_rnnx.text.TextToIds` with `kind="characters"` fixed, kept so that
+    `.keras` files saved with `keras_rnnx>CharactersToIds` load (new models
+    use `TextToIds(kind="characters")`): in-graph cleaning (invalid UTF-8 ->
+    U+FFFD, Unicode normalization, case folding), runs of whitespace
+    collapsed to one space, then one token per Unicode code point, looked up
+    in `vocabulary` (pad id 0, OOV id 1).
+
+    Args:
+        vocabulary: a `Vocabulary` or a token list starting "[PAD]", "[UNK]".
+        lowercase, normalization: as in `keras_rnnx.text.Tokenizer`.
+        max_length: None (pad to the longest) or truncate/pad to this length.
+
+    Call arguments:
+        inputs: string tensor `[B]` (or `[B, 1]`).
+
+    Returns:
+        int32 ids `[B, T]`, 0 after the end of each text.
+
+    Example:
+
+    >>> layer = CharactersToIds(["[PAD]", "[UNK]", "a", "b", " "], max_length=6)
+    >>> layer(np.array(["Ab  c"])).numpy().tolist()
+    [[2, 3, 4, 1, 0, 0]]
+    """
+
+    def __init__(self, vocabulary, lowercase=True, normalization="NFKC", max_length=None, **kwargs):
+        for fixed in ("kind", "drop_punctuation"):
+            kwargs.pop(fixed, None)
+        super().__init__(vocabulary, kind="characters", lowercase=lowercase,
+                         normalization=normalization, max_length=max_length, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        for fixed in ("kind", "drop_punctuation"):
+            config.pop(fixed, None)
+        return config

@@ -27,12 +27,11 @@ def _lstm_step(vocab, units, seed=0):
     emb, kernel, rec = w(vocab, units), w(units, 4 * units), w(units, 4 * units)
     bias, out_w, out_b = w(4 * units), w(units, vocab, scale=0.3), w(vocab)
 
+    from keras_rnnx.kernels import lstm_step
+
     def cell(tokens, h, c):
-        z = tf.gather(emb, tokens) @ kernel + h @ rec + bias
-        i, f, g, o = tf.split(z, 4, axis=-1)
-        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        h = tf.sigmoid(o) * tf.tanh(c)
-        return h @ out_w + out_b, h, c
+        step = lstm_step(tf.gather(emb, tokens) @ kernel + bias, h, c, rec)
+        return step.h @ out_w + out_b, step.h, step.c
 
     def step_fn(tokens, state):
         logits, h, c = cell(tokens, state[0], state[1])
