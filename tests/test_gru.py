@@ -114,6 +114,22 @@ def test_generic_path_and_no_bias():
 
 
 @pytest.mark.parametrize("reset_after", [True, False])
+def test_non_elementwise_recurrent_activation_per_gate_like_keras(reset_after):
+    # softmax over z and r together is not softmax over each: the step must
+    # apply it gate by gate, as Keras' GRUCell does (0.18 apart otherwise)
+    x, _ = data(6)
+    kw = dict(recurrent_activation="softmax", reset_after=reset_after,
+              return_sequences=True)
+    ours, theirs = build_pair(GRUX(H, **kw), keras.layers.GRU(H, **kw), x)
+    assert_close(ours(x, mask=IRREGULAR), theirs(x, mask=IRREGULAR), 1e-5)
+    assert_close(gradients(ours, x), gradients(theirs, x), 2e-5)
+    cell = keras.layers.RNN(GRUCellX(H, recurrent_activation="softmax",
+                                     reset_after=reset_after), return_sequences=True)
+    build_pair(cell, theirs, x)
+    assert_close(cell(x), theirs(x), 1e-5)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
 def test_cell_matches_keras_cell_and_protocol(reset_after):
     x, h0 = data(6)
     cell, kcell = GRUCellX(H, reset_after=reset_after), keras.layers.GRUCell(

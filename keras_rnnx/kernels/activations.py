@@ -7,13 +7,16 @@ TensorFlow (and TFLite) op resolve to that op, numerically equal to Keras'
 own function; other names resolve through `keras.activations.get`.
 """
 
-__all__ = ["activation_spec", "resolve_activation", "activation_name"]
+__all__ = ["activation_spec", "resolve_activation", "activation_name", "per_gate"]
 
 
 def _hard_sigmoid(x):
     import tensorflow as tf
 
     return tf.nn.relu6(x + 3.0) / 6.0
+
+
+_hard_sigmoid.__name__ = "hard_sigmoid"  # so `activation_spec` names it
 
 
 def _builtin(name):
@@ -83,3 +86,28 @@ def resolve_activation(spec):
         return keras.activations.get(spec)
     except (ValueError, TypeError) as e:
         raise ValueError(f"activation: unknown activation {spec!r}") from e
+
+
+# Keras activations that act on each element alone: one op may cover several
+# gates side by side. Any other activation (softmax, a user's callable) is
+# applied to each gate's columns separately, as Keras' cells do.
+_ELEMENTWISE = frozenset({
+    "tanh", "sigmoid", "relu", "relu6", "linear", "hard_sigmoid", "elu", "selu",
+    "softplus", "softsign", "swish", "silu", "gelu", "exponential", "hard_silu",
+    "hard_swish", "leaky_relu", "mish", "log_sigmoid", "hard_tanh", "tanh_shrink",
+    "soft_shrink", "hard_shrink", "celu", "squareplus", "sparse_plus",
+})
+
+
+def per_gate(fn, pre, gates):
+    """`fn` applied to each of `gates` equal column blocks of `pre` [B, G*H].
+
+    One op over all blocks when `fn` is a known elementwise activation (the
+    same values, fewer ops); block by block otherwise (e.g. softmax), which
+    is what Keras' cells compute.
+    """
+    import tensorflow as tf
+
+    if gates == 1 or activation_name(fn) in _ELEMENTWISE:
+        return fn(pre)
+    return tf.concat([fn(block) for block in tf.split(pre, gates, axis=-1)], axis=-1)

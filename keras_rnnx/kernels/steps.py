@@ -6,14 +6,18 @@ Both take the *projected input* `x_proj` = x @ W + b (input bias included)
 of one step, so a caller projects however suits it (one product for all
 steps before a loop, or per step), and return a namedtuple with the new
 state and the intermediate values that hand-written backward passes need.
-Activations are callables (see `activations.resolve_activation`); the gate
-math is elementwise, so any elementwise activation works. The ops are plain
+Activations are callables (see `activations.resolve_activation`). A
+recurrent activation covers several gates with one op when it is a known
+elementwise one, and is applied gate by gate otherwise (softmax, a user's
+callable), as Keras' cells do (`activations.per_gate`). The ops are plain
 TensorFlow ops, so the traced graph of a kernel calling them is exactly the
 ops below.
 """
 import collections
 
 import tensorflow as tf
+
+from keras_rnnx.kernels.activations import per_gate
 
 __all__ = ["LSTMStep", "GRUStep", "lstm_step", "gru_step", "gru_biases"]
 
@@ -60,7 +64,7 @@ def lstm_step(x_proj, h, c, recurrent_kernel, activation=tf.tanh,
     elif gate_order == "ifoc":
         units = recurrent_kernel.shape[0]
         z_sig, z_c = tf.split(z, [3 * units, units], axis=-1)
-        i, f, o = tf.split(recurrent_activation(z_sig), 3, axis=-1)
+        i, f, o = tf.split(per_gate(recurrent_activation, z_sig, 3), 3, axis=-1)
         g = activation(z_c)
     else:
         raise ValueError(f"gate_order must be 'ifco' or 'ifoc', got {gate_order!r}")
@@ -112,7 +116,7 @@ def gru_step(x_proj, h, recurrent_kernel, recurrent_bias=None,
         rec = tf.matmul(h, recurrent_kernel)
         if recurrent_bias is not None:
             rec = rec + recurrent_bias  # not bias_add: see loop.Projection
-        zr = recurrent_activation(x_proj[:, : 2 * hdim] + rec[:, : 2 * hdim])
+        zr = per_gate(recurrent_activation, x_proj[:, : 2 * hdim] + rec[:, : 2 * hdim], 2)
         rh = rec[:, 2 * hdim:]
         hh = activation(x_proj[:, 2 * hdim:] + zr[:, hdim:] * rh)
     else:
@@ -124,7 +128,7 @@ def gru_step(x_proj, h, recurrent_kernel, recurrent_bias=None,
             u_zr = recurrent_kernel[:, : 2 * hdim]
             u_h = recurrent_kernel[:, 2 * hdim:]
         rh = None
-        zr = recurrent_activation(x_proj[:, : 2 * hdim] + tf.matmul(h, u_zr))
+        zr = per_gate(recurrent_activation, x_proj[:, : 2 * hdim] + tf.matmul(h, u_zr), 2)
         hh = activation(x_proj[:, 2 * hdim:] + tf.matmul(zr[:, hdim:] * h, u_h))
     return GRUStep(hh + zr[:, :hdim] * (h_prev - hh), zr, hh, rh)
 
