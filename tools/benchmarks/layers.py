@@ -9,10 +9,9 @@ Rows come twice: wall time with TensorFlow's default threading, and
 single-thread CPU time (`time.process_time`, intra/inter-op threads = 1) in
 a fresh subprocess, which is much less sensitive to other load on the
 machine. At this size both layers are bound by the same matrix products,
-so the single-thread ratio is close to the ratio of arithmetic: 1.1-1.2
-for a train step (Keras also computes the unused input gradient inside its
-loop; 2026-11-26: LSTMX 1.09-1.10, GRUX 1.17-1.22), ~1.0 for inference.
-With 2 threads ours wins more: a traced batch runs as two independent row
+so the single-thread ratio is close to the ratio of arithmetic (Keras also
+computes the unused input gradient inside its loop); `bench_results.md`
+holds the figures. With 2 threads ours wins more: a traced batch runs as two independent row
 groups, one recurrence per core, where one chain of 64-row products is
 bound to one core (`kernels.loop._in_row_groups`; not with one thread).
 """
@@ -148,9 +147,9 @@ def _rows_from_process(quick, one_thread=False):
 def combine_processes(runs):
     """One row per benchmark from the rows of several processes: the median
     of each time and of the per-process ratios, the ratios' range in the
-    notes. Keras' own time moves from one process to the next (its GRU
-    train step took 50-58 ms on 2 cores, ours 35-39 ms), so one process'
-    ratio can be off by 10%; the median of several is steadier."""
+    notes. Keras' own time moves from one process to the next, so one
+    process' ratio can be off by 10% (`docs/kernels.md`); the median of
+    several is steadier."""
     import statistics
 
     runs = [r for r in runs if r]
