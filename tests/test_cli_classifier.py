@@ -52,11 +52,18 @@ def test_train_classifier_writes_model_metrics_and_exports(trained_dir, capsys):
 def test_predict_prints_class_and_probability(trained_dir, capsys):
     out, _ = trained_dir
     capsys.readouterr()
+    # undecodable bytes in an argument (surrogates in argv): refused, as every
+    # command refuses non-UTF-8 input (README: one rule), naming the byte
+    assert cli.main(["predict", str(out), "a wonderful film", "bad \udcff bytes"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "rnnx predict: error: TEXT 2: bytes that are not valid UTF-8 at byte 4: b'\\xff by'"]
     code = cli.main(["predict", str(out), "a wonderful film", "a dreadful plot",
-                     "", "bad \udcff bytes", "ภาษาไทย"])
+                     "", "ภาษาไทย"])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5
+    assert len(lines) == 4
     assert lines[0].split("\t")[0] == "pos" and lines[1].split("\t")[0] == "neg"
     for line in lines:
         label, prob = line.split("\t")[:2]
