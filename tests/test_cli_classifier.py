@@ -162,3 +162,29 @@ def test_train_classifier_resumes_an_interrupted_run(tmp_path, monkeypatch):
     assert cli.main(args) == 0
     assert starts == [1]                 # resumed after the committed epoch
     assert not backup.exists()           # removed once training finished
+
+
+def test_tflite_takes_batch_by_max_length_in_a_stock_interpreter(trained_dir, capsys):
+    """What README and the CLI's message say: int32 ids [batch, max_length]
+    (allocated as [1, max_length]; resize_tensor_input for other batches)."""
+    import tensorflow as tf
+
+    out, _ = trained_dir
+    max_length = json.loads((out / "classifier.json").read_text())["max_length"]
+    interpreter = tf.lite.Interpreter(str(out / "model.tflite"))
+    inp = interpreter.get_input_details()[0]
+    assert list(inp["shape_signature"]) == [-1, max_length]
+    interpreter.resize_tensor_input(inp["index"], [3, max_length])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], np.ones([3, max_length], np.int32))
+    interpreter.invoke()
+    assert interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).shape == (3, 2)
+
+
+def test_an_existing_classifier_folder_is_kept_without_overwrite(trained_dir, capsys):
+    out, _ = trained_dir
+    before = {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)}
+    assert cli.main(["train-classifier", str(out.parent / "train.txt"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "--overwrite" in err and len(err.splitlines()) == 1
+    assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == before
