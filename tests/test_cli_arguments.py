@@ -173,6 +173,7 @@ def test_truncated_model_files_are_one_line(tmp_path, capsys):
     assert cli.main(["predict", str(clf / "model.keras"), "text"]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "classifier.json is missing" not in err, err
+    assert err.startswith("rnnx predict: error: MODEL: ") and "truncated or corrupt" in err, err
 
 
 def test_predict_refuses_non_utf8_standard_input(tmp_path, capsys, monkeypatch):

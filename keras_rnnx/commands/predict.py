@@ -62,7 +62,6 @@ def _printable(text, limit=80):
 
 def run(args):
     import json
-    import sys
 
     texts = _read_texts(args.texts)
     from keras_rnnx.models import TextClassifier
@@ -70,8 +69,7 @@ def run(args):
     try:
         clf = TextClassifier.load(args.model)
     except (ValueError, OSError) as e:
-        print(f"rnnx predict: {e}", file=sys.stderr)
-        return 2
+        raise _args.UsageError(f"MODEL: {e}") from None
     probs = clf.predict_proba(texts)
     top = min(args.top, len(clf.class_names))
     for text, p in zip(texts, probs):
