@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/rnnx demo
+	$(BIN)/rnnx demo --overwrite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --durations=15

@@ -1,4 +1,5 @@
 """Atomic writes for exporters: write beside the target, then move into place."""
+import atexit
 import contextlib
 import os
 import shutil
@@ -7,6 +8,27 @@ import tempfile
 
 class ExportError(ValueError):
     """An export could not be written; nothing at the target path changed."""
+
+
+def _umask():
+    """The process umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def umask_mode(path):
+    """Gives the file `path` (made by `mkstemp`, which uses 0600) the mode a
+    plain `open(path, "w")` would have: 0666 less the umask. Every file the
+    package writes through a temporary file goes through here."""
+    os.chmod(path, 0o666 & ~_umask())
 
 
 def atomic_write(path, data, mode=None, encoding="utf-8"):
@@ -31,6 +53,7 @@ def atomic_write(path, data, mode=None, encoding="utf-8"):
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+        umask_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -123,3 +146,68 @@ def write_bytes(path, data, overwrite=False, argument="path"):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+
+
+def _alive(pid):
+    """Whether a process with id `pid` exists (ours or another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def remove_stale_folders(prefix, parent=None):
+    """Removes `<parent>/<prefix><pid>_*` folders whose process `pid` is gone
+    (left by runs killed with SIGKILL, which no `finally` or `atexit` sees).
+    Only folders of this user are touched; returns the removed paths."""
+    parent = parent or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("_", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        path = os.path.join(parent, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path) and (
+                    os.stat(path).st_uid == os.getuid()):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+        except OSError:
+            pass
+    return removed
+
+
+_pending = set()
+
+
+@atexit.register
+def _remove_pending():
+    for path in list(_pending):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def temporary_folder(prefix):
+    """A scratch folder in the system temp folder, `<prefix><pid>_<random>`:
+    removed when the block ends, at interpreter exit if the block never ends
+    (an exception escaping a thread, `os._exit` aside), and, after a SIGKILL,
+    by the next call with the same prefix (`remove_stale_folders`)."""
+    remove_stale_folders(prefix)
+    path = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}_")
+    _pending.add(path)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        _pending.discard(path)

@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 from keras_rnnx._version import __version__
+from keras_rnnx.commands._args import UsageError
 
 # modules under keras_rnnx.commands, in the order `rnnx --help` lists them
 MODULES = ["demo", "export", "verify", "generate", "word2vec", "word2vec_eval",
@@ -66,15 +67,27 @@ def quiet_tensorflow_load():
             sys.stderr.flush()
 
 
+class _Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors are one line (`UsageError`), which
+    `main` prints and answers with exit code 2."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
 def main(argv=None, load_package=None):
     """Runs `rnnx` on `argv` (default: sys.argv[1:]); returns the exit code.
-    Argument errors exit 2 (SystemExit), as argparse does.
+
+    A bad argument (argparse's own errors, the `type=` checks and the
+    command's `check(args)` in `keras_rnnx.commands._args`, all before the
+    package or TensorFlow is loaded) prints one line, `rnnx COMMAND: error:
+    ...` naming the option, on stderr and returns 2, in every command.
 
     `load_package`: called after the arguments parse, before the command
     runs (`keras_rnnx_cli` passes the package's deferred import)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     by_name = commands()
-    parser = argparse.ArgumentParser(prog="rnnx", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="rnnx", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in by_name.items():
@@ -86,16 +99,33 @@ def main(argv=None, load_package=None):
         print(f"rnnx {__version__}")
         return 0
     if argv[0] not in by_name:
-        parser.error(f"unknown command {argv[0]!r}; expected one of: {', '.join(by_name)}")
+        return _usage_error("rnnx", f"unknown command {argv[0]!r}; expected one of: "
+                                    f"{', '.join(by_name)}")
     name = argv[0]
     module = by_name[name]
-    cmd_parser = argparse.ArgumentParser(prog=f"rnnx {name}", description=module.HELP)
+    cmd_parser = _Parser(prog=f"rnnx {name}", description=module.HELP)
     module.add_arguments(cmd_parser)
-    args = cmd_parser.parse_args(argv[1:])
+    try:
+        args = cmd_parser.parse_args(argv[1:])
+        if hasattr(module, "check"):
+            module.check(args)
+    except UsageError as e:
+        return _usage_error(f"rnnx {name}", str(e))
     if load_package is not None:
         with quiet_tensorflow_load():
             load_package()
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except UsageError as e:  # a check that needs the package (a model file's contents)
+        return _usage_error(f"rnnx {name}", str(e))
+
+
+def _usage_error(prog, message):
+    """Prints `prog: error: message` on a line of its own; returns 2."""
+    sys.stdout.flush()
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    sys.stderr.flush()
+    return 2
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import tempfile
 
 import keras
 
-from keras_rnnx._atomic import atomic_write
+from keras_rnnx._atomic import atomic_write, umask_mode
 
 _METADATA = "training_state.json"
 
@@ -196,6 +196,7 @@ def save_model(model, path, overwrite=True):
             model.save(tmp, overwrite=True)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        umask_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -52,11 +52,18 @@ def test_train_classifier_writes_model_metrics_and_exports(trained_dir, capsys):
 def test_predict_prints_class_and_probability(trained_dir, capsys):
     out, _ = trained_dir
     capsys.readouterr()
+    # undecodable bytes in an argument (surrogates in argv): refused, as every
+    # command refuses non-UTF-8 input (README: one rule), naming the byte
+    assert cli.main(["predict", str(out), "a wonderful film", "bad \udcff bytes"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "rnnx predict: error: TEXT 2: bytes that are not valid UTF-8 at byte 4: b'\\xff by'"]
     code = cli.main(["predict", str(out), "a wonderful film", "a dreadful plot",
-                     "", "bad \udcff bytes", "ภาษาไทย"])
+                     "", "ภาษาไทย"])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 5
+    assert len(lines) == 4
     assert lines[0].split("\t")[0] == "pos" and lines[1].split("\t")[0] == "neg"
     for line in lines:
         label, prob = line.split("\t")[:2]
@@ -155,3 +162,29 @@ def test_train_classifier_resumes_an_interrupted_run(tmp_path, monkeypatch):
     assert cli.main(args) == 0
     assert starts == [1]                 # resumed after the committed epoch
     assert not backup.exists()           # removed once training finished
+
+
+def test_tflite_takes_batch_by_max_length_in_a_stock_interpreter(trained_dir, capsys):
+    """What README and the CLI's message say: int32 ids [batch, max_length]
+    (allocated as [1, max_length]; resize_tensor_input for other batches)."""
+    import tensorflow as tf
+
+    out, _ = trained_dir
+    max_length = json.loads((out / "classifier.json").read_text())["max_length"]
+    interpreter = tf.lite.Interpreter(str(out / "model.tflite"))
+    inp = interpreter.get_input_details()[0]
+    assert list(inp["shape_signature"]) == [-1, max_length]
+    interpreter.resize_tensor_input(inp["index"], [3, max_length])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], np.ones([3, max_length], np.int32))
+    interpreter.invoke()
+    assert interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).shape == (3, 2)
+
+
+def test_an_existing_classifier_folder_is_kept_without_overwrite(trained_dir, capsys):
+    out, _ = trained_dir
+    before = {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)}
+    assert cli.main(["train-classifier", str(out.parent / "train.txt"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "--overwrite" in err and len(err.splitlines()) == 1
+    assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == before

@@ -75,11 +75,11 @@ def _source_ids(out, examples):
     return t.tokenize(examples).numpy()
 
 
-def test_bad_arguments():
-    with pytest.raises(SystemExit):
-        cli.main(["demo", "--epochs", "0"])
-    with pytest.raises(SystemExit):
-        cli.main(["demo", "--cell", "rnn"])
+def test_bad_arguments(capsys):
+    assert cli.main(["demo", "--epochs", "0"]) == 2
+    assert "--epochs" in capsys.readouterr().err
+    assert cli.main(["demo", "--cell", "rnn"]) == 2
+    assert "--cell" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -10,6 +10,8 @@ Exits 1 when an export disagrees (2 when accuracy is below --min-accuracy).
 import os
 import time
 
+from keras_rnnx.commands import _args
+
 NAME = "demo"
 HELP = "train the date translator end to end, evaluate, export, verify"
 
@@ -28,32 +30,37 @@ def add_arguments(parser):
                         help="tiny configuration for CI (well under a minute)")
     parser.add_argument("--out", default="export",
                         help="output folder for the exports and the heatmap (default: export)")
-    parser.add_argument("--epochs", type=int, default=None,
+    parser.add_argument("--epochs", type=_args.positive_int, default=None,
                         help=f"training epochs (default {FULL['epochs']}, quick {QUICK['epochs']})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--train-size", type=int, default=None,
+    parser.add_argument("--train-size", type=_args.positive_int, default=None,
                         help=f"training pairs (default {FULL['train']})")
-    parser.add_argument("--test-size", type=int, default=None,
+    parser.add_argument("--test-size", type=_args.positive_int, default=None,
                         help=f"held-out pairs (default {FULL['test']})")
     parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm",
                         help="recurrent cell of encoder and decoder (default lstm)")
-    parser.add_argument("--beam-width", type=int, default=4, help="beam width (default 4)")
+    parser.add_argument("--beam-width", type=_args.positive_int, default=4,
+                        help="beam width (default 4)")
     parser.add_argument("--backup-dir", default=None,
                         help="training backup folder (default OUT/.demo_backup): a run "
                              "killed part-way resumes after its last completed epoch; "
                              "removed when training finishes")
-    parser.add_argument("--min-accuracy", type=float, default=None,
-                        help="exit 2 when held-out beam accuracy is below this share")
+    parser.add_argument("--min-accuracy", type=_args.probability, default=None,
+                        help="exit 2 when held-out beam accuracy is below this share (0 to 1)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the outputs of an earlier run in --out")
 
 
-def _positive(name, value):
-    if value is not None and value <= 0:
-        raise SystemExit(f"rnnx demo: {name} must be positive, got {value}")
+# what the demo writes in --out
+OUTPUTS = ("date_attention.png", "date_translator", "date_translator.tflite",
+           "date_translator_keras")
+
+
+def check(args):
+    _args.check_output_folder(args.out, "--out", args.overwrite, OUTPUTS)
 
 
 def run(args):
-    for name in ("epochs", "train_size", "test_size", "beam_width"):
-        _positive("--" + name.replace("_", "-"), getattr(args, name))
     cfg = dict(QUICK if args.quick else FULL)
     for key, arg in (("epochs", "epochs"), ("train", "train_size"), ("test", "test_size")):
         if getattr(args, arg) is not None:
@@ -130,8 +137,10 @@ def run(args):
     print(lap(), flush=True)
     print(f"[5/6] exporting SavedModel -> {saved_path}, TFLite -> {tflite_path}; "
           f"Keras weights -> {os.path.join(args.out, 'date_translator_keras')}", flush=True)
-    translator.export_saved_model(saved_path, beam_width=args.beam_width)
-    info = translator.export_tflite(tflite_path, beam_width=args.beam_width)
+    translator.export_saved_model(saved_path, beam_width=args.beam_width,
+                                  overwrite=args.overwrite)
+    info = translator.export_tflite(tflite_path, beam_width=args.beam_width,
+                                    overwrite=args.overwrite)
     translator.save(os.path.join(args.out, "date_translator_keras"))
     print(f"      TFLite: {info['size'] / 1024:.0f} KiB, builtin ops only "
           f"({len(info['ops'])} kinds)", flush=True)

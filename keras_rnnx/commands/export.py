@@ -1,4 +1,8 @@
 """`rnnx export`: a .keras model to a SavedModel (TF Serving) or a .tflite file."""
+import os
+
+from keras_rnnx.commands import _args
+
 NAME = "export"
 HELP = "export a .keras model to SavedModel or TFLite"
 
@@ -14,9 +18,20 @@ def add_arguments(parser):
                         help="TFLite LSTM kernel: builtin WHILE loop or UNIDIRECTIONAL_SEQUENCE_LSTM")
     parser.add_argument("--streaming", action="store_true",
                         help="single-step model with explicit state inputs/outputs")
-    parser.add_argument("--representative-samples", type=int, default=32,
+    parser.add_argument("--representative-samples", type=_args.positive_int, default=32,
                         help="random calibration batches for --quantize int8 (default 32)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+
+
+def check(args):
+    if args.format == "saved_model" and (args.quantize or args.lstm_kernel != "loop"):
+        raise _args.UsageError("--quantize and --lstm-kernel apply to --format tflite only")
+    if args.format == "saved_model":
+        if os.path.lexists(args.out) and not args.overwrite:
+            raise _args.UsageError(f"--out: {args.out!r} already exists; pass --overwrite "
+                                   "to replace it")
+    else:
+        _args.check_output_file(args.out, "--out", args.overwrite)
 
 
 def run(args):
@@ -40,10 +55,6 @@ def run(args):
         steps.set_postfix_str("tracing and converting")
         try:
             if args.format == "saved_model":
-                if args.quantize or args.lstm_kernel != "loop":
-                    print("rnnx export: --quantize and --lstm-kernel apply to tflite only",
-                          file=sys.stderr)
-                    return 2
                 info = export.to_saved_model(model, args.out, streaming=args.streaming,
                                              overwrite=args.overwrite)
             else:

@@ -16,8 +16,10 @@ documents). A model saved with --save keeps its vocabulary beside it
 import os
 import time
 
+from keras_rnnx.commands import _args
+
 NAME = "generate"
-HELP = "train or sample a character language model"
+HELP = "train or sample a character- or word-level language model"
 
 
 # the options of each --strategy, by its name in keras_rnnx.decoding.get
@@ -30,24 +32,36 @@ _STRATEGY_OPTIONS = {
 
 def add_arguments(parser):
     g = parser.add_argument_group("model")
-    g.add_argument("--model", help="a .keras language model to load instead of training")
-    g.add_argument("--text", help="training text file, one document per line "
-                                  "(default: gensim's lee_background.cor)")
-    g.add_argument("--max-documents", type=int, default=None,
+    g.add_argument("--model", type=_args.input_file,
+                   help="a .keras language model to load instead of training "
+                        "(its vocabulary <model>.vocab.json beside it)")
+    g.add_argument("--text", type=_args.utf8_file,
+                   help="UTF-8 training text file, one document per line "
+                        "(default: gensim's lee_background.cor)")
+    g.add_argument("--max-documents", type=_args.positive_int, default=None,
                    help="train on the first N documents only")
     g.add_argument("--level", choices=["char", "word"], default="char",
-                   help="vocabulary level (default char)")
-    g.add_argument("--min-count", type=int, default=2,
+                   help="vocabulary level: characters or words (default char)")
+    g.add_argument("--min-count", type=_args.positive_int, default=2,
                    help="minimum token count for the vocabulary (default 2)")
-    g.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    g.add_argument("--units", type=int, default=256)
-    g.add_argument("--embedding-dim", type=int, default=64)
-    g.add_argument("--layers", type=int, default=1)
-    g.add_argument("--epochs", type=int, default=5)
-    g.add_argument("--seq-len", type=int, default=100)
-    g.add_argument("--batch-size", type=int, default=64)
-    g.add_argument("--learning-rate", type=float, default=3e-3)
-    g.add_argument("--save", help="save the trained model to this .keras path")
+    g.add_argument("--cell", choices=["lstm", "gru"], default="lstm",
+                   help="recurrent cell (default lstm)")
+    g.add_argument("--units", type=_args.positive_int, default=256,
+                   help="units per recurrent layer (default 256)")
+    g.add_argument("--embedding-dim", type=_args.positive_int, default=64,
+                   help="token embedding size (default 64)")
+    g.add_argument("--layers", type=_args.positive_int, default=1,
+                   help="stacked recurrent layers (default 1)")
+    g.add_argument("--epochs", type=_args.positive_int, default=5,
+                   help="training epochs (default 5)")
+    g.add_argument("--seq-len", type=_args.int_at_least(2), default=100,
+                   help="training window in tokens (default 100)")
+    g.add_argument("--batch-size", type=_args.positive_int, default=64,
+                   help="training batch size (default 64)")
+    g.add_argument("--learning-rate", type=_args.positive_float, default=3e-3,
+                   help="Adam learning rate (default 3e-3)")
+    g.add_argument("--save", help="save the trained model to this .keras path "
+                                  "(and its vocabulary to <path>.vocab.json)")
     g.add_argument("--backup-dir", default=None,
                    help="training backup folder (default: beside --save, if given): a run "
                         "killed part-way resumes after its last completed epoch; removed "
@@ -55,24 +69,50 @@ def add_arguments(parser):
     d = parser.add_argument_group("generation")
     d.add_argument("--prompt", action="append", default=None,
                    help="prompt text (repeat for several); default 'The'")
-    d.add_argument("--strategy", choices=sorted(_STRATEGY_OPTIONS), default="beam")
-    d.add_argument("--max-length", type=int, default=200,
+    d.add_argument("--strategy", choices=sorted(_STRATEGY_OPTIONS), default="beam",
+                   help="decoding strategy (default beam)")
+    d.add_argument("--max-length", type=_args.positive_int, default=200,
                    help="maximum generated tokens (default 200)")
-    d.add_argument("--beam-width", type=int, default=4)
-    d.add_argument("--length-penalty", type=float, default=0.0)
-    d.add_argument("--num-return", type=int, default=1,
+    d.add_argument("--beam-width", type=_args.positive_int, default=4,
+                   help="beam width for --strategy beam (default 4)")
+    d.add_argument("--length-penalty", type=_args.float_in(), default=0.0,
+                   help="beam score length penalty exponent (default 0)")
+    d.add_argument("--num-return", type=_args.positive_int, default=1,
                    help="sequences per prompt (beam, sample; default 1)")
-    d.add_argument("--temperature", type=float, default=1.0)
-    d.add_argument("--top-k", type=int, default=None)
-    d.add_argument("--seed", type=int, default=None)
+    d.add_argument("--temperature", type=_args.positive_float, default=1.0,
+                   help="sampling temperature, > 0 (default 1)")
+    d.add_argument("--top-k", type=_args.positive_int, default=None,
+                   help="sample from the K most probable tokens only (default: all)")
+    d.add_argument("--seed", type=_args.non_negative_int, default=None,
+                   help="random seed (training and sampling)")
     e = parser.add_argument_group("export")
     e.add_argument("--export", help="write a SavedModel with a 'generate' signature here")
     e.add_argument("--export-tflite", help="write a builtin-ops .tflite with a 'generate' signature")
-    e.add_argument("--overwrite", action="store_true", help="replace existing exports")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace existing outputs (--save, --export, --export-tflite)")
+
+
+def check(args):
+    if args.save:
+        _args.check_output_file(args.save, "--save", args.overwrite)
+        _args.check_output_file(args.save + ".vocab.json", "--save", args.overwrite)
+    if args.export and os.path.lexists(args.export) and not args.overwrite:
+        raise _args.UsageError(f"--export: {args.export!r} already exists; pass --overwrite "
+                               "to replace it")
+    _args.check_output_file(args.export_tflite, "--export-tflite", args.overwrite)
+    if args.export_tflite and args.strategy == "sample" and args.seed is not None:
+        raise _args.UsageError("--export-tflite with --strategy sample needs no --seed "
+                               "(TFLite has no builtin stateless random op)")
+    for prompt in args.prompt or []:
+        _args.check_utf8_text(prompt, "--prompt")
+    if args.model:
+        vocab_path = args.model + ".vocab.json"
+        if not os.path.isfile(vocab_path):
+            raise _args.UsageError(f"--model: its vocabulary {vocab_path!r} is missing")
 
 
 def _fail(message):
-    raise SystemExit(f"rnnx generate: {message}")
+    raise _args.UsageError(message)
 
 
 def _strategy(args, decoding):
@@ -84,17 +124,6 @@ def _strategy(args, decoding):
 
 
 def run(args):
-    for name in ("units", "embedding_dim", "layers", "epochs", "batch_size", "max_length",
-                 "beam_width", "num_return"):
-        if getattr(args, name) < 1:
-            _fail(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.seq_len < 2:
-        _fail(f"--seq-len must be >= 2, got {args.seq_len}")
-    if args.text and not os.path.isfile(args.text):
-        _fail(f"--text: no such file: {args.text}")
-    if args.model and not os.path.isfile(args.model):
-        _fail(f"--model: no such file: {args.model}")
-
     import keras
     import numpy as np
 
@@ -103,24 +132,21 @@ def run(args):
     from keras_rnnx.training import load_model, save_model
 
     strategy = _strategy(args, decoding)
-    if args.export_tflite and isinstance(strategy, decoding.RandomSampler) and (
-            args.seed is not None):
-        _fail("--export-tflite with --strategy sample needs no --seed (TFLite has no "
-              "builtin stateless random op)")
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
 
     if args.model:
         vocab_path = args.model + ".vocab.json"
-        if not os.path.isfile(vocab_path):
-            _fail(f"--model: its vocabulary {vocab_path} is missing")
-        model = load_model(args.model)
-        vocab = lm_mod.Vocabulary.load(vocab_path)
+        try:
+            model = load_model(args.model)
+            vocab = lm_mod.Vocabulary.load(vocab_path)
+        except (OSError, ValueError) as e:
+            _fail(f"--model: {e}")
     else:
         try:
             docs = lm_mod.load_corpus(args.text, args.max_documents)
         except (ValueError, ImportError) as e:
-            _fail(str(e))
+            _fail(f"--text: {e}" if args.text else str(e))
         print(f"training a {args.cell.upper()} {args.level}-level language model on "
               f"{len(docs)} documents ({sum(map(len, docs))} characters)", flush=True)
         start = time.time()

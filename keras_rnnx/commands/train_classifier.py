@@ -9,6 +9,8 @@ probabilities) and `model.tflite` (token ids in; `vocab.txt` beside it).
 DATA is a file or folder in the given format, or the name of a built-in task
 (`sentiment`, `topic`, `language`; see `keras_rnnx.datasets`).
 """
+from keras_rnnx.commands import _args
+
 NAME = "train-classifier"
 HELP = "train a recurrent text classifier from a data folder or file"
 
@@ -20,30 +22,44 @@ def add_arguments(parser):
     parser.add_argument("--label-column", default="label", help="CSV: the label column")
     parser.add_argument("--text-column", default="text", help="CSV: the text column")
     parser.add_argument("--out", default="classifier", help="output folder (default: ./classifier)")
-    parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    parser.add_argument("--units", type=int, default=32, help="units per direction")
-    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the classifier files already in --out")
+    parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm",
+                        help="recurrent cell (default lstm)")
+    parser.add_argument("--units", type=_args.positive_int, default=32,
+                        help="units per direction (default 32)")
+    parser.add_argument("--layers", type=_args.positive_int, default=1,
+                        help="stacked recurrent layers (default 1)")
     parser.add_argument("--unidirectional", action="store_true", help="no backward direction")
-    parser.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default="max")
-    parser.add_argument("--embedding-dim", type=int, default=64)
-    parser.add_argument("--embeddings", default=None, metavar="VECTORS",
+    parser.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default="max",
+                        help="how the sequence becomes one vector (default max)")
+    parser.add_argument("--embedding-dim", type=_args.positive_int, default=64,
+                        help="token embedding size (default 64)")
+    parser.add_argument("--embeddings", default=None, metavar="VECTORS", type=_args.input_file,
                         help="pretrained word vectors (word2vec text/binary format) to initialise the embedding")
-    parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument("--token-dropout", type=float, default=0.1,
+    parser.add_argument("--dropout", type=_args.rate, default=0.2,
+                        help="dropout rate after pooling, in [0, 1) (default 0.2)")
+    parser.add_argument("--token-dropout", type=_args.rate, default=0.1,
                         help="word dropout: rate of replacing training tokens by the OOV id")
     parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script", "characters"],
                         default="unicode_script", help="words (whitespace, unicode_script) or characters")
-    parser.add_argument("--no-lowercase", action="store_true")
-    parser.add_argument("--min-count", type=int, default=1)
-    parser.add_argument("--max-vocabulary", type=int, default=20000)
-    parser.add_argument("--max-length", type=int, default=None,
+    parser.add_argument("--no-lowercase", action="store_true", help="keep the case of tokens")
+    parser.add_argument("--min-count", type=_args.positive_int, default=1,
+                        help="minimum token count for the vocabulary (default 1)")
+    parser.add_argument("--max-vocabulary", type=_args.positive_int, default=20000,
+                        help="vocabulary size limit (default 20000)")
+    parser.add_argument("--max-length", type=_args.positive_int, default=None,
                         help="tokens kept per text (default: 95th percentile of the training lengths, <= 256)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--epochs", type=_args.positive_int, default=10,
+                        help="training epochs (default 10)")
+    parser.add_argument("--batch-size", type=_args.positive_int, default=32,
+                        help="training batch size (default 32)")
+    parser.add_argument("--learning-rate", type=_args.positive_float, default=3e-3,
+                        help="Adam learning rate (default 3e-3)")
     parser.add_argument("--no-class-weights", action="store_true", help="do not balance the classes")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="held-out fraction (stratified)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--test-fraction", type=_args.open_fraction, default=0.2,
+                        help="held-out fraction, stratified, in (0, 1) (default 0.2)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel and TFLite exports")
     parser.add_argument("--quantize", choices=["dynamic", "float16"], default=None, help="TFLite weight quantization")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -73,21 +89,26 @@ def _load_data(args):
     return datasets.read(args.data, fmt)
 
 
-def _check_args(args):
-    positive = ("units", "layers", "embedding_dim", "epochs", "batch_size", "min_count", "max_vocabulary")
-    for name in positive:
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
-    if args.max_length is not None and args.max_length < 1:
-        raise ValueError(f"--max-length must be >= 1; got {args.max_length}")
-    if not 0.0 < args.test_fraction < 1.0:
-        raise ValueError(f"--test-fraction must be in (0, 1); got {args.test_fraction}")
-    if not 0.0 <= args.dropout < 1.0:
-        raise ValueError(f"--dropout must be in [0, 1); got {args.dropout}")
-    if not 0.0 <= args.token_dropout < 1.0:
-        raise ValueError(f"--token-dropout must be in [0, 1); got {args.token_dropout}")
-    if args.learning_rate <= 0:
-        raise ValueError(f"--learning-rate must be > 0; got {args.learning_rate}")
+# what train-classifier writes in --out
+OUTPUTS = ("model.keras", "classifier.json", "vocab.txt", "metrics.json", "saved_model",
+           "model.tflite")
+
+
+def check(args):
+    import os
+
+    from keras_rnnx.datasets import TASKS
+
+    _args.check_output_folder(args.out, "--out", args.overwrite, OUTPUTS)
+    if os.path.isdir(args.data):
+        _args.check_utf8_tree(args.data, "DATA")
+    elif os.path.isfile(args.data):
+        problem = _args.utf8_problem(args.data)
+        if problem:
+            raise _args.UsageError(f"DATA: {args.data!r}: {problem}")
+    elif args.data not in TASKS:
+        raise _args.UsageError(f"DATA: no file or folder at path {args.data!r}, and not a "
+                               f"built-in task ({', '.join(sorted(TASKS))})")
 
 
 def run(args):
@@ -101,7 +122,6 @@ def run(args):
         return 2
 
     try:
-        _check_args(args)
         data = _load_data(args)
     except (ValueError, TypeError) as e:
         return fail(e)
@@ -165,9 +185,10 @@ def run(args):
     print(f"saved {os.path.join(args.out, 'model.keras')} (raw strings in)")
     if not args.no_export:
         sm = os.path.join(args.out, "saved_model")
-        clf.export_saved_model(sm)
+        clf.export_saved_model(sm, overwrite=args.overwrite)
         print(f"exported {sm} (signatures: classify, serving_default, class_names)")
         tfl = os.path.join(args.out, "model.tflite")
-        clf.export_tflite(tfl, quantize=args.quantize)
-        print(f"exported {tfl} (int32 token ids [1, {clf.max_length}] in; vocab.txt beside it)")
+        clf.export_tflite(tfl, quantize=args.quantize, overwrite=args.overwrite)
+        print(f"exported {tfl} (int32 token ids [batch, {clf.max_length}] in; "
+              "vocab.txt beside it)")
     return 0

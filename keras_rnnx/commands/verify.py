@@ -1,5 +1,7 @@
 """`rnnx verify`: Keras vs its SavedModel / TFLite exports on the same inputs
 (`keras_rnnx.export.verify`, with its per-quantization tolerances)."""
+from keras_rnnx.commands import _args
+
 NAME = "verify"
 HELP = "compare Keras, SavedModel and TFLite outputs on the same inputs"
 
@@ -7,12 +9,15 @@ HELP = "compare Keras, SavedModel and TFLite outputs on the same inputs"
 def add_arguments(parser):
     parser.add_argument("model", help="the .keras model file")
     parser.add_argument("exported", nargs="+", help="SavedModel folders and/or .tflite files")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 3, 8])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[1, 7, 25])
-    parser.add_argument("--atol", type=float, default=None,
+    parser.add_argument("--batch-sizes", type=_args.positive_int, nargs="+", default=[1, 3, 8],
+                        help="batch sizes of the random inputs (default 1 3 8)")
+    parser.add_argument("--lengths", type=_args.positive_int, nargs="+", default=[1, 7, 25],
+                        help="sequence lengths of the random inputs (default 1 7 25)")
+    parser.add_argument("--atol", type=_args.non_negative_float, default=None,
                         help="tolerance (default: 1e-4 for float exports, more for quantized)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--inputs", default=None,
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random inputs (default 0)")
+    parser.add_argument("--inputs", type=_args.input_file, default=None,
                         help="an .npz of real inputs keyed by input name, checked too")
 
 

@@ -1,31 +1,49 @@
 """`rnnx word2vec CORPUS --out vectors.txt`: train skip-gram word vectors."""
+from keras_rnnx.commands import _args
+
 NAME = "word2vec"
 HELP = "train word2vec (skip-gram, negative sampling) on a corpus"
 
 
 def add_arguments(parser):
-    parser.add_argument("corpus", help="UTF-8 text file, one sentence or document a line")
+    parser.add_argument("corpus", type=_args.utf8_file,
+                        help="UTF-8 text file, one sentence or document a line")
     parser.add_argument("--out", required=True, help="vectors file (word2vec format)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing output files (--out, --projector, --plot)")
     parser.add_argument("--binary", action="store_true", help="write the binary word2vec format")
-    parser.add_argument("--vector-size", type=int, default=100)
-    parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--negative", type=int, default=5)
-    parser.add_argument("--ns-exponent", type=float, default=0.75)
-    parser.add_argument("--sample", type=float, default=1e-3)
-    parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--max-vocab-size", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--alpha", type=float, default=0.025)
-    parser.add_argument("--min-alpha", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=2048, help="centre words per training block")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--vector-size", type=_args.positive_int, default=100,
+                        help="dimensions of each word vector (default 100)")
+    parser.add_argument("--window", type=_args.positive_int, default=5,
+                        help="maximum distance between centre and context words (default 5)")
+    parser.add_argument("--negative", type=_args.positive_int, default=5,
+                        help="negative samples per pair (default 5)")
+    parser.add_argument("--ns-exponent", type=_args.float_in(), default=0.75,
+                        help="exponent of the negative-sampling distribution (default 0.75)")
+    parser.add_argument("--sample", type=_args.non_negative_float, default=1e-3,
+                        help="frequent-word subsampling threshold, 0 disables (default 1e-3)")
+    parser.add_argument("--min-count", type=_args.positive_int, default=5,
+                        help="ignore words seen fewer times (default 5)")
+    parser.add_argument("--max-vocab-size", type=_args.positive_int, default=None,
+                        help="keep at most this many words, the most frequent (default: all)")
+    parser.add_argument("--epochs", type=_args.positive_int, default=5,
+                        help="passes over the corpus (default 5)")
+    parser.add_argument("--alpha", type=_args.positive_float, default=0.025,
+                        help="initial learning rate, > 0 (default 0.025)")
+    parser.add_argument("--min-alpha", type=_args.non_negative_float, default=1e-4,
+                        help="final learning rate of the linear decay (default 1e-4)")
+    parser.add_argument("--batch-size", type=_args.positive_int, default=2048,
+                        help="centre words per training block (default 2048)")
+    parser.add_argument("--seed", type=_args.non_negative_int, default=1,
+                        help="random seed (default 1)")
     parser.add_argument("--backup-dir", default=None,
                         help="training backup folder (default OUT.backup): a run killed "
                              "part-way resumes after its last completed epoch; removed "
                              "when training finishes")
-    parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script"], default="whitespace")
+    parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script"], default="whitespace",
+                        help="split on whitespace or at Unicode script boundaries (default whitespace)")
     parser.add_argument("--keep-punctuation", action="store_true", help="do not strip punctuation")
-    parser.add_argument("--no-lowercase", action="store_true")
+    parser.add_argument("--no-lowercase", action="store_true", help="keep the case of words")
     parser.add_argument("--stem", default=None, help="Snowball stemmer language, e.g. english")
     parser.add_argument("--projector", default=None, metavar="PREFIX",
                         help="also write PREFIX_vectors.tsv and PREFIX_metadata.tsv for the embedding projector")
@@ -35,16 +53,20 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def check(args):
+    _args.check_output_file(args.out, "--out", args.overwrite)
+    if args.projector:
+        for suffix in ("_vectors.tsv", "_metadata.tsv"):
+            _args.check_output_file(args.projector + suffix, "--projector", args.overwrite)
+    _args.check_output_file(args.plot, "--plot", args.overwrite)
+
+
 def run(args):
-    import os
     import sys
 
     from keras_rnnx.text import Tokenizer
     from keras_rnnx.word2vec import Word2Vec
 
-    if not os.path.isfile(args.corpus):
-        print(f"rnnx word2vec: corpus {args.corpus!r} is not a file", file=sys.stderr)
-        return 2
     try:
         tokenizer = Tokenizer(kind=args.tokenizer, lowercase=not args.no_lowercase,
                               stem=args.stem, drop_punctuation=not args.keep_punctuation)

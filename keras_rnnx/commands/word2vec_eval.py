@@ -1,19 +1,27 @@
 """`rnnx word2vec-eval vectors.txt --analogies FILE --pairs FILE`."""
+from keras_rnnx.commands import _args
+
 NAME = "word2vec-eval"
 HELP = "evaluate word vectors on analogies and word pairs"
 
 
 def add_arguments(parser):
-    parser.add_argument("vectors", help="word2vec-format file (text or binary)")
-    parser.add_argument("--analogies", action="append", default=[],
+    parser.add_argument("vectors", type=_args.input_file,
+                        help="word2vec-format file (text or binary)")
+    parser.add_argument("--analogies", action="append", default=[], type=_args.utf8_file,
                         help="questions-words format file (repeatable)")
-    parser.add_argument("--pairs", action="append", default=[],
+    parser.add_argument("--pairs", action="append", default=[], type=_args.utf8_file,
                         help="word1<TAB>word2<TAB>score file, e.g. wordsim353.tsv (repeatable)")
-    parser.add_argument("--restrict-vocab", type=int, default=300000,
+    parser.add_argument("--restrict-vocab", type=_args.positive_int, default=300000,
                         help="only the most frequent words take part (gensim's default)")
     parser.add_argument("--sections", action="store_true", help="print per-section analogy accuracy")
     parser.add_argument("--plot", default=None, metavar="PNG", help="save a PCA plot of --plot-words")
     parser.add_argument("--plot-words", default=None, help="comma-separated words for --plot")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --plot")
+
+
+def check(args):
+    _args.check_output_file(args.plot, "--plot", args.overwrite)
 
 
 def run(args):

@@ -3,11 +3,10 @@
 import contextlib
 import json
 import os
-import tempfile
 
 import numpy as np
 
-from keras_rnnx._atomic import ExportError, check_target, write_bytes
+from keras_rnnx._atomic import ExportError, check_target, temporary_folder, write_bytes
 from keras_rnnx.export._model import (
     _METADATA_NAME, _all_layers, _check_model, _check_streamable)
 from keras_rnnx.export.saved_model import _write_archive, _write_saved_model
@@ -242,7 +241,7 @@ def _convert(write, path, quantize=None, representative_data=None, overwrite=Fal
     the metadata with `size`."""
     import tensorflow as tf
 
-    with tempfile.TemporaryDirectory(prefix="keras_rnnx_tflite_") as tmp:
+    with temporary_folder("keras_rnnx_tflite_") as tmp:
         saved = os.path.join(tmp, "saved_model")
         info, signatures = write(saved)
         converter = tf.lite.TFLiteConverter.from_saved_model(

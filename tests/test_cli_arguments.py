@@ -1,0 +1,190 @@
+"""Bad arguments, table-driven: every command exits 2 with one line naming
+the option, writes nothing, and answers before the package (TensorFlow, the
+model, training) is loaded: `load_package` is never called."""
+import io
+import os
+import sys
+import types
+
+import pytest
+
+from keras_rnnx import cli
+from keras_rnnx.commands import _args
+
+NOT_UTF8 = b"good line\nabc\xff\xfe tail\n"   # first bad byte at offset 13, line 2
+
+
+def _setup(tmp):
+    """Existing files and folders the cases refer to."""
+    (tmp / "file.txt").write_text("x")
+    (tmp / "folder").mkdir()
+    (tmp / "corpus.txt").write_text("the cat sat on the mat\n" * 3)
+    (tmp / "data.txt").write_text("__label__a good\n__label__b bad\n")
+    (tmp / "bad.txt").write_bytes(NOT_UTF8)
+    (tmp / "m.keras").write_bytes(b"PK")
+    (tmp / "vectors.txt").write_text("1 2\nw 0.1 0.2\n")
+    (tmp / "done").mkdir()
+    (tmp / "done" / "model.keras").write_bytes(b"PK")
+    (tmp / "demo_done").mkdir()
+    (tmp / "demo_done" / "date_translator.tflite").write_bytes(b"TFL3")
+    (tmp / "clf").mkdir()
+    (tmp / "clf" / "model.keras").write_bytes(b"PK")
+    (tmp / "clf" / "classifier.json").write_text("{}")
+    (tmp / "lm.keras").write_bytes(b"PK")  # no lm.keras.vocab.json
+
+
+# (argv with {t} for the tmp folder, text the one line must hold)
+CASES = [
+    (["train-classifier", "{t}/data.txt", "--out", "{t}/file.txt"], "--out: "),
+    (["train-classifier", "{t}/data.txt", "--out", "{t}/done"], "--out: "),
+    (["train-classifier", "{t}/data.txt", "--units", "0"], "--units"),
+    (["train-classifier", "{t}/data.txt", "--dropout", "1"], "--dropout"),
+    (["train-classifier", "{t}/data.txt", "--test-fraction", "0"], "--test-fraction"),
+    (["train-classifier", "{t}/bad.txt"], "DATA: "),
+    (["train-classifier", "{t}/missing.txt"], "DATA: "),
+    (["word2vec", "{t}/corpus.txt", "--out", "{t}/folder"], "--out: "),
+    (["word2vec", "{t}/corpus.txt", "--out", "{t}/file.txt"], "--out: "),
+    (["word2vec", "{t}/corpus.txt", "--out", "{t}/v.txt", "--alpha", "0"], "--alpha"),
+    (["word2vec", "{t}/corpus.txt", "--out", "{t}/v.txt", "--epochs", "-1"], "--epochs"),
+    (["word2vec", "{t}/bad.txt", "--out", "{t}/v.txt"], "corpus"),
+    (["word2vec", "{t}/folder", "--out", "{t}/v.txt"], "is a folder"),
+    (["word2vec", "{t}/corpus.txt", "--out", "{t}/v.txt", "--plot", "{t}/file.txt"], "--plot"),
+    (["demo", "--out", "{t}/file.txt"], "--out: "),
+    (["demo", "--out", "{t}/demo_done"], "--out: "),
+    (["demo", "--min-accuracy", "2"], "--min-accuracy"),
+    (["demo", "--epochs", "0"], "--epochs"),
+    (["demo", "--cell", "rnn"], "--cell"),
+    (["verify", "{t}/m.keras", "{t}/x.tflite", "--batch-sizes", "0"], "--batch-sizes"),
+    (["verify", "{t}/m.keras", "{t}/x.tflite", "--batch-sizes", "3", "-2"], "--batch-sizes"),
+    (["verify", "{t}/m.keras", "{t}/x.tflite", "--lengths", "0"], "--lengths"),
+    (["verify", "{t}/m.keras", "{t}/x.tflite", "--atol", "-1"], "--atol"),
+    (["verify", "{t}/m.keras", "{t}/x.tflite", "--atol", "nan"], "--atol"),
+    (["verify", "{t}/m.keras", "{t}/x.tflite", "--inputs", "{t}/folder"], "--inputs"),
+    (["export", "{t}/m.keras", "--format", "tflite", "--out", "{t}/q.tflite",
+      "--quantize", "int8", "--representative-samples", "0"], "--representative-samples"),
+    (["export", "{t}/m.keras", "--format", "tflite", "--out", "{t}/file.txt"], "--out: "),
+    (["export", "{t}/m.keras", "--format", "saved_model", "--out", "{t}/folder"], "--out: "),
+    (["export", "{t}/m.keras", "--format", "saved_model", "--out", "{t}/sm",
+      "--quantize", "dynamic"], "--quantize"),
+    (["word2vec-eval", "{t}/vectors.txt", "--restrict-vocab", "0"], "--restrict-vocab"),
+    (["word2vec-eval", "{t}/folder"], "is a folder"),
+    (["word2vec-eval", "{t}/vectors.txt", "--analogies", "{t}/bad.txt"], "--analogies"),
+    (["word2vec-eval", "{t}/vectors.txt", "--pairs", "{t}/missing.tsv"], "--pairs"),
+    (["generate", "--text", "{t}/folder"], "--text"),
+    (["generate", "--text", "{t}/bad.txt"], "--text"),
+    (["generate", "--units", "0"], "--units"),
+    (["generate", "--seq-len", "1"], "--seq-len"),
+    (["generate", "--temperature", "0"], "--temperature"),
+    (["generate", "--model", "{t}/lm.keras"], "--model"),
+    (["generate", "--model", "{t}/folder"], "--model"),
+    (["generate", "--save", "{t}/m.keras"], "--save"),
+    (["generate", "--export-tflite", "{t}/file.txt"], "--export-tflite"),
+    (["generate", "--strategy", "sample", "--seed", "1", "--export-tflite", "{t}/g.tflite"],
+     "--export-tflite"),
+    (["predict", "{t}/m.keras", "text"], "MODEL"),
+    (["predict", "{t}/missing", "text"], "MODEL"),
+    (["predict", "{t}/clf", "text", "--top", "0"], "--top"),
+    (["predict", "{t}/clf", os.fsdecode(b"caf\xe9 au lait")], "TEXT 1"),
+    (["nope"], "unknown command"),
+]
+
+
+def _listing(root):
+    return sorted((d, tuple(sorted(f))) for d, _, f in os.walk(root))
+
+
+@pytest.mark.parametrize("argv, expected", CASES, ids=[" ".join(c[0][:3]) for c in CASES])
+def test_bad_arguments_exit_2_with_one_line_before_anything_loads(tmp_path, capsys, argv,
+                                                                   expected):
+    _setup(tmp_path)
+    before = _listing(tmp_path)
+    loaded = []
+    argv = [a.replace("{t}", str(tmp_path)) for a in argv]
+    rc = cli.main(argv, load_package=lambda: loaded.append(True))
+    out, err = capsys.readouterr()
+    assert rc == 2
+    assert loaded == []   # no package, no TensorFlow, no model built, no training
+    lines = err.splitlines()
+    assert len(lines) == 1 and expected in lines[0], err
+    assert lines[0].startswith("rnnx"), err
+    assert "Traceback" not in err and out == ""
+    assert _listing(tmp_path) == before  # nothing written
+
+
+def test_non_utf8_is_refused_with_the_byte_offset(tmp_path, capsys):
+    """One rule in every command: the offset of the first bad byte in the file."""
+    _setup(tmp_path)
+    bad = str(tmp_path / "bad.txt")
+    for argv in (["word2vec", bad, "--out", str(tmp_path / "v.txt")],
+                 ["train-classifier", bad, "--out", str(tmp_path / "o")],
+                 ["generate", "--text", bad],
+                 ["word2vec-eval", str(tmp_path / "vectors.txt"), "--pairs", bad]):
+        assert cli.main(argv, load_package=lambda: None) == 2
+        err = capsys.readouterr().err
+        assert "not valid UTF-8 at byte 13 (line 2)" in err, err
+    folder = tmp_path / "classes"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "1.txt").write_bytes(b"\xc3")  # cut in the middle of a character
+    assert cli.main(["train-classifier", str(folder), "--out", str(tmp_path / "o")]) == 2
+    assert "not valid UTF-8 at byte 0 (line 1)" in capsys.readouterr().err
+
+
+def test_utf8_offsets_across_read_chunks(tmp_path):
+    path = tmp_path / "big.txt"
+    data = ("é" * ((1 << 20) // 2) + "\n").encode()  # a 2-byte character spans chunk 1/2
+    path.write_bytes(b"a" + data + b"ok\n\x80")
+    assert _args.utf8_problem(str(path)) == (
+        f"bytes that are not valid UTF-8 at byte {1 + len(data) + 3} (line 3): b'\\x80'")
+    path.write_bytes(b"a" + data)
+    assert _args.utf8_problem(str(path)) is None
+
+
+def test_validators_import_no_tensorflow():
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import importlib.util, sys\n"
+            "spec = importlib.util.spec_from_file_location('a', 'keras_rnnx/commands/_args.py')\n"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "assert 'tensorflow' not in sys.modules and 'numpy' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+
+
+# -- checks that need the package (a model file's contents), in-process
+
+def test_truncated_model_files_are_one_line(tmp_path, capsys):
+    import keras
+
+    from keras_rnnx import training
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    whole = tmp_path / "whole.keras"
+    training.save_model(model, str(whole))
+    truncated = tmp_path / "lm.keras"
+    truncated.write_bytes(whole.read_bytes()[:200])
+    (tmp_path / "lm.keras.vocab.json").write_text("{}")
+    assert cli.main(["generate", "--model", str(truncated)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--model" in err and "Traceback" not in err, err
+    clf = tmp_path / "clf"
+    clf.mkdir()
+    (clf / "model.keras").write_bytes(whole.read_bytes()[:200])
+    (clf / "classifier.json").write_text("{}")
+    assert cli.main(["predict", str(clf / "model.keras"), "text"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "classifier.json is missing" not in err, err
+    assert err.startswith("rnnx predict: error: MODEL: ") and "truncated or corrupt" in err, err
+
+
+def test_predict_refuses_non_utf8_standard_input(tmp_path, capsys, monkeypatch):
+    clf = tmp_path / "clf"
+    clf.mkdir()
+    (clf / "model.keras").write_bytes(b"PK")
+    (clf / "classifier.json").write_text("{}")
+    stdin = types.SimpleNamespace(buffer=io.BytesIO(b"fine\nna\xefve\n"))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    assert cli.main(["predict", str(clf), "-"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "rnnx predict: error: standard input line 2: bytes that are not valid UTF-8 "
+        "at byte 2: b'\\xefve'"], err
