@@ -296,6 +296,11 @@ class Translator:
             see `build_model` (`units` per encoder direction).
         lower: lowercase the source in-graph before tokenizing.
 
+    Attributes:
+        network: the `TranslatorNetwork` of `build_model` (the one
+            description of the architecture; search, export and saving use it).
+        model, attention_model: its training and attention models.
+
     Example:
 
     >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=16)
