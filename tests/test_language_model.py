@@ -63,6 +63,20 @@ def test_step_matches_whole_sequence_layers(cell_type):
     np.testing.assert_allclose(log_probs[1], ref[1, 3], atol=1e-5)
 
 
+@pytest.mark.parametrize("cell_type", ["lstm", "gru"])
+def test_generate_under_mixed_precision(cell_type):
+    """The step calls the layers' own cells, so it follows their dtype policy
+    (the weight-tensor step it replaced mixed float32 weights with float16
+    states and failed)."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        lm = LanguageModel(11, embedding_dim=6, units=12, cell_type=cell_type)
+        seqs, scores = lm.generate(np.array([[1, 5, 6]], np.int32), "beam", 4)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert seqs.shape == (1, 1, 4) and scores.dtype == tf.float32
+
+
 def test_prompts_of_different_lengths_are_independent():
     lm = LanguageModel(11, embedding_dim=6, units=12)
     prompts = np.array([[1, 5, 6, 7], [1, 8, 0, 0], [1, 0, 0, 0]], np.int32)

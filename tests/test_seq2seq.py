@@ -224,3 +224,33 @@ def test_save_and_load(reverser, tmp_path):
     np.testing.assert_allclose(a["scores"].numpy(), b["scores"].numpy(), atol=1e-6)
     with pytest.raises(ValueError, match="no config.json"):
         Translator.load(str(tmp_path / "missing"))
+
+
+def test_one_network_three_views_and_strategy_exports(reverser):
+    """The translator is wired once: the encoder sub-model and the step use
+    the training model's own layers, and the inference model the exporters
+    take runs any strategy exactly as `translate` does."""
+    from keras_rnnx import decoding
+
+    net = reverser.network
+    assert net.model is reverser.model and net.attention_model is reverser.attention_model
+    model_layers = {id(layer) for layer in reverser.model.layers}
+    assert all(id(layer) in model_layers for layer in net.encoder.layers)
+    for layer in (net.target_embedding, net.decoder, net.output):
+        assert id(layer) in model_layers
+    ids = reverser.tokenize(["12345", "7", "4081"])
+    for strategy, kwargs in (("greedy", {}), (None, {"beam_width": 3}),
+                             (decoding.BeamSearch(2, 0.5), {})):
+        want = reverser.translate(ids, strategy, **kwargs)
+        got = reverser.inference_model(strategy, **kwargs)(ids)  # eager: rounding may differ
+        np.testing.assert_array_equal(np.asarray(got["sequences"]), want["sequences"].numpy())
+        for key in ("scores", "attention"):
+            np.testing.assert_allclose(np.asarray(got[key]), want[key].numpy(), atol=1e-5)
+    default = reverser.inference_model(with_strings=True)(ids)  # BeamSearch(4)
+    np.testing.assert_array_equal(np.asarray(default["sequences"]),
+                                  reverser.translate(ids, "beam")["sequences"])
+    assert set(default) == {"sequences", "scores", "attention", "translations"}
+    with pytest.raises(TypeError, match="beam_width=4"):
+        reverser.inference_model(4)
+    with pytest.raises(ValueError, match="not both"):
+        reverser.export_tflite("/nonexistent/x.tflite", "beam", beam_width=2)

@@ -1,6 +1,6 @@
 """The step math: one LSTM step and one GRU step, the only place either is
 written. Cells, the default kernels (fast, lean and any-activation loops),
-the TFLite lowerings and the language model's decoding step all call these.
+the TFLite lowerings and (through the cells) the decoding loops all call these.
 
 Both take the *projected input* `x_proj` = x @ W + b (input bias included)
 of one step, so a caller projects however suits it (one product for all

@@ -2,8 +2,9 @@
 
 `LanguageModel` is embedding -> `LSTMX` or `GRUX` layers -> a softmax over
 the vocabulary. Training runs the fast whole-sequence layers; generation
-runs one step at a time through the layers' cells (`model.step`, the
-`step_fn` of `keras_rnnx.decoding`), so a generation function is plain
+runs one step at a time through the same layers' cells (`model.step`, the
+`step_fn` of `keras_rnnx.decoding`: embedding, `rnn.cell(x, states)`, output
+layer, as the translator steps its decoder), so a generation function is
 matrix products, gathers and one `tf.while_loop`: it exports to a
 SavedModel signature and to a builtin-ops TFLite model with no RNN lowering.
 
@@ -165,31 +166,38 @@ class LanguageModel(keras.Model):
         return self.step_fn()(tokens, state)
 
     def step_fn(self):
-        """A step function over the current weights, read once now.
+        """The decoders' step function over this model's layers.
 
-        Call it once outside the decoding loop (as `generate` does): the loop
-        body then holds only matrix products on tensors, no variable reads,
-        which keeps exported graphs frozen and builtin-op TFLite clean.
+        Each token is embedded, run through every recurrent layer's cell
+        (`LSTMCellX` / `GRUCellX`, the very cell, and weights, the
+        whole-sequence layer trains) and projected by the output layer: the
+        one way keras_rnnx runs a cell inside a decoding loop, shared with
+        the translator.
+
+        Returns:
+            `step_fn(tokens [N], state) -> (log_probs float32 [N, V],
+            new_state)`, `state` as `initial_state` builds it.
+
+        Example:
+
+        >>> lm = LanguageModel(vocabulary_size=12, embedding_dim=8, units=16)
+        >>> log_probs, state = lm.step_fn()(tf.constant([1, 5]), lm.initial_state(2))
+        >>> tuple(log_probs.shape)
+        (2, 12)
         """
         if not self.built:
             self.build((None, None))
-        emb = tf.convert_to_tensor(self.embedding.embeddings)
-        layers = []
-        for rnn in self.rnns:
-            cell = rnn.cell
-            bias = tf.convert_to_tensor(cell.bias) if cell.use_bias else None
-            layers.append((cell, tf.convert_to_tensor(cell.kernel),
-                           tf.convert_to_tensor(cell.recurrent_kernel), bias))
-        head_w = tf.convert_to_tensor(self.head.kernel)
-        head_b = tf.convert_to_tensor(self.head.bias)
 
         def step_fn(tokens, state):
-            x = tf.gather(emb, tf.cast(tokens, tf.int32))
+            # the embedding table looked up as the layer does, without the
+            # padding mask the layer would attach (a cell takes no mask)
+            x = tf.cast(tf.gather(self.embedding.embeddings, tf.cast(tokens, tf.int32)),
+                        self.embedding.compute_dtype)
             new_state = []
-            for (cell, w, u, b), s in zip(layers, state):
-                x, s = _cell_step(cell, x, s, w, u, b)
-                new_state.append(s)
-            logits = tf.matmul(x, head_w) + head_b
+            for rnn, s in zip(self.rnns, state):
+                x, s = rnn.cell(x, list(s))
+                new_state.append(tuple(s))
+            logits = self.head(x)
             return tf.nn.log_softmax(tf.cast(logits, tf.float32)), tuple(new_state)
 
         return step_fn
@@ -247,25 +255,6 @@ class LanguageModel(keras.Model):
                 "embedding_dim": self.embedding_dim, "units": self.units,
                 "num_layers": self.num_layers, "cell_type": self.cell_type,
                 "dropout": self.dropout}
-
-
-def _cell_step(cell, x, state, kernel, recurrent_kernel, bias):
-    """One step of an LSTMCellX / GRUCellX on weight tensors (the cells' math)."""
-    from keras_rnnx.kernels.steps import gru_biases, gru_step, lstm_step
-
-    act, ract = cell.activation, cell.recurrent_activation
-    xz = tf.matmul(x, kernel)
-    if len(state) == 2:  # LSTM, gate order i, f, c, o
-        s = lstm_step(xz if bias is None else xz + bias, state[0], state[1],
-                      recurrent_kernel, act, ract)
-        return s.h, (s.h, s.c)
-    (h,) = state
-    in_bias, rec_bias = gru_biases(bias, cell.reset_after, cell.variant)
-    if in_bias is not None:
-        xz = xz + in_bias
-    h = gru_step(xz, h, recurrent_kernel, rec_bias, act, ract,
-                 reset_after=cell.reset_after, variant=cell.variant).h
-    return h, (h,)
 
 
 def compile_language_model(model, learning_rate=3e-3):

@@ -1,6 +1,6 @@
 """A character-level seq2seq translator with Bahdanau attention.
 
-The model (functional API):
+The network is described once, by `build_model` (functional API):
 
     source ids -> Embedding(mask_zero) -> BiDirectional(LSTMX | GRUX,
     return_sequences, return_state) -> encoder outputs, final states
@@ -8,12 +8,18 @@ The model (functional API):
     target ids (shifted right) -> Embedding -> AttentionDecoder -> Dense
     -> logits over the target characters
 
-trained with teacher forcing and a loss masked on padding. Inference encodes
-the source once, puts the encoder outputs and their key projection into the
-decoder state, and runs a `keras_rnnx.decoding` strategy (greedy search,
-beam search, sampling) over a step function, all inside one `tf.function`,
-which also re-runs the decoder on the best sequence to return its attention
-weights.
+and returned as a `TranslatorNetwork`: the training model (teacher forcing,
+a loss masked on padding), the attention model and the encoder sub-model
+(source ids -> encoder outputs, bridged initial decoder state) are
+functional views of the same layers, and the decoding step calls the same
+target embedding, decoder cell and output layer. Inference encodes the
+source once with the encoder sub-model, puts the encoder outputs and their
+key projection into the decoder state, and runs a `keras_rnnx.decoding`
+strategy (greedy search, beam search, sampling) over the step, all inside
+one `tf.function`, which also re-runs the decoder on the best sequence to
+return its attention weights. The inference model the exporters take is
+functional as well: source ids -> encoder sub-model -> `TranslateLayer`
+(the strategy over the step).
 
 Source strings are tokenized in-graph by `source_tokenizer` (a characters
 `keras_rnnx.text.Tokenizer`: Unicode lowercase, code points kept as given,
@@ -98,6 +104,86 @@ def source_vocabulary_from_texts(texts, lower=True):
     return sorted(c.decode("utf-8") for c in unique)
 
 
+class TranslatorNetwork:
+    """The translator's network, wired once by `build_model`.
+
+    One set of layers and three views of it: the training model, the
+    attention model and the encoder sub-model are functional `keras.Model`s
+    over the same graph, and the decoding step (`step`) calls the same
+    target embedding, decoder cell and output layer the training graph
+    calls, so training, search and export run the same weights through the
+    same code.
+
+    Attributes:
+        model: `[source_ids (B, Ts), target_in (B, Tt)] -> logits (B, Tt, V)`,
+            the training model (teacher forcing).
+        attention_model: the same inputs -> attention weights `(B, Tt, Ts)`.
+        encoder: `source_ids (B, Ts) -> [encoder outputs (B, Ts, 2 * units),
+            *initial decoder state]` (the bridged final encoder states).
+        target_embedding: the target token `Embedding`.
+        decoder: the `AttentionDecoder` (its `cell` is the decoding step).
+        output: the `Dense` layer giving logits over the target ids.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> net = build_model(12, 13, 5, embedding_dim=4, units=8)
+    >>> state = net.initial_state(tf.constant([[2, 3, 0], [4, 0, 0]]))
+    >>> logits, weights, state = net.step(tf.constant([START_ID, START_ID]), state)
+    >>> tuple(logits.shape), tuple(weights.shape)
+    ((2, 13), (2, 3))
+    """
+
+    def __init__(self, model, attention_model, encoder, target_embedding, decoder, output):
+        self.model = model
+        self.attention_model = attention_model
+        self.encoder = encoder
+        self.target_embedding = target_embedding
+        self.decoder = decoder
+        self.output = output
+
+    def decoder_state(self, source_ids, encoded):
+        """The decoder state nest for `encoded`, the encoder sub-model's
+        outputs on `source_ids` (padding, id 0, masked out of attention).
+
+        Args:
+            source_ids: int `[B, Ts]` source ids.
+            encoded: `[encoder outputs, *bridged states]` from `encoder`.
+
+        Returns:
+            The `AttentionDecoderCell` state dict (keys precomputed).
+        """
+        enc_out, bridged = encoded[0], list(encoded[1:])
+        mask = tf.not_equal(tf.cast(source_ids, tf.int32), PAD_ID)
+        return self.decoder.cell.get_initial_state(enc_out, mask, bridged)
+
+    def initial_state(self, source_ids):
+        """Encodes int `[B, Ts]` `source_ids` into the decoder state nest.
+
+        Args:
+            source_ids: int `[B, Ts]` source ids, right-padded with 0.
+
+        Returns:
+            The state dict `step` takes.
+        """
+        source_ids = tf.cast(source_ids, tf.int32)
+        encoded = self.encoder(source_ids, training=False)
+        return self.decoder_state(source_ids, encoded)
+
+    def step(self, tokens, state):
+        """One decoding step: target embedding, decoder cell, output layer.
+
+        Args:
+            tokens: int32 `[N]` previous target tokens.
+            state: the decoder state nest (leading dimension `N`).
+
+        Returns:
+            `(logits [N, V], attention weights [N, Ts], new_state)`.
+        """
+        (out, weights), state = self.decoder.cell(self.target_embedding(tokens), state)
+        return self.output(out), weights, state
+
+
 def build_model(
     source_vocab_size,
     target_vocab_size,
@@ -109,11 +195,34 @@ def build_model(
     cell="lstm",
     normalize=False,
 ):
-    """The training model: `[source_ids (B, Ts), target_in (B, Tt)] -> logits`.
+    """The translator's network, described once (functional API).
 
-    `target_in` is the target shifted right (start token first). Returns
-    `(model, attention_model)` sharing layers; the second returns the
-    attention weights `(B, Tt, Ts)` for the same inputs.
+        source ids -> Embedding(mask_zero) -> BiDirectional(LSTMX | GRUX)
+        -> encoder outputs, final states -> bridge (Dense per state)
+        target ids (shifted right) -> Embedding -> AttentionDecoder -> Dense
+
+    Args:
+        source_vocab_size: number of source ids (specials included).
+        target_vocab_size: number of target ids (specials included).
+        target_length: length of the teacher-forced target input.
+        embedding_dim: size of both embeddings.
+        units: encoder units per direction.
+        decoder_units: decoder cell units (default `2 * units`).
+        attention_units: Bahdanau attention units (default `decoder_units`).
+        cell: "lstm" (`LSTMX`/`LSTMCellX`) or "gru" (`GRUX`/`GRUCellX`).
+        normalize: weight-normalized attention energy.
+
+    Returns:
+        A `TranslatorNetwork`: the training model (`[source_ids (B, Ts),
+        target_in (B, Tt)] -> logits`, `target_in` the target shifted right,
+        start token first), the attention model, the encoder sub-model and
+        the step, all sharing one set of layers.
+
+    Example:
+
+    >>> net = build_model(12, 13, 5, embedding_dim=4, units=8)
+    >>> [t.shape[-1] for t in net.model.outputs]
+    [13]
     """
     for name, value in (
         ("source_vocab_size", source_vocab_size),
@@ -150,9 +259,9 @@ def build_model(
                 name=f"bridge_{i}",
             )(both)
         )
-    tgt_emb = keras.layers.Embedding(
+    target_embedding = keras.layers.Embedding(
         target_vocab_size, embedding_dim, name="target_embedding"
-    )(target_in)
+    )
     decoder = AttentionDecoder(
         AttentionDecoderCell(
             cell_cls(decoder_units),
@@ -161,11 +270,17 @@ def build_model(
         unroll=True,
         name="decoder",
     )
-    dec_out, weights = decoder(tgt_emb, enc_out, initial_state=bridged)
-    logits = keras.layers.Dense(target_vocab_size, name="output")(dec_out)
-    model = keras.Model([source, target_in], logits, name="translator")
-    attention_model = keras.Model([source, target_in], weights, name="attention")
-    return model, attention_model
+    output = keras.layers.Dense(target_vocab_size, name="output")
+    dec_out, weights = decoder(target_embedding(target_in), enc_out, initial_state=bridged)
+    logits = output(dec_out)
+    return TranslatorNetwork(
+        model=keras.Model([source, target_in], logits, name="translator"),
+        attention_model=keras.Model([source, target_in], weights, name="attention"),
+        encoder=keras.Model(source, [enc_out, *bridged], name="source_encoder"),
+        target_embedding=target_embedding,
+        decoder=decoder,
+        output=output,
+    )
 
 
 class Translator:
@@ -180,6 +295,11 @@ class Translator:
         embedding_dim, units, decoder_units, attention_units, cell, normalize:
             see `build_model` (`units` per encoder direction).
         lower: lowercase the source in-graph before tokenizing.
+
+    Attributes:
+        network: the `TranslatorNetwork` of `build_model` (the one
+            description of the architecture; search, export and saving use it).
+        model, attention_model: its training and attention models.
 
     Example:
 
@@ -245,7 +365,7 @@ class Translator:
         self.target_vocab = Vocabulary(target_vocabulary, specials=TARGET_SPECIALS,
                                        tokenizer=target_tokenizer())
         self.max_length = int(max_target_length) + 1  # with the end token
-        self.model, self.attention_model = build_model(
+        self.network = build_model(
             len(source_vocabulary) + _SOURCE_SPECIALS,
             len(target_vocabulary) + _TARGET_SPECIALS,
             self.max_length,
@@ -256,6 +376,8 @@ class Translator:
             cell=cell,
             normalize=normalize,
         )
+        self.model = self.network.model
+        self.attention_model = self.network.attention_model
         # codepoint -> id as a dense table (a constant, not a resource: the
         # SavedModel needs nothing tracked); codepoints past it are unknown
         table = np.full(max(ord(c) for c in source_vocabulary) + 2,
@@ -370,44 +492,37 @@ class Translator:
         )
 
     # ------------------------------------------------------------- inference
-    def _layer(self, name):
-        return self.model.get_layer(name)
-
     def initial_state(self, source_ids):
-        """Encodes `source_ids` into the decoder state nest (keys precomputed)."""
-        mask = tf.not_equal(source_ids, PAD_ID)
-        emb = self._layer("source_embedding")(source_ids)
-        encoded = self._layer("encoder")(emb, mask=mask)
-        enc_out, states = encoded[0], encoded[1:]
-        n = len(states) // 2
-        bridged = [
-            self._layer(f"bridge_{i}")(tf.concat([states[i], states[n + i]], -1))
-            for i in range(n)
-        ]
-        cell = self._layer("decoder").cell
-        return cell.get_initial_state(enc_out, mask, bridged)
+        """Encodes int `[B, Ts]` `source_ids` into the decoder state nest
+        (`TranslatorNetwork.initial_state`: the encoder sub-model, keys
+        precomputed)."""
+        return self.network.initial_state(source_ids)
 
     def step_fn(self, tokens, state):
-        """The decoding contract: `(tokens [N], state) -> (log_probs [N,V], state)`."""
-        x = self._layer("target_embedding")(tokens)
-        (out, _), state = self._layer("decoder").cell(x, state)
-        logits = self._layer("output")(out)
+        """The decoding contract: `(tokens [N], state) -> (log_probs [N,V], state)`
+        (`TranslatorNetwork.step` with a log-softmax)."""
+        logits, _, state = self.network.step(tokens, state)
         return tf.nn.log_softmax(tf.cast(logits, tf.float32)), state
 
     def _force_attention(self, state, sequences):
         """Attention weights `[B, L, Ts]` of the decoder fed `sequences`."""
-        emb = self._layer("target_embedding")
-        cell = self._layer("decoder").cell
         batch = tf.shape(sequences)[0]
         tokens = tf.fill([batch], START_ID)
         done = tf.zeros([batch], tf.bool)
         weights = []
         for t in range(self.max_length):
-            (_, w), state = cell(emb(tokens), state)
+            _, w, state = self.network.step(tokens, state)
             weights.append(tf.where(tf.expand_dims(done, -1), tf.zeros_like(w), w))
             tokens = sequences[:, t]
             done = done | tf.equal(tokens, END_ID)
         return tf.stack(weights, axis=1)
+
+    def _decode(self, state, strategy):
+        """The search on a decoder state: the dict `search` returns."""
+        sequences, scores = strategy(self.step_fn, state, START_ID, END_ID, self.max_length)
+        sequences, scores = sequences[:, 0], scores[:, 0]  # the best of [B, R]
+        attention = self._force_attention(state, sequences)
+        return {"sequences": sequences, "scores": scores, "attention": attention}
 
     def search(self, source_ids, strategy=None, *, beam_width=None, length_penalty=None):
         """Decodes with a `keras_rnnx.decoding` strategy; the graph of `translate`.
@@ -428,12 +543,7 @@ class Translator:
             `attention` float32 `[B, L, Ts]`.
         """
         strategy = _decoding_strategy(strategy, beam_width, length_penalty)
-        source_ids = tf.cast(source_ids, tf.int32)
-        state = self.initial_state(source_ids)
-        sequences, scores = strategy(self.step_fn, state, START_ID, END_ID, self.max_length)
-        sequences, scores = sequences[:, 0], scores[:, 0]  # the best of [B, R]
-        attention = self._force_attention(state, sequences)
-        return {"sequences": sequences, "scores": scores, "attention": attention}
+        return self._decode(self.initial_state(source_ids), strategy)
 
     def translate_function(self, strategy=None, *, beam_width=None, length_penalty=None,
                            jit_compile=False):
@@ -481,26 +591,67 @@ class Translator:
         return float(np.mean([p == t for p, t in zip(predicted, targets)]))
 
     # ----------------------------------------------------------------- export
-    def inference_model(self, beam_width=4, with_strings=False):
-        """A `keras.Model`: `source_ids (B, Ts) int32 -> {"sequences",
-        "scores", "attention"}` (and `"translations"` strings when
-        `with_strings`), running the search in its graph; what the exporters
-        take."""
+    def inference_model(self, strategy=None, *, beam_width=None, length_penalty=None,
+                        with_strings=False):
+        """The functional model the exporters take.
+
+        `source_ids -> encoder sub-model -> search`: the encoder is the
+        network's own sub-model, and the last layer runs the strategy over
+        the network's step (the graph of `search`).
+
+        Args:
+            strategy: a `keras_rnnx.decoding` strategy, its name or config
+                dict; default "beam" (`BeamSearch(4)`).
+            beam_width, length_penalty: the `BeamSearch(beam_width,
+                length_penalty)` shortcut, as in `search`; not with `strategy`.
+            with_strings: also return `"translations"` (strings).
+
+        Returns:
+            A `keras.Model`: int32 `source_ids (B, Ts)` -> `{"sequences"
+            (B, L), "scores" (B,), "attention" (B, L, Ts)}` (and
+            `"translations"` (B,) with `with_strings`).
+
+        Example:
+
+        >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
+        >>> m = t.inference_model("greedy")
+        >>> sorted(m(t.encode_sources(["12"])))
+        ['attention', 'scores', 'sequences']
+        """
+        strategy = _decoding_strategy(strategy, beam_width, length_penalty, default="beam")
         ids = keras.Input((None,), dtype="int32", name="source_ids")
-        outputs = TranslateLayer(self, beam_width, with_strings, name="translate")(ids)
+        encoded = self.network.encoder(ids)
+        outputs = TranslateLayer(self, strategy, with_strings, name="translate")(
+            [ids, *encoded])
         return keras.Model(ids, outputs, name="translator_inference")
 
-    def export_saved_model(self, path, beam_width=4, overwrite=True):
+    def export_saved_model(self, path, strategy=None, *, beam_width=None,
+                           length_penalty=None, overwrite=True):
         """SavedModel for TF Serving, written with `keras_rnnx.export`.
 
         Signatures: `serving_default` (int32 `source_ids` `[B, Ts]`) and
         `translate` (raw strings `text` `[B]`, tokenized in-graph), both
         returning `translations` (strings), `sequences` `[B, L]`, `scores`
-        `[B]` and `attention` `[B, L, Ts]` of the best beam.
+        `[B]` and `attention` `[B, L, Ts]` of the strategy's best hypothesis.
+
+        Args:
+            path: the SavedModel folder (written atomically).
+            strategy, beam_width, length_penalty: as in `inference_model`
+                (default `BeamSearch(4)`).
+            overwrite: replace an existing `path`.
+
+        Returns:
+            What `keras_rnnx.export.to_saved_model` returns.
+
+        Example:
+
+        >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
+        >>> _ = t.export_saved_model("/tmp/doctest_translator", beam_width=2)
         """
         from keras_rnnx.export import to_saved_model
 
-        model = self.inference_model(beam_width, with_strings=True)
+        model = self.inference_model(strategy, beam_width=beam_width,
+                                     length_penalty=length_penalty, with_strings=True)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def translate(text):
@@ -509,12 +660,30 @@ class Translator:
         return to_saved_model(model, path, signatures={"translate": translate},
                               overwrite=overwrite)
 
-    def export_tflite(self, path, beam_width=4, overwrite=True):
+    def export_tflite(self, path, strategy=None, *, beam_width=None, length_penalty=None,
+                      overwrite=True):
         """Builtin-op TFLite: int32 `source_ids` `[B, Ts]` -> `sequences`,
-        `scores`, `attention` (written with `keras_rnnx.export.to_tflite`)."""
+        `scores`, `attention` (written with `keras_rnnx.export.to_tflite`).
+
+        Args:
+            path: the `.tflite` file (written atomically).
+            strategy, beam_width, length_penalty: as in `inference_model`
+                (default `BeamSearch(4)`; sampling only with `seed=None`).
+            overwrite: replace an existing `path`.
+
+        Returns:
+            What `keras_rnnx.export.to_tflite` returns.
+
+        Example:
+
+        >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
+        >>> _ = t.export_tflite("/tmp/doctest_translator.tflite", "greedy")
+        """
         from keras_rnnx.export import to_tflite
 
-        return to_tflite(self.inference_model(beam_width), path, overwrite=overwrite)
+        model = self.inference_model(strategy, beam_width=beam_width,
+                                     length_penalty=length_penalty)
+        return to_tflite(model, path, overwrite=overwrite)
 
     def save_config(self, path):
         """The translator's config (vocabularies, sizes) as JSON, atomically."""
@@ -545,9 +714,9 @@ class Translator:
         return translator
 
 
-def _decoding_strategy(strategy, beam_width, length_penalty):
-    """The strategy of `Translator.search`'s arguments: `strategy` (default
-    "greedy"), or `BeamSearch(beam_width, length_penalty)`."""
+def _decoding_strategy(strategy, beam_width, length_penalty, default="greedy"):
+    """The strategy of `Translator.search`'s arguments: `strategy` (else
+    `default`), or `BeamSearch(beam_width, length_penalty)`."""
     from keras_rnnx import decoding
 
     if isinstance(strategy, (int, np.integer)) and not isinstance(strategy, bool):
@@ -561,7 +730,7 @@ def _decoding_strategy(strategy, beam_width, length_penalty):
                 "`length_penalty` goes with `beam_width`; otherwise pass "
                 "strategy=BeamSearch(..., length_penalty=...)"
             )
-        return decoding.get("greedy" if strategy is None else strategy)
+        return decoding.get(default if strategy is None else strategy)
     if strategy is not None:
         raise ValueError(
             f"pass `strategy` or `beam_width`, not both (got {strategy!r} and {beam_width!r})"
@@ -605,24 +774,46 @@ def _bucketed_dataset(x, target_in, target_out, batch_size, seed=0, chunk=32):
 
 
 class TranslateLayer(keras.layers.Layer):
-    """Wraps `Translator.search` as a layer so exporters see a Keras model."""
+    """The inference model's last layer: a decoding strategy over the
+    translator's step, on the encoder sub-model's outputs.
 
-    def __init__(self, translator, beam_width=4, with_strings=False, **kwargs):
+    Args:
+        translator: the `Translator` (its network's step layers are tracked
+            here; the encoder's are tracked by the encoder sub-model).
+        strategy: a `keras_rnnx.decoding` strategy.
+        with_strings: also return `"translations"`.
+
+    Call arguments:
+        inputs: `[source_ids (B, Ts), encoder outputs, *bridged states]`.
+
+    Returns:
+        The dict of `Translator.search`.
+    """
+
+    def __init__(self, translator, strategy, with_strings=False, **kwargs):
         super().__init__(**kwargs)
         self._translator = translator
-        self.translator_model = translator.model  # tracks the variables
-        self.beam_width = int(beam_width)
+        net = translator.network
+        self.step_layers = [net.target_embedding, net.decoder, net.output]
+        self.strategy = strategy
         self.with_strings = bool(with_strings)
         self.built = True
 
-    def call(self, source_ids):
-        out = self._translator.search(source_ids, beam_width=self.beam_width)
+    def call(self, inputs, mask=None):
+        # `mask`: the source padding mask the encoder outputs carry; the
+        # decoder state takes it from `source_ids` (the same mask)
+        source_ids, encoded = inputs[0], inputs[1:]
+        t = self._translator
+        out = t._decode(t.network.decoder_state(source_ids, encoded), self.strategy)
         if self.with_strings:
-            out["translations"] = self._translator.detokenize(out["sequences"])
+            out["translations"] = t.detokenize(out["sequences"])
         return out
 
-    def compute_output_spec(self, source_ids):
-        batch, steps = source_ids.shape[0], source_ids.shape[1]
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_spec(self, inputs, mask=None):
+        batch, steps = inputs[0].shape[0], inputs[0].shape[1]
         length = self._translator.max_length
         spec = {
             "sequences": keras.KerasTensor((batch, length), "int32"),
