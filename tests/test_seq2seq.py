@@ -1,5 +1,6 @@
 """The date data and the attention translator."""
 import datetime
+import os
 
 import numpy as np
 import pytest
@@ -254,3 +255,35 @@ def test_one_network_three_views_and_strategy_exports(reverser):
         reverser.inference_model(4)
     with pytest.raises(ValueError, match="not both"):
         reverser.export_tflite("/nonexistent/x.tflite", "beam", beam_width=2)
+
+
+@pytest.mark.slow
+def test_readme_translator_block_runs_as_written(tmp_path, monkeypatch):
+    """The README's attention/translator block, run as written (its free
+    tensors given small values): `t.fit` works without an explicit
+    `compile()`, and both exports are written."""
+    import re
+
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"),
+                  encoding="utf-8").read()
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S)
+              if "Translator(" in b]
+    assert len(blocks) == 1
+    rng = np.random.default_rng(0)
+    batch, source, target = 2, 7, 4
+    free = dict(
+        query=rng.normal(size=(batch, 16)).astype("float32"),
+        encoder_outputs=rng.normal(size=(batch, source, 32)).astype("float32"),
+        mask=np.arange(source)[None, :] < np.array([[7], [3]]),
+        target_embeddings=rng.normal(size=(batch, target, 8)).astype("float32"),
+        h0=np.zeros((batch, 128), "float32"),
+        c0=np.zeros((batch, 128), "float32"),
+    )
+    monkeypatch.chdir(tmp_path)
+    namespace = dict(free)
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    assert tuple(namespace["context"].shape) == (batch, 32)
+    # the decoder emits [h; context]: 128 units + the 32-wide encoder outputs
+    assert tuple(namespace["outputs"].shape) == (batch, target, 128 + 32)
+    assert (tmp_path / "export" / "reverser" / "saved_model.pb").exists()
+    assert (tmp_path / "export" / "reverser.tflite").stat().st_size > 0

@@ -480,7 +480,7 @@ class Translator:
             vs, vt = validation
             vi, vo = self.encode_targets(vt)
             val = ([self.encode_sources(vs), vi], vo)
-        if self.model.optimizer is None:
+        if getattr(self.model, "optimizer", None) is None:  # never compiled
             self.compile()
         if bucket:
             data = _bucketed_dataset(x, target_in, target_out, batch_size, seed)
