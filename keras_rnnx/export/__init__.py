@@ -35,6 +35,8 @@ an app feeds one step (or a chunk of steps) at a time and carries the state
 itself. Only uni-directional layers can stream.
 """
 from keras_rnnx._atomic import ExportError
+from keras_rnnx.export.micro import (
+    MICRO_OPS, MicroRunner, arena_size, is_micro_file, load_micro, to_c_source)
 from keras_rnnx.export.runner import TFLiteRunner, load_tflite
 from keras_rnnx.export.saved_model import to_saved_model
 from keras_rnnx.export.tflite import (
@@ -51,6 +53,12 @@ __all__ = [
     "load_tflite",
     "tflite_ops",
     "TFLiteRunner",
+    "load_micro",
+    "MicroRunner",
+    "arena_size",
+    "to_c_source",
+    "is_micro_file",
+    "MICRO_OPS",
     "verify",
     "VerifyReport",
     "ExportCheck",

@@ -9,11 +9,13 @@ import numpy as np
 
 from keras_rnnx._atomic import ExportError, check_target, write_bytes
 from keras_rnnx.export._model import (
-    _METADATA_NAME, _all_layers, _check_model, _check_streamable)
+    _METADATA_NAME, _all_layers, _check_model, _check_streamable, _input_layout)
 from keras_rnnx.export.saved_model import _write_archive, _write_saved_model
 
 QUANTIZE_MODES = (None, "dynamic", "float16", "int8")
 LSTM_KERNELS = ("loop", "fused")
+TARGETS = ("litert", "micro")
+MICRO_QUANTIZE_MODES = (None,)
 
 
 def _check_tflite_layers(model, streaming):
@@ -109,6 +111,15 @@ def _finish_flatbuffer(data, info, signatures=None):
     bad = sorted({n for n in names if n.startswith("CUSTOM") or "FLEX" in n.upper()})
     if bad:
         raise ExportError(f"the converted model uses non-builtin ops {bad}")
+    if info.get("target") == "micro":
+        from keras_rnnx.export.micro import MICRO_OPS
+
+        missing = sorted(set(names) - MICRO_OPS)
+        if missing:
+            raise ExportError(
+                f"target: 'micro': the converted model uses ops TensorFlow Lite "
+                f"for Microcontrollers has no kernel for: {missing} (from a "
+                "layer or activation TFLM cannot run; see README 'Microcontrollers')")
     variables = [
         {"index": i, "shape": list(t.shape), "name": t.name.decode() if isinstance(t.name, bytes) else t.name}
         for i, t in enumerate(m.subgraphs[0].tensors) if t.isVariable
@@ -153,8 +164,9 @@ def _representative(representative_data, input_names):
 
 
 def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel="loop",
-              streaming=False, *, overwrite=False):
-    """Converts `model` to a builtin-op `.tflite` file with dynamic batch and time.
+              streaming=False, *, target="litert", time_steps=None, overwrite=False):
+    """Converts `model` to a builtin-op `.tflite` file with dynamic batch and
+    time (LiteRT), or with static shapes for microcontrollers.
 
     Args:
         model: a built `keras.Model` with declared inputs; recurrent layers
@@ -171,6 +183,13 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
             padding; GRUs keep the loop kernel; quantize None or "dynamic").
         streaming: export a single-step model with explicit state inputs and
             outputs (uni-directional layers only; loop kernel).
+        target: "litert" (dynamic batch and time) or "micro" (TensorFlow
+            Lite for Microcontrollers: batch 1, a fixed time dimension, every
+            shape static, only ops TFLM registers; recurrent layers unrolled
+            by the "tflite_micro" lowering; `quantize` None; not streaming;
+            `lstm_kernel` "loop"). The file's metadata says `target`.
+        time_steps: for target="micro", the time dimension of inputs the
+            model declares with `None` time (must match a fixed one).
         overwrite: replace an existing `path`.
 
     Returns:
@@ -181,8 +200,10 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
         TypeError: `model` is not a `keras.Model`.
         ExportError (a ValueError): bad arguments, `path` exists (without
             `overwrite`) or cannot be written, a layer TFLite cannot run with
-            builtin ops (Keras' own RNN layers, mixed precision), or a
-            failed conversion; nothing is written at `path` then.
+            builtin ops (Keras' own RNN layers, mixed precision), for
+            target="micro" a layer setting or op TFLM cannot run (named in
+            the message), or a failed conversion; nothing is written at
+            `path` then.
 
     Example:
 
@@ -198,8 +219,16 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
     >>> run(np.array([[3, 4, 5, 0]], "int32")).shape
     (1, 2)
     """
+    if target not in TARGETS:
+        raise ExportError(f"target: expected one of {TARGETS}, got {target!r}")
     if quantize not in QUANTIZE_MODES:
         raise ExportError(f"quantize: expected one of {QUANTIZE_MODES}, got {quantize!r}")
+    if target == "micro":
+        return _to_micro(model, path, quantize, representative_data, lstm_kernel,
+                         streaming, time_steps, overwrite)
+    if time_steps is not None:
+        raise ExportError("time_steps: applies to target='micro' only (LiteRT "
+                          "exports keep the model's time dimension)")
     if lstm_kernel not in LSTM_KERNELS:
         raise ExportError(f"lstm_kernel: expected one of {LSTM_KERNELS}, got {lstm_kernel!r}")
     if quantize == "int8" and representative_data is None:
@@ -228,6 +257,42 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
         serving = {k: info[k] for k in ("inputs", "outputs", "output_kind", "output_keys",
                                         "states", "streaming")}
         return dict(info, lstm_kernel=lstm_kernel, quantize=quantize), {"serving_default": serving}
+
+    return _convert(write, path, quantize=quantize, representative_data=representative_data,
+                    overwrite=overwrite)
+
+
+def _to_micro(model, path, quantize, representative_data, lstm_kernel, streaming,
+              time_steps, overwrite):
+    """`to_tflite(target="micro")`: checks, then the one conversion path."""
+    from keras_rnnx.export.micro import check_micro_layers, micro_embeddings
+
+    if quantize not in MICRO_QUANTIZE_MODES:
+        raise ExportError(
+            f"quantize: {quantize!r} is not supported with target='micro' yet "
+            f"(supported: {MICRO_QUANTIZE_MODES})")
+    if lstm_kernel != "loop":
+        raise ExportError("lstm_kernel: target='micro' unrolls every recurrent layer "
+                          "itself; leave lstm_kernel='loop'")
+    if streaming:
+        raise ExportError("streaming: not supported with target='micro'")
+    if time_steps is not None and (isinstance(time_steps, bool)
+                                   or not isinstance(time_steps, int) or time_steps < 1):
+        raise ExportError(f"time_steps: expected a positive int, got {time_steps!r}")
+    _check_model(model)
+    check_target(path, overwrite)
+    _check_tflite_layers(model, False)
+    check_micro_layers(model)
+    fixed = (1, time_steps)
+    _input_layout(model, fixed)  # shape errors before any tracing
+
+    def write(saved):
+        with micro_embeddings(model):
+            info = _write_saved_model(model, saved, lowering="tflite_micro", fixed=fixed)
+        serving = {k: info[k] for k in ("inputs", "outputs", "output_kind", "output_keys",
+                                        "states", "streaming")}
+        return dict(info, lstm_kernel="micro", quantize=quantize, target="micro",
+                    batch_size=1), {"serving_default": serving}
 
     return _convert(write, path, quantize=quantize, representative_data=representative_data,
                     overwrite=overwrite)

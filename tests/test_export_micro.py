@@ -1,0 +1,199 @@
+"""Microcontroller exports (`to_tflite(target="micro")`), each run with the
+TensorFlow Lite for Microcontrollers reference interpreter (`tflite-micro`)
+and compared with Keras."""
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_rnnx import GRUX, LSTMX, BiDirectional, export
+from keras_rnnx._atomic import ExportError
+
+pytest.importorskip("tflite_micro")
+
+TOL = 1e-4
+T, D = 6, 3
+
+
+def _export_and_run(model, x, path, **kwargs):
+    info = export.to_tflite(model, str(path), target="micro", **kwargs)
+    run = export.load_micro(str(path))
+    return info, run, run(x)
+
+
+def _layer(kind, rs, **kw):
+    if kind == "lstm":
+        return LSTMX(5, return_sequences=rs, **kw)
+    if kind == "gru_after":
+        return GRUX(5, return_sequences=rs, **kw)
+    if kind == "gru_before":
+        return GRUX(5, reset_after=False, return_sequences=rs, **kw)
+    return GRUX(5, variant="simplified", return_sequences=rs, **kw)
+
+
+@pytest.mark.parametrize("rs", [False, True])
+@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+def test_float_layers_match_keras_on_tflm(tmp_path, kind, rs):
+    x = np.random.default_rng(0).normal(size=(1, T, D)).astype("float32")
+    inp = keras.Input((T, D), name="frames")
+    model = keras.Model(inp, _layer(kind, rs)(inp))
+    info, run, y = _export_and_run(model, x, tmp_path / "m.tflite")
+    ref = model(x).numpy()
+    assert y.shape == ref.shape == ((1, T, 5) if rs else (1, 5))
+    assert np.abs(ref).max() > 1e-2
+    np.testing.assert_allclose(y, ref, atol=TOL)
+    assert info["target"] == "micro" and set(info["ops"]) <= export.MICRO_OPS
+    assert "WHILE" not in info["ops"]
+    assert export.is_micro_file(str(tmp_path / "m.tflite"))
+
+
+@pytest.mark.parametrize("rs", [False, True])
+def test_go_backwards_and_dynamic_time_with_time_steps(tmp_path, rs):
+    x = np.random.default_rng(1).normal(size=(1, T, D)).astype("float32")
+    inp = keras.Input((None, D))
+    model = keras.Model(inp, LSTMX(4, go_backwards=True, return_sequences=rs)(inp))
+    info, run, y = _export_and_run(model, x, tmp_path / "m.tflite", time_steps=T)
+    np.testing.assert_allclose(y, model(x).numpy(), atol=TOL)
+    assert run.input_details[0]["shape"].tolist() == [1, T, D]
+
+
+def _ids_model(body):
+    ids = keras.Input((8,), dtype="int32", name="ids")
+    e = keras.layers.Embedding(30, 4, mask_zero=True)(ids)
+    return keras.Model(ids, body(e))
+
+
+IDS = [np.array([[3, 4, 5, 9, 2, 0, 0, 0]], "int32"),
+       np.array([[7, 1, 1, 1, 1, 1, 1, 6]], "int32"),
+       np.array([[0, 0, 0, 0, 0, 0, 0, 0]], "int32")]
+
+
+def test_masked_embedding_two_layers_and_dense_head(tmp_path):
+    def body(e):
+        h = GRUX(6, return_sequences=True)(e)
+        h = LSTMX(5)(h)
+        return keras.layers.Dense(3, name="logits")(h)
+
+    model = _ids_model(body)
+    path = tmp_path / "m.tflite"
+    info = export.to_tflite(model, str(path), target="micro")
+    run = export.load_micro(str(path))
+    assert run.input_details[0]["dtype"] == np.int32
+    for ids in IDS:
+        np.testing.assert_allclose(run(ids), model(ids).numpy(), atol=TOL)
+    assert "SELECT" not in info["ops"]
+
+
+@pytest.mark.parametrize("rs", [False, True])
+@pytest.mark.parametrize("merge", ["concat", "sum", "ave", "mul", None])
+def test_bidirectional_all_merge_modes_masked(tmp_path, merge, rs):
+    model = _ids_model(lambda e: BiDirectional(GRUX(5, return_sequences=rs),
+                                               merge_mode=merge)(e))
+    path = tmp_path / "m.tflite"
+    export.to_tflite(model, str(path), target="micro")
+    run = export.load_micro(str(path))
+    for ids in IDS[:2]:
+        ref = model(ids)
+        got = run(ids)
+        if merge is None:
+            got = [got[n] for n in run.outputs]
+            assert len(got) == len(ref) == 2
+            for g, r in zip(got, ref):
+                np.testing.assert_allclose(g, r.numpy(), atol=TOL)
+        else:
+            np.testing.assert_allclose(got, ref.numpy(), atol=TOL)
+
+
+def test_bidirectional_lstm_unmasked(tmp_path):
+    x = np.random.default_rng(2).normal(size=(1, T, D)).astype("float32")
+    inp = keras.Input((T, D))
+    model = keras.Model(inp, BiDirectional(LSTMX(4, return_sequences=True))(inp))
+    _, _, y = _export_and_run(model, x, tmp_path / "m.tflite")
+    np.testing.assert_allclose(y, model(x).numpy(), atol=TOL)
+
+
+def _seq_model(layer, steps=T):
+    inp = keras.Input((steps, D))
+    return keras.Model(inp, layer(inp))
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: _seq_model(keras.layers.Dense(2)), ["time_steps"]),
+    (lambda: _seq_model(LSTMX(3, activation="softplus"), steps=None),
+     ["lstmx", "activation", "softplus"]),
+    (lambda: _seq_model(GRUX(3, recurrent_activation="gelu")),
+     ["grux", "recurrent_activation", "gelu"]),
+])
+def test_refusals_name_the_setting_and_write_nothing(tmp_path, make, words):
+    model = make()
+    path = tmp_path / "m.tflite"
+    kwargs = {"time_steps": 4} if words[0] == "time_steps" else {}
+    with pytest.raises(ExportError) as err:
+        export.to_tflite(model, str(path), target="micro", **kwargs)
+    for w in words:
+        assert w in str(err.value)
+    assert not path.exists()
+
+
+def test_stateful_and_bad_arguments_refused(tmp_path):
+    inp = keras.Input((T, D), batch_size=1)
+    stateful = keras.Model(inp, LSTMX(3, stateful=True)(inp))
+    dynamic = _seq_model(GRUX(3), steps=None)
+    path = str(tmp_path / "m.tflite")
+    cases = [
+        (stateful, {}, ["stateful"]),
+        (dynamic, {}, ["time_steps", "dynamic time"]),
+        (dynamic, {"time_steps": 0}, ["time_steps"]),
+        (dynamic, {"quantize": "dynamic"}, ["quantize"]),
+        (dynamic, {"time_steps": 4, "lstm_kernel": "fused"}, ["lstm_kernel"]),
+        (dynamic, {"time_steps": 4, "streaming": True}, ["streaming"]),
+        (dynamic, {"target": "mcu"}, ["target"]),
+    ]
+    for model, kwargs, words in cases:
+        kwargs = dict({"target": "micro"}, **kwargs)
+        with pytest.raises(ExportError) as err:
+            export.to_tflite(model, path, **kwargs)
+        for w in words:
+            assert w in str(err.value), (kwargs, str(err.value))
+        assert not os.path.exists(path)
+    with pytest.raises(ExportError, match="time_steps"):
+        export.to_tflite(dynamic, path, time_steps=4)
+
+
+def test_arena_is_the_smallest_that_allocates_and_c_source(tmp_path):
+    model = _seq_model(GRUX(4))
+    path = str(tmp_path / "m.tflite")
+    export.to_tflite(model, path, target="micro")
+    arena = export.arena_size(path)
+    from keras_rnnx.export.micro import _allocates
+
+    data = open(path, "rb").read()
+    assert _allocates(data, arena) and not _allocates(data, arena - 16)
+    x = np.random.default_rng(3).normal(size=(1, T, D)).astype("float32")
+    np.testing.assert_allclose(export.load_micro(path, arena=arena)(x),
+                               model(x).numpy(), atol=TOL)
+
+    cc = str(tmp_path / "model_data.cc")
+    assert export.to_c_source(path, cc, "g_model") == len(data)
+    text = open(cc).read()
+    assert "alignas(16) const unsigned char g_model[] = {" in text
+    assert f"const unsigned int g_model_len = {len(data)};" in text
+    body = text.split("{", 1)[1].split("}", 1)[0]
+    assert bytes(int(b, 16) for b in body.replace(",", " ").split()) == data
+    with pytest.raises(ExportError, match="out_path"):
+        export.to_c_source(path, cc, "g_model")
+    with pytest.raises(ExportError, match="name"):
+        export.to_c_source(path, str(tmp_path / "x.cc"), "1bad")
+    assert not os.path.exists(tmp_path / "x.cc")
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: LSTMX(4, activation="relu", recurrent_activation="hard_sigmoid"),
+    lambda: GRUX(4, activation="linear", recurrent_activation="hard_sigmoid"),
+])
+def test_supported_activations_run_on_tflm(tmp_path, layer):
+    x = np.random.default_rng(4).normal(size=(1, T, D)).astype("float32")
+    model = _seq_model(layer())
+    _, _, y = _export_and_run(model, x, tmp_path / "m.tflite")
+    np.testing.assert_allclose(y, model(x).numpy(), atol=TOL)
