@@ -197,3 +197,42 @@ def test_supported_activations_run_on_tflm(tmp_path, layer):
     model = _seq_model(layer())
     _, _, y = _export_and_run(model, x, tmp_path / "m.tflite")
     np.testing.assert_allclose(y, model(x).numpy(), atol=TOL)
+
+
+def test_cli_export_micro_c_source_and_verify_with_tflm(tmp_path, capsys):
+    from keras_rnnx.cli import main
+
+    keras.utils.set_random_seed(5)
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    h = keras.layers.Embedding(17, 4, mask_zero=True)(ids)
+    h = BiDirectional(GRUX(3, return_sequences=True))(h)
+    model = keras.Model(ids, keras.layers.Dense(2, name="logits")(LSTMX(3)(h)))
+    model_file = tmp_path / "tiny.keras"
+    model.save(model_file)
+    out, cc = tmp_path / "tiny_micro.tflite", tmp_path / "model_data.cc"
+    rc = main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+               "--time-steps", "6", "--c-source", str(cc), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    arena = export.arena_size(str(out))
+    assert f"tensor arena {arena} bytes" in text and f"flash {out.stat().st_size}" in text
+    assert f"g_model_len = {out.stat().st_size};" in cc.read_text()
+
+    rc = main(["verify", str(model_file), str(out), "--batch-sizes", "1", "3"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "tflm" in text
+
+    # A different model's weights: verify with TFLM reports the mismatch.
+    other = keras.models.clone_model(model)
+    other_file = tmp_path / "other.keras"
+    other.save(other_file)
+    assert main(["verify", str(other_file), str(out), "--batch-sizes", "1"]) == 1
+
+    # Options that need --target micro, and a missing time dimension.
+    assert main(["export", str(model_file), "--format", "tflite", "--c-source",
+                 str(tmp_path / "x.cc"), "--out", str(tmp_path / "x.tflite")]) == 2
+    assert main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+                 "--out", str(tmp_path / "y.tflite")]) == 2
+    assert "time_steps" in capsys.readouterr().err
+    assert not (tmp_path / "x.tflite").exists() and not (tmp_path / "y.tflite").exists()

@@ -16,6 +16,17 @@ def add_arguments(parser):
                         help="single-step model with explicit state inputs/outputs")
     parser.add_argument("--representative-samples", type=int, default=32,
                         help="random calibration batches for --quantize int8 (default 32)")
+    parser.add_argument("--target", choices=["litert", "micro"], default="litert",
+                        help="tflite: litert (dynamic batch and time) or micro (TensorFlow "
+                             "Lite for Microcontrollers: batch 1, fixed time, static shapes)")
+    parser.add_argument("--time-steps", type=int, default=None,
+                        help="--target micro: the fixed time dimension (for a model "
+                             "with a dynamic one)")
+    parser.add_argument("--c-source", default=None,
+                        help="--target micro: also write the model as a C array to this "
+                             ".cc file")
+    parser.add_argument("--c-name", default="g_model",
+                        help="the C array's name for --c-source (default g_model)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
 
@@ -39,6 +50,18 @@ def run(args):
         steps.update()
         steps.set_postfix_str("tracing and converting")
         try:
+            micro = args.target == "micro"
+            if not micro and (args.time_steps is not None or args.c_source):
+                print("rnnx export: --time-steps and --c-source apply to --target micro",
+                      file=sys.stderr)
+                return 2
+            if micro and args.format != "tflite":
+                print("rnnx export: --target micro needs --format tflite", file=sys.stderr)
+                return 2
+            if args.c_source:
+                from keras_rnnx._atomic import check_target
+
+                check_target(args.c_source, args.overwrite, argument="--c-source")
             if args.format == "saved_model":
                 if args.quantize or args.lstm_kernel != "loop":
                     print("rnnx export: --quantize and --lstm-kernel apply to tflite only",
@@ -51,11 +74,17 @@ def run(args):
                 if args.quantize == "int8":
                     rep = [export.random_inputs(model, 4, 16, seed=i)
                            for i in range(args.representative_samples)]
+                extra = {"target": "micro", "time_steps": args.time_steps} if micro else {}
                 info = export.to_tflite(
                     model, args.out, quantize=args.quantize, representative_data=rep,
                     lstm_kernel=args.lstm_kernel, streaming=args.streaming,
-                    overwrite=args.overwrite,
+                    overwrite=args.overwrite, **extra,
                 )
+                if micro:
+                    info["arena"] = export.arena_size(args.out)
+                    if args.c_source:
+                        export.to_c_source(args.out, args.c_source, args.c_name,
+                                           overwrite=args.overwrite)
         except ValueError as e:
             print(f"rnnx export: {e}", file=sys.stderr)
             return 2
@@ -67,4 +96,9 @@ def run(args):
     print(f"  outputs: {', '.join(info['outputs'])}")
     if "size" in info:
         print(f"  size:    {info['size']} bytes; ops: {', '.join(info['ops'])}")
+    if "arena" in info:
+        print(f"  micro:   flash {info['size']} bytes (the file); tensor arena "
+              f"{info['arena']} bytes (smallest that TFLM allocates)")
+        if args.c_source:
+            print(f"  c source: {args.c_source} (array {args.c_name}, {args.c_name}_len)")
     return 0
