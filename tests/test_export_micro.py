@@ -223,6 +223,13 @@ def test_cli_export_micro_c_source_and_verify_with_tflm(tmp_path, capsys):
     assert rc == 0, text
     assert "tflm" in text
 
+    q = tmp_path / "tiny_int8.tflite"
+    assert main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+                 "--time-steps", "6", "--quantize", "int8", "--representative-samples",
+                 "8", "--out", str(q)]) == 0
+    assert "tensor arena" in capsys.readouterr().out
+    assert export.load_micro(str(q)).quantize == "int8"
+
     # A different model's weights: verify with TFLM reports the mismatch.
     other = keras.models.clone_model(model)
     other_file = tmp_path / "other.keras"
@@ -236,3 +243,69 @@ def test_cli_export_micro_c_source_and_verify_with_tflm(tmp_path, capsys):
                  "--out", str(tmp_path / "y.tflite")]) == 2
     assert "time_steps" in capsys.readouterr().err
     assert not (tmp_path / "x.tflite").exists() and not (tmp_path / "y.tflite").exists()
+
+
+def _agreement(model, run, gen, n=100):
+    ys, refs = [], []
+    for _ in range(n):
+        x = gen()
+        ys.append(run(x).ravel())
+        refs.append(model(x).numpy().ravel())
+    ys, refs = np.array(ys), np.array(refs)
+    corr = np.corrcoef(ys.ravel(), refs.ravel())[0, 1]
+    return corr, float((ys.argmax(1) == refs.argmax(1)).mean())
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+def test_int8_full_integer_runs_on_tflm(tmp_path, kind):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    inp = keras.Input((10, D), name="frames")
+    layer = {"lstm": LSTMX(16), "gru_after": GRUX(16),
+             "gru_before": GRUX(16, reset_after=False),
+             "gru_simplified": GRUX(16, variant="simplified")}[kind]
+    model = keras.Model(inp, keras.layers.Dense(4, name="logits")(layer(inp)))
+
+    def gen():
+        return rng.normal(size=(1, 10, D)).astype("float32")
+
+    path = str(tmp_path / "q.tflite")
+    info = export.to_tflite(model, path, target="micro", quantize="int8",
+                            representative_data=[gen() for _ in range(50)])
+    raw = export.load_micro(path, raw=True)
+    assert raw.input_details[0]["dtype"] == np.int8
+    assert raw.output_details[0]["dtype"] == np.int8
+    q = info["io_quantization"]
+    scale = raw.input_details[0]["quantization_parameters"]["scales"][0]
+    assert np.isclose(q["frames"]["scale"], scale) and "logits" in q
+    corr, argmax = _agreement(model, export.load_micro(path), gen)
+    assert corr > 0.99 and argmax >= 0.9, (corr, argmax)
+
+
+def test_int8_ids_input_stays_integer(tmp_path):
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+
+    # Embeddings of unit scale, as trained ones are: Keras' default
+    # (uniform +-0.05) leaves activations a few int8 steps wide.
+    ids = keras.Input((8,), dtype="int32", name="ids")
+    e = keras.layers.Embedding(30, 8, mask_zero=True,
+                               embeddings_initializer=keras.initializers.RandomNormal(
+                                   stddev=1.0))(ids)
+    h = LSTMX(8)(BiDirectional(GRUX(8, return_sequences=True))(e))
+    model = keras.Model(ids, keras.layers.Dense(4)(h))
+
+    def gen():
+        a = rng.integers(1, 30, size=(1, 8)).astype("int32")
+        a[0, rng.integers(1, 9):] = 0
+        return a
+
+    path = str(tmp_path / "q.tflite")
+    export.to_tflite(model, path, target="micro", quantize="int8",
+                     representative_data=[gen() for _ in range(50)])
+    run = export.load_micro(path)
+    assert run.input_details[0]["dtype"] == np.int32
+    corr, _ = _agreement(model, run, gen, n=50)
+    assert corr > 0.9, corr
+    with pytest.raises(ExportError, match="representative_data"):
+        export.to_tflite(model, str(tmp_path / "r.tflite"), target="micro", quantize="int8")

@@ -72,7 +72,9 @@ def run(args):
             else:
                 rep = None
                 if args.quantize == "int8":
-                    rep = [export.random_inputs(model, 4, 16, seed=i)
+                    # A micro file has batch 1 and a fixed time dimension.
+                    batch, length = (1, args.time_steps or 16) if micro else (4, 16)
+                    rep = [export.random_inputs(model, batch, length, seed=i)
                            for i in range(args.representative_samples)]
                 extra = {"target": "micro", "time_steps": args.time_steps} if micro else {}
                 info = export.to_tflite(

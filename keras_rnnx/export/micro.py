@@ -145,10 +145,13 @@ class MicroRunner:
     Call it with the inputs in the model's input order (`.inputs`), or a
     dict by name; it returns one array, or a dict by output name (in the
     model's output order, `.outputs`) for several outputs.
-    Inputs must have the file's static shapes (batch 1).
+    Inputs must have the file's static shapes (batch 1). An int8 file
+    (`quantize="int8"`) takes float arrays for its int8 inputs and
+    quantizes them with the input's scale and zero point, and returns its
+    int8 outputs dequantized; `raw=True` passes int8 arrays both ways.
     """
 
-    def __init__(self, path, arena=None):
+    def __init__(self, path, arena=None, raw=False):
         with open(path, "rb") as f:
             self._data = f.read()
         from keras_rnnx.export.runner import _read_metadata
@@ -167,6 +170,10 @@ class MicroRunner:
             raise ExportError(f"path: TFLM cannot load {path!r}: {e}") from e
         self.input_details = [self._interp.get_input_details(self._input_order.index(n))
                               for n in self.inputs]
+        self.output_details = [self._interp.get_output_details(self._output_order.index(n))
+                               for n in self.outputs]
+        self.quantize = meta.get("quantize")
+        self.raw = raw
 
     def __call__(self, *args, **kwargs):
         if len(args) == 1 and isinstance(args[0], dict):
@@ -178,24 +185,40 @@ class MicroRunner:
             raise ValueError(f"inputs: expected {len(self.inputs)} ({self.inputs}), "
                              f"got {len(args)}")
         for i, (x, d) in enumerate(zip(args, self.input_details)):
+            x = np.asarray(x)
+            if d["dtype"] == np.int8 and not self.raw and np.issubdtype(x.dtype, np.floating):
+                scale, zero = _scale_zero(d)
+                x = np.clip(np.round(x / scale + zero), -128, 127)
             x = np.asarray(x, dtype=d["dtype"])
             if tuple(x.shape) != tuple(d["shape"]):
                 raise ValueError(f"inputs: {self.inputs[i]!r} must have shape "
                                  f"{tuple(d['shape'])}, got {tuple(x.shape)}")
             self._interp.set_input(x, self._input_order.index(self.inputs[i]))
         self._interp.invoke()
-        outs = {n: np.array(self._interp.get_output(self._output_order.index(n)))
-                for n in self.outputs}
+        outs = {}
+        for n, d in zip(self.outputs, self.output_details):
+            y = np.array(self._interp.get_output(self._output_order.index(n)))
+            if d["dtype"] == np.int8 and not self.raw:
+                scale, zero = _scale_zero(d)
+                y = ((y.astype(np.float32) - zero) * scale).astype(np.float32)
+            outs[n] = y
         return next(iter(outs.values())) if len(outs) == 1 else outs
 
 
-def load_micro(path, arena=None):
+def _scale_zero(details):
+    q = details["quantization_parameters"]
+    return float(q["scales"][0]), int(q["zero_points"][0])
+
+
+def load_micro(path, arena=None, raw=False):
     """A `MicroRunner` for the micro `.tflite` at `path`.
 
     Args:
         path: a file written by `to_tflite(..., target="micro")`.
         arena: tensor arena bytes; default the smallest that allocates
             (`arena_size`).
+        raw: for an int8 file, pass and return int8 arrays (default: float
+            arrays, quantized and dequantized with the file's parameters).
 
     Returns:
         A `MicroRunner`.
@@ -205,7 +228,7 @@ def load_micro(path, arena=None):
 
     Example: `export.load_micro("m.tflite")(x)` (see `to_tflite`).
     """
-    return MicroRunner(path, arena)
+    return MicroRunner(path, arena, raw)
 
 
 class _Silenced:

@@ -15,7 +15,7 @@ from keras_rnnx.export.saved_model import _write_archive, _write_saved_model
 QUANTIZE_MODES = (None, "dynamic", "float16", "int8")
 LSTM_KERNELS = ("loop", "fused")
 TARGETS = ("litert", "micro")
-MICRO_QUANTIZE_MODES = (None,)
+MICRO_QUANTIZE_MODES = (None, "int8")
 
 
 def _check_tflite_layers(model, streaming):
@@ -135,6 +135,8 @@ def _finish_flatbuffer(data, info, signatures=None):
             given["variables"] = variables
         described[key] = given
     info["signatures"] = described
+    if info.get("quantize") == "int8" and info.get("target") == "micro":
+        info["io_quantization"] = _io_quantization(m)
     meta_buffer = schema.BufferT()
     meta_buffer.data = list(json.dumps(info).encode())
     m.buffers.append(meta_buffer)
@@ -143,6 +145,23 @@ def _finish_flatbuffer(data, info, signatures=None):
     meta.buffer = len(m.buffers) - 1
     m.metadata = (m.metadata or []) + [meta]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m)), info
+
+
+def _io_quantization(m):
+    """Per signature input and output name: the int8 tensor's scale and zero
+    point ({"scale": float, "zero_point": int}); other dtypes are left out."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    tensors = m.subgraphs[0].tensors
+    out = {}
+    for sig in m.signatureDefs or []:
+        for t in list(sig.inputs or []) + list(sig.outputs or []):
+            tensor = tensors[t.tensorIndex]
+            q = tensor.quantization
+            if tensor.type == schema.TensorType.INT8 and q is not None and q.scale is not None:
+                out[_tensor_name(t)] = {"scale": float(q.scale[0]),
+                                        "zero_point": int(q.zeroPoint[0])}
+    return out
 
 
 def _tensor_name(tensor_map):
@@ -186,10 +205,15 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
         target: "litert" (dynamic batch and time) or "micro" (TensorFlow
             Lite for Microcontrollers: batch 1, a fixed time dimension, every
             shape static, only ops TFLM registers; recurrent layers unrolled
-            by the "tflite_micro" lowering; `quantize` None; not streaming;
+            by the "tflite_micro" lowering; `quantize` None or "int8"; not streaming;
             `lstm_kernel` "loop"). The file's metadata says `target`.
         time_steps: for target="micro", the time dimension of inputs the
             model declares with `None` time (must match a fixed one).
+            With target="micro" and quantize="int8" the file is integer-only
+            (int8 weights and activations) and its float inputs and outputs
+            are int8, their scale and zero point in the metadata's
+            "io_quantization" (integer inputs such as token ids stay
+            integers); `load_micro` quantizes and dequantizes with them.
         overwrite: replace an existing `path`.
 
     Returns:
@@ -223,12 +247,6 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
         raise ExportError(f"target: expected one of {TARGETS}, got {target!r}")
     if quantize not in QUANTIZE_MODES:
         raise ExportError(f"quantize: expected one of {QUANTIZE_MODES}, got {quantize!r}")
-    if target == "micro":
-        return _to_micro(model, path, quantize, representative_data, lstm_kernel,
-                         streaming, time_steps, overwrite)
-    if time_steps is not None:
-        raise ExportError("time_steps: applies to target='micro' only (LiteRT "
-                          "exports keep the model's time dimension)")
     if lstm_kernel not in LSTM_KERNELS:
         raise ExportError(f"lstm_kernel: expected one of {LSTM_KERNELS}, got {lstm_kernel!r}")
     if quantize == "int8" and representative_data is None:
@@ -236,6 +254,12 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
             "representative_data: quantize='int8' needs representative_data, an "
             "iterable of typical model inputs used to calibrate activation ranges"
         )
+    if target == "micro":
+        return _to_micro(model, path, quantize, representative_data, lstm_kernel,
+                         streaming, time_steps, overwrite)
+    if time_steps is not None:
+        raise ExportError("time_steps: applies to target='micro' only (LiteRT "
+                          "exports keep the model's time dimension)")
     if lstm_kernel == "fused" and quantize in ("float16", "int8"):
         raise ExportError(
             f"quantize: {quantize!r} is not supported with lstm_kernel='fused' (the "
@@ -295,16 +319,19 @@ def _to_micro(model, path, quantize, representative_data, lstm_kernel, streaming
                     batch_size=1), {"serving_default": serving}
 
     return _convert(write, path, quantize=quantize, representative_data=representative_data,
-                    overwrite=overwrite)
+                    overwrite=overwrite, integer_io=quantize == "int8")
 
 
-def _convert(write, path, quantize=None, representative_data=None, overwrite=False):
+def _convert(write, path, quantize=None, representative_data=None, overwrite=False,
+             integer_io=False):
     """The one TFLite conversion path: `write(folder)` writes a SavedModel
     (with `_write_archive`) and returns `(info, signatures)`: the file's
     metadata and, per signature name, what the exporter knows of it. Every
     signature in the SavedModel is converted with builtin ops only; the ops
     are checked, the metadata added, and `path` written atomically. Returns
-    the metadata with `size`."""
+    the metadata with `size`. `integer_io` (quantize "int8"): integer-only
+    ops, and float inputs and outputs become int8 (their scale and zero
+    point in the metadata's "io_quantization")."""
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory(prefix="keras_rnnx_tflite_") as tmp:
@@ -326,6 +353,10 @@ def _convert(write, path, quantize=None, representative_data=None, overwrite=Fal
                 tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS,
             ]
+            if integer_io:
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
         try:
             data = converter.convert()
         except Exception as e:  # noqa: BLE001 - the converter raises many types

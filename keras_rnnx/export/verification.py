@@ -278,7 +278,7 @@ class _Opened:
 
         runner = load_micro(self.label)
         self.kind, self.signature, self.states = "tflm", "serving_default", None
-        self.quantize = None
+        self.quantize = runner.quantize
         shapes = [list(d["shape"]) for d in runner.input_details]
         self.time_steps = next((int(s[1]) for s in shapes if len(s) >= 2), None)
 
