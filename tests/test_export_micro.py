@@ -309,3 +309,17 @@ def test_int8_ids_input_stays_integer(tmp_path):
     assert corr > 0.9, corr
     with pytest.raises(ExportError, match="representative_data"):
         export.to_tflite(model, str(tmp_path / "r.tflite"), target="micro", quantize="int8")
+
+
+def test_initial_state_inputs_run_on_tflm(tmp_path):
+    x_in = keras.Input((T, D), name="x")
+    h_in, c_in = keras.Input((5,), name="h0"), keras.Input((5,), name="c0")
+    model = keras.Model([x_in, h_in, c_in], LSTMX(5)(x_in, initial_state=[h_in, c_in]))
+    rng = np.random.default_rng(5)
+    xs = [rng.normal(size=s).astype("float32") for s in [(1, T, D), (1, 5), (1, 5)]]
+    export.to_tflite(model, str(tmp_path / "m.tflite"), target="micro")
+    run = export.load_micro(str(tmp_path / "m.tflite"))
+    assert run.inputs == ["x", "h0", "c0"]
+    np.testing.assert_allclose(run(*xs), model(xs).numpy(), atol=TOL)
+    zero = [xs[0], np.zeros((1, 5), "float32"), np.zeros((1, 5), "float32")]
+    assert np.abs(run(*zero) - run(*xs)).max() > 1e-3  # the state is used
