@@ -323,3 +323,15 @@ def test_initial_state_inputs_run_on_tflm(tmp_path):
     np.testing.assert_allclose(run(*xs), model(xs).numpy(), atol=TOL)
     zero = [xs[0], np.zeros((1, 5), "float32"), np.zeros((1, 5), "float32")]
     assert np.abs(run(*zero) - run(*xs)).max() > 1e-3  # the state is used
+
+
+def test_reverse_within_length_equals_reverse_sequence():
+    import tensorflow as tf
+
+    from keras_rnnx.kernels.micro import reverse_within_length
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4, 7, 3)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0, 0, 0], [1] * 7, [0] * 7, [1, 0, 1, 1, 0, 1, 0]], bool)
+    want = tf.reverse_sequence(x, mask.sum(1), seq_axis=1, batch_axis=0).numpy()
+    np.testing.assert_array_equal(reverse_within_length(tf.constant(x), mask).numpy(), want)

@@ -19,8 +19,8 @@ the kernels here unroll the sequence at trace time:
 * whole-sequence outputs are stacked with `PACK`.
 
 `reverse_within_length` is the lowering's sequence reversal for
-`BiDirectional` (right-padded masks), built from a static gather and a batch
-matrix product instead of `REVERSE_SEQUENCE`.
+`BiDirectional` (`tf.reverse_sequence` by the mask's lengths), built from a
+static gather and a batch matrix product instead of `REVERSE_SEQUENCE`.
 """
 import tensorflow as tf
 
@@ -55,7 +55,7 @@ def _project(inputs, kernel, bias):
     return tf.unstack(tf.reshape(proj, [batch, steps, width]), axis=1)
 
 
-def _unrolled(step, rows, states, mask, go_backwards, return_sequences, units):
+def _unrolled(step, rows, states, mask, go_backwards, return_sequences):
     """Runs `step(x_t, states) -> (output, new_states)` over `rows` (a list
     of T projected steps, in time order). Returns the kernel contract's
     (last_output, outputs [B, T, H] in processing order or None,
@@ -89,7 +89,6 @@ def lstm_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
     `keras_rnnx.kernels.dispatch`; see the module docstring)."""
     act = resolve_activation(activation)
     rec = resolve_activation(recurrent_activation)
-    units = recurrent_kernel.shape[0]
     inputs = tf.convert_to_tensor(inputs)
     rows = _project(inputs, kernel, bias)
     recurrent_kernel = tf.cast(recurrent_kernel, inputs.dtype)
@@ -99,7 +98,7 @@ def lstm_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
         s = lstm_step(x_t, st[0], st[1], recurrent_kernel, act, rec)
         return s.h, [s.h, s.c]
 
-    return _unrolled(step, rows, [h0, c0], mask, go_backwards, return_sequences, units)
+    return _unrolled(step, rows, [h0, c0], mask, go_backwards, return_sequences)
 
 
 def gru_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
@@ -110,7 +109,6 @@ def gru_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
     sequence, unrolled (kernel contract; see the module docstring)."""
     act = resolve_activation(activation)
     rec = resolve_activation(recurrent_activation)
-    units = recurrent_kernel.shape[0]
     inputs = tf.convert_to_tensor(inputs)
     input_bias, recurrent_bias = gru_biases(bias, reset_after, variant)
     rows = _project(inputs, kernel, input_bias)
@@ -125,20 +123,22 @@ def gru_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
                      reset_after=reset_after, variant=variant).h
         return h, [h]
 
-    return _unrolled(step, rows, [h0], mask, go_backwards, return_sequences, units)
+    return _unrolled(step, rows, [h0], mask, go_backwards, return_sequences)
 
 
 def reverse_within_length(x, mask):
-    """Reverses the real steps of each right-padded row of `x` [B, T, F]
-    (padding stays in place), with static-shape TFLM ops.
+    """Reverses the first L steps of each row of `x` [B, T, F], L the row's
+    number of unmasked steps (as `tf.reverse_sequence` with the mask's
+    lengths; the rest stays in place), with static-shape TFLM ops.
 
-    With a 0/1 mask m (right padding: the first L steps real), the one-hot
-    row "t + s == L - 1" is d[t + s] with d[k] = m[k] - m[k + 1]; the
+    With m the 0/1 mask of the first L steps, the one-hot row
+    "t + s == L - 1" is d[t + s] with d[k] = m[k] - m[k + 1]; the
     permutation is P[t, s] = d[t + s] + (1 - m[t]) * [t == s] and the result
     P @ x, exact for a permutation.
     """
     batch, steps = _static_steps(x)
-    m = tf.cast(mask, x.dtype)
+    length = tf.reduce_sum(tf.cast(mask, x.dtype), axis=1, keepdims=True)
+    m = tf.cast(tf.constant([list(range(steps))], x.dtype) < length, x.dtype)
     padded = tf.concat([m, tf.zeros([batch, steps + 1], x.dtype)], axis=1)
     d = padded[:, : 2 * steps] - padded[:, 1: 2 * steps + 1]
     index = [[t + s for s in range(steps)] for t in range(steps)]
