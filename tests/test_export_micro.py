@@ -229,6 +229,20 @@ def test_cli_export_micro_c_source_and_verify_with_tflm(tmp_path, capsys):
                  "8", "--out", str(q)]) == 0
     assert "tensor arena" in capsys.readouterr().out
     assert export.load_micro(str(q)).quantize == "int8"
+    ids_rows = np.random.default_rng(7).integers(1, 17, size=(10, 6)).astype("int32")
+    ids_rows[::2, 4:] = 0
+    np.savez(tmp_path / "rep.npz", ids=ids_rows)
+    q2 = tmp_path / "tiny_int8_real.tflite"
+    assert main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+                 "--time-steps", "6", "--quantize", "int8", "--representative",
+                 str(tmp_path / "rep.npz"), "--out", str(q2)]) == 0
+    capsys.readouterr()
+    np.savez(tmp_path / "bad.npz", tokens=ids_rows)
+    assert main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+                 "--time-steps", "6", "--quantize", "int8", "--representative",
+                 str(tmp_path / "bad.npz"), "--out", str(tmp_path / "z.tflite")]) == 2
+    assert "--representative" in capsys.readouterr().err
+    assert not (tmp_path / "z.tflite").exists()
 
     # A different model's weights: verify with TFLM reports the mismatch.
     other = keras.models.clone_model(model)

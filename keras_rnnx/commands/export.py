@@ -14,6 +14,9 @@ def add_arguments(parser):
                         help="TFLite LSTM kernel: builtin WHILE loop or UNIDIRECTIONAL_SEQUENCE_LSTM")
     parser.add_argument("--streaming", action="store_true",
                         help="single-step model with explicit state inputs/outputs")
+    parser.add_argument("--representative", default=None,
+                        help="--quantize int8: an .npz of real calibration inputs keyed by "
+                             "input name, one sample per row (default: random inputs)")
     parser.add_argument("--representative-samples", type=int, default=32,
                         help="random calibration batches for --quantize int8 (default 32)")
     parser.add_argument("--target", choices=["litert", "micro"], default="litert",
@@ -71,7 +74,13 @@ def run(args):
                                              overwrite=args.overwrite)
             else:
                 rep = None
-                if args.quantize == "int8":
+                if args.representative and args.quantize != "int8":
+                    print("rnnx export: --representative applies to --quantize int8",
+                          file=sys.stderr)
+                    return 2
+                if args.representative:
+                    rep = _representative(args.representative, export.input_names(model))
+                elif args.quantize == "int8":
                     # A micro file has batch 1 and a fixed time dimension.
                     batch, length = (1, args.time_steps or 16) if micro else (4, 16)
                     rep = [export.random_inputs(model, batch, length, seed=i)
@@ -104,3 +113,21 @@ def run(args):
         if args.c_source:
             print(f"  c source: {args.c_source} (array {args.c_name}, {args.c_name}_len)")
     return 0
+
+
+def _representative(path, names):
+    """Calibration samples from an .npz keyed by input name (one sample per
+    row: each becomes a batch of 1); ValueError naming the file otherwise."""
+    import numpy as np
+
+    try:
+        with np.load(path) as data:
+            arrays = [np.asarray(data[n]) for n in names]
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(f"--representative {path!r}: expected an .npz with arrays "
+                         f"{names}, one sample per row: {e}") from e
+    rows = {len(a) for a in arrays}
+    if len(rows) != 1 or 0 in rows:
+        raise ValueError(f"--representative {path!r}: arrays {names} need the same, "
+                         f"non-zero number of rows, got {[len(a) for a in arrays]}")
+    return [[a[i:i + 1] for a in arrays] for i in range(rows.pop())]
