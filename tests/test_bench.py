@@ -9,7 +9,8 @@ import pytest
 from tools.benchmarks import layers as layers_bench
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SECTIONS = ["attention", "classification", "decoding", "layers", "tflite", "word2vec"]
+SECTIONS = ["attention", "classification", "decoding", "layers", "micro", "tflite",
+            "word2vec"]
 
 
 def _row(name, ours, peer):

@@ -13,13 +13,18 @@
     report = export.verify(model, "export/tagger", "export/tagger.tflite")
     report.ok                                                   # Keras vs exports
 
+    export.to_tflite(model, "m.tflite", target="micro")          # microcontrollers (TFLM)
+    export.load_micro("m.tflite")(x); export.arena_size("m.tflite")
+    export.to_c_source("m.tflite", "model_data.cc", "g_model")
+
     export.functions_to_tflite({"generate": fn}, "gen.tflite")  # tf.functions
     gen = export.load_tflite("gen.tflite", signature="generate")
 
 Every `.tflite` the project writes goes through one conversion (builtin ops
 only, checked; keras_rnnx metadata; atomic write: `tflite.py`), every
 SavedModel through one writer (`saved_model.py`); `runner.py` runs any
-signature of a `.tflite`; `verification.py` compares a model with its exports.
+signature of a `.tflite`; `verification.py` compares a model with its exports;
+`micro.py` runs micro files with TFLM, measures the arena, writes C source.
 
 Both exporters keep the batch dimension dynamic and every dimension the model
 declares as `None` (declare `keras.Input(shape=(None, ...))` for a dynamic
@@ -35,6 +40,8 @@ an app feeds one step (or a chunk of steps) at a time and carries the state
 itself. Only uni-directional layers can stream.
 """
 from keras_rnnx._atomic import ExportError
+from keras_rnnx.export.micro import (
+    MICRO_OPS, MicroRunner, arena_size, is_micro_file, load_micro, to_c_source)
 from keras_rnnx.export.runner import TFLiteRunner, load_tflite
 from keras_rnnx.export.saved_model import to_saved_model
 from keras_rnnx.export.tflite import (
@@ -51,6 +58,12 @@ __all__ = [
     "load_tflite",
     "tflite_ops",
     "TFLiteRunner",
+    "load_micro",
+    "MicroRunner",
+    "arena_size",
+    "to_c_source",
+    "is_micro_file",
+    "MICRO_OPS",
     "verify",
     "VerifyReport",
     "ExportCheck",

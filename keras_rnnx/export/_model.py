@@ -41,8 +41,12 @@ def _check_model(model):
     return inputs
 
 
-def _input_layout(model):
-    """[(name, TensorSpec)] in model-input order and the input structure."""
+def _input_layout(model, fixed=None):
+    """[(name, TensorSpec)] in model-input order and the input structure.
+
+    `fixed`: None (dynamic batch), or a `(batch_size, time_steps)` pair that
+    makes every shape static (a microcontroller export): the batch becomes
+    `batch_size`, and a `None` time axis (axis 1) `time_steps`."""
     import tensorflow as tf
 
     inputs = _check_model(model)
@@ -51,12 +55,40 @@ def _input_layout(model):
     specs = []
     for name, t in zip(names, inputs):
         shape = [None] + list(t.shape[1:])
+        if fixed is not None:
+            shape = _static_shape(name, list(t.shape), *fixed)
         specs.append(tf.TensorSpec(shape, tf.as_dtype(t.dtype), name=name))
     keys = None
     if isinstance(struct, dict):
         by_id = {id(v): k for k, v in struct.items()}
         keys = [by_id.get(id(t), n) for t, n in zip(inputs, names)]
     return specs, keys
+
+
+def _static_shape(name, shape, batch_size, time_steps):
+    """The static shape of input `name` (Keras shape `shape`) for a
+    fixed-shape export; ExportError when a dimension stays unknown or
+    `time_steps` contradicts the model."""
+    out = [batch_size] + shape[1:]
+    if len(out) > 1:
+        if out[1] is None:
+            if time_steps is None:
+                raise ExportError(
+                    f"time_steps: input {name!r} has a dynamic time dimension "
+                    f"(shape {tuple(shape)}); a microcontroller export needs a "
+                    "fixed one: pass time_steps=, or build the model with "
+                    "keras.Input((T, ...))")
+            out[1] = time_steps
+        elif time_steps is not None and out[1] != time_steps:
+            raise ExportError(
+                f"time_steps: input {name!r} has {out[1]} time steps in the "
+                f"model, time_steps={time_steps} was given")
+    if any(d is None for d in out):
+        raise ExportError(
+            f"model: input {name!r} has shape {tuple(shape)} with an unknown "
+            "dimension after the time axis; a microcontroller export needs "
+            "every dimension fixed")
+    return out
 
 
 def _call_model(model, args, keys):

@@ -10,8 +10,10 @@ from keras_rnnx.export.streaming import (
     _STREAM, _StreamContext, _register_stream_lowering, _state_names)
 
 
-def _serving_function(model, lowering=None, streaming=False):
-    """A traced tf.function with named, dynamic-shape inputs and named outputs.
+def _serving_function(model, lowering=None, streaming=False, fixed=None):
+    """A traced tf.function with named, dynamic-shape inputs and named outputs
+    (static shapes with `fixed` = (batch_size, time_steps), see
+    `_model._input_layout`).
 
     Returns (function, info) where info describes the input and output names.
     """
@@ -21,7 +23,7 @@ def _serving_function(model, lowering=None, streaming=False):
 
     import keras_rnnx.kernels.tflite  # noqa: F401 - registers the lowerings
 
-    specs, keys = _input_layout(model)
+    specs, keys = _input_layout(model, fixed)
     info = {"inputs": [s.name for s in specs], "streaming": bool(streaming)}
     n_inputs = len(specs)
 
@@ -154,10 +156,12 @@ def _write_archive(target, endpoints, track=(), contexts=None):
 
 
 def _write_saved_model(model, target, signatures=None, lowering=None, streaming=False,
-                       track=None):
+                       track=None, fixed=None):
     """Writes `model`'s serving function ("serving_default") and the extra
-    `signatures` to the folder `target`; returns the export's info."""
-    fn, info, contexts = _serving_function(model, lowering=lowering, streaming=streaming)
+    `signatures` to the folder `target`; returns the export's info.
+    `fixed`: (batch_size, time_steps) for static input shapes."""
+    fn, info, contexts = _serving_function(model, lowering=lowering, streaming=streaming,
+                                           fixed=fixed)
     signatures = dict(signatures or {})
     if "serving_default" in signatures:
         raise ExportError("signatures: 'serving_default' is reserved for the model")

@@ -8,11 +8,13 @@ import numpy as np
 
 from keras_rnnx._atomic import ExportError, check_target, temporary_folder, write_bytes
 from keras_rnnx.export._model import (
-    _METADATA_NAME, _all_layers, _check_model, _check_streamable)
+    _METADATA_NAME, _all_layers, _check_model, _check_streamable, _input_layout)
 from keras_rnnx.export.saved_model import _write_archive, _write_saved_model
 
 QUANTIZE_MODES = (None, "dynamic", "float16", "int8")
 LSTM_KERNELS = ("loop", "fused")
+TARGETS = ("litert", "micro")
+MICRO_QUANTIZE_MODES = (None, "int8")
 
 
 def _check_tflite_layers(model, streaming):
@@ -108,6 +110,15 @@ def _finish_flatbuffer(data, info, signatures=None):
     bad = sorted({n for n in names if n.startswith("CUSTOM") or "FLEX" in n.upper()})
     if bad:
         raise ExportError(f"the converted model uses non-builtin ops {bad}")
+    if info.get("target") == "micro":
+        from keras_rnnx.export.micro import MICRO_OPS
+
+        missing = sorted(set(names) - MICRO_OPS)
+        if missing:
+            raise ExportError(
+                f"target: 'micro': the converted model uses ops TensorFlow Lite "
+                f"for Microcontrollers has no kernel for: {missing} (from a "
+                "layer or activation TFLM cannot run; see README 'Microcontrollers')")
     variables = [
         {"index": i, "shape": list(t.shape), "name": t.name.decode() if isinstance(t.name, bytes) else t.name}
         for i, t in enumerate(m.subgraphs[0].tensors) if t.isVariable
@@ -123,6 +134,8 @@ def _finish_flatbuffer(data, info, signatures=None):
             given["variables"] = variables
         described[key] = given
     info["signatures"] = described
+    if info.get("quantize") == "int8" and info.get("target") == "micro":
+        info["io_quantization"] = _io_quantization(m)
     meta_buffer = schema.BufferT()
     meta_buffer.data = list(json.dumps(info).encode())
     m.buffers.append(meta_buffer)
@@ -131,6 +144,23 @@ def _finish_flatbuffer(data, info, signatures=None):
     meta.buffer = len(m.buffers) - 1
     m.metadata = (m.metadata or []) + [meta]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(m)), info
+
+
+def _io_quantization(m):
+    """Per signature input and output name: the int8 tensor's scale and zero
+    point ({"scale": float, "zero_point": int}); other dtypes are left out."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    tensors = m.subgraphs[0].tensors
+    out = {}
+    for sig in m.signatureDefs or []:
+        for t in list(sig.inputs or []) + list(sig.outputs or []):
+            tensor = tensors[t.tensorIndex]
+            q = tensor.quantization
+            if tensor.type == schema.TensorType.INT8 and q is not None and q.scale is not None:
+                out[_tensor_name(t)] = {"scale": float(q.scale[0]),
+                                        "zero_point": int(q.zeroPoint[0])}
+    return out
 
 
 def _tensor_name(tensor_map):
@@ -152,8 +182,9 @@ def _representative(representative_data, input_names):
 
 
 def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel="loop",
-              streaming=False, *, overwrite=False):
-    """Converts `model` to a builtin-op `.tflite` file with dynamic batch and time.
+              streaming=False, *, target="litert", time_steps=None, overwrite=False):
+    """Converts `model` to a builtin-op `.tflite` file with dynamic batch and
+    time (LiteRT), or with static shapes for microcontrollers.
 
     Args:
         model: a built `keras.Model` with declared inputs; recurrent layers
@@ -170,6 +201,18 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
             padding; GRUs keep the loop kernel; quantize None or "dynamic").
         streaming: export a single-step model with explicit state inputs and
             outputs (uni-directional layers only; loop kernel).
+        target: "litert" (dynamic batch and time) or "micro" (TensorFlow
+            Lite for Microcontrollers: batch 1, a fixed time dimension, every
+            shape static, only ops TFLM registers; recurrent layers unrolled
+            by the "tflite_micro" lowering; `quantize` None or "int8"; not streaming;
+            `lstm_kernel` "loop"). The file's metadata says `target`.
+        time_steps: for target="micro", the time dimension of inputs the
+            model declares with `None` time (must match a fixed one).
+            With target="micro" and quantize="int8" the file is integer-only
+            (int8 weights and activations) and its float inputs and outputs
+            are int8, their scale and zero point in the metadata's
+            "io_quantization" (integer inputs such as token ids stay
+            integers); `load_micro` quantizes and dequantizes with them.
         overwrite: replace an existing `path`.
 
     Returns:
@@ -180,8 +223,10 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
         TypeError: `model` is not a `keras.Model`.
         ExportError (a ValueError): bad arguments, `path` exists (without
             `overwrite`) or cannot be written, a layer TFLite cannot run with
-            builtin ops (Keras' own RNN layers, mixed precision), or a
-            failed conversion; nothing is written at `path` then.
+            builtin ops (Keras' own RNN layers, mixed precision), for
+            target="micro" a layer setting or op TFLM cannot run (named in
+            the message), or a failed conversion; nothing is written at
+            `path` then.
 
     Example:
 
@@ -197,6 +242,8 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
     >>> run(np.array([[3, 4, 5, 0]], "int32")).shape
     (1, 2)
     """
+    if target not in TARGETS:
+        raise ExportError(f"target: expected one of {TARGETS}, got {target!r}")
     if quantize not in QUANTIZE_MODES:
         raise ExportError(f"quantize: expected one of {QUANTIZE_MODES}, got {quantize!r}")
     if lstm_kernel not in LSTM_KERNELS:
@@ -206,6 +253,12 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
             "representative_data: quantize='int8' needs representative_data, an "
             "iterable of typical model inputs used to calibrate activation ranges"
         )
+    if target == "micro":
+        return _to_micro(model, path, quantize, representative_data, lstm_kernel,
+                         streaming, time_steps, overwrite)
+    if time_steps is not None:
+        raise ExportError("time_steps: applies to target='micro' only (LiteRT "
+                          "exports keep the model's time dimension)")
     if lstm_kernel == "fused" and quantize in ("float16", "int8"):
         raise ExportError(
             f"quantize: {quantize!r} is not supported with lstm_kernel='fused' (the "
@@ -232,13 +285,52 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
                     overwrite=overwrite)
 
 
-def _convert(write, path, quantize=None, representative_data=None, overwrite=False):
+def _to_micro(model, path, quantize, representative_data, lstm_kernel, streaming,
+              time_steps, overwrite):
+    """`to_tflite(target="micro")`: checks, then the one conversion path."""
+    from keras_rnnx.export.micro import check_micro_layers, micro_embeddings
+
+    if quantize not in MICRO_QUANTIZE_MODES:
+        raise ExportError(
+            f"quantize: {quantize!r} is not supported with target='micro' yet "
+            f"(supported: {MICRO_QUANTIZE_MODES})")
+    if lstm_kernel != "loop":
+        raise ExportError("lstm_kernel: target='micro' unrolls every recurrent layer "
+                          "itself; leave lstm_kernel='loop'")
+    if streaming:
+        raise ExportError("streaming: not supported with target='micro'")
+    if time_steps is not None and (isinstance(time_steps, bool)
+                                   or not isinstance(time_steps, int) or time_steps < 1):
+        raise ExportError(f"time_steps: expected a positive int, got {time_steps!r}")
+    _check_model(model)
+    check_target(path, overwrite)
+    _check_tflite_layers(model, False)
+    check_micro_layers(model)
+    fixed = (1, time_steps)
+    _input_layout(model, fixed)  # shape errors before any tracing
+
+    def write(saved):
+        with micro_embeddings(model):
+            info = _write_saved_model(model, saved, lowering="tflite_micro", fixed=fixed)
+        serving = {k: info[k] for k in ("inputs", "outputs", "output_kind", "output_keys",
+                                        "states", "streaming")}
+        return dict(info, lstm_kernel="micro", quantize=quantize, target="micro",
+                    batch_size=1), {"serving_default": serving}
+
+    return _convert(write, path, quantize=quantize, representative_data=representative_data,
+                    overwrite=overwrite, integer_io=quantize == "int8")
+
+
+def _convert(write, path, quantize=None, representative_data=None, overwrite=False,
+             integer_io=False):
     """The one TFLite conversion path: `write(folder)` writes a SavedModel
     (with `_write_archive`) and returns `(info, signatures)`: the file's
     metadata and, per signature name, what the exporter knows of it. Every
     signature in the SavedModel is converted with builtin ops only; the ops
     are checked, the metadata added, and `path` written atomically. Returns
-    the metadata with `size`."""
+    the metadata with `size`. `integer_io` (quantize "int8"): integer-only
+    ops, and float inputs and outputs become int8 (their scale and zero
+    point in the metadata's "io_quantization")."""
     import tensorflow as tf
 
     with temporary_folder("keras_rnnx_tflite_") as tmp:
@@ -260,6 +352,10 @@ def _convert(write, path, quantize=None, representative_data=None, overwrite=Fal
                 tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                 tf.lite.OpsSet.TFLITE_BUILTINS,
             ]
+            if integer_io:
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                converter.inference_input_type = tf.int8
+                converter.inference_output_type = tf.int8
         try:
             data = converter.convert()
         except Exception as e:  # noqa: BLE001 - the converter raises many types

@@ -219,6 +219,13 @@ class _Opened:
         from keras_rnnx.export.runner import TFLiteRunner, load_tflite
 
         self.label = os.fspath(export) if isinstance(export, (str, os.PathLike)) else None
+        self.time_steps = None
+        if self.label is not None and os.path.isfile(self.label):
+            from keras_rnnx.export.micro import is_micro_file
+
+            if is_micro_file(self.label):
+                self._open_micro()
+                return
         if isinstance(export, TFLiteRunner) or (
                 self.label is not None and not os.path.isdir(self.label)):
             if isinstance(export, TFLiteRunner):
@@ -261,6 +268,27 @@ class _Opened:
                 numeric = dtype is not None and (dtype.is_floating or dtype.is_integer)
                 feed[k] = tf.constant(v, dtype if numeric else None)
             return {k: v.numpy() for k, v in fn(**feed).items()}
+
+        self._call = call
+
+    def _open_micro(self):
+        """A micro export, run with the TFLM interpreter one batch row at a
+        time (its batch is 1, its time dimension fixed: `time_steps`)."""
+        from keras_rnnx.export.micro import load_micro
+
+        runner = load_micro(self.label)
+        self.kind, self.signature, self.states = "tflm", "serving_default", None
+        self.quantize = runner.quantize
+        shapes = [list(d["shape"]) for d in runner.input_details]
+        self.time_steps = next((int(s[1]) for s in shapes if len(s) >= 2), None)
+
+        def call(named):
+            batch = len(next(iter(named.values())))
+            rows = []
+            for b in range(batch):
+                out = runner({k: np.asarray(v)[b:b + 1] for k, v in named.items()})
+                rows.append(out if isinstance(out, dict) else {runner.outputs[0]: out})
+            return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
 
         self._call = call
 
@@ -344,7 +372,10 @@ def verify(reference, *exports, inputs=None, batch_sizes=None, lengths=None, ato
             of input arrays by name and returning a dict of outputs by name
             (for example precomputed outputs of a translator).
         *exports: SavedModel folders and/or `.tflite` files, `TFLiteRunner`s
-            or SavedModels loaded with `tf.saved_model.load`.
+            or SavedModels loaded with `tf.saved_model.load`. A micro
+            `.tflite` (`to_tflite(target="micro")`) runs with the TFLM
+            interpreter (kind "tflm"), row by row, at its fixed time
+            dimension (which replaces `lengths` for it).
         inputs: one set of inputs, checked besides the random ones: an
             array, a list of arrays in input order, or a dict by input name
             (needed, as a dict, when `reference` is not a Keras model).
@@ -437,7 +468,13 @@ def verify(reference, *exports, inputs=None, batch_sizes=None, lengths=None, ato
     checks = []
     for export in opened:
         results = []
-        steps = cases if progress is None else progress(cases, desc=f"verify {export.label}")
+        steps = cases
+        if export.time_steps is not None:
+            # A micro export runs one fixed length: random cases use it.
+            steps = sorted({(b, export.time_steps) for b, t in cases if b is not None})
+            steps += [c for c in cases if c[0] is None]
+        if progress is not None:
+            steps = progress(steps, desc=f"verify {export.label}")
         for case in steps:
             arrays, want = reference_outputs(case)
             if export.states:

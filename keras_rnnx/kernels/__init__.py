@@ -8,7 +8,8 @@ Public surface:
 * `lowering(name)`, `register_lowering(name, lstm=, gru=)`,
   `current_lowering()`, `lowered_kernel(kind)`, `registered_kernel(name,
   kind)`: exporters' lowerings (`tflite` registers "tflite_loop" and
-  "tflite_fused").
+  "tflite_fused"; `micro`, imported with it, "tflite_micro", which also
+  registers a "reverse" for `BiDirectional`).
 * `Schedule`, `schedule(**changes)`, `current_schedule()`,
   `gpu_available()`: the default kernels' CPU scheduling tunables;
   `in_xla_context()`: whether code is being traced for XLA.
@@ -18,7 +19,8 @@ Public surface:
 Modules: `dispatch` (contract, lowerings, `run_sequence`), `steps`,
 `activations`, `scheduling`, `loop` (plumbing shared by the default
 kernels), `lstm` / `gru` (default kernels), `cudnn` (the cuDNN adapter),
-`tflite` (TFLite lowerings, imported by exporters).
+`tflite` (TFLite lowerings, imported by exporters), `micro` (the
+microcontroller lowering).
 """
 from keras_rnnx.kernels.activations import (activation_spec,
                                             resolve_activation)

@@ -77,10 +77,15 @@ _CURRENT = contextvars.ContextVar("keras_rnnx_lowering", default=None)
 _LOWERINGS = {}
 
 
-def register_lowering(name, *, lstm=None, gru=None):
+def register_lowering(name, *, lstm=None, gru=None, reverse=None):
     """Registers the kernels of lowering `name` (None: the default runs for
-    that kind). Registering a name again replaces its kernels."""
-    _LOWERINGS[name] = {"lstm": lstm, "gru": gru}
+    that kind). Registering a name again replaces its kernels.
+
+    `reverse`, optional: `reverse(x, mask) -> x` reversing the real steps of
+    each right-padded row of `x` [B, T, F] (mask [B, T] bool), which
+    `BiDirectional` uses instead of `tf.reverse_sequence` under this
+    lowering (`lowered_kernel("reverse")`)."""
+    _LOWERINGS[name] = {"lstm": lstm, "gru": gru, "reverse": reverse}
 
 
 @contextlib.contextmanager
@@ -110,7 +115,8 @@ def registered_kernel(name, kind):
 
 
 def lowered_kernel(kind):
-    """The kernel of the active lowering for `kind`, or None."""
+    """The kernel of the active lowering for `kind` ("lstm", "gru" or
+    "reverse"), or None."""
     name = _CURRENT.get()
     return None if name is None else registered_kernel(name, kind)
 

@@ -359,3 +359,6 @@ def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
 
 register_lowering("tflite_loop", lstm=lstm_loop, gru=gru_loop)
 register_lowering("tflite_fused", lstm=lstm_fused, gru=gru_loop)
+
+# The microcontroller lowering ("tflite_micro") lives beside these.
+from keras_rnnx.kernels import micro as _micro  # noqa: E402,F401 - registers it

@@ -374,7 +374,10 @@ class SequenceRNN(keras.layers.RNN):
             if self.go_backwards:
                 m = ops.flip(m, axis=1)
             # any() of the last step: [B, 1] also when T = 0 (then False)
-            ended = ops.any(m[:, -1:], axis=1, keepdims=True)
+            if m.shape[1]:  # static T > 0: the last step itself (no REDUCE_ANY)
+                ended = m[:, -1:]
+            else:
+                ended = ops.any(m[:, -1:], axis=1, keepdims=True)
             last = ops.where(ended, last, ops.zeros_like(last))
             if outputs is not None:
                 outputs = ops.where(ops.expand_dims(m, -1), outputs, ops.zeros_like(outputs))

@@ -9,13 +9,18 @@ from keras_rnnx import _validation as V
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-def _reverse(x, lengths):
-    """Reverses the first `lengths[b]` steps of every row (all when None)."""
+def _reverse(x, lengths, mask=None):
+    """Reverses the first `lengths[b]` steps of every row (all when None);
+    an active lowering's "reverse" (given `mask`) does it when it has one."""
     import tensorflow as tf
 
     if lengths is None:
         return tf.reverse(x, [1])
-    from keras_rnnx.kernels import in_xla_context
+    from keras_rnnx.kernels import in_xla_context, lowered_kernel
+
+    lowered = lowered_kernel("reverse")
+    if lowered is not None and mask is not None:
+        return lowered(x, mask)
 
     if in_xla_context():
         # XLA's ReverseSequence fails to compile for T = 0 ("slice size out
@@ -165,14 +170,14 @@ class BiDirectional(keras.layers.Layer):
             return sub(sequences, **kwargs)
         sub.go_backwards = False
         try:
-            y = sub(_reverse(sequences, lengths), **kwargs)
+            y = sub(_reverse(sequences, lengths, mask), **kwargs)
         finally:
             sub.go_backwards = True
         if not sub.return_sequences:
             return y
         if sub.return_state:
-            return [_reverse(y[0], lengths)] + list(y[1:])
-        return _reverse(y, lengths)
+            return [_reverse(y[0], lengths, mask)] + list(y[1:])
+        return _reverse(y, lengths, mask)
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
         V.check_float_dtype(sequences, self.name)

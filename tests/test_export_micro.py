@@ -1,0 +1,351 @@
+"""Microcontroller exports (`to_tflite(target="micro")`), each run with the
+TensorFlow Lite for Microcontrollers reference interpreter (`tflite-micro`)
+and compared with Keras."""
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_rnnx import GRUX, LSTMX, BiDirectional, export
+from keras_rnnx._atomic import ExportError
+
+pytest.importorskip("tflite_micro")
+
+TOL = 1e-4
+T, D = 6, 3
+
+
+def _export_and_run(model, x, path, **kwargs):
+    info = export.to_tflite(model, str(path), target="micro", **kwargs)
+    run = export.load_micro(str(path))
+    return info, run, run(x)
+
+
+def _layer(kind, rs, **kw):
+    if kind == "lstm":
+        return LSTMX(5, return_sequences=rs, **kw)
+    if kind == "gru_after":
+        return GRUX(5, return_sequences=rs, **kw)
+    if kind == "gru_before":
+        return GRUX(5, reset_after=False, return_sequences=rs, **kw)
+    return GRUX(5, variant="simplified", return_sequences=rs, **kw)
+
+
+@pytest.mark.parametrize("rs", [False, True])
+@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+def test_float_layers_match_keras_on_tflm(tmp_path, kind, rs):
+    x = np.random.default_rng(0).normal(size=(1, T, D)).astype("float32")
+    inp = keras.Input((T, D), name="frames")
+    model = keras.Model(inp, _layer(kind, rs)(inp))
+    info, run, y = _export_and_run(model, x, tmp_path / "m.tflite")
+    ref = model(x).numpy()
+    assert y.shape == ref.shape == ((1, T, 5) if rs else (1, 5))
+    assert np.abs(ref).max() > 1e-2
+    np.testing.assert_allclose(y, ref, atol=TOL)
+    assert info["target"] == "micro" and set(info["ops"]) <= export.MICRO_OPS
+    assert "WHILE" not in info["ops"]
+    assert export.is_micro_file(str(tmp_path / "m.tflite"))
+
+
+@pytest.mark.parametrize("rs", [False, True])
+def test_go_backwards_and_dynamic_time_with_time_steps(tmp_path, rs):
+    x = np.random.default_rng(1).normal(size=(1, T, D)).astype("float32")
+    inp = keras.Input((None, D))
+    model = keras.Model(inp, LSTMX(4, go_backwards=True, return_sequences=rs)(inp))
+    info, run, y = _export_and_run(model, x, tmp_path / "m.tflite", time_steps=T)
+    np.testing.assert_allclose(y, model(x).numpy(), atol=TOL)
+    assert run.input_details[0]["shape"].tolist() == [1, T, D]
+
+
+def _ids_model(body):
+    ids = keras.Input((8,), dtype="int32", name="ids")
+    e = keras.layers.Embedding(30, 4, mask_zero=True)(ids)
+    return keras.Model(ids, body(e))
+
+
+IDS = [np.array([[3, 4, 5, 9, 2, 0, 0, 0]], "int32"),
+       np.array([[7, 1, 1, 1, 1, 1, 1, 6]], "int32"),
+       np.array([[0, 0, 0, 0, 0, 0, 0, 0]], "int32")]
+
+
+def test_masked_embedding_two_layers_and_dense_head(tmp_path):
+    def body(e):
+        h = GRUX(6, return_sequences=True)(e)
+        h = LSTMX(5)(h)
+        return keras.layers.Dense(3, name="logits")(h)
+
+    model = _ids_model(body)
+    path = tmp_path / "m.tflite"
+    info = export.to_tflite(model, str(path), target="micro")
+    run = export.load_micro(str(path))
+    assert run.input_details[0]["dtype"] == np.int32
+    for ids in IDS:
+        np.testing.assert_allclose(run(ids), model(ids).numpy(), atol=TOL)
+    assert "SELECT" not in info["ops"]
+
+
+@pytest.mark.parametrize("rs", [False, True])
+@pytest.mark.parametrize("merge", ["concat", "sum", "ave", "mul", None])
+def test_bidirectional_all_merge_modes_masked(tmp_path, merge, rs):
+    model = _ids_model(lambda e: BiDirectional(GRUX(5, return_sequences=rs),
+                                               merge_mode=merge)(e))
+    path = tmp_path / "m.tflite"
+    export.to_tflite(model, str(path), target="micro")
+    run = export.load_micro(str(path))
+    for ids in IDS[:2]:
+        ref = model(ids)
+        got = run(ids)
+        if merge is None:
+            got = [got[n] for n in run.outputs]
+            assert len(got) == len(ref) == 2
+            for g, r in zip(got, ref):
+                np.testing.assert_allclose(g, r.numpy(), atol=TOL)
+        else:
+            np.testing.assert_allclose(got, ref.numpy(), atol=TOL)
+
+
+def test_bidirectional_lstm_unmasked(tmp_path):
+    x = np.random.default_rng(2).normal(size=(1, T, D)).astype("float32")
+    inp = keras.Input((T, D))
+    model = keras.Model(inp, BiDirectional(LSTMX(4, return_sequences=True))(inp))
+    _, _, y = _export_and_run(model, x, tmp_path / "m.tflite")
+    np.testing.assert_allclose(y, model(x).numpy(), atol=TOL)
+
+
+def _seq_model(layer, steps=T):
+    inp = keras.Input((steps, D))
+    return keras.Model(inp, layer(inp))
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: _seq_model(keras.layers.Dense(2)), ["time_steps"]),
+    (lambda: _seq_model(LSTMX(3, activation="softplus"), steps=None),
+     ["lstmx", "activation", "softplus"]),
+    (lambda: _seq_model(GRUX(3, recurrent_activation="gelu")),
+     ["grux", "recurrent_activation", "gelu"]),
+])
+def test_refusals_name_the_setting_and_write_nothing(tmp_path, make, words):
+    model = make()
+    path = tmp_path / "m.tflite"
+    kwargs = {"time_steps": 4} if words[0] == "time_steps" else {}
+    with pytest.raises(ExportError) as err:
+        export.to_tflite(model, str(path), target="micro", **kwargs)
+    for w in words:
+        assert w in str(err.value)
+    assert not path.exists()
+
+
+def test_stateful_and_bad_arguments_refused(tmp_path):
+    inp = keras.Input((T, D), batch_size=1)
+    stateful = keras.Model(inp, LSTMX(3, stateful=True)(inp))
+    dynamic = _seq_model(GRUX(3), steps=None)
+    path = str(tmp_path / "m.tflite")
+    cases = [
+        (stateful, {}, ["stateful"]),
+        (dynamic, {}, ["time_steps", "dynamic time"]),
+        (dynamic, {"time_steps": 0}, ["time_steps"]),
+        (dynamic, {"quantize": "dynamic"}, ["quantize"]),
+        (dynamic, {"time_steps": 4, "lstm_kernel": "fused"}, ["lstm_kernel"]),
+        (dynamic, {"time_steps": 4, "streaming": True}, ["streaming"]),
+        (dynamic, {"target": "mcu"}, ["target"]),
+    ]
+    for model, kwargs, words in cases:
+        kwargs = dict({"target": "micro"}, **kwargs)
+        with pytest.raises(ExportError) as err:
+            export.to_tflite(model, path, **kwargs)
+        for w in words:
+            assert w in str(err.value), (kwargs, str(err.value))
+        assert not os.path.exists(path)
+    with pytest.raises(ExportError, match="time_steps"):
+        export.to_tflite(dynamic, path, time_steps=4)
+
+
+def test_arena_is_the_smallest_that_allocates_and_c_source(tmp_path):
+    model = _seq_model(GRUX(4))
+    path = str(tmp_path / "m.tflite")
+    export.to_tflite(model, path, target="micro")
+    arena = export.arena_size(path)
+    from keras_rnnx.export.micro import _allocates
+
+    data = open(path, "rb").read()
+    assert _allocates(data, arena) and not _allocates(data, arena - 16)
+    x = np.random.default_rng(3).normal(size=(1, T, D)).astype("float32")
+    np.testing.assert_allclose(export.load_micro(path, arena=arena)(x),
+                               model(x).numpy(), atol=TOL)
+
+    cc = str(tmp_path / "model_data.cc")
+    assert export.to_c_source(path, cc, "g_model") == len(data)
+    text = open(cc).read()
+    assert "alignas(16) const unsigned char g_model[] = {" in text
+    assert f"const unsigned int g_model_len = {len(data)};" in text
+    body = text.split("{", 1)[1].split("}", 1)[0]
+    assert bytes(int(b, 16) for b in body.replace(",", " ").split()) == data
+    with pytest.raises(ExportError, match="out_path"):
+        export.to_c_source(path, cc, "g_model")
+    with pytest.raises(ExportError, match="name"):
+        export.to_c_source(path, str(tmp_path / "x.cc"), "1bad")
+    assert not os.path.exists(tmp_path / "x.cc")
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: LSTMX(4, activation="relu", recurrent_activation="hard_sigmoid"),
+    lambda: GRUX(4, activation="linear", recurrent_activation="hard_sigmoid"),
+])
+def test_supported_activations_run_on_tflm(tmp_path, layer):
+    x = np.random.default_rng(4).normal(size=(1, T, D)).astype("float32")
+    model = _seq_model(layer())
+    _, _, y = _export_and_run(model, x, tmp_path / "m.tflite")
+    np.testing.assert_allclose(y, model(x).numpy(), atol=TOL)
+
+
+def test_cli_export_micro_c_source_and_verify_with_tflm(tmp_path, capsys):
+    from keras_rnnx.cli import main
+
+    keras.utils.set_random_seed(5)
+    ids = keras.Input((None,), dtype="int32", name="ids")
+    h = keras.layers.Embedding(17, 4, mask_zero=True)(ids)
+    h = BiDirectional(GRUX(3, return_sequences=True))(h)
+    model = keras.Model(ids, keras.layers.Dense(2, name="logits")(LSTMX(3)(h)))
+    model_file = tmp_path / "tiny.keras"
+    model.save(model_file)
+    out, cc = tmp_path / "tiny_micro.tflite", tmp_path / "model_data.cc"
+    rc = main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+               "--time-steps", "6", "--c-source", str(cc), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    arena = export.arena_size(str(out))
+    assert f"tensor arena {arena} bytes" in text and f"flash {out.stat().st_size}" in text
+    assert f"g_model_len = {out.stat().st_size};" in cc.read_text()
+
+    rc = main(["verify", str(model_file), str(out), "--batch-sizes", "1", "3"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "tflm" in text
+
+    q = tmp_path / "tiny_int8.tflite"
+    assert main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+                 "--time-steps", "6", "--quantize", "int8", "--representative-samples",
+                 "8", "--out", str(q)]) == 0
+    assert "tensor arena" in capsys.readouterr().out
+    assert export.load_micro(str(q)).quantize == "int8"
+    ids_rows = np.random.default_rng(7).integers(1, 17, size=(10, 6)).astype("int32")
+    ids_rows[::2, 4:] = 0
+    np.savez(tmp_path / "rep.npz", ids=ids_rows)
+    q2 = tmp_path / "tiny_int8_real.tflite"
+    assert main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+                 "--time-steps", "6", "--quantize", "int8", "--representative",
+                 str(tmp_path / "rep.npz"), "--out", str(q2)]) == 0
+    capsys.readouterr()
+    np.savez(tmp_path / "bad.npz", tokens=ids_rows)
+    assert main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+                 "--time-steps", "6", "--quantize", "int8", "--representative",
+                 str(tmp_path / "bad.npz"), "--out", str(tmp_path / "z.tflite")]) == 2
+    assert "--representative" in capsys.readouterr().err
+    assert not (tmp_path / "z.tflite").exists()
+
+    # A different model's weights: verify with TFLM reports the mismatch.
+    other = keras.models.clone_model(model)
+    other_file = tmp_path / "other.keras"
+    other.save(other_file)
+    assert main(["verify", str(other_file), str(out), "--batch-sizes", "1"]) == 1
+
+    # Options that need --target micro, and a missing time dimension.
+    assert main(["export", str(model_file), "--format", "tflite", "--c-source",
+                 str(tmp_path / "x.cc"), "--out", str(tmp_path / "x.tflite")]) == 2
+    assert main(["export", str(model_file), "--format", "tflite", "--target", "micro",
+                 "--out", str(tmp_path / "y.tflite")]) == 2
+    assert "time_steps" in capsys.readouterr().err
+    assert not (tmp_path / "x.tflite").exists() and not (tmp_path / "y.tflite").exists()
+
+
+def _agreement(model, run, gen, n=100):
+    ys, refs = [], []
+    for _ in range(n):
+        x = gen()
+        ys.append(run(x).ravel())
+        refs.append(model(x).numpy().ravel())
+    ys, refs = np.array(ys), np.array(refs)
+    corr = np.corrcoef(ys.ravel(), refs.ravel())[0, 1]
+    return corr, float((ys.argmax(1) == refs.argmax(1)).mean())
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
+def test_int8_full_integer_runs_on_tflm(tmp_path, kind):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    inp = keras.Input((10, D), name="frames")
+    layer = {"lstm": LSTMX(16), "gru_after": GRUX(16),
+             "gru_before": GRUX(16, reset_after=False),
+             "gru_simplified": GRUX(16, variant="simplified")}[kind]
+    model = keras.Model(inp, keras.layers.Dense(4, name="logits")(layer(inp)))
+
+    def gen():
+        return rng.normal(size=(1, 10, D)).astype("float32")
+
+    path = str(tmp_path / "q.tflite")
+    info = export.to_tflite(model, path, target="micro", quantize="int8",
+                            representative_data=[gen() for _ in range(50)])
+    raw = export.load_micro(path, raw=True)
+    assert raw.input_details[0]["dtype"] == np.int8
+    assert raw.output_details[0]["dtype"] == np.int8
+    q = info["io_quantization"]
+    scale = raw.input_details[0]["quantization_parameters"]["scales"][0]
+    assert np.isclose(q["frames"]["scale"], scale) and "logits" in q
+    corr, argmax = _agreement(model, export.load_micro(path), gen)
+    assert corr > 0.99 and argmax >= 0.9, (corr, argmax)
+
+
+def test_int8_ids_input_stays_integer(tmp_path):
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+
+    # Embeddings of unit scale, as trained ones are: Keras' default
+    # (uniform +-0.05) leaves activations a few int8 steps wide.
+    ids = keras.Input((8,), dtype="int32", name="ids")
+    e = keras.layers.Embedding(30, 8, mask_zero=True,
+                               embeddings_initializer=keras.initializers.RandomNormal(
+                                   stddev=1.0))(ids)
+    h = LSTMX(8)(BiDirectional(GRUX(8, return_sequences=True))(e))
+    model = keras.Model(ids, keras.layers.Dense(4)(h))
+
+    def gen():
+        a = rng.integers(1, 30, size=(1, 8)).astype("int32")
+        a[0, rng.integers(1, 9):] = 0
+        return a
+
+    path = str(tmp_path / "q.tflite")
+    export.to_tflite(model, path, target="micro", quantize="int8",
+                     representative_data=[gen() for _ in range(50)])
+    run = export.load_micro(path)
+    assert run.input_details[0]["dtype"] == np.int32
+    corr, _ = _agreement(model, run, gen, n=50)
+    assert corr > 0.9, corr
+    with pytest.raises(ExportError, match="representative_data"):
+        export.to_tflite(model, str(tmp_path / "r.tflite"), target="micro", quantize="int8")
+
+
+def test_initial_state_inputs_run_on_tflm(tmp_path):
+    x_in = keras.Input((T, D), name="x")
+    h_in, c_in = keras.Input((5,), name="h0"), keras.Input((5,), name="c0")
+    model = keras.Model([x_in, h_in, c_in], LSTMX(5)(x_in, initial_state=[h_in, c_in]))
+    rng = np.random.default_rng(5)
+    xs = [rng.normal(size=s).astype("float32") for s in [(1, T, D), (1, 5), (1, 5)]]
+    export.to_tflite(model, str(tmp_path / "m.tflite"), target="micro")
+    run = export.load_micro(str(tmp_path / "m.tflite"))
+    assert run.inputs == ["x", "h0", "c0"]
+    np.testing.assert_allclose(run(*xs), model(xs).numpy(), atol=TOL)
+    zero = [xs[0], np.zeros((1, 5), "float32"), np.zeros((1, 5), "float32")]
+    assert np.abs(run(*zero) - run(*xs)).max() > 1e-3  # the state is used
+
+
+def test_reverse_within_length_equals_reverse_sequence():
+    import tensorflow as tf
+
+    from keras_rnnx.kernels.micro import reverse_within_length
+
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(4, 7, 3)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0, 0, 0], [1] * 7, [0] * 7, [1, 0, 1, 1, 0, 1, 0]], bool)
+    want = tf.reverse_sequence(x, mask.sum(1), seq_axis=1, batch_axis=0).numpy()
+    np.testing.assert_array_equal(reverse_within_length(tf.constant(x), mask).numpy(), want)
