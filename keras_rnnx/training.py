@@ -27,7 +27,7 @@ import tempfile
 
 import keras
 
-from keras_rnnx._atomic import atomic_write, umask_mode
+from keras_rnnx._atomic import atomic_write, check_target, umask_mode
 
 _METADATA = "training_state.json"
 
@@ -112,7 +112,7 @@ class AtomicBackupAndRestore(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"state-{epoch + 1:06d}.weights.h5"
-        save_model(self.model, os.path.join(self.backup_dir, name))
+        save_model(self.model, os.path.join(self.backup_dir, name), overwrite=True)
         self.completed.append({"epoch": int(epoch), **_jsonable(logs)})
         state = {"epoch": int(epoch) + 1, "weights": name, "history": self.completed}
         atomic_write(os.path.join(self.backup_dir, _METADATA), json.dumps(state))
@@ -164,7 +164,7 @@ def load_model(path, **kwargs):
     return keras.saving.load_model(path, **kwargs)
 
 
-def save_model(model, path, overwrite=True):
+def save_model(model, path, overwrite=False):
     """`model.save(path)` that never leaves a torn file.
 
     Keras writes a `.keras` zip in place, so a crash or a full disk while
@@ -175,16 +175,15 @@ def save_model(model, path, overwrite=True):
         model: a `keras.Model`.
         path: target path ending in `.keras` (or `.weights.h5` to save the
             weights only).
-        overwrite: replace an existing file (default True); with False an
-            existing `path` raises `ValueError`.
+        overwrite: replace an existing file; by default an existing `path`
+            is refused with `ExportError` (a `ValueError`) and left as it was.
     """
     path = os.path.abspath(os.fspath(path))
     weights_only = path.endswith(".weights.h5")
     suffix = ".weights.h5" if weights_only else ".keras"
     if not path.endswith(suffix):
         raise ValueError(f"`path` must end in '.keras' or '.weights.h5'; received {path!r}")
-    if os.path.exists(path) and not overwrite:
-        raise ValueError(f"`path` {path!r} exists; pass overwrite=True to replace it")
+    check_target(path, overwrite)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=suffix, dir=parent)
@@ -231,7 +230,8 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not self.enabled:
             return
-        save_model(self.model, self.filepath.format(epoch=epoch + 1, **(logs or {})))
+        save_model(self.model, self.filepath.format(epoch=epoch + 1, **(logs or {})),
+                   overwrite=True)
 
 
 def fit_resumable(model, x=None, y=None, *, backup_dir, epochs, checkpoint_path=None,

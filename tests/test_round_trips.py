@@ -172,7 +172,7 @@ def test_interrupted_keras_save_keeps_previous_file(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.Model, "save", torn)
     _randomize(model, seed=9)
     with pytest.raises(OSError, match="No space"):
-        training.save_model(model, path)
+        training.save_model(model, path, overwrite=True)  # replaces on purpose
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["m.keras"]
     monkeypatch.undo()

@@ -108,7 +108,7 @@ def test_vocabulary_save_load_roundtrip(tmp_path):
     v.save(p)
     w = Vocabulary.load(p)
     assert w.tokens == v.tokens and w.counts == v.counts and w.specials == v.specials
-    v.save(p, with_counts=False)
+    v.save(p, with_counts=False, overwrite=True)  # re-saved on purpose
     assert Vocabulary.load(p).tokens == v.tokens
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp")]
 

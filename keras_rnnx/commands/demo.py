@@ -141,7 +141,7 @@ def run(args):
                                   overwrite=args.overwrite)
     info = translator.export_tflite(tflite_path, beam_width=args.beam_width,
                                     overwrite=args.overwrite)
-    translator.save(os.path.join(args.out, "date_translator_keras"))
+    translator.save(os.path.join(args.out, "date_translator_keras"), overwrite=args.overwrite)
     print(f"      TFLite: {info['size'] / 1024:.0f} KiB, builtin ops only "
           f"({len(info['ops'])} kinds)", flush=True)
 

@@ -165,8 +165,8 @@ def run(args):
                   f"(unigram baseline "
                   f"{lm_mod.unigram_perplexity(y_train, y_held, len(vocab)):.2f})")
         if args.save:
-            save_model(model, args.save)
-            vocab.save(args.save + ".vocab.json")
+            save_model(model, args.save, overwrite=args.overwrite)
+            vocab.save(args.save + ".vocab.json", overwrite=args.overwrite)
             print(f"saved {args.save} and {args.save}.vocab.json")
 
     prompts = args.prompt or ["The"]

@@ -176,7 +176,7 @@ def run(args):
     print(classification_metrics.format_report(report))
 
     os.makedirs(args.out, exist_ok=True)
-    clf.save(args.out)
+    clf.save(args.out, overwrite=args.overwrite)
     atomic_write(
         os.path.join(args.out, "metrics.json"),
         json.dumps({"held_out": report, "train_seconds": seconds,

@@ -82,15 +82,16 @@ def run(args):
         print(f"rnnx word2vec: {e}", file=sys.stderr)
         return 2
     wv = model.wv
-    wv.save_word2vec_format(args.out, binary=args.binary)
+    wv.save_word2vec_format(args.out, binary=args.binary, overwrite=args.overwrite)
     print(f"{len(wv)} words x {wv.vector_size} written to {args.out} "
           f"({model.total_words * model.epochs / max(model.train_seconds, 1e-9):,.0f} words/s, "
           f"{model.train_seconds:.1f} s)")
     if args.projector:
-        wv.save_projector_tsv(args.projector + "_vectors.tsv", args.projector + "_metadata.tsv")
+        wv.save_projector_tsv(args.projector + "_vectors.tsv", args.projector + "_metadata.tsv",
+                              overwrite=args.overwrite)
         print(f"projector files: {args.projector}_vectors.tsv, {args.projector}_metadata.tsv")
     if args.plot:
         words = args.plot_words.split(",") if args.plot_words else wv.index_to_key[:40]
-        wv.plot_pca(words, args.plot)
+        wv.plot_pca(words, args.plot, overwrite=args.overwrite)
         print(f"PCA plot: {args.plot}")
     return 0

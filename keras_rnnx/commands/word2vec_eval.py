@@ -49,7 +49,7 @@ def run(args):
                   f"out of vocabulary {oov:.1f}%")
         if args.plot:
             words = args.plot_words.split(",") if args.plot_words else wv.index_to_key[:40]
-            wv.plot_pca(words, args.plot)
+            wv.plot_pca(words, args.plot, overwrite=args.overwrite)
             print(f"PCA plot: {args.plot}")
     except ValueError as e:
         print(f"rnnx word2vec-eval: {e}", file=sys.stderr)

@@ -29,7 +29,7 @@ from keras_rnnx import metrics as classification_metrics
 from keras_rnnx.layers import pooling as pooling_lib
 from keras_rnnx.layers.preprocessing import SanitizeIds, TokenDropout
 from keras_rnnx.text import TOKENIZER_KINDS, TextToIds, Tokenizer, Vocabulary
-from keras_rnnx._atomic import atomic_write
+from keras_rnnx._atomic import atomic_write, check_target
 from keras_rnnx.training import load_model, save_model
 
 __all__ = [
@@ -490,9 +490,15 @@ class TextClassifier:
         )
 
     # -------------------------------------------------------------- files
-    def save(self, folder):
-        """Writes `model.keras` (raw strings in), `vocab.txt`, `classifier.json`."""
-        save_model(self.model, os.path.join(folder, _MODEL))
+    def save(self, folder, overwrite=False):
+        """Writes `model.keras` (raw strings in), `vocab.txt`, `classifier.json`.
+
+        A `folder` that already holds any of these is refused (`ExportError`
+        naming the file) unless `overwrite=True`; nothing is written then.
+        """
+        for name in (_MODEL, _VOCAB, _CONFIG):
+            check_target(os.path.join(folder, name), overwrite, argument="folder")
+        save_model(self.model, os.path.join(folder, _MODEL), overwrite=overwrite)
         self.write_vocabulary(os.path.join(folder, _VOCAB))
         self.write_config(os.path.join(folder, _CONFIG))
 
@@ -547,7 +553,7 @@ class TextClassifier:
 
         return serve
 
-    def export_saved_model(self, path, overwrite=True):
+    def export_saved_model(self, path, overwrite=False):
         """SavedModel for TF Serving, raw strings in (`keras_rnnx.export`).
 
         Signatures: `serving_default(text: string[B])` -> probabilities
@@ -555,6 +561,7 @@ class TextClassifier:
         class name), `probability` (float[B]) and `probabilities`
         (float[B, C]); `class_names()` -> `class_names` (string[C]). Load it
         after `import tensorflow_text` (which registers the tokenizer ops).
+        An existing `path` is refused (`ExportError`) unless `overwrite=True`.
         """
         import tensorflow as tf
 
@@ -572,10 +579,11 @@ class TextClassifier:
             self.model, path, signatures=signatures, overwrite=overwrite
         )
 
-    def export_tflite(self, path, quantize=None, overwrite=True):
+    def export_tflite(self, path, quantize=None, overwrite=False):
         """TFLite model of the ids model: int32 ids `[1, max_length]`
         (0-padded) -> probabilities; writes `vocab.txt` and `classifier.json`
-        (tokenizer settings, class names) beside it."""
+        (tokenizer settings, class names) beside it. An existing `path` is
+        refused (`ExportError`) unless `overwrite=True`."""
         from keras_rnnx import export as export_lib
 
         result = export_lib.to_tflite(

@@ -38,7 +38,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_rnnx._atomic import atomic_write
+from keras_rnnx._atomic import atomic_write, check_target
 from keras_rnnx.layers.attention import BahdanauAttention
 from keras_rnnx.layers.attention_decoder import AttentionDecoder, AttentionDecoderCell
 from keras_rnnx.text import Tokenizer, Vocabulary
@@ -626,7 +626,7 @@ class Translator:
         return keras.Model(ids, outputs, name="translator_inference")
 
     def export_saved_model(self, path, strategy=None, *, beam_width=None,
-                           length_penalty=None, overwrite=True):
+                           length_penalty=None, overwrite=False):
         """SavedModel for TF Serving, written with `keras_rnnx.export`.
 
         Signatures: `serving_default` (int32 `source_ids` `[B, Ts]`) and
@@ -638,7 +638,8 @@ class Translator:
             path: the SavedModel folder (written atomically).
             strategy, beam_width, length_penalty: as in `inference_model`
                 (default `BeamSearch(4)`).
-            overwrite: replace an existing `path`.
+            overwrite: replace an existing `path` (default: refuse it with
+                `ExportError`).
 
         Returns:
             What `keras_rnnx.export.to_saved_model` returns.
@@ -646,7 +647,8 @@ class Translator:
         Example:
 
         >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
-        >>> _ = t.export_saved_model("/tmp/doctest_translator", beam_width=2)
+        >>> _ = t.export_saved_model("/tmp/doctest_translator", beam_width=2,
+        ...                          overwrite=True)
         """
         from keras_rnnx.export import to_saved_model
 
@@ -661,7 +663,7 @@ class Translator:
                               overwrite=overwrite)
 
     def export_tflite(self, path, strategy=None, *, beam_width=None, length_penalty=None,
-                      overwrite=True):
+                      overwrite=False):
         """Builtin-op TFLite: int32 `source_ids` `[B, Ts]` -> `sequences`,
         `scores`, `attention` (written with `keras_rnnx.export.to_tflite`).
 
@@ -669,7 +671,8 @@ class Translator:
             path: the `.tflite` file (written atomically).
             strategy, beam_width, length_penalty: as in `inference_model`
                 (default `BeamSearch(4)`; sampling only with `seed=None`).
-            overwrite: replace an existing `path`.
+            overwrite: replace an existing `path` (default: refuse it with
+                `ExportError`).
 
         Returns:
             What `keras_rnnx.export.to_tflite` returns.
@@ -677,7 +680,7 @@ class Translator:
         Example:
 
         >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
-        >>> _ = t.export_tflite("/tmp/doctest_translator.tflite", "greedy")
+        >>> _ = t.export_tflite("/tmp/doctest_translator.tflite", "greedy", overwrite=True)
         """
         from keras_rnnx.export import to_tflite
 
@@ -689,12 +692,16 @@ class Translator:
         """The translator's config (vocabularies, sizes) as JSON, atomically."""
         atomic_write(path, json.dumps(self.config, ensure_ascii=False, indent=1))
 
-    def save(self, directory):
+    def save(self, directory, overwrite=False):
         """Writes `config.json` and `model.weights.h5` into `directory`
-        (each file atomically); `Translator.load(directory)` restores it."""
+        (each file atomically); `Translator.load(directory)` restores it.
+        A `directory` that already holds either file is refused
+        (`ExportError` naming it) unless `overwrite=True`."""
+        for name in ("config.json", "model.weights.h5"):
+            check_target(os.path.join(directory, name), overwrite, argument="directory")
         os.makedirs(directory, exist_ok=True)
         self.save_config(os.path.join(directory, "config.json"))
-        save_model(self.model, os.path.join(directory, "model.weights.h5"))
+        save_model(self.model, os.path.join(directory, "model.weights.h5"), overwrite=overwrite)
         return directory
 
     @classmethod

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_rnnx._atomic import atomic_write
+from keras_rnnx._atomic import atomic_write, check_target
 from keras_rnnx.text.lines import iter_lines
 from keras_rnnx.text.tokenizer import Tokenizer
 
@@ -433,7 +433,7 @@ class Vocabulary:
         return cls(config["tokens"], config.get("counts"), config["specials"],
                    None if tok is None else Tokenizer.from_config(tok))
 
-    def save(self, path, with_counts=True):
+    def save(self, path, with_counts=True, overwrite=False):
         """Writes the vocabulary, atomically.
 
         Args:
@@ -442,7 +442,10 @@ class Vocabulary:
                 with counts) after a `# specials=N` line, the tokenizer not
                 kept (tokens must hold no tab or newline).
             with_counts: write the counts (text format).
+            overwrite: replace an existing `path` (by default it is refused
+                with `ExportError`).
         """
+        check_target(path, overwrite)
         if os.fspath(path).endswith(".json"):
             atomic_write(path, json.dumps(self.get_config(), ensure_ascii=False))
             return

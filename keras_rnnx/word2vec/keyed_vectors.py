@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from keras_rnnx._atomic import check_target
 from keras_rnnx.text import atomic_write
 
 
@@ -277,8 +278,10 @@ class KeyedVectors:
         )
 
     # ----------------------------------------------------------- formats
-    def save_word2vec_format(self, path, binary=False):
-        """Writes the word2vec C format (text or binary), atomically."""
+    def save_word2vec_format(self, path, binary=False, overwrite=False):
+        """Writes the word2vec C format (text or binary), atomically. An
+        existing `path` is refused (`ExportError`) unless `overwrite=True`."""
+        check_target(path, overwrite)
         n, d = self.vectors.shape
         for k in self.index_to_key:
             if not k or any(ch.isspace() for ch in k):
@@ -357,19 +360,24 @@ class KeyedVectors:
                     raise ValueError(f"{path!r} line {i + 2}: vector values are not numbers") from None
         return cls(words, vecs)
 
-    def save_projector_tsv(self, vectors_path, metadata_path, limit=None):
-        """Writes the TSV pair TensorBoard's embedding projector loads."""
+    def save_projector_tsv(self, vectors_path, metadata_path, limit=None, overwrite=False):
+        """Writes the TSV pair TensorBoard's embedding projector loads. An
+        existing file is refused (`ExportError`) unless `overwrite=True`."""
+        check_target(vectors_path, overwrite, argument="vectors_path")
+        check_target(metadata_path, overwrite, argument="metadata_path")
         n = len(self) if limit is None else min(limit, len(self))
         atomic_write(vectors_path, "".join(
             "\t".join(f"{x:.6g}" for x in v.tolist()) + "\n" for v in self.vectors[:n]
         ))
         atomic_write(metadata_path, "".join(k + "\n" for k in self.index_to_key[:n]))
 
-    def plot_pca(self, words, path, title=None):
-        """Saves a 2-D PCA projection of `words` (those in vocabulary) as PNG."""
+    def plot_pca(self, words, path, title=None, overwrite=False):
+        """Saves a 2-D PCA projection of `words` (those in vocabulary) as PNG.
+        An existing `path` is refused (`ExportError`) unless `overwrite=True`."""
         words = [w for w in words if w in self]
         if len(words) < 2:
             raise ValueError("plot_pca needs at least 2 words that are in the vocabulary")
+        check_target(path, overwrite)
         import matplotlib
 
         matplotlib.use("Agg", force=False)
