@@ -10,7 +10,7 @@ from keras_rnnx.kernels.loop import (_BackwardSteps, _Projection, _StepMask,
                                      _outer, _outer_all, _past_step, _prepare,
                                      _sigmoid_grad, _ta, _tanh_grad,
                                      _time_steps)
-from keras_rnnx.kernels.steps import gru_step
+from keras_rnnx.kernels.steps import gru_biases, gru_step
 
 __all__ = ["default_gru_sequence"]
 
@@ -282,14 +282,9 @@ def _gru_rows(inputs, initial_state, kernel, recurrent_kernel, bias, *, mask,
     several, see `_outer_all`)."""
     import tensorflow as tf
 
-    full_after = variant == "full" and reset_after
-    b_in = b_rec = None
-    if bias is not None:
-        if full_after:
-            bias = tf.convert_to_tensor(bias)
-            b_in, b_rec = bias[0], bias[1]
-        else:
-            b_in = bias
+    if bias is not None and variant == "full" and reset_after:
+        bias = tf.convert_to_tensor(bias)  # one read of the variable, two rows
+    b_in, b_rec = gru_biases(bias, reset_after, variant)
     x, mask_tb, w, b_in, dtype = _prepare(inputs, kernel, b_in, mask,
                                           go_backwards)
     u = tf.cast(tf.convert_to_tensor(recurrent_kernel), dtype)

@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from keras_rnnx.kernels.activations import resolve_activation
 from keras_rnnx.kernels.dispatch import register_lowering
-from keras_rnnx.kernels.steps import gru_step, lstm_step
+from keras_rnnx.kernels.steps import gru_biases, gru_step, lstm_step
 
 __all__ = [
     "lstm_loop",
@@ -200,9 +200,7 @@ def gru_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
     rec = resolve_activation(recurrent_activation)
     units = recurrent_kernel.shape[0]
     inputs, mask = _prepare(inputs, mask, go_backwards)
-    input_bias, recurrent_bias = bias, None
-    if bias is not None and len(bias.shape) == 2:
-        input_bias, recurrent_bias = bias[0], bias[1]
+    input_bias, recurrent_bias = gru_biases(bias, reset_after, variant)
     x_proj = _project(inputs, kernel, input_bias)
     recurrent_kernel = tf.cast(recurrent_kernel, x_proj.dtype)
     if recurrent_bias is not None:
