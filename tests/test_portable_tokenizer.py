@@ -149,3 +149,15 @@ def test_portable_model_gives_the_keras_ids(classifier):
     layer = classifier.portable_model().get_layer("portable_text_to_ids")
     got = layer(tf.constant(texts)).numpy()
     np.testing.assert_array_equal(got, classifier.texts_to_ids(texts))
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import tensorflow as tf
+
+    from keras_rnnx.text import portable
+
+    result = doctest.testmod(portable, extraglobs={"tf": tf, "Tokenizer": Tokenizer,
+                                                   "PortableTokenizer": PortableTokenizer})
+    assert result.attempted >= 2 and result.failed == 0
