@@ -39,6 +39,28 @@ _LOAD_NOISE = re.compile(
 )
 
 
+VERBOSE_HELP = ("let TensorFlow's log lines (absl, oneDNN, CUDA/cuInit, converter) through "
+                "to stderr; without it they are kept out of the terminal")
+
+
+def tensorflow_logging(verbose):
+    """Sets TensorFlow's logging before TensorFlow is imported, for one
+    command run. Quiet (the default): C++ log lines below FATAL are dropped
+    (TF_CPP_MIN_LOG_LEVEL=3, whatever the environment said: at 2 a machine
+    without a GPU still prints a cuInit error) and the Python `tensorflow`
+    and `absl` loggers show errors only. `verbose`: TensorFlow's own default
+    (everything) unless TF_CPP_MIN_LOG_LEVEL is set in the environment.
+    Has no effect on a TensorFlow already imported in this process."""
+    import logging
+
+    if verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0")
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 @contextlib.contextmanager
 def quiet_tensorflow_load():
     """Captures file descriptor 2 in the block, then writes back what was
@@ -83,18 +105,25 @@ def main(argv=None, load_package=None):
     package or TensorFlow is loaded) prints one line, `rnnx COMMAND: error:
     ...` naming the option, on stderr and returns 2, in every command.
 
+    Every command takes `--verbose` (also as `rnnx --verbose COMMAND`):
+    without it TensorFlow's log lines stay out of stderr
+    (`tensorflow_logging`, `quiet_tensorflow_load`).
+
     `load_package`: called after the arguments parse, before the command
     runs (`keras_rnnx_cli` passes the package's deferred import)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     by_name = commands()
     parser = _Parser(prog="rnnx", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in by_name.items():
         sub.add_parser(name, help=module.HELP, add_help=False)
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
+    if argv[0] == "--verbose" and len(argv) > 1:  # `rnnx --verbose COMMAND ...`
+        argv = [argv[1], "--verbose"] + argv[2:]
     if argv[0] == "--version":
         print(f"rnnx {__version__}")
         return 0
@@ -105,12 +134,14 @@ def main(argv=None, load_package=None):
     module = by_name[name]
     cmd_parser = _Parser(prog=f"rnnx {name}", description=module.HELP)
     module.add_arguments(cmd_parser)
+    cmd_parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     try:
         args = cmd_parser.parse_args(argv[1:])
         if hasattr(module, "check"):
             module.check(args)
     except UsageError as e:
         return _usage_error(f"rnnx {name}", str(e))
+    tensorflow_logging(args.verbose)
     if load_package is not None:
         with quiet_tensorflow_load():
             load_package()

@@ -62,7 +62,7 @@ def test_console_script_enters_through_the_light_launcher():
 def test_help_without_tensorflow(argv):
     rc, heavy, proc = _main_in_fresh_process(argv)
     assert (rc, heavy) == (0, [])
-    assert proc.stdout.startswith("usage: rnnx [-h] [--version] COMMAND ...")
+    assert proc.stdout.startswith("usage: rnnx [-h] [--version] [--verbose] COMMAND ...")
     for name in COMMANDS:
         assert name in proc.stdout
 
@@ -131,3 +131,72 @@ def test_module_entry_point():
                           capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("usage: rnnx export ")
+
+
+# a TensorFlow / absl C++ log line ("E0000 00:00:1796425326.079066   19484
+# cuda_platform.cc:52] failed call to cuInit ...", "I0000 ... port.cc:153]
+# oneDNN custom operations are on ...") or absl's pre-initialisation note,
+# anywhere in a line (a progress bar's carriage returns do not end lines)
+_TF_LOG = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ [\w.]+:\d+\] |"
+                     r"absl::InitializeLog\(\)")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import keras
+
+    from keras_rnnx import LSTMX
+
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, keras.layers.Dense(2)(LSTMX(4)(inputs)))
+    path = str(tmp_path_factory.mktemp("verbose") / "m.keras")
+    model.save(path)
+    return path
+
+
+def _export(model, out, *flags, level=None):
+    """`rnnx [flags] export MODEL --format tflite --out OUT` in a fresh
+    process (a TFLite conversion: device set-up, cuInit on a machine without
+    a GPU, the converter's own logging), TF_CPP_MIN_LOG_LEVEL as given (None:
+    unset); returns the finished process."""
+    env = _env()
+    env.pop("TF_CPP_MIN_LOG_LEVEL")
+    if level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = level
+    proc = subprocess.run([sys.executable, "-m", "keras_rnnx_cli", *flags, "export", model,
+                           "--format", "tflite", "--out", out],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert os.path.getsize(out) > 0 and f"wrote {out}" in proc.stdout
+    return proc
+
+
+@pytest.mark.parametrize("level", [None, "0", "2"])
+def test_tensorflow_log_lines_stay_out_of_stderr_without_verbose(tiny_model, tmp_path, level):
+    """Whatever TF_CPP_MIN_LOG_LEVEL says (unset, everything, or the 2 that
+    still lets cuInit's error through), a command that loads TensorFlow and
+    converts prints none of TensorFlow's log lines; the progress bar stays."""
+    proc = _export(tiny_model, str(tmp_path / "m.tflite"), level=level)
+    assert "export tflite" in proc.stderr
+    assert _TF_LOG.findall(proc.stderr) == []
+
+
+@pytest.mark.parametrize("flags", [["--verbose"], []], ids=["rnnx --verbose CMD", "CMD --verbose"])
+def test_verbose_lets_tensorflow_log_lines_through(tiny_model, tmp_path, flags):
+    out = str(tmp_path / "m.tflite")
+    if flags:
+        proc = _export(tiny_model, out, *flags)
+    else:  # the option after the command's own arguments
+        env = _env()
+        env.pop("TF_CPP_MIN_LOG_LEVEL")
+        proc = subprocess.run([sys.executable, "-m", "keras_rnnx_cli", "export", tiny_model,
+                               "--format", "tflite", "--out", out, "--verbose"],
+                              capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _TF_LOG.findall(proc.stderr) != []
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_documents_verbose(name):
+    rc, heavy, proc = _main_in_fresh_process([name, "--help"])
+    assert rc == 0 and "--verbose" in proc.stdout and "TensorFlow's log lines" in proc.stdout

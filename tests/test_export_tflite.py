@@ -200,6 +200,87 @@ def test_fused_runner_does_not_leak_state_between_calls(zoo):
         np.testing.assert_array_equal(first[name], again[name])
 
 
+def _signature_indices(interpreter):
+    """{input name: tensor index}, {output name: tensor index} of the file's
+    signature (the signature runner is dropped again: while one is alive,
+    LiteRT's Python Interpreter refuses `invoke`)."""
+    signature = interpreter.get_signature_runner()
+    ins = {k: d["index"] for k, d in signature.get_input_details().items()}
+    outs = {k: d["index"] for k, d in signature.get_output_details().items()}
+    del signature
+    return ins, outs
+
+
+def _stock_run(interpreter, ins, outs, inputs):
+    """Runs a file in LiteRT's own Interpreter with nothing but what an app
+    does: `resize_tensor_input` for each input, `allocate_tensors`,
+    `set_tensor`, `invoke` (no keras_rnnx runner, no metadata)."""
+    for name, value in inputs.items():
+        interpreter.resize_tensor_input(ins[name], value.shape, strict=True)
+    interpreter.allocate_tensors()
+    for name, value in inputs.items():
+        interpreter.set_tensor(ins[name], value)
+    interpreter.invoke()
+    return {name: interpreter.get_tensor(index) for name, index in outs.items()}
+
+
+def test_fused_file_runs_at_any_batch_in_the_stock_interpreter(zoo):
+    """The fused op's state tensors follow the batch and start from zero at
+    every invoke, in LiteRT's Interpreter and its signature runner alone:
+    batch sizes 1, 7, 3, 1 in turn, each invoked twice, and the signature
+    runner at 2 and 6, against Keras (masked and unmasked, backward,
+    bidirectional, return_state)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, paths, infos = zoo
+    assert infos["fused"]["variables"] == []  # nothing for an app to resize
+    interpreter = Interpreter(model_path=paths["fused"])
+    ins, outs = _signature_indices(interpreter)
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    tensors = flatbuffer_utils.read_model(paths["fused"]).subgraphs[0].tensors
+    states = [list(t.shapeSignature) for t in tensors if t.isVariable]
+    assert len(states) == 2 * infos["fused"]["fused_lstm_ops"]
+    assert all(s[0] == -1 for s in states), states  # the file says: any batch
+    rng = np.random.default_rng(21)
+    for batch, steps in [(1, 5), (7, 6), (3, 1), (1, 8)]:
+        inputs = {"ids": _right_padded_ids(batch, steps, rng),
+                  "feats": rng.normal(size=(batch, steps, 3)).astype("float32")}
+        want = {k: v.numpy() for k, v in model(inputs).items()}
+        for _ in range(2):  # a second invoke starts from zero states too
+            got = _stock_run(interpreter, ins, outs, inputs)
+            for name in want:
+                np.testing.assert_allclose(got[name], want[name], atol=1e-4,
+                                           err_msg=f"{name} at batch {batch}")
+    signature = Interpreter(model_path=paths["fused"]).get_signature_runner()
+    for batch in (2, 6):
+        inputs = {"ids": _right_padded_ids(batch, 4, rng),
+                  "feats": rng.normal(size=(batch, 4, 3)).astype("float32")}
+        want = {k: v.numpy() for k, v in model(inputs).items()}
+        got = signature(**inputs)
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name], atol=1e-4, err_msg=name)
+
+
+def test_fused_dynamic_range_file_runs_at_any_batch_in_the_stock_interpreter(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    keras.utils.set_random_seed(5)
+    x = keras.Input((None, 4), name="x")
+    model = keras.Model(x, keras.layers.Dense(3)(LSTMX(24, return_sequences=True)(x)))
+    path = str(tmp_path / "fused_dynamic.tflite")
+    export.to_tflite(model, path, lstm_kernel="fused", quantize="dynamic")
+    interpreter = Interpreter(model_path=path)
+    ins, outs = _signature_indices(interpreter)
+    rng = np.random.default_rng(22)
+    for batch in (1, 7, 2):
+        inputs = {"x": rng.normal(size=(batch, 6, 4)).astype("float32")}
+        (got,) = _stock_run(interpreter, ins, outs, inputs).values()
+        assert got.shape == (batch, 6, 3)
+        np.testing.assert_allclose(got, model(inputs["x"]).numpy(),
+                                   atol=QUANT_TOLERANCE["dynamic"])
+
+
 # ------------------------------------------------------------- quantization
 @pytest.fixture(scope="module")
 def small_model():

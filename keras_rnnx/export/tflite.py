@@ -84,8 +84,145 @@ def tflite_ops(path_or_bytes):
     return sorted(set(_op_names(flatbuffer_utils.read_model_from_bytearray(data))))
 
 
+def _opcode_index(m, schema, code):
+    """Index of builtin operator `code` in the model's operator codes (added
+    when the model has none)."""
+    for i, oc in enumerate(m.operatorCodes):
+        if max(oc.builtinCode, oc.deprecatedBuiltinCode) == code:
+            return i
+    oc = schema.OperatorCodeT()
+    oc.builtinCode = code
+    oc.deprecatedBuiltinCode = min(code, schema.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
+    oc.version = 1
+    m.operatorCodes.append(oc)
+    return len(m.operatorCodes) - 1
+
+
+def _fused_states_follow_the_batch(m, schema):
+    """Makes every UNIDIRECTIONAL_SEQUENCE_LSTM's state tensors follow the
+    batch size and start from zero at every invoke, in any interpreter.
+
+    The converter fuses the Keras-2 composite LSTM only when its initial
+    states have a static shape (lstm_utils' CheckFusableKerasLstm), so the
+    op's two state inputs are variable tensors of shape [1, units] with no
+    producer: the kernel refuses any other batch
+    (`NumElements(output_state) != n_batch * n_output`) unless the app
+    resizes those tensors too, and keeps the last call's final state as the
+    next call's initial state (a second `invoke` starts from it).
+
+    Here each state becomes the output of ops placed first in the graph,
+    computed from the first graph input's shape (Keras models share the
+    batch dimension across inputs; the LSTM's own check names a mismatch):
+    ZEROS_LIKE(input) -> CAST to int32 -> SUM over every axis but the batch
+    -> RESHAPE [B, 1] -> TILE [B, units] -> CAST to float32, which writes
+    zeros into the variable before any other op runs. The input's values
+    never reach the state (ZEROS_LIKE reads only its shape). Two rules of
+    the runtime shape this chain:
+    - the interpreter allocates a variable (persistent) tensor once per
+      `allocate_tensors`, with the size it has when the first run of ops it
+      prepares (up to the first op whose output shape depends on data) is
+      allocated; so these ops come first, with shapes known at preparation;
+    - nothing in the chain is taken by XNNPACK, LiteRT's default CPU
+      delegate (int32 ops): a delegated partition runs where the delegate
+      puts it, which moved the write behind a data-dependent op and gave
+      wrong rows at batch 7 (measured with an ADD writing the state).
+    So `resize_tensor_input` + `allocate_tensors` (or a signature runner)
+    is all an app does.
+    Returns the number of states rewired; fused ops outside the main graph,
+    or a main graph whose first input is not float32/int32/int64, are left
+    as the converter wrote them."""
+    codes = {name: getattr(schema.BuiltinOperator, name)
+             for name in ("UNIDIRECTIONAL_SEQUENCE_LSTM", "ZEROS_LIKE", "SUM", "CAST",
+                          "RESHAPE", "TILE")}
+    T = schema.TensorType
+    sg = m.subgraphs[0]
+    produced = {int(o) for op in sg.operators or [] for o in op.outputs}
+    states = []
+    for op in sg.operators or []:
+        oc = m.operatorCodes[op.opcodeIndex]
+        if max(oc.builtinCode, oc.deprecatedBuiltinCode) == codes["UNIDIRECTIONAL_SEQUENCE_LSTM"]:
+            states += [int(i) for i in op.inputs[18:20]
+                       if i >= 0 and int(i) not in produced and int(i) not in states]
+    if not states or sg.inputs is None or not len(sg.inputs):
+        return 0
+    source = int(sg.inputs[0])
+    src = sg.tensors[source]
+    rank = len(src.shape)
+    if src.type not in (T.FLOAT32, T.INT32, T.INT64) or rank < 1:
+        return 0
+
+    def buffer(data=None):
+        b = schema.BufferT()
+        if data is not None:
+            b.data = list(np.asarray(data).tobytes())
+        m.buffers.append(b)
+        return len(m.buffers) - 1
+
+    def tensor(name, shape, signature, dtype, data=None):
+        t = schema.TensorT()
+        t.name = ("keras_rnnx/fused_lstm_states/" + name).encode()
+        t.shape = np.asarray(shape, np.int32)
+        t.shapeSignature = np.asarray(signature, np.int32)
+        t.type = dtype
+        t.buffer = buffer(data)
+        sg.tensors.append(t)
+        return len(sg.tensors) - 1
+
+    def operator(code, inputs, outputs, options_type, options):
+        op = schema.OperatorT()
+        op.opcodeIndex = _opcode_index(m, schema, codes[code])
+        op.inputs = np.asarray(inputs, np.int32)
+        op.outputs = np.asarray(outputs, np.int32)
+        op.builtinOptionsType = options_type
+        op.builtinOptions = options
+        return op
+
+    O = schema.BuiltinOptions
+    signature = list(src.shapeSignature if src.shapeSignature is not None else src.shape)
+    batch, batch_sig = int(src.shape[0]), int(signature[0])
+
+    def cast(source, dtype, out):
+        options = schema.CastOptionsT()
+        options.inDataType, options.outDataType = sg.tensors[source].type, dtype
+        return operator("CAST", [source], [out], O.CastOptions, options)
+
+    zeros = tensor("zeros_like", src.shape, signature, src.type)
+    first = [operator("ZEROS_LIKE", [source], [zeros], O.ZerosLikeOptions,
+                      schema.ZerosLikeOptionsT())]
+    if src.type != T.INT32:
+        ints = tensor("int32", src.shape, signature, T.INT32)
+        first.append(cast(zeros, T.INT32, ints))
+        zeros = ints
+    if rank > 1:
+        axes = tensor("axes", [rank - 1], [rank - 1], T.INT32, np.arange(1, rank, dtype=np.int32))
+        summed = tensor("sum", [batch], [batch_sig], T.INT32)
+        reducer = schema.ReducerOptionsT()
+        reducer.keepDims = False
+        first.append(operator("SUM", [zeros, axes], [summed], O.ReducerOptions, reducer))
+        zeros = summed
+    new_shape = tensor("shape", [2], [2], T.INT32, np.array([-1, 1], np.int32))
+    column = tensor("batch_zeros", [batch, 1], [batch_sig, 1], T.INT32)
+    reshape = schema.ReshapeOptionsT()
+    reshape.newShape = [-1, 1]
+    first.append(operator("RESHAPE", [zeros, new_shape], [column], O.ReshapeOptions, reshape))
+    for index in states:
+        state = sg.tensors[index]
+        units = int(state.shape[-1])
+        multiples = tensor(f"multiples_{index}", [2], [2], T.INT32,
+                           np.array([1, units], np.int32))
+        wide = tensor(f"wide_{index}", [batch, units], [batch_sig, units], T.INT32)
+        state.shape = np.asarray([batch, units], np.int32)
+        state.shapeSignature = np.asarray([batch_sig, units], np.int32)
+        first.append(operator("TILE", [column, multiples], [wide], O.TileOptions,
+                              schema.TileOptionsT()))
+        first.append(cast(wide, T.FLOAT32, index))
+    sg.operators = first + list(sg.operators)
+    return len(states)
+
+
 def _finish_flatbuffer(data, info, signatures=None):
-    """Patches the fused LSTM's cell_clip to 0, verifies ops, adds metadata.
+    """Patches the fused LSTM's cell_clip to 0 and makes its states follow
+    the batch (`_fused_states_follow_the_batch`), verifies ops, adds metadata.
 
     `signatures`: name -> what the exporter knows about that signature
     (input order, output structure, states); the metadata's "signatures"
@@ -106,6 +243,8 @@ def _finish_flatbuffer(data, info, signatures=None):
                 op.builtinOptions.cellClip = 0.0  # Keras never clips
                 op.builtinOptions.projClip = 0.0
                 fused += 1
+    if fused:
+        _fused_states_follow_the_batch(m, schema)
     names = _op_names(m)
     bad = sorted({n for n in names if n.startswith("CUSTOM") or "FLEX" in n.upper()})
     if bad:
@@ -119,9 +258,12 @@ def _finish_flatbuffer(data, info, signatures=None):
                 f"target: 'micro': the converted model uses ops TensorFlow Lite "
                 f"for Microcontrollers has no kernel for: {missing} (from a "
                 "layer or activation TFLM cannot run; see README 'Microcontrollers')")
+    # variable tensors an app would have to resize itself (none in files
+    # this version writes: the fused LSTM's states are computed in-graph)
+    written = {int(o) for op in m.subgraphs[0].operators or [] for o in op.outputs}
     variables = [
         {"index": i, "shape": list(t.shape), "name": t.name.decode() if isinstance(t.name, bytes) else t.name}
-        for i, t in enumerate(m.subgraphs[0].tensors) if t.isVariable
+        for i, t in enumerate(m.subgraphs[0].tensors) if t.isVariable and i not in written
     ]
     info = dict(info, fused_lstm_ops=fused, ops=sorted(set(names)), variables=variables)
     described = {}

@@ -534,11 +534,27 @@ class TextClassifier:
         return cls(model, vocabulary, class_names, config)
 
     # -------------------------------------------------------------- export
-    def serving_function(self):
-        """A `tf.function` strings `[B]` -> {class, probability, probabilities}."""
+    def portable_model(self):
+        """The string model with its tokenizer in core TensorFlow ops.
+
+        The same ids model behind a `_PortableToIds` layer: the `TextToIds`
+        layer's tokenizer as a `keras_rnnx.text.PortableTokenizer` (its
+        exact twin without tensorflow-text), its vocabulary as a lookup
+        table, the same `max_length`. A graph traced from it loads on plain
+        TensorFlow; `export_saved_model` writes it.
+        """
+        to_ids = self.model.get_layer("text_to_ids")
+        text = keras.Input(shape=(), dtype="string", name="text")
+        portable = _PortableToIds(to_ids.tokenizer, to_ids.vocabulary, to_ids.max_length,
+                                  name="portable_text_to_ids")
+        return keras.Model(text, self.ids_model(portable(text)), name=self.model.name)
+
+    def serving_function(self, model=None):
+        """A `tf.function` strings `[B]` -> {class, probability, probabilities}
+        over `model` (default: the string model)."""
         import tensorflow as tf
 
-        model = self.model
+        model = self.model if model is None else model
         names = tf.constant(self.class_names)
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
@@ -559,9 +575,11 @@ class TextClassifier:
         Signatures: `serving_default(text: string[B])` -> probabilities
         `[B, C]`; `classify(text: string[B])` -> `class` (string[B], the
         class name), `probability` (float[B]) and `probabilities`
-        (float[B, C]); `class_names()` -> `class_names` (string[C]). Load it
-        after `import tensorflow_text` (which registers the tokenizer ops).
-        An existing `path` is refused (`ExportError`) unless `overwrite=True`.
+        (float[B, C]); `class_names()` -> `class_names` (string[C]). It
+        needs nothing but TensorFlow: the tokenizer is `portable_model`'s,
+        core ops giving the same ids as the in-graph tokenizer (tensorflow-
+        text, used for training). An existing `path` is refused
+        (`ExportError`) unless `overwrite=True`.
         """
         import tensorflow as tf
 
@@ -573,10 +591,13 @@ class TextClassifier:
         def class_names():
             return {"class_names": tf.constant(names)}
 
-        serve = self.serving_function()
+        model = self.portable_model()
+        serve = self.serving_function(model)
         signatures = {"classify": serve, "class_names": class_names}
+        portable = model.get_layer("portable_text_to_ids")
         return export_lib.to_saved_model(
-            self.model, path, signatures=signatures, overwrite=overwrite
+            model, path, signatures=signatures, overwrite=overwrite,
+            track=[portable.tokenizer, portable.table],
         )
 
     def export_tflite(self, path, quantize=None, overwrite=False):
@@ -593,3 +614,35 @@ class TextClassifier:
         self.write_vocabulary(os.path.join(folder, _VOCAB))
         self.write_config(os.path.join(folder, _CONFIG))
         return result
+
+
+class _PortableToIds(keras.layers.Layer):
+    """`TextToIds` for export: the same ids from core TensorFlow ops only
+    (`PortableTokenizer`, a `tf.lookup` table; pad 0, unknown 1, the token
+    "[PAD]" unknown as in `TextToIds`). Never saved in a `.keras` file."""
+
+    def __init__(self, tokenizer, vocabulary, max_length, **kwargs):
+        import tensorflow as tf
+
+        from keras_rnnx.text.portable import PortableTokenizer
+
+        super().__init__(trainable=False, dtype="int32", **kwargs)
+        self.tokenizer = PortableTokenizer(tokenizer)
+        self.max_length = max_length
+        tokens = list(vocabulary)[2:]
+        self.table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant(tokens, tf.string), tf.range(2, len(tokens) + 2, dtype=tf.int32)),
+            1)
+
+    def call(self, inputs):
+        import tensorflow as tf
+
+        tokens = self.tokenizer(tf.reshape(inputs, [-1]))
+        ids = tf.ragged.map_flat_values(self.table.lookup, tokens)
+        if self.max_length is not None:
+            return ids[:, : self.max_length].to_tensor(0, shape=[None, self.max_length])
+        return ids.to_tensor(0)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor((inputs.shape[0], self.max_length), dtype="int32")

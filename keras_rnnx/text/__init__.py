@@ -19,9 +19,13 @@ Three pieces, each usable alone:
 * `TextToIds`: a Keras layer mapping raw strings `[B]` to padded int32 ids
   `[B, T]`, serializable in `.keras` files and exportable to SavedModel (load
   the SavedModel after `import tensorflow_text`, which registers the ops).
+* `PortableTokenizer`: a `Tokenizer`'s exact twin in core TensorFlow ops
+  (normalization and case folding as tables built with tensorflow-text), for
+  graphs that load on plain TensorFlow (the text classifier's SavedModel).
 """
 from keras_rnnx._atomic import atomic_write  # noqa: F401  (public here too)
 from keras_rnnx.text.lines import iter_lines
+from keras_rnnx.text.portable import PortableTokenizer
 from keras_rnnx.text.text_to_ids import CharactersToIds, TextToIds
 from keras_rnnx.text.tokenizer import (
     NORMALIZATIONS,
@@ -40,7 +44,7 @@ from keras_rnnx.text.vocabulary import (
 )
 
 __all__ = [
-    "Tokenizer", "Vocabulary", "TextToIds", "CharactersToIds", "iter_lines", "stemmer_languages",
+    "Tokenizer", "PortableTokenizer", "Vocabulary", "TextToIds", "CharactersToIds", "iter_lines", "stemmer_languages",
     "TOKENIZER_KINDS", "NORMALIZATIONS", "WHITESPACE_MODES", "PAD", "UNK",
     "LANGUAGE_MODEL_SPECIALS", "LEVELS", "level_tokenizer", "atomic_write",
 ]
