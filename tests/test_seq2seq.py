@@ -352,3 +352,16 @@ def test_readme_translator_block_runs_as_written(tmp_path, monkeypatch):
     assert tuple(namespace["outputs"].shape) == (batch, target, 128 + 32)
     assert (tmp_path / "export" / "reverser" / "saved_model.pb").exists()
     assert (tmp_path / "export" / "reverser.tflite").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_task_model_docstring_examples(tmp_path, monkeypatch):
+    """The Examples of the task models' docstrings run as written."""
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("task", "translator", "language_model"):
+        module = importlib.import_module(f"keras_rnnx.models.{name}")
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, (name, result)

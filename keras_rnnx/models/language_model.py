@@ -213,7 +213,15 @@ class LanguageModel(Task):
         return 2 if self.cell_type == "lstm" else 1
 
     def initial_state(self, batch_size):
-        """Zero recurrent state: a tuple per layer of [batch, units] tensors."""
+        """The zero recurrent state.
+
+        Args:
+            batch_size: int (or scalar tensor) `N`.
+
+        Returns:
+            A tuple per layer of `[N, units]` tensors (h, c for LSTMX; h for
+            GRUX), what `step_fn` carries.
+        """
         z = tf.zeros(tf.stack([batch_size, self.units]), self.compute_dtype)
         return tuple(tuple(z for _ in range(self._state_width))
                      for _ in range(self.num_layers))
@@ -237,7 +245,7 @@ class LanguageModel(Task):
 
         Example:
 
-        >>> lm = LanguageModel(vocabulary_size=12, embedding_dim=8, units=16)
+        >>> lm = LanguageModel(12, embedding_dim=8, units=16)
         >>> log_probs, state = lm.step_fn()(tf.constant([1, 5]), lm.initial_state(2))
         >>> tuple(log_probs.shape)
         (2, 12)
@@ -257,9 +265,16 @@ class LanguageModel(Task):
         return step_fn
 
     def prime(self, prompt_ids):
-        """Runs a right-padded prompt [B, P] (starting with `<s>`) through the
-        model up to its last token; returns (state, last_token [B]) so that
-        decoding feeds the last prompt token first."""
+        """Runs prompts through the model up to their last token.
+
+        Args:
+            prompt_ids: int `[B, P]` prompts, right-padded with 0, each
+                starting with `<s>`.
+
+        Returns:
+            `(state, last_token [B])`: the state after all but each prompt's
+            last token, and that token, so decoding feeds it first.
+        """
         prompt_ids = tf.cast(tf.convert_to_tensor(prompt_ids), tf.int32)
         if prompt_ids.shape.rank != 2:
             raise ValueError(

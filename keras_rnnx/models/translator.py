@@ -634,7 +634,7 @@ class Translator(Task):
         Example:
 
         >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
-        >>> _ = t.export_saved_model("/tmp/doctest_translator", beam_width=2,
+        >>> _ = t.export_saved_model("doctest_translator", beam_width=2,
         ...                          overwrite=True)
         """
         from keras_rnnx.export import to_saved_model
@@ -667,7 +667,7 @@ class Translator(Task):
         Example:
 
         >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
-        >>> _ = t.export_tflite("/tmp/doctest_translator.tflite", "greedy", overwrite=True)
+        >>> _ = t.export_tflite("doctest_translator.tflite", "greedy", overwrite=True)
         """
         from keras_rnnx.export import to_tflite
 
