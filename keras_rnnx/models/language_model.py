@@ -326,9 +326,32 @@ def train_language_model(documents, level="char", seq_len=64, embedding_dim=64,
                          batch_size=64, learning_rate=3e-3, min_count=2,
                          max_vocabulary=None, verbose=1, validation_split=0.0,
                          callbacks=None):
-    """Builds a vocabulary, trains a `LanguageModel` on `documents` and returns
-    `(model, vocabulary, history)`. `callbacks` go to `model.fit` (e.g.
-    `keras_rnnx.training.AtomicBackupAndRestore` to resume a killed run)."""
+    """Builds a vocabulary and trains a `LanguageModel` on `documents`.
+
+    Args:
+        documents: a list of strings (one document each).
+        level: "char" or "word" (`Vocabulary.build(..., level=)`).
+        seq_len: training window in tokens (`make_training_arrays`).
+        embedding_dim, units, num_layers, cell_type: the `LanguageModel`'s.
+        epochs, batch_size, verbose, validation_split: `model.fit`'s.
+        learning_rate: the default compile's Adam rate.
+        min_count, max_vocabulary: tokens seen fewer times, or past the
+            most frequent `max_vocabulary`, are unknown.
+        callbacks: passed to `model.fit` (e.g.
+            `keras_rnnx.training.AtomicBackupAndRestore` to resume a killed
+            run).
+
+    Returns:
+        `(model, vocabulary, history)`; `model.vocabulary` is `vocabulary`.
+
+    Example:
+
+    >>> lm, vocab, _ = train_language_model(["abcab", "bca"] * 4, units=8,
+    ...                                     embedding_dim=4, epochs=1, seq_len=4,
+    ...                                     min_count=1, verbose=0)
+    >>> lm.vocabulary is vocab, len(vocab)
+    (True, 7)
+    """
     vocab = Vocabulary.build(documents, min_count=min_count, max_size=max_vocabulary,
                              level=level)
     x, y = make_training_arrays(vocab, documents, seq_len)
@@ -391,11 +414,23 @@ def export_generator(model, path, strategy=None, max_length=100, format="saved_m
     `format="saved_model"`: a SavedModel folder written by
     `keras_rnnx.export.to_saved_model` (servable by TF Serving, loads with
     `tf.saved_model.load` and no keras_rnnx), whose "serving_default" gives
-    next-token logits of `token_ids`; `format="tflite"`: a
+    next-token logits (`logits`) of `token_ids`; `format="tflite"`: a
     builtin-ops `.tflite` file with the one signature "generate", written by
     `keras_rnnx.export.functions_to_tflite` (op check, metadata), which
     `keras_rnnx.export.load_tflite(path)` runs. Written atomically.
-    Returns `path`.
+
+    Args:
+        model: a `LanguageModel`.
+        path: the SavedModel folder or `.tflite` file.
+        strategy: as in `LanguageModel.generate` (default "beam",
+            `BeamSearch(4)`; for TFLite sampling only with `seed=None`).
+        max_length: generated tokens, >= 1.
+        format: "saved_model" or "tflite".
+        overwrite: replace an existing `path` (default: refuse it with
+            `ExportError`).
+
+    Returns:
+        `path`.
     """
     from keras_rnnx import export
 
