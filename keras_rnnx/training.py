@@ -164,7 +164,7 @@ def load_model(path, **kwargs):
     return keras.saving.load_model(path, **kwargs)
 
 
-def save_model(model, path, overwrite=False):
+def save_model(model, path, overwrite=False, *, argument="path", write=None):
     """`model.save(path)` that never leaves a torn file.
 
     Keras writes a `.keras` zip in place, so a crash or a full disk while
@@ -177,13 +177,19 @@ def save_model(model, path, overwrite=False):
             weights only).
         overwrite: replace an existing file; by default an existing `path`
             is refused with `ExportError` (a `ValueError`) and left as it was.
+        argument: the argument name the errors give for `path` (a caller's
+            own name for it, e.g. "filepath").
+        write: `write(tmp_path)` writes the whole model to the temporary
+            path (default `model.save(tmp_path, overwrite=True)`; a model
+            whose `save` is this function passes Keras' own).
     """
     path = os.path.abspath(os.fspath(path))
     weights_only = path.endswith(".weights.h5")
     suffix = ".weights.h5" if weights_only else ".keras"
     if not path.endswith(suffix):
-        raise ValueError(f"`path` must end in '.keras' or '.weights.h5'; received {path!r}")
-    check_target(path, overwrite)
+        raise ValueError(
+            f"`{argument}` must end in '.keras' or '.weights.h5'; received {path!r}")
+    check_target(path, overwrite, argument=argument)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".partial-", suffix=suffix, dir=parent)
@@ -192,7 +198,7 @@ def save_model(model, path, overwrite=False):
         if weights_only:
             model.save_weights(tmp, overwrite=True)
         else:
-            model.save(tmp, overwrite=True)
+            (write or (lambda p: model.save(p, overwrite=True)))(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         umask_mode(tmp)

@@ -30,7 +30,6 @@ def _setup(tmp):
     (tmp / "clf").mkdir()
     (tmp / "clf" / "model.keras").write_bytes(b"PK")
     (tmp / "clf" / "classifier.json").write_text("{}")
-    (tmp / "lm.keras").write_bytes(b"PK")  # no lm.keras.vocab.json
 
 
 # (argv with {t} for the tmp folder, text the one line must hold)
@@ -75,7 +74,6 @@ CASES = [
     (["generate", "--units", "0"], "--units"),
     (["generate", "--seq-len", "1"], "--seq-len"),
     (["generate", "--temperature", "0"], "--temperature"),
-    (["generate", "--model", "{t}/lm.keras"], "--model"),
     (["generate", "--model", "{t}/folder"], "--model"),
     (["generate", "--save", "{t}/m.keras"], "--save"),
     (["generate", "--export-tflite", "{t}/file.txt"], "--export-tflite"),
@@ -162,7 +160,6 @@ def test_truncated_model_files_are_one_line(tmp_path, capsys):
     training.save_model(model, str(whole))
     truncated = tmp_path / "lm.keras"
     truncated.write_bytes(whole.read_bytes()[:200])
-    (tmp_path / "lm.keras.vocab.json").write_text("{}")
     assert cli.main(["generate", "--model", str(truncated)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "--model" in err and "Traceback" not in err, err

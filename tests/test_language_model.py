@@ -112,8 +112,14 @@ def test_bad_input():
         LanguageModel(10, cell_type="rnn")
     with pytest.raises(ValueError, match="units"):
         LanguageModel(10, units=0)
-    with pytest.raises(ValueError, match="vocabulary_size"):
+    with pytest.raises(ValueError, match="`vocabulary` must have at least 5 ids"):
         LanguageModel(2)
+    with pytest.raises(ValueError, match="`vocabulary` must have the language model's specials"):
+        LanguageModel(Vocabulary(["a", "b", "c"]))
+    with pytest.raises(ValueError, match="`vocabulary` must be a Vocabulary"):
+        LanguageModel(["a", "b"])
+    with pytest.raises(ValueError, match="dropout"):
+        LanguageModel(10, dropout=1.0)
     lm = LanguageModel(10, embedding_dim=4, units=4)
     with pytest.raises(ValueError, match="prompt_ids"):
         lm.prime(np.array([1, 2, 3]))
@@ -121,6 +127,39 @@ def test_bad_input():
         export_generator(lm, "/tmp/x", format="onnx")
     with pytest.raises(ValueError, match="path"):
         load_corpus("/nonexistent/corpus.txt")
+
+
+def test_language_model_is_a_functional_keras_model(tmp_path):
+    """One functional graph (embedding -> recurrent layers -> logits) that
+    Keras' `fit` trains without an explicit `compile()`; the same weights as
+    Keras' `LSTM` run over the embedded ids (copied weights); the config
+    holds the vocabulary and `.keras` round-trips it with the optimizer."""
+    vocab = Vocabulary.build(["abcab", "bca cab"], level="char")
+    keras.utils.set_random_seed(2)
+    lm = LanguageModel(vocab, embedding_dim=5, units=6)
+    assert isinstance(lm, keras.Model) and lm.vocabulary_size == len(vocab) == 8
+    assert keras.saving.get_registered_name(LanguageModel) == "keras_rnnx>LanguageModel"
+    assert [layer.name for layer in lm.layers] == ["token_ids", "embedding", "lstm_0",
+                                                   "dropout_0", "logits"]
+    ids = np.array([vocab.encode("abc", add_eos=True), vocab.encode("ba") + [0, 0]], np.int32)
+    # reference: Keras' own layers with the same weights, mask from padding
+    emb = lm.embedding(ids)
+    ref_lstm = keras.layers.LSTM(6, return_sequences=True)
+    ref_lstm.build((None, None, 5))
+    ref_lstm.set_weights(lm.rnns[0].get_weights())
+    ref = lm.head(ref_lstm(emb, mask=ids != 0))
+    got = lm(ids)
+    real = ids != 0
+    np.testing.assert_allclose(np.asarray(got)[real], np.asarray(ref)[real], atol=1e-5)
+    history = lm.fit(ids[:, :-1], ids[:, 1:], epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and int(lm.optimizer.iterations) == 2
+    path = lm.save(str(tmp_path / "lm.keras"))
+    loaded = keras.saving.load_model(path)
+    assert loaded.get_config()["vocabulary"] == vocab.get_config()
+    assert int(loaded.optimizer.iterations) == 2
+    np.testing.assert_allclose(loaded.predict(ids, verbose=0), lm(ids), atol=1e-6)
+    with pytest.raises(ValueError, match="filepath"):
+        lm.save(path)
 
 
 # ---------------------------------------------------------------- trained model
@@ -168,7 +207,11 @@ def test_generation_strategies_and_keras_round_trip(trained, tmp_path):
     path = tmp_path / "lm.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
+    assert type(loaded) is LanguageModel and loaded.get_config() == model.get_config()
+    assert loaded.vocabulary.get_config() == vocab.get_config()
     np.testing.assert_array_equal(loaded.generate(prompt, decoding.GreedySearch(), 30)[0], g_seq)
+    np.testing.assert_array_equal(loaded.generate(prompt, decoding.BeamSearch(4, 0.0, 2), 30)[0],
+                                  b_seq)
 
 
 @pytest.mark.slow
@@ -237,7 +280,7 @@ def test_generate_command_trains_saves_and_samples(tmp_path, capsys):
     assert cli.main(["generate", "--text", str(text), "--epochs", "1", "--units", "16",
                      "--embedding-dim", "8", "--seq-len", "16", "--save", model,
                      "--strategy", "greedy", "--max-length", "10", "--prompt", "the"]) == 0
-    assert os.path.isfile(model) and os.path.isfile(model + ".vocab.json")
+    assert os.path.isfile(model) and not os.path.exists(model + ".vocab.json")
     assert not os.path.exists(str(tmp_path / "lm_backup"))  # training backup removed on success
     assert cli.main(["generate", "--model", model, "--strategy", "beam", "--beam-width", "3",
                      "--num-return", "2", "--max-length", "8", "--prompt", "the c"]) == 0

@@ -39,6 +39,7 @@ REGISTERED = {
     "keras_rnnx>SkipGram",
     "keras_rnnx>TextToIds",
     "keras_rnnx>TokenDropout",
+    "keras_rnnx>Translator",
     "keras_rnnx>masked_sparse_categorical_crossentropy",
     "keras_rnnx>masked_token_accuracy",
 }

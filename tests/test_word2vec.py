@@ -45,38 +45,68 @@ def test_deterministic_under_seed(tmp_path):
     assert not np.allclose(a.vectors, c.vectors)
 
 
-def test_killed_run_resumes_to_the_same_vectors(tmp_path, monkeypatch):
-    """Kill after epoch 1 is committed; the restart ends where an uninterrupted run does."""
-    from keras_rnnx.word2vec import word2vec as w2v
+def _interrupt_after_first_backup(folder, fit):
+    """Runs `fit()` and interrupts it (KeyboardInterrupt, as Ctrl-C does) as
+    soon as `folder` holds a committed backup: a watcher thread sees the
+    backup's state file appear and calls `_thread.interrupt_main`."""
+    import _thread
+    import threading
+    import time
+
+    finished = threading.Event()
+
+    def watch():
+        while not finished.is_set():
+            # a committed state file (not the hidden temporary one it is
+            # written to before it is moved into place)
+            if os.path.isdir(folder) and any(n.endswith(".json") and not n.startswith(".")
+                                             for n in os.listdir(folder)):
+                _thread.interrupt_main()
+                return
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit()
+    finally:
+        finished.set()
+        watcher.join()
+
+
+def test_killed_run_resumes_to_the_same_vectors(tmp_path):
+    """A run interrupted after a committed epoch, started again, resumes from
+    its backup (the restored epochs' losses are the backup's, not
+    recomputed) and ends with the vectors of an uninterrupted run; a
+    corrupt backup is a clear `backup_dir` error."""
+    import json
+    import shutil
 
     lines, _, _ = _two_topics(60)
-    kw = dict(vector_size=8, window=2, min_count=1, epochs=3, batch_size=64, seed=5)
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=8, batch_size=64, seed=5)
     want = Word2Vec(**kw).fit(lines)
     backup = tmp_path / "backup"
-    commit = w2v._commit_backup
-
-    def commit_then_die(folder, syn0, syn1, epochs_done, losses, config):
-        commit(folder, syn0, syn1, epochs_done, losses, config)
-        if epochs_done == 2:
-            raise KeyboardInterrupt("simulated kill after epoch 2 was committed")
-
-    monkeypatch.setattr(w2v, "_commit_backup", commit_then_die)
-    with pytest.raises(KeyboardInterrupt):
-        Word2Vec(**kw).fit(lines, backup_dir=str(backup))
-    monkeypatch.setattr(w2v, "_commit_backup", commit)
-    steps = []
-    original_restore = w2v._restore_backup
-    monkeypatch.setattr(w2v, "_restore_backup",
-                        lambda *a: steps.append(original_restore(*a)) or steps[-1])
+    _interrupt_after_first_backup(
+        str(backup), lambda: Word2Vec(**kw).fit(lines, backup_dir=str(backup)))
+    [state_file] = [p for p in backup.iterdir()
+                    if p.suffix == ".json" and not p.name.startswith(".")]
+    shutil.copytree(backup, tmp_path / "corrupt")
+    # mark the committed epochs' losses: a resumed run reports these
+    state = json.loads(state_file.read_text())
+    done = state["epoch"]
+    assert 1 <= done < kw["epochs"]
+    state["losses"] = [-1.0 - e for e in range(done)]
+    state_file.write_text(json.dumps(state))
     got = Word2Vec(**kw).fit(lines, backup_dir=str(backup))
-    assert steps[0][0] == 2 and len(steps[0][1]) == 2   # resumed after 2 completed epochs
+    assert got.loss_history[:done] == [-1.0 - e for e in range(done)]
+    np.testing.assert_allclose(got.loss_history[done:], want.loss_history[done:], rtol=1e-5)
     np.testing.assert_allclose(got.wv.vectors, want.wv.vectors, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(got.loss_history, want.loss_history, rtol=1e-5)
     assert not backup.exists()
+    corrupt = tmp_path / "corrupt"
+    (corrupt / state_file.name).write_text("{not json")
     with pytest.raises(ValueError, match="backup_dir"):
-        backup.mkdir()
-        (backup / w2v._BACKUP_STATE).write_text("{not json")
-        Word2Vec(**kw).fit(lines, backup_dir=str(backup))
+        Word2Vec(**kw).fit(lines, backup_dir=str(corrupt))
 
 
 def test_vocabulary_hand_checked():

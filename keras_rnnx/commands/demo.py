@@ -53,7 +53,7 @@ def add_arguments(parser):
 
 # what the demo writes in --out
 OUTPUTS = ("date_attention.png", "date_translator", "date_translator.tflite",
-           "date_translator_keras")
+           "date_translator.keras")
 
 
 def check(args):
@@ -99,7 +99,7 @@ def run(args):
     schedule = keras.optimizers.schedules.CosineDecay(cfg["learning_rate"], steps, alpha=0.05)
     translator.compile(learning_rate=schedule)
     print(lap(), flush=True)
-    print(f"[2/6] training: {translator.model.count_params():,} parameters, "
+    print(f"[2/6] training: {translator.count_params():,} parameters, "
           f"{cfg['epochs']} epochs of {cfg['train']} pairs", flush=True)
     t0 = time.perf_counter()
     from keras_rnnx.training import AtomicBackupAndRestore
@@ -113,7 +113,7 @@ def run(args):
     print(lap(), flush=True)
     print("[3/6] held-out exact match", flush=True)
     greedy = translator.exact_match(test_sources, test_targets, beam_width=1)
-    predicted = translator.translate_strings(test_sources, beam_width=args.beam_width)
+    predicted = translator.translate(test_sources, beam_width=args.beam_width)
     beam = float(np.mean([p == t for p, t in zip(predicted, test_targets)]))
     print(f"      greedy: {greedy:.2%}   beam (width {args.beam_width}): {beam:.2%}   "
           f"on {len(test_sources)} dates never seen in training", flush=True)
@@ -123,7 +123,8 @@ def run(args):
 
     examples = SHOWCASE + test_sources[:8]
     ids = translator.tokenize(examples)
-    keras_out = {k: v.numpy() for k, v in translator.translate(ids, beam_width=args.beam_width).items()}
+    keras_out = {k: v.numpy()
+                 for k, v in translator.generate(ids, beam_width=args.beam_width).items()}
     keras_text = [s.decode() for s in translator.detokenize(keras_out["sequences"]).numpy()]
 
     heatmap = os.path.join(args.out, "date_attention.png")
@@ -136,12 +137,12 @@ def run(args):
     tflite_path = os.path.join(args.out, "date_translator.tflite")
     print(lap(), flush=True)
     print(f"[5/6] exporting SavedModel -> {saved_path}, TFLite -> {tflite_path}; "
-          f"Keras weights -> {os.path.join(args.out, 'date_translator_keras')}", flush=True)
+          f"Keras model -> {os.path.join(args.out, 'date_translator.keras')}", flush=True)
     translator.export_saved_model(saved_path, beam_width=args.beam_width,
                                   overwrite=args.overwrite)
     info = translator.export_tflite(tflite_path, beam_width=args.beam_width,
                                     overwrite=args.overwrite)
-    translator.save(os.path.join(args.out, "date_translator_keras"), overwrite=args.overwrite)
+    translator.save(os.path.join(args.out, "date_translator.keras"), overwrite=args.overwrite)
     print(f"      TFLite: {info['size'] / 1024:.0f} KiB, builtin ops only "
           f"({len(info['ops'])} kinds)", flush=True)
 

@@ -10,8 +10,8 @@ generate from a prompt with greedy search, sampling or beam search.
         --export-tflite export/lee_generate.tflite
 
 Without --text it trains on gensim's Lee background corpus (300 news
-documents). A model saved with --save keeps its vocabulary beside it
-(`<model>.vocab.json`).
+documents). A model saved with --save holds its vocabulary (in the
+model's config), so --model needs only the `.keras` file.
 """
 import os
 import time
@@ -33,8 +33,8 @@ _STRATEGY_OPTIONS = {
 def add_arguments(parser):
     g = parser.add_argument_group("model")
     g.add_argument("--model", type=_args.input_file,
-                   help="a .keras language model to load instead of training "
-                        "(its vocabulary <model>.vocab.json beside it)")
+                   help="a .keras language model (rnnx generate --save) to load "
+                        "instead of training")
     g.add_argument("--text", type=_args.utf8_file,
                    help="UTF-8 training text file, one document per line "
                         "(default: gensim's lee_background.cor)")
@@ -60,8 +60,8 @@ def add_arguments(parser):
                    help="training batch size (default 64)")
     g.add_argument("--learning-rate", type=_args.positive_float, default=3e-3,
                    help="Adam learning rate (default 3e-3)")
-    g.add_argument("--save", help="save the trained model to this .keras path "
-                                  "(and its vocabulary to <path>.vocab.json)")
+    g.add_argument("--save", help="save the trained model, its vocabulary included, to "
+                                  "this .keras path")
     g.add_argument("--backup-dir", default=None,
                    help="training backup folder (default: beside --save, if given): a run "
                         "killed part-way resumes after its last completed epoch; removed "
@@ -95,7 +95,6 @@ def add_arguments(parser):
 def check(args):
     if args.save:
         _args.check_output_file(args.save, "--save", args.overwrite)
-        _args.check_output_file(args.save + ".vocab.json", "--save", args.overwrite)
     if args.export and os.path.lexists(args.export) and not args.overwrite:
         raise _args.UsageError(f"--export: {args.export!r} already exists; pass --overwrite "
                                "to replace it")
@@ -105,10 +104,6 @@ def check(args):
                                "(TFLite has no builtin stateless random op)")
     for prompt in args.prompt or []:
         _args.check_utf8_text(prompt, "--prompt")
-    if args.model:
-        vocab_path = args.model + ".vocab.json"
-        if not os.path.isfile(vocab_path):
-            raise _args.UsageError(f"--model: its vocabulary {vocab_path!r} is missing")
 
 
 def _fail(message):
@@ -136,12 +131,14 @@ def run(args):
         keras.utils.set_random_seed(args.seed)
 
     if args.model:
-        vocab_path = args.model + ".vocab.json"
         try:
             model = load_model(args.model)
-            vocab = lm_mod.Vocabulary.load(vocab_path)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, TypeError) as e:
             _fail(f"--model: {e}")
+        if not isinstance(model, lm_mod.LanguageModel) or model.vocabulary is None:
+            _fail(f"--model: {args.model!r} is not a LanguageModel with a vocabulary "
+                  "(write one with rnnx generate --save)")
+        vocab = model.vocabulary
     else:
         try:
             docs = lm_mod.load_corpus(args.text, args.max_documents)
@@ -166,8 +163,7 @@ def run(args):
                   f"{lm_mod.unigram_perplexity(y_train, y_held, len(vocab)):.2f})")
         if args.save:
             save_model(model, args.save, overwrite=args.overwrite)
-            vocab.save(args.save + ".vocab.json", overwrite=args.overwrite)
-            print(f"saved {args.save} and {args.save}.vocab.json")
+            print(f"saved {args.save} (the model and its vocabulary)")
 
     prompts = args.prompt or ["The"]
     encoded = [vocab.encode(p) for p in prompts]

@@ -11,6 +11,10 @@
   translator behind `rnnx demo`.
 * `LanguageModel` (`keras_rnnx.models.language_model`): a character or word
   language model with generation and its export.
+
+`Translator` and `LanguageModel` are `keras.Model`s built with the functional
+API in their `__init__`, on the `Task` base (`keras_rnnx.models.task`: default
+compile, atomic `.keras` save); their vocabularies are in their configs.
 """
 from keras_rnnx.models.text_classifier import (  # noqa: F401
     TextClassifier,

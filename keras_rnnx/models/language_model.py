@@ -1,7 +1,8 @@
 """A uni-directional recurrent language model that plugs into the decoders.
 
-`LanguageModel` is embedding -> `LSTMX` or `GRUX` layers -> a softmax over
-the vocabulary. Training runs the fast whole-sequence layers; generation
+`LanguageModel` is a functional `keras.Model` (a `Task`): embedding ->
+`LSTMX` or `GRUX` layers -> logits over the vocabulary, the vocabulary in its
+config. Training runs the fast whole-sequence layers; generation
 runs one step at a time through the same layers' cells (`model.step`, the
 `step_fn` of `keras_rnnx.decoding`: embedding, `rnn.cell(x, states)`, output
 layer, as the translator steps its decoder), so a generation function is
@@ -25,6 +26,7 @@ from keras_rnnx import decoding
 from keras_rnnx.datasets.corpora import lee_corpus_path, load_corpus  # noqa: F401 (public here too)
 from keras_rnnx.layers.gru import GRUX
 from keras_rnnx.layers.lstm import LSTMX
+from keras_rnnx.models.task import Task
 from keras_rnnx.text import LANGUAGE_MODEL_SPECIALS, Vocabulary
 
 __all__ = [
@@ -71,84 +73,139 @@ def make_training_arrays(vocab, documents, seq_len=64):
 # --------------------------------------------------------------------------
 # the model
 # --------------------------------------------------------------------------
-@keras.saving.register_keras_serializable(package="keras_rnnx")
-class LanguageModel(keras.Model):
-    """Recurrent language model: embedding, LSTMX/GRUX layers, softmax.
+def _vocabulary(value):
+    """(Vocabulary or None, number of ids) of a `vocabulary` argument."""
+    if isinstance(value, dict):
+        try:
+            value = Vocabulary.from_config(value)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"`vocabulary` config is not a Vocabulary config ({e})") from None
+    if isinstance(value, Vocabulary):
+        if tuple(value.specials) != tuple(SPECIALS):
+            raise ValueError(
+                f"`vocabulary` must have the language model's specials {tuple(SPECIALS)} "
+                f"(Vocabulary.build(texts, level=...)), got {tuple(value.specials)}")
+        size = len(value)
+    elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value, size = None, int(value)
+    else:
+        raise ValueError(
+            f"`vocabulary` must be a Vocabulary or a number of ids, got {type(value).__name__}")
+    if size < 5:
+        raise ValueError(f"`vocabulary` must have at least 5 ids (4 reserved), got {size}")
+    return value, size
 
-    `call` returns next-token logits for every position (training, perplexity);
-    `step(tokens, state)` is the decoders' step function (log-probabilities
-    of the next token given one token and the recurrent state), and
-    `generate(prompt_ids, strategy, max_length)` primes the state on a prompt
-    and decodes with greedy search, sampling or beam search.
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+class LanguageModel(Task):
+    """Recurrent language model: embedding, LSTMX/GRUX layers, logits.
+
+    A `keras.Model` built with the functional API in `__init__`, as
+    keras-hub's task models are: `token_ids -> Embedding(mask_zero) ->
+    LSTMX | GRUX (x num_layers, dropout between) -> Dense`, next-token
+    logits at every position (training, perplexity). `step_fn()` is the
+    decoders' step over the same layers (the embedding, each layer's cell,
+    the output layer), and `generate(prompt_ids, strategy, max_length)`
+    primes the state on a prompt and decodes with any `keras_rnnx.decoding`
+    strategy. The vocabulary is part of `get_config`, so `save("x.keras")`
+    and `keras.saving.load_model` round-trip the model with it. The default
+    `compile()` (a `Task`'s: Adam with clipnorm 1, cross-entropy ignoring
+    padding) is in place.
 
     Args:
-        vocabulary_size: number of token ids (including the 4 reserved).
+        vocabulary: a `keras_rnnx.text.Vocabulary` with the language model's
+            specials (`Vocabulary.build(texts, level="char" | "word")`), its
+            config dict, or just the number of token ids (no vocabulary:
+            the model works on ids only); 0 = padding, 1 = `<s>`, 2 = `</s>`,
+            3 = unknown.
         embedding_dim: size of the token embeddings.
         units: units of every recurrent layer.
         num_layers: number of stacked recurrent layers.
         cell_type: "lstm" (`LSTMX`) or "gru" (`GRUX`).
-        dropout: dropout between layers in training.
+        dropout: dropout after every recurrent layer in training.
         **kwargs: base `keras.Model` arguments (`name`, ...).
 
     Call arguments:
-        token_ids: int tensor [batch, time]; 0 is padding (masked).
+        token_ids: int `[batch, time]`; 0 is padding (masked).
         training: Python boolean; enables dropout.
+
+    Returns:
+        Logits `[batch, time, vocabulary size]` of the next token.
+
+    Attributes:
+        vocabulary: the `Vocabulary` (None when built from a number of ids).
+        vocabulary_size: the number of token ids.
+        embedding, rnns, head: the embedding, the recurrent layers and the
+            output layer (what `step_fn` runs).
 
     Example:
 
     >>> import numpy as np
-    >>> from keras_rnnx.models.language_model import LanguageModel
+    >>> from keras_rnnx.text import Vocabulary
     >>> from keras_rnnx.decoding import BeamSearch
-    >>> lm = LanguageModel(vocabulary_size=12, embedding_dim=8, units=16)
-    >>> tuple(lm(np.array([[1, 5, 6, 7]])).shape)
-    (1, 4, 12)
-    >>> seqs, scores = lm.generate(np.array([[1, 5]]), BeamSearch(3), 6)
-    >>> tuple(seqs.shape)
-    (1, 1, 6)
+    >>> vocab = Vocabulary.build(["abcab", "bca"], level="char")
+    >>> lm = LanguageModel(vocab, embedding_dim=8, units=16)
+    >>> tuple(lm(np.array([vocab.encode("abc")])).shape)
+    (1, 4, 7)
+    >>> seqs, scores = lm.generate(np.array([vocab.encode("ab")]), BeamSearch(3), 6)
+    >>> tuple(seqs.shape), tuple(scores.shape)
+    ((1, 1, 6), (1, 1))
     """
 
-    def __init__(self, vocabulary_size, embedding_dim=64, units=256, num_layers=1,
+    def __init__(self, vocabulary, embedding_dim=64, units=256, num_layers=1,
                  cell_type="lstm", dropout=0.0, **kwargs):
-        super().__init__(**kwargs)
-        for name, value, low in (("vocabulary_size", vocabulary_size, 5),
-                                 ("embedding_dim", embedding_dim, 1),
-                                 ("units", units, 1), ("num_layers", num_layers, 1)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise ValueError(f"`{name}` must be an int >= {low}, got {value!r}")
+        vocabulary, size = _vocabulary(vocabulary)
+        for name, value in (("embedding_dim", embedding_dim), ("units", units),
+                            ("num_layers", num_layers)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"`{name}` must be an int >= 1, got {value!r}")
         if cell_type not in ("lstm", "gru"):
             raise ValueError(f"`cell_type` must be 'lstm' or 'gru', got {cell_type!r}")
-        if not 0.0 <= dropout < 1.0:
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
+                0.0 <= dropout < 1.0):
             raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
-        self.vocabulary_size = int(vocabulary_size)
+        # === layers ===
+        embedding = keras.layers.Embedding(size, int(embedding_dim), mask_zero=True,
+                                           name="embedding")
+        rnn = LSTMX if cell_type == "lstm" else GRUX
+        rnns = [rnn(int(units), return_sequences=True, name=f"{cell_type}_{i}")
+                for i in range(int(num_layers))]
+        drops = [keras.layers.Dropout(float(dropout), name=f"dropout_{i}")
+                 for i in range(int(num_layers))]
+        head = keras.layers.Dense(size, name="logits")
+        # === the functional graph ===
+        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+        x = embedding(token_ids)  # the padding mask travels with x
+        for layer, drop in zip(rnns, drops):
+            x = drop(layer(x))
+        logits = head(x)
+        self.embedding = embedding
+        self.rnns = rnns
+        self.head = head
+        super().__init__(token_ids, logits, **kwargs)
+        self.vocabulary = vocabulary
+        self.vocabulary_size = size
         self.embedding_dim = int(embedding_dim)
         self.units = int(units)
         self.num_layers = int(num_layers)
         self.cell_type = cell_type
         self.dropout = float(dropout)
-        self.embedding = keras.layers.Embedding(self.vocabulary_size, self.embedding_dim,
-                                                mask_zero=True, name="embedding")
-        rnn = LSTMX if cell_type == "lstm" else GRUX
-        self.rnns = [rnn(self.units, return_sequences=True, name=f"{cell_type}_{i}")
-                     for i in range(self.num_layers)]
-        self.drop = keras.layers.Dropout(self.dropout)
-        self.head = keras.layers.Dense(self.vocabulary_size, name="logits")
+        self.compile()  # the default: `fit` works without an explicit compile()
 
-    def build(self, input_shape):
-        self.embedding.build(input_shape)
-        shape = tuple(input_shape) + (self.embedding_dim,)
-        for rnn in self.rnns:
-            rnn.build(shape)
-            shape = shape[:-1] + (self.units,)
-        self.head.build(shape)
-        self.built = True
+    def default_loss(self):
+        """Cross-entropy from logits, padding targets (id 0) ignored."""
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD)
 
-    def call(self, token_ids, training=False):
-        token_ids = tf.cast(token_ids, tf.int32)
-        mask = tf.not_equal(token_ids, PAD)
-        x = self.embedding(token_ids)
-        for rnn in self.rnns:
-            x = self.drop(rnn(x, mask=mask, training=training), training=training)
-        return self.head(x)
+    def get_config(self):
+        """`name`, `trainable`, the constructor's arguments, the vocabulary
+        as `Vocabulary.get_config()` (or the number of ids)."""
+        # not the functional model's config: `from_config` rebuilds the graph
+        return {"name": self.name, "trainable": self.trainable,
+                "vocabulary": (self.vocabulary_size if self.vocabulary is None
+                               else self.vocabulary.get_config()),
+                "embedding_dim": self.embedding_dim, "units": self.units,
+                "num_layers": self.num_layers, "cell_type": self.cell_type,
+                "dropout": self.dropout}
 
     # -- decoding ----------------------------------------------------------
     @property
@@ -156,7 +213,15 @@ class LanguageModel(keras.Model):
         return 2 if self.cell_type == "lstm" else 1
 
     def initial_state(self, batch_size):
-        """Zero recurrent state: a tuple per layer of [batch, units] tensors."""
+        """The zero recurrent state.
+
+        Args:
+            batch_size: int (or scalar tensor) `N`.
+
+        Returns:
+            A tuple per layer of `[N, units]` tensors (h, c for LSTMX; h for
+            GRUX), what `step_fn` carries.
+        """
         z = tf.zeros(tf.stack([batch_size, self.units]), self.compute_dtype)
         return tuple(tuple(z for _ in range(self._state_width))
                      for _ in range(self.num_layers))
@@ -180,14 +245,11 @@ class LanguageModel(keras.Model):
 
         Example:
 
-        >>> lm = LanguageModel(vocabulary_size=12, embedding_dim=8, units=16)
+        >>> lm = LanguageModel(12, embedding_dim=8, units=16)
         >>> log_probs, state = lm.step_fn()(tf.constant([1, 5]), lm.initial_state(2))
         >>> tuple(log_probs.shape)
         (2, 12)
         """
-        if not self.built:
-            self.build((None, None))
-
         def step_fn(tokens, state):
             # the embedding table looked up as the layer does, without the
             # padding mask the layer would attach (a cell takes no mask)
@@ -203,9 +265,16 @@ class LanguageModel(keras.Model):
         return step_fn
 
     def prime(self, prompt_ids):
-        """Runs a right-padded prompt [B, P] (starting with `<s>`) through the
-        model up to its last token; returns (state, last_token [B]) so that
-        decoding feeds the last prompt token first."""
+        """Runs prompts through the model up to their last token.
+
+        Args:
+            prompt_ids: int `[B, P]` prompts, right-padded with 0, each
+                starting with `<s>`.
+
+        Returns:
+            `(state, last_token [B])`: the state after all but each prompt's
+            last token, and that token, so decoding feeds it first.
+        """
         prompt_ids = tf.cast(tf.convert_to_tensor(prompt_ids), tf.int32)
         if prompt_ids.shape.rank != 2:
             raise ValueError(
@@ -250,19 +319,6 @@ class LanguageModel(keras.Model):
         state, last = self.prime(prompt_ids)
         return strategy(self.step_fn(), state, last, EOS, max_length)
 
-    def get_config(self):
-        return {**super().get_config(), "vocabulary_size": self.vocabulary_size,
-                "embedding_dim": self.embedding_dim, "units": self.units,
-                "num_layers": self.num_layers, "cell_type": self.cell_type,
-                "dropout": self.dropout}
-
-
-def compile_language_model(model, learning_rate=3e-3):
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=PAD),
-    )
-    return model
 
 
 def train_language_model(documents, level="char", seq_len=64, embedding_dim=64,
@@ -270,15 +326,38 @@ def train_language_model(documents, level="char", seq_len=64, embedding_dim=64,
                          batch_size=64, learning_rate=3e-3, min_count=2,
                          max_vocabulary=None, verbose=1, validation_split=0.0,
                          callbacks=None):
-    """Builds a vocabulary, trains a `LanguageModel` on `documents` and returns
-    `(model, vocabulary, history)`. `callbacks` go to `model.fit` (e.g.
-    `keras_rnnx.training.AtomicBackupAndRestore` to resume a killed run)."""
+    """Builds a vocabulary and trains a `LanguageModel` on `documents`.
+
+    Args:
+        documents: a list of strings (one document each).
+        level: "char" or "word" (`Vocabulary.build(..., level=)`).
+        seq_len: training window in tokens (`make_training_arrays`).
+        embedding_dim, units, num_layers, cell_type: the `LanguageModel`'s.
+        epochs, batch_size, verbose, validation_split: `model.fit`'s.
+        learning_rate: the default compile's Adam rate.
+        min_count, max_vocabulary: tokens seen fewer times, or past the
+            most frequent `max_vocabulary`, are unknown.
+        callbacks: passed to `model.fit` (e.g.
+            `keras_rnnx.training.AtomicBackupAndRestore` to resume a killed
+            run).
+
+    Returns:
+        `(model, vocabulary, history)`; `model.vocabulary` is `vocabulary`.
+
+    Example:
+
+    >>> lm, vocab, _ = train_language_model(["abcab", "bca"] * 4, units=8,
+    ...                                     embedding_dim=4, epochs=1, seq_len=4,
+    ...                                     min_count=1, verbose=0)
+    >>> lm.vocabulary is vocab, len(vocab)
+    (True, 7)
+    """
     vocab = Vocabulary.build(documents, min_count=min_count, max_size=max_vocabulary,
                              level=level)
     x, y = make_training_arrays(vocab, documents, seq_len)
-    model = LanguageModel(len(vocab), embedding_dim=embedding_dim, units=units,
+    model = LanguageModel(vocab, embedding_dim=embedding_dim, units=units,
                           num_layers=num_layers, cell_type=cell_type)
-    compile_language_model(model, learning_rate)
+    model.compile(learning_rate=learning_rate)
     history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose,
                         shuffle=True, validation_split=validation_split,
                         callbacks=callbacks)
@@ -335,11 +414,23 @@ def export_generator(model, path, strategy=None, max_length=100, format="saved_m
     `format="saved_model"`: a SavedModel folder written by
     `keras_rnnx.export.to_saved_model` (servable by TF Serving, loads with
     `tf.saved_model.load` and no keras_rnnx), whose "serving_default" gives
-    next-token logits of `token_ids`; `format="tflite"`: a
+    next-token logits (`logits`) of `token_ids`; `format="tflite"`: a
     builtin-ops `.tflite` file with the one signature "generate", written by
     `keras_rnnx.export.functions_to_tflite` (op check, metadata), which
     `keras_rnnx.export.load_tflite(path)` runs. Written atomically.
-    Returns `path`.
+
+    Args:
+        model: a `LanguageModel`.
+        path: the SavedModel folder or `.tflite` file.
+        strategy: as in `LanguageModel.generate` (default "beam",
+            `BeamSearch(4)`; for TFLite sampling only with `seed=None`).
+        max_length: generated tokens, >= 1.
+        format: "saved_model" or "tflite".
+        overwrite: replace an existing `path` (default: refuse it with
+            `ExportError`).
+
+    Returns:
+        `path`.
     """
     from keras_rnnx import export
 
@@ -354,15 +445,11 @@ def export_generator(model, path, strategy=None, max_length=100, format="saved_m
             "`strategy`: a seeded RandomSampler cannot export to TFLite (stateless "
             "random ops are not builtins); use RandomSampler(seed=None) there"
         )
-    if not model.built:
-        model.build((None, None))
     if format == "saved_model":
-        # through the project's exporter: "serving_default" (next-token logits
-        # of token ids, from a functional wrapper) plus the "generate" signature
-        token_ids = keras.Input((None,), dtype="int32", name="token_ids")
-        wrapper = keras.Model(token_ids, model(token_ids), name="next_token_logits")
+        # through the project's exporter: "serving_default" (the model itself:
+        # next-token logits of token ids) plus the "generate" signature
         export.to_saved_model(
-            wrapper, path, overwrite=overwrite,
+            model, path, overwrite=overwrite,
             signatures={"generate": generation_function(model, strategy, max_length)})
         return path
     export.functions_to_tflite(

@@ -1,6 +1,7 @@
 """A character-level seq2seq translator with Bahdanau attention.
 
-The network is described once, by `build_model` (functional API):
+`Translator` is a `keras.Model` built with the functional API in its
+`__init__` (as keras-hub's task models are), described once:
 
     source ids -> Embedding(mask_zero) -> BiDirectional(LSTMX | GRUX,
     return_sequences, return_state) -> encoder outputs, final states
@@ -8,18 +9,17 @@ The network is described once, by `build_model` (functional API):
     target ids (shifted right) -> Embedding -> AttentionDecoder -> Dense
     -> logits over the target characters
 
-and returned as a `TranslatorNetwork`: the training model (teacher forcing,
-a loss masked on padding), the attention model and the encoder sub-model
-(source ids -> encoder outputs, bridged initial decoder state) are
-functional views of the same layers, and the decoding step calls the same
-target embedding, decoder cell and output layer. Inference encodes the
-source once with the encoder sub-model, puts the encoder outputs and their
-key projection into the decoder state, and runs a `keras_rnnx.decoding`
-strategy (greedy search, beam search, sampling) over the step, all inside
-one `tf.function`, which also re-runs the decoder on the best sequence to
-return its attention weights. The inference model the exporters take is
-functional as well: source ids -> encoder sub-model -> `TranslateLayer`
-(the strategy over the step).
+Calling it is teacher forcing (a loss masked on padding); its `encoder`
+view (source ids -> encoder outputs, bridged initial decoder state) and
+`attention_model` view are functional models over the same layers, and the
+decoding step calls the same target embedding, decoder cell and output
+layer. Inference encodes the source once with the encoder view, puts the
+encoder outputs and their key projection into the decoder state, and runs a
+`keras_rnnx.decoding` strategy (greedy search, beam search, sampling) over
+the step, all inside one `tf.function`, which also re-runs the decoder on
+the best sequence to return its attention weights. The inference model the
+exporters take is functional as well: source ids -> encoder view ->
+`TranslateLayer` (the strategy over the step).
 
 Source strings are tokenized in-graph by `source_tokenizer` (a characters
 `keras_rnnx.text.Tokenizer`: Unicode lowercase, code points kept as given,
@@ -32,17 +32,15 @@ Token ids (the specials of the two `keras_rnnx.text.Vocabulary`s): source
 1 = start, 2 = end, 3.. = characters.
 """
 import json
-import os
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_rnnx._atomic import atomic_write, check_target
 from keras_rnnx.layers.attention import BahdanauAttention
 from keras_rnnx.layers.attention_decoder import AttentionDecoder, AttentionDecoderCell
 from keras_rnnx.text import Tokenizer, Vocabulary
-from keras_rnnx.training import save_model
+from keras_rnnx.models.task import Task
 
 SOURCE_SPECIALS = ("<pad>", "<unk>")
 TARGET_SPECIALS = ("<pad>", "<s>", "</s>")
@@ -104,210 +102,115 @@ def source_vocabulary_from_texts(texts, lower=True):
     return sorted(c.decode("utf-8") for c in unique)
 
 
-class TranslatorNetwork:
-    """The translator's network, wired once by `build_model`.
-
-    One set of layers and three views of it: the training model, the
-    attention model and the encoder sub-model are functional `keras.Model`s
-    over the same graph, and the decoding step (`step`) calls the same
-    target embedding, decoder cell and output layer the training graph
-    calls, so training, search and export run the same weights through the
-    same code.
-
-    Attributes:
-        model: `[source_ids (B, Ts), target_in (B, Tt)] -> logits (B, Tt, V)`,
-            the training model (teacher forcing).
-        attention_model: the same inputs -> attention weights `(B, Tt, Ts)`.
-        encoder: `source_ids (B, Ts) -> [encoder outputs (B, Ts, 2 * units),
-            *initial decoder state]` (the bridged final encoder states).
-        target_embedding: the target token `Embedding`.
-        decoder: the `AttentionDecoder` (its `cell` is the decoding step).
-        output: the `Dense` layer giving logits over the target ids.
-
-    Example:
-
-    >>> import tensorflow as tf
-    >>> net = build_model(12, 13, 5, embedding_dim=4, units=8)
-    >>> state = net.initial_state(tf.constant([[2, 3, 0], [4, 0, 0]]))
-    >>> logits, weights, state = net.step(tf.constant([START_ID, START_ID]), state)
-    >>> tuple(logits.shape), tuple(weights.shape)
-    ((2, 13), (2, 3))
-    """
-
-    def __init__(self, model, attention_model, encoder, target_embedding, decoder, output):
-        self.model = model
-        self.attention_model = attention_model
-        self.encoder = encoder
-        self.target_embedding = target_embedding
-        self.decoder = decoder
-        self.output = output
-
-    def decoder_state(self, source_ids, encoded):
-        """The decoder state nest for `encoded`, the encoder sub-model's
-        outputs on `source_ids` (padding, id 0, masked out of attention).
-
-        Args:
-            source_ids: int `[B, Ts]` source ids.
-            encoded: `[encoder outputs, *bridged states]` from `encoder`.
-
-        Returns:
-            The `AttentionDecoderCell` state dict (keys precomputed).
-        """
-        enc_out, bridged = encoded[0], list(encoded[1:])
-        mask = tf.not_equal(tf.cast(source_ids, tf.int32), PAD_ID)
-        return self.decoder.cell.get_initial_state(enc_out, mask, bridged)
-
-    def initial_state(self, source_ids):
-        """Encodes int `[B, Ts]` `source_ids` into the decoder state nest.
-
-        Args:
-            source_ids: int `[B, Ts]` source ids, right-padded with 0.
-
-        Returns:
-            The state dict `step` takes.
-        """
-        source_ids = tf.cast(source_ids, tf.int32)
-        encoded = self.encoder(source_ids, training=False)
-        return self.decoder_state(source_ids, encoded)
-
-    def step(self, tokens, state):
-        """One decoding step: target embedding, decoder cell, output layer.
-
-        Args:
-            tokens: int32 `[N]` previous target tokens.
-            state: the decoder state nest (leading dimension `N`).
-
-        Returns:
-            `(logits [N, V], attention weights [N, Ts], new_state)`.
-        """
-        (out, weights), state = self.decoder.cell(self.target_embedding(tokens), state)
-        return self.output(out), weights, state
+def _is_texts(x):
+    """True for a list, tuple or 1-D array of Python strings (or bytes)."""
+    if isinstance(x, np.ndarray):
+        return x.ndim == 1 and x.dtype.kind in "USO" and all(
+            isinstance(s, (str, bytes)) for s in x.tolist())
+    return (isinstance(x, (list, tuple)) and len(x) > 0
+            and all(isinstance(s, (str, bytes)) for s in x))
 
 
-def build_model(
-    source_vocab_size,
-    target_vocab_size,
-    target_length,
-    embedding_dim=32,
-    units=64,
-    decoder_units=None,
-    attention_units=None,
-    cell="lstm",
-    normalize=False,
-):
-    """The translator's network, described once (functional API).
+def _characters(value, name, specials):
+    """The character list of a `source_vocabulary`/`target_vocabulary`
+    argument: a list of strings, a `Vocabulary` with the translator's
+    specials, or a `Vocabulary` config dict (what `get_config` stores)."""
+    if isinstance(value, dict):
+        try:
+            value = Vocabulary.from_config(value)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(
+                f"Translator: `{name}` config is not a Vocabulary config ({e})") from None
+    if isinstance(value, Vocabulary):
+        if tuple(value.specials) != tuple(specials):
+            raise ValueError(
+                f"Translator: `{name}` must have the specials {tuple(specials)}, got "
+                f"{tuple(value.specials)}")
+        value = value.tokens[len(specials):]
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"Translator: `{name}` must be a list of characters or a Vocabulary, "
+            f"got {type(value).__name__}")
+    chars = [str(c) for c in value]
+    if not chars or len(set(chars)) != len(chars) or "" in chars:
+        raise ValueError(
+            f"Translator: `{name}` must be a non-empty list of distinct "
+            f"non-empty strings, got {chars[:10]!r}..."
+        )
+    return chars
 
-        source ids -> Embedding(mask_zero) -> BiDirectional(LSTMX | GRUX)
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+class Translator(Task):
+    """The attention translator: a functional `keras.Model` over strings.
+
+    The model is described once, in `__init__`, with the functional API (as
+    keras-hub's task models are):
+
+        source_ids -> Embedding(mask_zero) -> BiDirectional(LSTMX | GRUX)
         -> encoder outputs, final states -> bridge (Dense per state)
-        target ids (shifted right) -> Embedding -> AttentionDecoder -> Dense
+        target_in -> Embedding -> AttentionDecoder -> Dense -> logits
+
+    Calling it is teacher forcing (`[source_ids, target_in] -> logits`), so
+    `fit`, `evaluate` and `predict` are Keras'; `fit` and `evaluate` also
+    take string pairs, and the default `compile()` (a `Task`'s: Adam with
+    clipnorm 1, `masked_sparse_categorical_crossentropy`,
+    `masked_token_accuracy`) is in place. Two functional views share the same layers: `encoder`
+    (source ids -> encoder outputs and the bridged initial decoder state) and
+    `attention_model` (the call's inputs -> attention weights). Decoding
+    steps the same target embedding, decoder cell and output layer
+    (`step_fn`) under a `keras_rnnx.decoding` strategy; the exporters take
+    `inference_model(strategy)`, functional too. The vocabularies are part
+    of `get_config`, so `save("x.keras")` and `keras.saving.load_model`
+    round-trip the whole translator.
+
+    Token ids: source 0 = padding, 1 = unknown character, 2.. = characters;
+    target 0 = padding, 1 = start, 2 = end, 3.. = characters.
 
     Args:
-        source_vocab_size: number of source ids (specials included).
-        target_vocab_size: number of target ids (specials included).
-        target_length: length of the teacher-forced target input.
+        source_vocabulary: the source characters: a list of single
+            characters (see `source_vocabulary_from_texts`) or a
+            `keras_rnnx.text.Vocabulary` with the specials `SOURCE_SPECIALS`
+            (or its config dict).
+        target_vocabulary: the target tokens, likewise (specials
+            `TARGET_SPECIALS`).
+        max_target_length: longest target in characters (the end token is
+            added to it).
         embedding_dim: size of both embeddings.
         units: encoder units per direction.
         decoder_units: decoder cell units (default `2 * units`).
         attention_units: Bahdanau attention units (default `decoder_units`).
         cell: "lstm" (`LSTMX`/`LSTMCellX`) or "gru" (`GRUX`/`GRUCellX`).
-        normalize: weight-normalized attention energy.
+        normalize: weight-normalised attention energy.
+        lower: lowercase the source in-graph before tokenizing.
+        **kwargs: base `keras.Model` arguments (`name`, ...).
+
+    Call arguments:
+        inputs: `[source_ids, target_in]`, int `[B, Ts]` source ids
+            (right-padded with 0) and int `[B, max_target_length + 1]` target
+            ids shifted right (start token first), as `encode_targets` gives.
+        training: Python boolean.
 
     Returns:
-        A `TranslatorNetwork`: the training model (`[source_ids (B, Ts),
-        target_in (B, Tt)] -> logits`, `target_in` the target shifted right,
-        start token first), the attention model, the encoder sub-model and
-        the step, all sharing one set of layers.
-
-    Example:
-
-    >>> net = build_model(12, 13, 5, embedding_dim=4, units=8)
-    >>> [t.shape[-1] for t in net.model.outputs]
-    [13]
-    """
-    for name, value in (
-        ("source_vocab_size", source_vocab_size),
-        ("target_vocab_size", target_vocab_size),
-        ("target_length", target_length),
-        ("embedding_dim", embedding_dim),
-        ("units", units),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"build_model: `{name}` must be a positive int, got {value!r}")
-    from keras_rnnx.layers.bidirectional import BiDirectional
-
-    layer_cls, cell_cls = _recurrent_layers(cell)
-    decoder_units = decoder_units or 2 * units
-    attention_units = attention_units or decoder_units
-
-    source = keras.Input((None,), dtype="int32", name="source_ids")
-    target_in = keras.Input((target_length,), dtype="int32", name="target_in")
-    src_emb = keras.layers.Embedding(
-        source_vocab_size, embedding_dim, mask_zero=True, name="source_embedding"
-    )(source)
-    encoded = BiDirectional(
-        layer_cls(units, return_sequences=True, return_state=True), name="encoder"
-    )(src_emb)
-    enc_out, states = encoded[0], encoded[1:]
-    n = len(states) // 2
-    bridged = []
-    for i in range(n):
-        both = keras.layers.Concatenate(name=f"bridge_in_{i}")([states[i], states[n + i]])
-        bridged.append(
-            keras.layers.Dense(
-                decoder_units,
-                activation="tanh" if i == 0 else None,
-                name=f"bridge_{i}",
-            )(both)
-        )
-    target_embedding = keras.layers.Embedding(
-        target_vocab_size, embedding_dim, name="target_embedding"
-    )
-    decoder = AttentionDecoder(
-        AttentionDecoderCell(
-            cell_cls(decoder_units),
-            BahdanauAttention(attention_units, normalize=normalize),
-        ),
-        unroll=True,
-        name="decoder",
-    )
-    output = keras.layers.Dense(target_vocab_size, name="output")
-    dec_out, weights = decoder(target_embedding(target_in), enc_out, initial_state=bridged)
-    logits = output(dec_out)
-    return TranslatorNetwork(
-        model=keras.Model([source, target_in], logits, name="translator"),
-        attention_model=keras.Model([source, target_in], weights, name="attention"),
-        encoder=keras.Model(source, [enc_out, *bridged], name="source_encoder"),
-        target_embedding=target_embedding,
-        decoder=decoder,
-        output=output,
-    )
-
-
-class Translator:
-    """Trains and runs the attention translator on pairs of strings.
-
-    Args:
-        source_vocabulary: list of source characters (see
-            `source_vocabulary_from_texts`).
-        target_vocabulary: list of target characters.
-        max_target_length: longest target in characters (the end token is
-            added to it).
-        embedding_dim, units, decoder_units, attention_units, cell, normalize:
-            see `build_model` (`units` per encoder direction).
-        lower: lowercase the source in-graph before tokenizing.
+        Logits `[B, max_target_length + 1, len(target vocabulary)]`.
 
     Attributes:
-        network: the `TranslatorNetwork` of `build_model` (the one
-            description of the architecture; search, export and saving use it).
-        model, attention_model: its training and attention models.
+        encoder: `source_ids -> [encoder outputs (B, Ts, 2 * units),
+            *initial decoder state]`, a functional view.
+        attention_model: `[source_ids, target_in] -> attention weights
+            (B, Tt, Ts)`, a functional view.
+        source_vocab, target_vocab: the two `Vocabulary`s.
+        max_length: `max_target_length + 1`, the decoded length.
 
     Example:
 
     >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=16)
-    >>> ids = t.encode_sources(["12", "345"])
-    >>> out = t.translate(ids, beam_width=2)
-    >>> tuple(out["sequences"].shape)
-    (2, 5)
+    >>> _ = t.fit(["12", "345"], ["21", "543"], epochs=1, verbose=0)
+    >>> out = t.generate(t.tokenize(["12", "345"]), beam_width=2)
+    >>> tuple(out["sequences"].shape), tuple(out["attention"].shape)
+    ((2, 5), (2, 5, 3))
+    >>> len(t.translate(["12"], "greedy"))
+    1
     """
 
     def __init__(
@@ -322,74 +225,110 @@ class Translator:
         cell="lstm",
         normalize=False,
         lower=True,
+        **kwargs,
     ):
-        if (isinstance(max_target_length, bool)
-                or not isinstance(max_target_length, (int, np.integer))
-                or max_target_length <= 0):
-            raise ValueError(
-                "Translator: `max_target_length` must be a positive int, got "
-                f"{max_target_length!r}"
-            )
-        source_vocabulary = [str(c) for c in source_vocabulary]
-        target_vocabulary = [str(c) for c in target_vocabulary]
-        if any(len(c) != 1 for c in source_vocabulary):
+        from keras_rnnx.layers.bidirectional import BiDirectional
+
+        for name, value, allow_none in (
+            ("max_target_length", max_target_length, False),
+            ("embedding_dim", embedding_dim, False),
+            ("units", units, False),
+            ("decoder_units", decoder_units, True),
+            ("attention_units", attention_units, True),
+        ):
+            if value is None and allow_none:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"Translator: `{name}` must be a positive int, got {value!r}")
+        layer_cls, cell_cls = _recurrent_layers(cell)
+        source_chars = _characters(source_vocabulary, "source_vocabulary", SOURCE_SPECIALS)
+        target_chars = _characters(target_vocabulary, "target_vocabulary", TARGET_SPECIALS)
+        if any(len(c) != 1 for c in source_chars):
             raise ValueError(
                 "Translator: `source_vocabulary` must hold single characters, got "
-                f"{[c for c in source_vocabulary if len(c) != 1][:5]!r}"
+                f"{[c for c in source_chars if len(c) != 1][:5]!r}"
             )
-        for name, vocab in (("source_vocabulary", source_vocabulary),
-                            ("target_vocabulary", target_vocabulary)):
-            if not vocab or len(set(vocab)) != len(vocab) or "" in vocab:
-                raise ValueError(
-                    f"Translator: `{name}` must be a non-empty list of distinct "
-                    f"non-empty strings, got {vocab[:10]!r}..."
-                )
-        self.config = dict(
-            source_vocabulary=source_vocabulary,
-            target_vocabulary=target_vocabulary,
-            max_target_length=int(max_target_length),
-            embedding_dim=embedding_dim,
-            units=units,
-            decoder_units=decoder_units,
-            attention_units=attention_units,
-            cell=cell,
-            normalize=normalize,
-            lower=lower,
-        )
-        self.source_vocabulary = source_vocabulary
-        self.target_vocabulary = target_vocabulary
-        self.lower = lower
-        self.source_tokenizer = source_tokenizer(lower)
-        self.source_vocab = Vocabulary(source_vocabulary, specials=SOURCE_SPECIALS,
-                                       tokenizer=self.source_tokenizer)
-        self.target_vocab = Vocabulary(target_vocabulary, specials=TARGET_SPECIALS,
-                                       tokenizer=target_tokenizer())
-        self.max_length = int(max_target_length) + 1  # with the end token
-        self.network = build_model(
-            len(source_vocabulary) + _SOURCE_SPECIALS,
-            len(target_vocabulary) + _TARGET_SPECIALS,
-            self.max_length,
-            embedding_dim=embedding_dim,
-            units=units,
-            decoder_units=decoder_units,
-            attention_units=attention_units,
-            cell=cell,
-            normalize=normalize,
-        )
-        self.model = self.network.model
-        self.attention_model = self.network.attention_model
+        lower = bool(lower)
+        source_vocab = Vocabulary(source_chars, specials=SOURCE_SPECIALS,
+                                  tokenizer=source_tokenizer(lower))
+        target_vocab = Vocabulary(target_chars, specials=TARGET_SPECIALS,
+                                  tokenizer=target_tokenizer())
+        max_length = int(max_target_length) + 1  # with the end token
+        decoder_units = int(decoder_units or 2 * units)
+        attention_units = int(attention_units or decoder_units)
+
+        # === layers ===
+        source_embedding = keras.layers.Embedding(
+            len(source_vocab), embedding_dim, mask_zero=True, name="source_embedding")
+        encoder_rnn = BiDirectional(
+            layer_cls(units, return_sequences=True, return_state=True), name="encoder")
+        n_states = 2 if cell == "lstm" else 1
+        bridge_inputs = [keras.layers.Concatenate(name=f"bridge_in_{i}")
+                         for i in range(n_states)]
+        bridges = [keras.layers.Dense(decoder_units, activation="tanh" if i == 0 else None,
+                                      name=f"bridge_{i}") for i in range(n_states)]
+        target_embedding = keras.layers.Embedding(
+            len(target_vocab), embedding_dim, name="target_embedding")
+        decoder = AttentionDecoder(
+            AttentionDecoderCell(cell_cls(decoder_units),
+                                 BahdanauAttention(attention_units, normalize=normalize)),
+            unroll=True, name="decoder")
+        output_layer = keras.layers.Dense(len(target_vocab), name="output")
+
+        # === the functional graph ===
+        source = keras.Input((None,), dtype="int32", name="source_ids")
+        target_in = keras.Input((max_length,), dtype="int32", name="target_in")
+        enc_out, *states = encoder_rnn(source_embedding(source))
+        bridged = [bridge(concat([states[i], states[n_states + i]]))
+                   for i, (concat, bridge) in enumerate(zip(bridge_inputs, bridges))]
+        dec_out, weights = decoder(target_embedding(target_in), enc_out, initial_state=bridged)
+        logits = output_layer(dec_out)
+
+        # the step's layers and the two views, set before the functional
+        # init (after it the model's state is locked)
+        self.target_embedding = target_embedding
+        self.decoder = decoder
+        self.output_layer = output_layer
+        self.encoder = keras.Model(source, [enc_out, *bridged], name="source_encoder")
+        self.attention_model = keras.Model([source, target_in], weights, name="attention")
+        self._functions = {}
+        super().__init__([source, target_in], logits, **kwargs)
+
+        self.source_vocab = source_vocab
+        self.target_vocab = target_vocab
+        self.source_tokenizer = source_vocab.tokenizer
+        self.max_length = max_length
+        self._settings = dict(
+            max_target_length=int(max_target_length), embedding_dim=int(embedding_dim),
+            units=int(units), decoder_units=decoder_units, attention_units=attention_units,
+            cell=cell, normalize=bool(normalize), lower=lower)
         # codepoint -> id as a dense table (a constant, not a resource: the
         # SavedModel needs nothing tracked); codepoints past it are unknown
-        table = np.full(max(ord(c) for c in source_vocabulary) + 2,
-                        self.source_vocab.unk_id, np.int32)
-        for c in source_vocabulary:
-            table[ord(c)] = self.source_vocab.index(c)
+        table = np.full(max(ord(c) for c in source_chars) + 2, source_vocab.unk_id, np.int32)
+        for c in source_chars:
+            table[ord(c)] = source_vocab.index(c)
         self._source_table = table
-        target = self.target_vocab
         self._target_strings = tf.constant(
-            [""] * len(target.specials) + target.tokens[len(target.specials):]
-        )
-        self._functions = {}
+            [""] * len(target_vocab.specials) + target_vocab.tokens[len(target_vocab.specials):])
+        self.compile()  # the default: `fit` works without an explicit compile()
+
+    # ------------------------------------------------------------ config
+    def get_config(self):
+        """`name`, `trainable`, the constructor's arguments, and both
+        vocabularies as `Vocabulary.get_config()` dicts."""
+        # not the functional model's config: `from_config` rebuilds the graph
+        return {"name": self.name, "trainable": self.trainable,
+                "source_vocabulary": self.source_vocab.get_config(),
+                "target_vocabulary": self.target_vocab.get_config(),
+                **self._settings}
+
+    def default_loss(self):
+        """`masked_sparse_categorical_crossentropy`: padding targets ignored."""
+        return masked_sparse_categorical_crossentropy
+
+    def default_metrics(self):
+        """`[masked_token_accuracy]`."""
+        return [masked_token_accuracy]
 
     # ------------------------------------------------------------ tokenizing
     def tokenize(self, strings):
@@ -446,62 +385,99 @@ class Translator:
         ids = tf.where(alive, sequences, PAD_ID)
         return tf.strings.reduce_join(tf.gather(self._target_strings, ids), axis=-1)
 
+    def _pairs(self, sources, targets, caller):
+        """`([source_ids, target_in], target_out)` of string pairs."""
+        if targets is None or len(sources) != len(targets):
+            raise ValueError(
+                f"{caller}: `x` (sources) and `y` (targets) must be string lists of the "
+                f"same length, got {len(sources)} and "
+                f"{'None' if targets is None else len(targets)}"
+            )
+        target_in, target_out = self.encode_targets([str(t) for t in targets])
+        return [self.encode_sources([str(s) for s in sources]), target_in], target_out
+
     # -------------------------------------------------------------- training
-    def compile(self, learning_rate=3e-3, **kwargs):
-        """Adam (clipnorm 1) with the masked loss and token accuracy;
-        `learning_rate` may be a schedule."""
-        self.model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-            loss=masked_sparse_categorical_crossentropy,
-            metrics=[masked_token_accuracy],
-            **kwargs,
-        )
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, *, validation_data=None,
+            bucket=True, seed=0, **kwargs):
+        """Keras' `fit`; `x` and `y` may also be lists of source and target strings.
 
-    def fit(self, sources, targets, epochs=1, batch_size=128, validation=None,
-            verbose=1, callbacks=None, bucket=True, seed=0):
-        """Teacher-forced training on string pairs, with Keras' progress bar.
+        With strings, teacher-forced pairs are built here, and `bucket=True`
+        batches sources of similar length together (lengths rounded up to a
+        multiple of 8), reshuffled every epoch (deterministic in `seed`), so
+        short sources do not pay for the longest one. `validation_data` may
+        then be a `(sources, targets)` pair of string lists too. Other
+        inputs (`[source_ids, target_in]`, `target_out` arrays, a dataset)
+        go to `keras.Model.fit` as they are.
 
-        `bucket=True` batches sources of similar length together (lengths
-        rounded up to a multiple of 8), so short sources do not pay for the
-        longest one; batches are reshuffled every epoch (deterministic in
-        `seed`).
+        Args:
+            x: source strings, or what `keras.Model.fit` takes.
+            y: target strings (or arrays).
+            batch_size: batch size (default 128 for strings, else Keras').
+            epochs: number of epochs.
+            validation_data: `(sources, targets)` strings, or Keras' forms.
+            bucket: length-bucketed batches (strings only).
+            seed: the bucketed batches' shuffling seed.
+            **kwargs: other `keras.Model.fit` arguments (`verbose`,
+                `callbacks`, ...).
+
+        Returns:
+            The Keras `History`.
         """
+        if not _is_texts(x):
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs,
+                               validation_data=validation_data, **kwargs)
+        batch_size = 128 if batch_size is None else batch_size
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"fit: `batch_size` must be a positive int, got {batch_size!r}")
-        if len(sources) != len(targets):
-            raise ValueError(
-                f"fit: `sources` and `targets` must have the same length, got "
-                f"{len(sources)} and {len(targets)}"
-            )
-        x = self.encode_sources(sources)
-        target_in, target_out = self.encode_targets(targets)
-        val = None
-        if validation is not None:
-            vs, vt = validation
-            vi, vo = self.encode_targets(vt)
-            val = ([self.encode_sources(vs), vi], vo)
-        if getattr(self.model, "optimizer", None) is None:  # never compiled
-            self.compile()
+        (ids, target_in), target_out = self._pairs(x, y, "fit")
+        if (isinstance(validation_data, (list, tuple)) and len(validation_data) == 2
+                and _is_texts(validation_data[0])):
+            validation_data = self._pairs(*validation_data, "fit")
         if bucket:
-            data = _bucketed_dataset(x, target_in, target_out, batch_size, seed)
-            return self.model.fit(data, epochs=epochs, validation_data=val, shuffle=False,
-                                  verbose=verbose, callbacks=callbacks)
-        return self.model.fit(
-            [x, target_in], target_out, epochs=epochs, batch_size=batch_size,
-            validation_data=val, verbose=verbose, callbacks=callbacks,
-        )
+            data = _bucketed_dataset(ids, target_in, target_out, batch_size, seed)
+            return super().fit(data, epochs=epochs, validation_data=validation_data,
+                               shuffle=False, **kwargs)
+        return super().fit([ids, target_in], target_out, batch_size=batch_size, epochs=epochs,
+                           validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        """Keras' `evaluate`; `x` and `y` may also be source and target
+        strings (the loss and metrics of teacher forcing on them)."""
+        if _is_texts(x):
+            x, y = self._pairs(x, y, "evaluate")
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     # ------------------------------------------------------------- inference
     def initial_state(self, source_ids):
-        """Encodes int `[B, Ts]` `source_ids` into the decoder state nest
-        (`TranslatorNetwork.initial_state`: the encoder sub-model, keys
-        precomputed)."""
-        return self.network.initial_state(source_ids)
+        """Encodes int `[B, Ts]` `source_ids` (right-padded with 0) into the
+        decoder state nest: the `encoder` view's outputs, padding masked
+        out of attention, the attention keys precomputed."""
+        source_ids = tf.cast(source_ids, tf.int32)
+        return self._decoder_state(source_ids, self.encoder(source_ids, training=False))
+
+    def _decoder_state(self, source_ids, encoded):
+        enc_out, bridged = encoded[0], list(encoded[1:])
+        mask = tf.not_equal(tf.cast(source_ids, tf.int32), PAD_ID)
+        return self.decoder.cell.get_initial_state(enc_out, mask, bridged)
+
+    def step(self, tokens, state):
+        """One decoding step: target embedding, decoder cell, output layer
+        (the layers the call runs).
+
+        Args:
+            tokens: int32 `[N]` previous target tokens.
+            state: the decoder state nest (leading dimension `N`).
+
+        Returns:
+            `(logits [N, V], attention weights [N, Ts], new_state)`.
+        """
+        (out, weights), state = self.decoder.cell(self.target_embedding(tokens), state)
+        return self.output_layer(out), weights, state
 
     def step_fn(self, tokens, state):
         """The decoding contract: `(tokens [N], state) -> (log_probs [N,V], state)`
-        (`TranslatorNetwork.step` with a log-softmax)."""
-        logits, _, state = self.network.step(tokens, state)
+        (`step` with a log-softmax)."""
+        logits, _, state = self.step(tokens, state)
         return tf.nn.log_softmax(tf.cast(logits, tf.float32)), state
 
     def _force_attention(self, state, sequences):
@@ -511,24 +487,51 @@ class Translator:
         done = tf.zeros([batch], tf.bool)
         weights = []
         for t in range(self.max_length):
-            _, w, state = self.network.step(tokens, state)
+            _, w, state = self.step(tokens, state)
             weights.append(tf.where(tf.expand_dims(done, -1), tf.zeros_like(w), w))
             tokens = sequences[:, t]
             done = done | tf.equal(tokens, END_ID)
         return tf.stack(weights, axis=1)
 
     def _decode(self, state, strategy):
-        """The search on a decoder state: the dict `search` returns."""
+        """The search on a decoder state: the dict `generate` returns."""
         sequences, scores = strategy(self.step_fn, state, START_ID, END_ID, self.max_length)
         sequences, scores = sequences[:, 0], scores[:, 0]  # the best of [B, R]
         attention = self._force_attention(state, sequences)
         return {"sequences": sequences, "scores": scores, "attention": attention}
 
-    def search(self, source_ids, strategy=None, *, beam_width=None, length_penalty=None):
-        """Decodes with a `keras_rnnx.decoding` strategy; the graph of `translate`.
+    def _search(self, source_ids, encoded, strategy, with_strings=False):
+        out = self._decode(self._decoder_state(source_ids, encoded), strategy)
+        if with_strings:
+            out["translations"] = self.detokenize(out["sequences"])
+        return out
+
+    def generate_function(self, strategy=None, *, beam_width=None, length_penalty=None,
+                          jit_compile=False):
+        """The `tf.function` of `generate` (int32 ids `[B, Ts]` -> its dict)
+        for a strategy (arguments as in `generate`), made once per strategy."""
+        from keras_rnnx import decoding
+
+        strategy = _decoding_strategy(strategy, beam_width, length_penalty)
+        key = (json.dumps(decoding.serialize(strategy), sort_keys=True), jit_compile)
+        if key not in self._functions:
+            def generate(source_ids):
+                return self._decode(self.initial_state(source_ids), strategy)
+
+            self._functions[key] = tf.function(
+                generate,
+                input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")],
+                jit_compile=jit_compile,
+                autograph=False,  # explicit tf.while_loops only
+            )
+        return self._functions[key]
+
+    def generate(self, source_ids, strategy=None, *, beam_width=None, length_penalty=None):
+        """Decodes source ids with a `keras_rnnx.decoding` strategy, in one
+        `tf.function`.
 
         Args:
-            source_ids: int `[B, Ts]` source ids.
+            source_ids: int `[B, Ts]` source ids (`tokenize`).
             strategy: a `keras_rnnx.decoding` strategy, its name ("greedy",
                 "beam", "sample") or config dict; default "greedy".
             beam_width: convenience for `strategy=BeamSearch(beam_width,
@@ -540,54 +543,39 @@ class Translator:
         Returns:
             A dict of the strategy's best hypothesis: `sequences` int32
             `[B, L]` (padded with the end token), `scores` float32 `[B]` and
-            `attention` float32 `[B, L, Ts]`.
+            `attention` float32 `[B, L, Ts]`, `L = max_length`.
         """
-        strategy = _decoding_strategy(strategy, beam_width, length_penalty)
-        return self._decode(self.initial_state(source_ids), strategy)
-
-    def translate_function(self, strategy=None, *, beam_width=None, length_penalty=None,
-                           jit_compile=False):
-        """The `tf.function` (ids `[B, Ts]` int32 -> the dict of `search`)
-        for a strategy (arguments as in `search`), made once per strategy."""
-        from keras_rnnx import decoding
-
-        strategy = _decoding_strategy(strategy, beam_width, length_penalty)
-        key = (json.dumps(decoding.serialize(strategy), sort_keys=True), jit_compile)
-        if key not in self._functions:
-            def translate(source_ids):
-                return self.search(source_ids, strategy)
-
-            self._functions[key] = tf.function(
-                translate,
-                input_signature=[tf.TensorSpec([None, None], tf.int32, name="source_ids")],
-                jit_compile=jit_compile,
-                autograph=False,  # explicit tf.while_loops only
-            )
-        return self._functions[key]
-
-    def translate(self, source_ids, strategy=None, *, beam_width=None, length_penalty=None):
-        """Decodes int32 source ids `[B, Ts]` in one tf.function: a dict of
-        `sequences` `[B, L]`, `scores` `[B]` and `attention` `[B, L, Ts]`
-        (arguments and result as in `search`)."""
-        fn = self.translate_function(strategy, beam_width=beam_width,
-                                     length_penalty=length_penalty)
+        fn = self.generate_function(strategy, beam_width=beam_width,
+                                    length_penalty=length_penalty)
         return fn(tf.convert_to_tensor(source_ids, tf.int32))
 
-    def translate_strings(self, strings, strategy=None, *, beam_width=None, batch_size=512):
-        """Python list of strings -> list of translated strings (`strategy`,
-        `beam_width` as in `search`)."""
-        fn = self.translate_function(strategy, beam_width=beam_width)
+    def translate(self, texts, strategy=None, *, beam_width=None, length_penalty=None,
+                  batch_size=512):
+        """Translates strings.
+
+        Args:
+            texts: a list of source strings.
+            strategy, beam_width, length_penalty: as in `generate`.
+            batch_size: sources decoded per call.
+
+        Returns:
+            A list of translated strings.
+        """
+        if isinstance(texts, str):
+            raise ValueError("translate: `texts` must be a list of strings, got one str")
+        fn = self.generate_function(strategy, beam_width=beam_width,
+                                    length_penalty=length_penalty)
         out = []
-        strings = list(strings)
-        for i in range(0, len(strings), batch_size):
-            seq = fn(self.tokenize(strings[i : i + batch_size]))["sequences"]
+        texts = list(texts)
+        for i in range(0, len(texts), batch_size):
+            seq = fn(self.tokenize(texts[i : i + batch_size]))["sequences"]
             out.extend(s.decode("utf-8") for s in self.detokenize(seq).numpy())
         return out
 
     def exact_match(self, sources, targets, strategy=None, *, beam_width=None):
         """Share of `sources` translated exactly to `targets` (`strategy`,
-        `beam_width` as in `search`)."""
-        predicted = self.translate_strings(sources, strategy, beam_width=beam_width)
+        `beam_width` as in `generate`)."""
+        predicted = self.translate(sources, strategy, beam_width=beam_width)
         return float(np.mean([p == t for p, t in zip(predicted, targets)]))
 
     # ----------------------------------------------------------------- export
@@ -595,15 +583,15 @@ class Translator:
                         with_strings=False):
         """The functional model the exporters take.
 
-        `source_ids -> encoder sub-model -> search`: the encoder is the
-        network's own sub-model, and the last layer runs the strategy over
-        the network's step (the graph of `search`).
+        `source_ids -> encoder view -> search`: the encoder is this model's
+        own `encoder` view, and the last layer runs the strategy over the
+        step (the graph of `generate`).
 
         Args:
             strategy: a `keras_rnnx.decoding` strategy, its name or config
                 dict; default "beam" (`BeamSearch(4)`).
             beam_width, length_penalty: the `BeamSearch(beam_width,
-                length_penalty)` shortcut, as in `search`; not with `strategy`.
+                length_penalty)` shortcut, as in `generate`; not with `strategy`.
             with_strings: also return `"translations"` (strings).
 
         Returns:
@@ -620,9 +608,8 @@ class Translator:
         """
         strategy = _decoding_strategy(strategy, beam_width, length_penalty, default="beam")
         ids = keras.Input((None,), dtype="int32", name="source_ids")
-        encoded = self.network.encoder(ids)
-        outputs = TranslateLayer(self, strategy, with_strings, name="translate")(
-            [ids, *encoded])
+        encoded = self.encoder(ids)
+        outputs = TranslateLayer(self, strategy, with_strings, name="translate")([ids, *encoded])
         return keras.Model(ids, outputs, name="translator_inference")
 
     def export_saved_model(self, path, strategy=None, *, beam_width=None,
@@ -647,7 +634,7 @@ class Translator:
         Example:
 
         >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
-        >>> _ = t.export_saved_model("/tmp/doctest_translator", beam_width=2,
+        >>> _ = t.export_saved_model("doctest_translator", beam_width=2,
         ...                          overwrite=True)
         """
         from keras_rnnx.export import to_saved_model
@@ -680,7 +667,7 @@ class Translator:
         Example:
 
         >>> t = Translator(list("0123456789"), list("0123456789"), 4, units=8)
-        >>> _ = t.export_tflite("/tmp/doctest_translator.tflite", "greedy", overwrite=True)
+        >>> _ = t.export_tflite("doctest_translator.tflite", "greedy", overwrite=True)
         """
         from keras_rnnx.export import to_tflite
 
@@ -688,41 +675,8 @@ class Translator:
                                      length_penalty=length_penalty)
         return to_tflite(model, path, overwrite=overwrite)
 
-    def save_config(self, path):
-        """The translator's config (vocabularies, sizes) as JSON, atomically."""
-        atomic_write(path, json.dumps(self.config, ensure_ascii=False, indent=1))
-
-    def save(self, directory, overwrite=False):
-        """Writes `config.json` and `model.weights.h5` into `directory`
-        (each file atomically); `Translator.load(directory)` restores it.
-        A `directory` that already holds either file is refused
-        (`ExportError` naming it) unless `overwrite=True`."""
-        for name in ("config.json", "model.weights.h5"):
-            check_target(os.path.join(directory, name), overwrite, argument="directory")
-        os.makedirs(directory, exist_ok=True)
-        self.save_config(os.path.join(directory, "config.json"))
-        save_model(self.model, os.path.join(directory, "model.weights.h5"), overwrite=overwrite)
-        return directory
-
-    @classmethod
-    def load(cls, directory):
-        """A translator saved with `save(directory)`."""
-        config_path = os.path.join(directory, "config.json")
-        weights_path = os.path.join(directory, "model.weights.h5")
-        for path in (config_path, weights_path):
-            if not os.path.isfile(path):
-                raise ValueError(
-                    f"Translator.load: `directory` {directory!r} has no "
-                    f"{os.path.basename(path)} (write it with Translator.save)"
-                )
-        with open(config_path, encoding="utf-8") as f:
-            translator = cls(**json.load(f))
-        translator.model.load_weights(weights_path)
-        return translator
-
-
 def _decoding_strategy(strategy, beam_width, length_penalty, default="greedy"):
-    """The strategy of `Translator.search`'s arguments: `strategy` (else
+    """The strategy of `Translator.generate`'s arguments: `strategy` (else
     `default`), or `BeamSearch(beam_width, length_penalty)`."""
     from keras_rnnx import decoding
 
@@ -782,11 +736,12 @@ def _bucketed_dataset(x, target_in, target_out, batch_size, seed=0, chunk=32):
 
 class TranslateLayer(keras.layers.Layer):
     """The inference model's last layer: a decoding strategy over the
-    translator's step, on the encoder sub-model's outputs.
+    translator's step, on the `encoder` view's outputs.
 
     Args:
-        translator: the `Translator` (its network's step layers are tracked
-            here; the encoder's are tracked by the encoder sub-model).
+        translator: the `Translator`; only its step's layers (target
+            embedding, decoder, output layer) are tracked here, the
+            encoder's are tracked by the `encoder` view before this layer.
         strategy: a `keras_rnnx.decoding` strategy.
         with_strings: also return `"translations"`.
 
@@ -794,14 +749,18 @@ class TranslateLayer(keras.layers.Layer):
         inputs: `[source_ids (B, Ts), encoder outputs, *bridged states]`.
 
     Returns:
-        The dict of `Translator.search`.
+        The dict of `Translator.generate` (with `"translations"` when
+        `with_strings`).
     """
 
     def __init__(self, translator, strategy, with_strings=False, **kwargs):
         super().__init__(**kwargs)
-        self._translator = translator
-        net = translator.network
-        self.step_layers = [net.target_embedding, net.decoder, net.output]
+        # a bound method is not tracked, so the translator's weights are not
+        # owned twice; the step's layers are
+        self._search = translator._search
+        self._max_length = translator.max_length
+        self.step_layers = [translator.target_embedding, translator.decoder,
+                            translator.output_layer]
         self.strategy = strategy
         self.with_strings = bool(with_strings)
         self.built = True
@@ -809,19 +768,14 @@ class TranslateLayer(keras.layers.Layer):
     def call(self, inputs, mask=None):
         # `mask`: the source padding mask the encoder outputs carry; the
         # decoder state takes it from `source_ids` (the same mask)
-        source_ids, encoded = inputs[0], inputs[1:]
-        t = self._translator
-        out = t._decode(t.network.decoder_state(source_ids, encoded), self.strategy)
-        if self.with_strings:
-            out["translations"] = t.detokenize(out["sequences"])
-        return out
+        return self._search(inputs[0], inputs[1:], self.strategy, self.with_strings)
 
     def compute_mask(self, inputs, mask=None):
         return None
 
     def compute_output_spec(self, inputs, mask=None):
         batch, steps = inputs[0].shape[0], inputs[0].shape[1]
-        length = self._translator.max_length
+        length = self._max_length
         spec = {
             "sequences": keras.KerasTensor((batch, length), "int32"),
             "scores": keras.KerasTensor((batch,), "float32"),

@@ -96,8 +96,8 @@ def run(args):
     sources = [s for s, _ in pairs]
     t = Translator(source_vocabulary_from_texts(sources), list(dates.TARGET_CHARS), 10)
     ids = t.tokenize(sources)
-    greedy = t.translate_function("greedy")
-    beam = t.translate_function(beam_width=4)
+    greedy = t.generate_function("greedy")
+    beam = t.generate_function(beam_width=4)
     t_greedy, t_beam = interleaved_medians(
         lambda: greedy(ids)["sequences"].numpy(), lambda: beam(ids)["sequences"].numpy(),
         repeats,
