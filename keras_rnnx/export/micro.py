@@ -164,6 +164,11 @@ class MicroRunner:
         self.outputs = [n for n in meta.get("outputs", []) if n in self._output_order] \
             or list(self._output_order)
         self.arena = int(arena) if arena else arena_size(path)
+        if arena and not _allocates(self._data, self.arena):
+            raise ExportError(
+                f"arena: TFLM cannot allocate {path!r} in {self.arena} bytes; the "
+                f"smallest arena that allocates is export.arena_size(path) = "
+                f"{arena_size(path)}")
         try:
             self._interp = _interpreter(self._data, self.arena)
         except Exception as e:  # noqa: BLE001 - TFLM raises RuntimeError
@@ -184,6 +189,10 @@ class MicroRunner:
         if len(args) != len(self.inputs):
             raise ValueError(f"inputs: expected {len(self.inputs)} ({self.inputs}), "
                              f"got {len(args)}")
+        # A fused LSTM keeps its state in variable tensors across invokes:
+        # every call starts from the zero state, as firmware does with
+        # MicroInterpreter::Reset() before each inference.
+        self._interp.reset()
         for i, (x, d) in enumerate(zip(args, self.input_details)):
             x = np.asarray(x)
             if d["dtype"] == np.int8 and not self.raw and np.issubdtype(x.dtype, np.floating):
@@ -255,7 +264,33 @@ class _Silenced:
 
 
 def _allocates(data, arena):
-    """Whether TFLM allocates `data` in `arena` bytes (its log silenced)."""
+    """Whether TFLM allocates `data` in `arena` bytes (its log silenced).
+
+    Some TFLM kernels (the integer LSTM's) crash the process instead of
+    reporting a failed allocation when the arena is too small, so where the
+    platform can fork, the probe runs in a forked child and a crash counts
+    as "does not allocate"."""
+    if not hasattr(os, "fork"):
+        return _allocates_here(data, arena)
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        import faulthandler
+
+        faulthandler.disable()  # a crash here is an answer, not a report
+        code = 1
+        try:
+            code = 0 if _allocates_here(data, arena) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _allocates_here(data, arena):
     with _Silenced():
         try:
             _interpreter(data, arena)
@@ -271,7 +306,8 @@ def arena_size(path, granularity=16):
     TFLM's recording allocator gives the bytes the model's allocations take
     in a large arena; the smallest arena that allocates is then found by
     bisection above that (never probing arenas smaller than the model's own
-    allocations).
+    allocations; each probe in a forked process where the platform forks,
+    as TFLM's integer LSTM kernel crashes on an arena too small).
 
     Args:
         path: a micro `.tflite` file.
