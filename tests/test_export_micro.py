@@ -469,3 +469,40 @@ def test_int8_fused_lstm_arena_probe_survives_too_small_arenas(tmp_path):
     with pytest.raises(ExportError, match="arena"):
         export.load_micro(path, arena=arena - 16)
 
+
+def test_verify_judges_int8_by_correlation_and_argmax(tmp_path):
+    """An int8 file passes `verify` by the int8 criterion even where its
+    largest difference is above the old fixed tolerance, and fails it
+    against another model's weights; an explicit `atol` judges by the
+    largest difference again. The CLI prints the criterion's figures."""
+    from keras_rnnx.cli import main
+
+    keras.utils.set_random_seed(12)
+    inp = keras.Input((10, D), name="frames")
+    layer = GRUX(16, reset_after=False)
+    model = keras.Model(inp, keras.layers.Dense(4, name="logits")(layer(inp)))
+    other = keras.models.clone_model(model)  # fresh weights
+    rng = np.random.default_rng(12)
+    path = str(tmp_path / "q.tflite")
+    export.to_tflite(model, path, target="micro", quantize="int8",
+                     representative_data=[rng.normal(size=(1, 10, D)).astype("float32")
+                                          for _ in range(50)])
+    good = export.verify(model, path, batch_sizes=[1, 3, 8], lengths=[10]).exports[0]
+    assert good.ok and good.criterion == "int8", good.summary()
+    assert good.correlation["logits"] >= export.INT8_CRITERION["correlation"]
+    assert good.argmax_agreement["logits"] >= export.INT8_CRITERION["argmax_agreement"]
+    assert "correlation" in good.summary() and good.problems() == []
+
+    bad = export.verify(other, path, batch_sizes=[1, 3, 8], lengths=[10]).exports[0]
+    assert not bad.ok and bad.criterion == "int8"
+    assert bad.correlation["logits"] < export.INT8_CRITERION["correlation"]
+    assert any("correlation" in p for p in bad.problems())
+
+    strict = export.verify(model, path, batch_sizes=[1], lengths=[10], atol=1e-6).exports[0]
+    assert strict.criterion == "atol" and not strict.ok and strict.correlation == {}
+
+    model_file, other_file = tmp_path / "m.keras", tmp_path / "other.keras"
+    model.save(model_file)
+    other.save(other_file)
+    assert main(["verify", str(model_file), path]) == 0
+    assert main(["verify", str(other_file), path]) == 1
