@@ -149,6 +149,8 @@ class MicroRunner:
     (`quantize="int8"`) takes float arrays for its int8 inputs and
     quantizes them with the input's scale and zero point, and returns its
     int8 outputs dequantized; `raw=True` passes int8 arrays both ways.
+    Every call starts from the zero state: the interpreter's variable
+    tensors (a fused LSTM's state) are reset first.
     """
 
     def __init__(self, path, arena=None, raw=False):
@@ -233,7 +235,8 @@ def load_micro(path, arena=None, raw=False):
         A `MicroRunner`.
 
     Raises:
-        ExportError: TFLM cannot load or allocate the file.
+        ExportError: TFLM cannot load or allocate the file, or cannot in
+            the `arena` given (the message names the smallest that does).
 
     Example: `export.load_micro("m.tflite")(x)` (see `to_tflite`).
     """
