@@ -146,7 +146,7 @@ def test_stateful_and_bad_arguments_refused(tmp_path):
         (dynamic, {}, ["time_steps", "dynamic time"]),
         (dynamic, {"time_steps": 0}, ["time_steps"]),
         (dynamic, {"quantize": "dynamic"}, ["quantize"]),
-        (dynamic, {"time_steps": 4, "lstm_kernel": "fused"}, ["lstm_kernel"]),
+        (dynamic, {"time_steps": 4, "lstm_kernel": "cudnn"}, ["lstm_kernel"]),
         (dynamic, {"time_steps": 4, "streaming": True}, ["streaming"]),
         (dynamic, {"target": "mcu"}, ["target"]),
     ]
@@ -260,18 +260,19 @@ def test_cli_export_micro_c_source_and_verify_with_tflm(tmp_path, capsys):
 
 
 def _agreement(model, run, gen, n=100):
+    """`export.int8_agreement` of the file and Keras over `n` inputs."""
     ys, refs = [], []
     for _ in range(n):
         x = gen()
-        ys.append(run(x).ravel())
-        refs.append(model(x).numpy().ravel())
-    ys, refs = np.array(ys), np.array(refs)
-    corr = np.corrcoef(ys.ravel(), refs.ravel())[0, 1]
-    return corr, float((ys.argmax(1) == refs.argmax(1)).mean())
+        ys.append(run(x))
+        refs.append(model(x).numpy())
+    return export.int8_agreement(ys, refs)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru_after", "gru_before", "gru_simplified"])
-def test_int8_full_integer_runs_on_tflm(tmp_path, kind):
+@pytest.mark.parametrize("kind, lstm_kernel", [
+    ("lstm", None), ("lstm", "loop"), ("gru_after", None), ("gru_before", None),
+    ("gru_simplified", None)])
+def test_int8_full_integer_runs_on_tflm(tmp_path, kind, lstm_kernel):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     inp = keras.Input((10, D), name="frames")
@@ -285,7 +286,11 @@ def test_int8_full_integer_runs_on_tflm(tmp_path, kind):
 
     path = str(tmp_path / "q.tflite")
     info = export.to_tflite(model, path, target="micro", quantize="int8",
-                            representative_data=[gen() for _ in range(50)])
+                            representative_data=[gen() for _ in range(50)],
+                            lstm_kernel=lstm_kernel)
+    fused = kind == "lstm" and lstm_kernel is None  # int8's default for LSTMs
+    assert ("UNIDIRECTIONAL_SEQUENCE_LSTM" in info["ops"]) == fused
+    assert info["lstm_kernel"] == (lstm_kernel or "fused")
     raw = export.load_micro(path, raw=True)
     assert raw.input_details[0]["dtype"] == np.int8
     assert raw.output_details[0]["dtype"] == np.int8
@@ -349,3 +354,154 @@ def test_reverse_within_length_equals_reverse_sequence():
     mask = np.array([[1, 1, 1, 0, 0, 0, 0], [1] * 7, [0] * 7, [1, 0, 1, 1, 0, 1, 0]], bool)
     want = tf.reverse_sequence(x, mask.sum(1), seq_axis=1, batch_axis=0).numpy()
     np.testing.assert_array_equal(reverse_within_length(tf.constant(x), mask).numpy(), want)
+
+
+def _tensor_types(path):
+    """{op name: [(tensor type name, is variable) of its inputs]} read from
+    the flatbuffer with LiteRT's schema."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.read_model_from_bytearray(bytearray(open(path, "rb").read()))
+    sg = m.subgraphs[0]
+    types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    ops = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    out = {}
+    for op in sg.operators:
+        code = m.operatorCodes[op.opcodeIndex]
+        name = ops[max(code.builtinCode, code.deprecatedBuiltinCode)]
+        out[name] = [(types[sg.tensors[i].type], bool(sg.tensors[i].isVariable))
+                     for i in op.inputs if i >= 0]
+        out[name + ":intermediates"] = list(op.intermediates if op.intermediates is not None
+                                            else [])
+    return out
+
+
+def test_int8_lstm_is_tflm_integer_kernel_with_int16_cell_state(tmp_path):
+    """The int8 default for LSTMs: one UNIDIRECTIONAL_SEQUENCE_LSTM with int8
+    input, weights and hidden state, int16 cell state, int32 biases and the
+    five intermediate tensors TFLM's integer LSTM reads; far smaller than
+    the unrolled form, and as close to Keras."""
+    keras.utils.set_random_seed(2)
+    rng = np.random.default_rng(2)
+    inp = keras.Input((10, D), name="frames")
+    model = keras.Model(inp, keras.layers.Dense(4, name="logits")(LSTMX(16)(inp)))
+
+    def gen():
+        return rng.normal(size=(1, 10, D)).astype("float32")
+
+    rep = [gen() for _ in range(50)]
+    fused, loop = str(tmp_path / "fused.tflite"), str(tmp_path / "loop.tflite")
+    info = export.to_tflite(model, fused, target="micro", quantize="int8",
+                            representative_data=rep)
+    unrolled = export.to_tflite(model, loop, target="micro", quantize="int8",
+                                representative_data=rep, lstm_kernel="loop")
+    types = _tensor_types(fused)
+    lstm = types["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    assert [t for t, _ in lstm[:9]] == ["INT8"] * 9  # input, 8 weight matrices
+    assert [t for t, _ in lstm[9:13]] == ["INT32"] * 4  # gate biases
+    assert [t for t, var in lstm if var] == ["INT8", "INT16"]  # h, c state
+    assert len(types["UNIDIRECTIONAL_SEQUENCE_LSTM:intermediates"]) == 5
+    assert "FLOAT32" not in {t for ins in types.values() if isinstance(ins, list)
+                             and ins and isinstance(ins[0], tuple) for t, _ in ins}
+    assert info["size"] * 3 < unrolled["size"]
+    assert export.arena_size(fused) * 3 < export.arena_size(loop)
+    run = export.load_micro(fused)
+    corr, argmax = _agreement(model, run, gen, n=200)
+    assert corr > 0.99 and argmax >= 0.95, (corr, argmax)
+    # Each call starts from the zero state (the op keeps its state in
+    # variable tensors between invokes; the runner resets them).
+    x = gen()
+    np.testing.assert_array_equal(run(x), run(x))
+
+
+@pytest.mark.parametrize("body", ["last", "sequences", "backwards", "backwards_sequences",
+                                  "bidirectional", "bidirectional_last"])
+def test_fused_lstm_float_matches_keras_on_right_padded_ids(tmp_path, body):
+    """lstm_kernel="fused" on micro, float: the op plus static-shape mask
+    arithmetic equals Keras on right-padded rows (full, partial, one step,
+    empty), in the order the runner is called (no state leaks between
+    calls)."""
+    keras.utils.set_random_seed(3)
+    make = {
+        "last": lambda e: LSTMX(5)(e),
+        "sequences": lambda e: LSTMX(5, return_sequences=True)(e),
+        "backwards": lambda e: LSTMX(5, go_backwards=True)(e),
+        "backwards_sequences": lambda e: LSTMX(5, go_backwards=True,
+                                               return_sequences=True)(e),
+        "bidirectional": lambda e: BiDirectional(LSTMX(5, return_sequences=True))(e),
+        "bidirectional_last": lambda e: BiDirectional(LSTMX(5))(e),
+    }[body]
+    model = _ids_model(make)
+    path = str(tmp_path / "m.tflite")
+    info = export.to_tflite(model, path, target="micro", lstm_kernel="fused")
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in info["ops"]
+    assert set(info["ops"]) <= export.MICRO_OPS
+    run = export.load_micro(path)
+    rows = IDS + [np.array([[5, 0, 0, 0, 0, 0, 0, 0]], "int32")]
+    for ids in rows + rows[::-1]:
+        np.testing.assert_allclose(run(ids), model(ids).numpy(), atol=TOL)
+
+
+def test_fused_lstm_falls_back_to_unrolled_with_a_warning(tmp_path):
+    x = np.random.default_rng(8).normal(size=(1, T, D)).astype("float32")
+    model = _seq_model(LSTMX(4, activation="relu"))
+    path = str(tmp_path / "m.tflite")
+    with pytest.warns(UserWarning, match="unrolled"):
+        info = export.to_tflite(model, path, target="micro", lstm_kernel="fused")
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" not in info["ops"]
+    np.testing.assert_allclose(export.load_micro(path)(x), model(x).numpy(), atol=TOL)
+
+
+def test_int8_fused_lstm_arena_probe_survives_too_small_arenas(tmp_path):
+    """TFLM's integer LSTM kernel crashes the process on an arena too small;
+    arena_size still finds the smallest that allocates, and load_micro with
+    a smaller arena refuses it with an error naming the argument."""
+    rng = np.random.default_rng(9)
+    model = _seq_model(LSTMX(8))
+    path = str(tmp_path / "q.tflite")
+    export.to_tflite(model, path, target="micro", quantize="int8",
+                     representative_data=[rng.normal(size=(1, T, D)).astype("float32")
+                                          for _ in range(10)])
+    arena = export.arena_size(path)
+    assert export.load_micro(path, arena=arena).arena == arena
+    with pytest.raises(ExportError, match="arena"):
+        export.load_micro(path, arena=arena - 16)
+
+
+def test_verify_judges_int8_by_correlation_and_argmax(tmp_path):
+    """An int8 file passes `verify` by the int8 criterion even where its
+    largest difference is above the old fixed tolerance, and fails it
+    against another model's weights; an explicit `atol` judges by the
+    largest difference again. The CLI prints the criterion's figures."""
+    from keras_rnnx.cli import main
+
+    keras.utils.set_random_seed(12)
+    inp = keras.Input((10, D), name="frames")
+    layer = GRUX(16, reset_after=False)
+    model = keras.Model(inp, keras.layers.Dense(4, name="logits")(layer(inp)))
+    other = keras.models.clone_model(model)  # fresh weights
+    rng = np.random.default_rng(12)
+    path = str(tmp_path / "q.tflite")
+    export.to_tflite(model, path, target="micro", quantize="int8",
+                     representative_data=[rng.normal(size=(1, 10, D)).astype("float32")
+                                          for _ in range(50)])
+    good = export.verify(model, path, batch_sizes=[1, 3, 8], lengths=[10]).exports[0]
+    assert good.ok and good.criterion == "int8", good.summary()
+    assert good.correlation["logits"] >= export.INT8_CRITERION["correlation"]
+    assert good.argmax_agreement["logits"] >= export.INT8_CRITERION["argmax_agreement"]
+    assert "correlation" in good.summary() and good.problems() == []
+
+    bad = export.verify(other, path, batch_sizes=[1, 3, 8], lengths=[10]).exports[0]
+    assert not bad.ok and bad.criterion == "int8"
+    assert bad.correlation["logits"] < export.INT8_CRITERION["correlation"]
+    assert any("correlation" in p for p in bad.problems())
+
+    strict = export.verify(model, path, batch_sizes=[1], lengths=[10], atol=1e-6).exports[0]
+    assert strict.criterion == "atol" and not strict.ok and strict.correlation == {}
+
+    model_file, other_file = tmp_path / "m.keras", tmp_path / "other.keras"
+    model.save(model_file)
+    other.save(other_file)
+    assert main(["verify", str(model_file), path]) == 0
+    assert main(["verify", str(other_file), path]) == 1

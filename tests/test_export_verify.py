@@ -140,3 +140,23 @@ def test_random_inputs_fit_the_model(exported):
     assert a.shape == (4, 6) and a.dtype == np.int32
     assert a.min() >= 0 and a.max() < 19 and (a[0] != 0).all()
     np.testing.assert_array_equal(a, export.random_inputs(model, 4, 6, seed=1)[0])
+
+
+def test_int8_agreement_against_numpy():
+    rng = np.random.default_rng(11)
+    want = rng.normal(size=(6, 5, 4))
+    got = want + rng.normal(scale=0.3, size=want.shape)
+    corr, argmax = export.int8_agreement(got, want)
+    assert corr == pytest.approx(np.corrcoef(got.ravel(), want.ravel())[0, 1])
+    # brute force: every (row, step) position's argmax over the last axis
+    same = [np.argmax(got[i, t]) == np.argmax(want[i, t]) for i in range(6) for t in range(5)]
+    assert argmax == pytest.approx(np.mean(same))
+    # pooled over cases (lists of arrays) = the arrays concatenated
+    pooled = export.int8_agreement([got[:2], got[2:]], [want[:2], want[2:]])
+    assert pooled == pytest.approx((corr, argmax))
+    # one value per row: no argmax; constant values: 1.0 when equal, else 0.0
+    assert export.int8_agreement(got[..., :1], want[..., :1])[1] is None
+    assert export.int8_agreement(np.zeros((4, 1)), np.zeros((4, 1))) == (1.0, None)
+    assert export.int8_agreement(np.ones((2, 3)), np.zeros((2, 3)))[0] == 0.0
+    with pytest.raises(ValueError, match="got, want"):
+        export.int8_agreement(np.zeros((2, 3)), np.zeros((3, 2)))

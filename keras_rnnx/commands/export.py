@@ -14,8 +14,10 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="output folder (saved_model) or file (tflite)")
     parser.add_argument("--quantize", choices=["dynamic", "float16", "int8"], default=None,
                         help="TFLite quantization (default: none, float32)")
-    parser.add_argument("--lstm-kernel", choices=["loop", "fused"], default="loop",
-                        help="TFLite LSTM kernel: builtin WHILE loop or UNIDIRECTIONAL_SEQUENCE_LSTM")
+    parser.add_argument("--lstm-kernel", choices=["loop", "fused"], default=None,
+                        help="TFLite LSTM kernel: builtin WHILE loop (unrolled for --target "
+                             "micro) or UNIDIRECTIONAL_SEQUENCE_LSTM (default: loop; fused "
+                             "for --target micro --quantize int8)")
     parser.add_argument("--streaming", action="store_true",
                         help="single-step model with explicit state inputs/outputs")
     parser.add_argument("--representative", default=None, type=_args.input_file,
@@ -38,7 +40,7 @@ def add_arguments(parser):
 
 
 def check(args):
-    if args.format == "saved_model" and (args.quantize or args.lstm_kernel != "loop"):
+    if args.format == "saved_model" and (args.quantize or args.lstm_kernel is not None):
         raise _args.UsageError("--quantize and --lstm-kernel apply to --format tflite only")
     micro = args.target == "micro"
     if not micro and (args.time_steps is not None or args.c_source):

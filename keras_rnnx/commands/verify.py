@@ -1,5 +1,6 @@
 """`rnnx verify`: Keras vs its SavedModel / TFLite exports on the same inputs
-(`keras_rnnx.export.verify`, with its per-quantization tolerances)."""
+(`keras_rnnx.export.verify`, with its per-quantization tolerances, and
+correlation and argmax agreement for int8 files)."""
 from keras_rnnx.commands import _args
 
 NAME = "verify"
@@ -14,7 +15,9 @@ def add_arguments(parser):
     parser.add_argument("--lengths", type=_args.positive_int, nargs="+", default=[1, 7, 25],
                         help="sequence lengths of the random inputs (default 1 7 25)")
     parser.add_argument("--atol", type=_args.non_negative_float, default=None,
-                        help="tolerance (default: 1e-4 for float exports, more for quantized)")
+                        help="tolerance (default: 1e-4 for float exports, more for quantized; "
+                             "int8 files pass on correlation and argmax agreement with the "
+                             "model unless --atol is given)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the random inputs (default 0)")
     parser.add_argument("--inputs", type=_args.input_file, default=None,

@@ -47,7 +47,8 @@ from keras_rnnx.export.saved_model import to_saved_model
 from keras_rnnx.export.tflite import (
     LSTM_KERNELS, QUANTIZE_MODES, for_tflite, functions_to_tflite, tflite_ops, to_tflite)
 from keras_rnnx.export.verification import (
-    TOLERANCE, Case, ExportCheck, VerifyReport, input_names, random_inputs, verify)
+    INT8_CRITERION, TOLERANCE, Case, ExportCheck, VerifyReport, input_names, int8_agreement,
+    random_inputs, verify)
 
 __all__ = [
     "ExportError",
@@ -65,6 +66,7 @@ __all__ = [
     "is_micro_file",
     "MICRO_OPS",
     "verify",
+    "int8_agreement",
     "VerifyReport",
     "ExportCheck",
     "random_inputs",

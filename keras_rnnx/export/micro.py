@@ -149,6 +149,8 @@ class MicroRunner:
     (`quantize="int8"`) takes float arrays for its int8 inputs and
     quantizes them with the input's scale and zero point, and returns its
     int8 outputs dequantized; `raw=True` passes int8 arrays both ways.
+    Every call starts from the zero state: the interpreter's variable
+    tensors (a fused LSTM's state) are reset first.
     """
 
     def __init__(self, path, arena=None, raw=False):
@@ -164,6 +166,11 @@ class MicroRunner:
         self.outputs = [n for n in meta.get("outputs", []) if n in self._output_order] \
             or list(self._output_order)
         self.arena = int(arena) if arena else arena_size(path)
+        if arena and not _allocates(self._data, self.arena):
+            raise ExportError(
+                f"arena: TFLM cannot allocate {path!r} in {self.arena} bytes; the "
+                f"smallest arena that allocates is export.arena_size(path) = "
+                f"{arena_size(path)}")
         try:
             self._interp = _interpreter(self._data, self.arena)
         except Exception as e:  # noqa: BLE001 - TFLM raises RuntimeError
@@ -184,6 +191,10 @@ class MicroRunner:
         if len(args) != len(self.inputs):
             raise ValueError(f"inputs: expected {len(self.inputs)} ({self.inputs}), "
                              f"got {len(args)}")
+        # A fused LSTM keeps its state in variable tensors across invokes:
+        # every call starts from the zero state, as firmware does with
+        # MicroInterpreter::Reset() before each inference.
+        self._interp.reset()
         for i, (x, d) in enumerate(zip(args, self.input_details)):
             x = np.asarray(x)
             if d["dtype"] == np.int8 and not self.raw and np.issubdtype(x.dtype, np.floating):
@@ -224,7 +235,8 @@ def load_micro(path, arena=None, raw=False):
         A `MicroRunner`.
 
     Raises:
-        ExportError: TFLM cannot load or allocate the file.
+        ExportError: TFLM cannot load or allocate the file, or cannot in
+            the `arena` given (the message names the smallest that does).
 
     Example: `export.load_micro("m.tflite")(x)` (see `to_tflite`).
     """
@@ -255,7 +267,33 @@ class _Silenced:
 
 
 def _allocates(data, arena):
-    """Whether TFLM allocates `data` in `arena` bytes (its log silenced)."""
+    """Whether TFLM allocates `data` in `arena` bytes (its log silenced).
+
+    Some TFLM kernels (the integer LSTM's) crash the process instead of
+    reporting a failed allocation when the arena is too small, so where the
+    platform can fork, the probe runs in a forked child and a crash counts
+    as "does not allocate"."""
+    if not hasattr(os, "fork"):
+        return _allocates_here(data, arena)
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        import faulthandler
+
+        faulthandler.disable()  # a crash here is an answer, not a report
+        code = 1
+        try:
+            code = 0 if _allocates_here(data, arena) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _allocates_here(data, arena):
     with _Silenced():
         try:
             _interpreter(data, arena)
@@ -271,7 +309,8 @@ def arena_size(path, granularity=16):
     TFLM's recording allocator gives the bytes the model's allocations take
     in a large arena; the smallest arena that allocates is then found by
     bisection above that (never probing arenas smaller than the model's own
-    allocations).
+    allocations; each probe in a forked process where the platform forks,
+    as TFLM's integer LSTM kernel crashes on an arena too small).
 
     Args:
         path: a micro `.tflite` file.

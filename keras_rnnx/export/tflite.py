@@ -323,7 +323,7 @@ def _representative(representative_data, input_names):
     return gen
 
 
-def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel="loop",
+def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=None,
               streaming=False, *, target="litert", time_steps=None, overwrite=False):
     """Converts `model` to a builtin-op `.tflite` file with dynamic batch and
     time (LiteRT), or with static shapes for microcontrollers.
@@ -341,13 +341,20 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
         lstm_kernel: "loop" (builtin WHILE loop; LSTM and GRU) or "fused"
             (LSTMs become UNIDIRECTIONAL_SEQUENCE_LSTM; masks are read as right
             padding; GRUs keep the loop kernel; quantize None or "dynamic").
+            For target="micro": "loop" unrolls LSTMs (exact for any mask),
+            "fused" makes them UNIDIRECTIONAL_SEQUENCE_LSTM (float, or with
+            quantize="int8" TFLM's integer kernel: int8 weights and
+            activations, int16 cell state; masks read as right padding).
+            None (default): "loop", except "fused" for target="micro" with
+            quantize="int8".
         streaming: export a single-step model with explicit state inputs and
             outputs (uni-directional layers only; loop kernel).
         target: "litert" (dynamic batch and time) or "micro" (TensorFlow
             Lite for Microcontrollers: batch 1, a fixed time dimension, every
-            shape static, only ops TFLM registers; recurrent layers unrolled
-            by the "tflite_micro" lowering; `quantize` None or "int8"; not streaming;
-            `lstm_kernel` "loop"). The file's metadata says `target`.
+            shape static, only ops TFLM registers; GRUs, and LSTMs with
+            lstm_kernel="loop", unrolled by the "tflite_micro" lowering;
+            `quantize` None or "int8"; not streaming). The file's metadata
+            says `target`.
         time_steps: for target="micro", the time dimension of inputs the
             model declares with `None` time (must match a fixed one).
             With target="micro" and quantize="int8" the file is integer-only
@@ -388,8 +395,9 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
         raise ExportError(f"target: expected one of {TARGETS}, got {target!r}")
     if quantize not in QUANTIZE_MODES:
         raise ExportError(f"quantize: expected one of {QUANTIZE_MODES}, got {quantize!r}")
-    if lstm_kernel not in LSTM_KERNELS:
-        raise ExportError(f"lstm_kernel: expected one of {LSTM_KERNELS}, got {lstm_kernel!r}")
+    if lstm_kernel is not None and lstm_kernel not in LSTM_KERNELS:
+        raise ExportError(f"lstm_kernel: expected None or one of {LSTM_KERNELS}, "
+                          f"got {lstm_kernel!r}")
     if quantize == "int8" and representative_data is None:
         raise ExportError(
             "representative_data: quantize='int8' needs representative_data, an "
@@ -401,6 +409,7 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
     if time_steps is not None:
         raise ExportError("time_steps: applies to target='micro' only (LiteRT "
                           "exports keep the model's time dimension)")
+    lstm_kernel = lstm_kernel or "loop"
     if lstm_kernel == "fused" and quantize in ("float16", "int8"):
         raise ExportError(
             f"quantize: {quantize!r} is not supported with lstm_kernel='fused' (the "
@@ -436,9 +445,8 @@ def _to_micro(model, path, quantize, representative_data, lstm_kernel, streaming
         raise ExportError(
             f"quantize: {quantize!r} is not supported with target='micro' yet "
             f"(supported: {MICRO_QUANTIZE_MODES})")
-    if lstm_kernel != "loop":
-        raise ExportError("lstm_kernel: target='micro' unrolls every recurrent layer "
-                          "itself; leave lstm_kernel='loop'")
+    if lstm_kernel is None:
+        lstm_kernel = "fused" if quantize == "int8" else "loop"
     if streaming:
         raise ExportError("streaming: not supported with target='micro'")
     if time_steps is not None and (isinstance(time_steps, bool)
@@ -450,13 +458,14 @@ def _to_micro(model, path, quantize, representative_data, lstm_kernel, streaming
     check_micro_layers(model)
     fixed = (1, time_steps)
     _input_layout(model, fixed)  # shape errors before any tracing
+    lowering = "tflite_micro_fused" if lstm_kernel == "fused" else "tflite_micro"
 
     def write(saved):
         with micro_embeddings(model):
-            info = _write_saved_model(model, saved, lowering="tflite_micro", fixed=fixed)
+            info = _write_saved_model(model, saved, lowering=lowering, fixed=fixed)
         serving = {k: info[k] for k in ("inputs", "outputs", "output_kind", "output_keys",
                                         "states", "streaming")}
-        return dict(info, lstm_kernel="micro", quantize=quantize, target="micro",
+        return dict(info, lstm_kernel=lstm_kernel, quantize=quantize, target="micro",
                     batch_size=1), {"serving_default": serving}
 
     return _convert(write, path, quantize=quantize, representative_data=representative_data,

@@ -1,7 +1,7 @@
 """Verification: a Keras model (or any reference) against its exports.
 
     report = export.verify(model, "export/tagger", "export/tagger.tflite")
-    report.ok                      # every export within its tolerance
+    report.ok                      # every export passes its criterion
     print(report)                  # one line per export
 
 One comparison for every caller: `rnnx export` / `rnnx verify` and the demo's
@@ -17,8 +17,19 @@ import numpy as np
 from keras_rnnx.export._model import _call_model, _input_layout, _name_outputs
 
 # Default tolerance (max abs difference) by TFLite quantization mode; a
-# SavedModel is compared as an unquantized export.
+# SavedModel is compared as an unquantized export. Full-integer ("int8")
+# exports are judged by INT8_CRITERION instead, unless `atol` is given.
 TOLERANCE = {None: 1e-4, "dynamic": 5e-2, "float16": 5e-3, "int8": 1.5e-1}
+
+# The int8 criterion: per floating-point output, over every input case, the
+# Pearson correlation of the export's values with the float reference's,
+# and, for outputs with more than one value per row, the fraction of rows
+# (every position but the last axis) whose argmax agrees. An int8 file's
+# largest difference grows with the output's range and its error piles up
+# where a few values saturate, so a fixed absolute tolerance fails good
+# files and passes bad ones of small range; correlation and argmax measure
+# what the quantized model keeps. Thresholds: README "Microcontrollers".
+INT8_CRITERION = {"correlation": 0.95, "argmax_agreement": 0.8}
 BATCH_SIZES = (1, 3, 8)
 LENGTHS = (1, 7, 25)
 
@@ -128,15 +139,24 @@ class Case:
 
 @dataclasses.dataclass
 class ExportCheck:
-    """One export compared with the reference on every case."""
+    """One export compared with the reference on every case.
+
+    `criterion` is "atol" (every floating-point difference within `atol`)
+    or "int8" (`correlation` and `argmax_agreement` per output at least
+    `INT8_CRITERION`'s; `atol` is then informational). Exact-match outputs
+    must match under both.
+    """
 
     export: str
-    kind: str  # "saved_model" or "tflite"
+    kind: str  # "saved_model", "tflite" or "tflm"
     signature: str
     quantize: object  # None, "dynamic", "float16" or "int8"
     streaming: bool
     atol: float
     cases: list
+    criterion: str = "atol"
+    correlation: dict = dataclasses.field(default_factory=dict)
+    argmax_agreement: dict = dataclasses.field(default_factory=dict)
 
     @property
     def diffs(self):
@@ -159,23 +179,51 @@ class ExportCheck:
 
     @property
     def ok(self):
-        """No exact-match output differs and every difference is within `atol`."""
-        return not self.mismatched and self.max_diff <= self.atol
+        """No exact-match output differs, and every floating-point output
+        passes the criterion (`atol`, or the int8 criterion)."""
+        return not self.mismatched and not self._failing()
+
+    def _failing(self):
+        """(output, what, value, threshold) for each criterion it misses."""
+        if self.criterion == "atol":
+            return [(key, "diff", d, self.atol) for key, d in self.diffs.items()
+                    if key not in self.mismatched and not d <= self.atol]
+        out = []
+        for what, values in (("correlation", self.correlation),
+                             ("argmax_agreement", self.argmax_agreement)):
+            for key, v in values.items():
+                if key not in self.mismatched and not v >= INT8_CRITERION[what]:
+                    out.append((key, what, v, INT8_CRITERION[what]))
+        return out
 
     def problems(self, reference="the reference"):
         """What disagrees, one sentence per output (empty when `ok`)."""
         out = [f"{key} differ from {reference}" for key in self.mismatched]
-        for key, d in self.diffs.items():
-            if key not in self.mismatched and not d <= self.atol:
-                out.append(f"{key} differ by {d:.2e} (> {self.atol:g})")
+        for key, what, value, limit in self._failing():
+            if what == "diff":
+                out.append(f"{key} differ by {value:.2e} (> {limit:g})")
+            else:
+                out.append(f"{key}: {what.replace('_', ' ')} with {reference} "
+                           f"{value:.3f} (< {limit:g})")
         return out
 
     def summary(self):
-        """One line: OK or FAIL, the export, its kind, worst difference, tolerance."""
+        """One line: OK or FAIL, the export, its kind, and the criterion's
+        figures (worst difference and tolerance; for int8 the lowest
+        correlation and argmax agreement over the outputs, and the largest
+        difference)."""
         mode = (self.kind + (", " + self.quantize if self.quantize else "")
                 + (", streaming" if self.streaming else ""))
-        return (f"{'OK  ' if self.ok else 'FAIL'} {self.export} ({mode}): "
-                f"max abs diff {self.max_diff:.3g} (tolerance {self.atol:g})")
+        head = f"{'OK  ' if self.ok else 'FAIL'} {self.export} ({mode}): "
+        if self.criterion == "atol":
+            return head + f"max abs diff {self.max_diff:.3g} (tolerance {self.atol:g})"
+        figures = []
+        for what, values in (("correlation", self.correlation),
+                             ("argmax agreement", self.argmax_agreement)):
+            if values:
+                limit = INT8_CRITERION[what.replace(" ", "_")]
+                figures.append(f"{what} {min(values.values()):.3f} (>= {limit:g})")
+        return head + ", ".join(figures + [f"max abs diff {self.max_diff:.3g}"])
 
 
 @dataclasses.dataclass
@@ -186,7 +234,7 @@ class VerifyReport:
 
     @property
     def ok(self):
-        """Every export agrees with the reference within its tolerance."""
+        """Every export passes its criterion."""
         return all(check.ok for check in self.exports)
 
     def to_dict(self):
@@ -196,6 +244,8 @@ class VerifyReport:
             "exports": [
                 {"export": c.export, "kind": c.kind, "signature": c.signature,
                  "quantize": c.quantize, "streaming": c.streaming, "atol": c.atol,
+                 "criterion": c.criterion, "correlation": c.correlation,
+                 "argmax_agreement": c.argmax_agreement,
                  "ok": c.ok, "max_diff": c.max_diff, "diffs": c.diffs,
                  "mismatched": c.mismatched,
                  "cases": [{"batch": k.batch, "length": k.length, "max_diff": k.max_diff,
@@ -317,7 +367,11 @@ def _difference(got, want):
     return diff, bool(exact and diff != 0.0)
 
 
-def _compare(got, want, diffs, mismatched, step=None):
+def _compare(got, want, diffs, mismatched, step=None, pooled=None):
+    """Records each output's largest difference in `diffs`, the exact-match
+    outputs that differ in `mismatched`, and, into `pooled` (when given),
+    the (export, reference) arrays of floating-point outputs of the same
+    shape, for the int8 criterion."""
     for key, w in want.items():
         if key not in got:
             diffs[key] = math.inf
@@ -328,9 +382,51 @@ def _compare(got, want, diffs, mismatched, step=None):
         diffs[key] = max(diffs.get(key, 0.0), d)
         if bad:
             mismatched.add(key)
+        g, w = np.asarray(g), np.asarray(w)
+        if (pooled is not None and g.shape == w.shape
+                and all(np.issubdtype(a.dtype, np.floating) for a in (g, w))):
+            pooled.setdefault(key, []).append((g, w))
 
 
-def _compare_streaming(call, states, names, arrays, want):
+def int8_agreement(got, want):
+    """The int8 criterion's figures for one output: (Pearson correlation of
+    all values, argmax agreement over the last axis or None when it has one
+    value).
+
+    Args:
+        got, want: the export's and the reference's values, arrays of the
+            same shape (or lists of such arrays, pooled over input cases).
+
+    Returns:
+        (correlation, argmax_agreement). Constant values (no variance) have
+        correlation 1.0 when both agree within 1e-4, else 0.0.
+
+    Example: `export.int8_agreement(run(x), model(x))`.
+    """
+    if isinstance(got, (list, tuple)):
+        width = np.shape(got[0])[-1] if np.ndim(got[0]) else 1
+        got = np.concatenate([np.reshape(g, (-1, width)) for g in got])
+        want = np.concatenate([np.reshape(w, (-1, width)) for w in want])
+    a = np.asarray(got, np.float64)
+    b = np.asarray(want, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"got, want: expected arrays of one shape, got {a.shape} "
+                         f"and {b.shape}")
+    x, y = a.ravel(), b.ravel()
+    if x.size == 0:
+        return 1.0, None
+    if x.std() == 0 or y.std() == 0:
+        corr = 1.0 if np.abs(x - y).max() <= 1e-4 else 0.0
+    else:
+        corr = float(np.corrcoef(x, y)[0, 1])
+    argmax = None
+    if a.ndim >= 1 and a.shape[-1] > 1:
+        rows_a, rows_b = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])
+        argmax = float((rows_a.argmax(-1) == rows_b.argmax(-1)).mean())
+    return corr, argmax
+
+
+def _compare_streaming(call, states, names, arrays, want, pooled=None):
     """Feeds the sequence one step at a time; compares every step's outputs
     with the full-sequence outputs (sequence outputs at that step, the
     others after the last step)."""
@@ -342,10 +438,10 @@ def _compare_streaming(call, states, names, arrays, want):
         got = call({**named, **carried})
         carried = {k: got[k] for k in carried}
         per_step = {k: w[:, t] for k, w in want.items() if w.ndim >= 3 and w.shape[1] == steps}
-        _compare(got, per_step, diffs, mismatched, step=t)
+        _compare(got, per_step, diffs, mismatched, step=t, pooled=pooled)
         if t == steps - 1:
             _compare(got, {k: w for k, w in want.items() if k not in per_step},
-                     diffs, mismatched)
+                     diffs, mismatched, pooled=pooled)
     return diffs, mismatched
 
 
@@ -362,7 +458,11 @@ def verify(reference, *exports, inputs=None, batch_sizes=None, lengths=None, ato
     Each export is run on the same inputs as the reference and every output
     the reference gives is compared: floating-point outputs by their largest
     absolute difference against a tolerance, integer, boolean and string
-    outputs exactly. Streaming exports (state inputs `state{i}_h`, ...) are
+    outputs exactly. A full-integer export (quantize "int8", LiteRT or TFLM)
+    is judged instead, unless `atol` is given, by `INT8_CRITERION`: per
+    floating-point output, over all cases, the correlation of its values
+    with the reference's and the agreement of the argmax over the last axis
+    (`int8_agreement`). Streaming exports (state inputs `state{i}_h`, ...) are
     fed one step at a time and compared with the reference's full-sequence
     outputs at every step.
 
@@ -383,8 +483,9 @@ def verify(reference, *exports, inputs=None, batch_sizes=None, lengths=None, ato
             batch size and length, with a Keras `reference`. Default:
             batch sizes (1, 3, 8) and lengths (1, 7, 25) when `inputs` is
             None, none otherwise.
-        atol: the largest absolute difference that passes; None takes
-            `TOLERANCE[quantize]` of each export (1e-4 for float exports).
+        atol: the largest absolute difference that passes, for every export;
+            None takes `TOLERANCE[quantize]` of each export (1e-4 for float
+            exports) and the int8 criterion for int8 exports.
         signature: the signature of the exports to run; None runs
             "serving_default" (a `.tflite` file with one signature: that one).
         seed: seed of the random inputs (batch size b and length t use
@@ -395,8 +496,9 @@ def verify(reference, *exports, inputs=None, batch_sizes=None, lengths=None, ato
     Returns:
         A `VerifyReport`: `report.ok`, and per export an `ExportCheck` with
         the largest difference per output (`diffs`), the outputs that must
-        match and do not (`mismatched`), the tolerance and pass/fail (`ok`),
-        per input case (`cases`).
+        match and do not (`mismatched`), the tolerance, the `criterion`
+        ("atol" or "int8", with `correlation` and `argmax_agreement` per
+        output) and pass/fail (`ok`), per input case (`cases`).
 
     Raises:
         TypeError: `reference` is neither a Keras model nor callable, or an
@@ -475,20 +577,28 @@ def verify(reference, *exports, inputs=None, batch_sizes=None, lengths=None, ato
             steps += [c for c in cases if c[0] is None]
         if progress is not None:
             steps = progress(steps, desc=f"verify {export.label}")
+        int8 = atol is None and export.quantize == "int8"
+        pooled = {} if int8 else None
         for case in steps:
             arrays, want = reference_outputs(case)
             if export.states:
                 diffs, mismatched = _compare_streaming(export, export.states, names,
-                                                       arrays, want)
+                                                       arrays, want, pooled)
             else:
                 got = export(dict(zip(names, arrays)))
                 diffs, mismatched = {}, set()
-                _compare(got, want, diffs, mismatched)
+                _compare(got, want, diffs, mismatched, pooled=pooled)
             results.append(Case(case[0], case[1], diffs, sorted(mismatched)))
         tolerance = atol if atol is not None else TOLERANCE.get(export.quantize, 1e-4)
-        checks.append(ExportCheck(export.label, export.kind, export.signature,
-                                  export.quantize, bool(export.states), float(tolerance),
-                                  results))
+        check = ExportCheck(export.label, export.kind, export.signature,
+                            export.quantize, bool(export.states), float(tolerance),
+                            results, criterion="int8" if int8 else "atol")
+        for key, pairs in (pooled or {}).items():
+            corr, argmax = int8_agreement([g for g, _ in pairs], [w for _, w in pairs])
+            check.correlation[key] = corr
+            if argmax is not None:
+                check.argmax_agreement[key] = argmax
+        checks.append(check)
     return VerifyReport(checks)
 
 

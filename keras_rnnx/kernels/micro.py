@@ -18,6 +18,16 @@ the kernels here unroll the sequence at trace time:
   real step); the selection is arithmetic on a 0/1 float mask, exact;
 * whole-sequence outputs are stacked with `PACK`.
 
+The "tflite_micro_fused" lowering runs each LSTM as TFLite's
+`UNIDIRECTIONAL_SEQUENCE_LSTM` instead (`lstm_micro_fused`), the op TFLM's
+integer LSTM kernel runs with int8 weights and activations and an int16
+cell state under full-integer quantization; GRUs stay unrolled. The fused
+op takes no mask: a mask is read as right padding (real steps first), as
+with LiteRT's fused kernel, and everything around the op is static-shape
+arithmetic (no `GATHER` by length, no `REVERSE_SEQUENCE`). An LSTM the op
+cannot run (activations other than tanh/sigmoid, no bias, a non-zero
+initial state) is unrolled, with a warning.
+
 `reverse_within_length` is the lowering's sequence reversal for
 `BiDirectional` (`tf.reverse_sequence` by the mask's lengths), built from a
 static gather and a batch matrix product instead of `REVERSE_SEQUENCE`.
@@ -28,9 +38,11 @@ from keras_rnnx.kernels.activations import resolve_activation
 from keras_rnnx.kernels.dispatch import register_lowering
 from keras_rnnx.kernels.steps import gru_biases, gru_step, lstm_step
 
-__all__ = ["lstm_micro", "gru_micro", "reverse_within_length", "LOWERING"]
+__all__ = ["lstm_micro", "lstm_micro_fused", "gru_micro", "reverse_within_length",
+           "LOWERING", "FUSED_LOWERING"]
 
 LOWERING = "tflite_micro"
+FUSED_LOWERING = "tflite_micro_fused"
 
 
 def _static_steps(inputs):
@@ -101,6 +113,53 @@ def lstm_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
     return _unrolled(step, rows, [h0, c0], mask, go_backwards, return_sequences)
 
 
+def lstm_micro_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
+                     mask=None, go_backwards=False, return_sequences=True,
+                     activation="tanh", recurrent_activation="sigmoid", **unused):
+    """LSTM as one UNIDIRECTIONAL_SEQUENCE_LSTM over a static-shape sequence
+    (kernel contract; a mask is read as right padding; see the module
+    docstring). Unrolls (`lstm_micro`, with a warning) what the op cannot
+    run."""
+    import warnings
+
+    from keras_rnnx.kernels.tflite import fused_lstm_sequence, fused_lstm_unsupported
+
+    kwargs = dict(mask=mask, go_backwards=go_backwards, return_sequences=return_sequences,
+                  activation=activation, recurrent_activation=recurrent_activation)
+    reason = fused_lstm_unsupported(activation, recurrent_activation, bias, initial_state)
+    if reason is not None:
+        warnings.warn(f"lstm_kernel='fused': {reason}; this LSTM is unrolled instead "
+                      "(exact, not UNIDIRECTIONAL_SEQUENCE_LSTM).", stacklevel=2)
+        return lstm_micro(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs)
+    inputs = tf.convert_to_tensor(inputs)
+    _static_steps(inputs)
+    if mask is None:
+        x = tf.reverse(inputs, [1]) if go_backwards else inputs
+        seq = fused_lstm_sequence(x, kernel, recurrent_kernel, bias)
+        last, outputs = seq[:, -1], seq
+    else:
+        # Right padding, L real steps: the op's outputs 0..L-1 are the real
+        # ones; `end` is one-hot at L - 1 (all zero when L = 0).
+        m = tf.cast(mask, inputs.dtype)
+        x = reverse_within_length(inputs, mask) if go_backwards else inputs
+        seq = fused_lstm_sequence(x, kernel, recurrent_kernel, bias)
+        end = m - tf.concat([m[:, 1:], tf.zeros_like(m[:, :1])], axis=1)
+        last = tf.matmul(tf.expand_dims(end, 1), seq)[:, 0]
+        keep = tf.expand_dims(m, -1)
+        if go_backwards:
+            # Processing order: the T - L padded steps first (zeros), then
+            # the real steps from time L - 1 down to 0.
+            outputs = tf.reverse(reverse_within_length(seq, mask) * keep, [1])
+        else:
+            # Masked steps repeat the previous output: the last real one.
+            outputs = seq * keep + tf.expand_dims(last, 1) * (1.0 - keep)
+    # The op exposes no cell state: the unrolled kernel computes c (pruned
+    # by the converter when the model does not output it).
+    _, _, (_, c) = lstm_micro(inputs, initial_state, kernel, recurrent_kernel, bias,
+                              **dict(kwargs, return_sequences=False))
+    return last, outputs if return_sequences else None, [last, c]
+
+
 def gru_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
               mask=None, go_backwards=False, return_sequences=True,
               activation="tanh", recurrent_activation="sigmoid",
@@ -149,4 +208,6 @@ def reverse_within_length(x, mask):
 
 
 register_lowering(LOWERING, lstm=lstm_micro, gru=gru_micro,
+                  reverse=reverse_within_length)
+register_lowering(FUSED_LOWERING, lstm=lstm_micro_fused, gru=gru_micro,
                   reverse=reverse_within_length)

@@ -42,6 +42,8 @@ __all__ = [
     "lstm_loop",
     "gru_loop",
     "lstm_fused",
+    "fused_lstm_sequence",
+    "fused_lstm_unsupported",
     "FUSED_LSTM_ATTRIBUTE",
 ]
 
@@ -285,6 +287,39 @@ def _fallback(reason):
     )
 
 
+def fused_lstm_unsupported(activation, recurrent_activation, bias, initial_state):
+    """Why TFLite's UNIDIRECTIONAL_SEQUENCE_LSTM cannot run this LSTM (a
+    phrase for a warning), or None when it can: the fused op computes
+    tanh/sigmoid gates with a bias from a zero state."""
+    if activation not in ("tanh", tf.tanh) or recurrent_activation not in (
+            "sigmoid", tf.sigmoid):
+        return ("the fused op supports only activation='tanh' with "
+                "recurrent_activation='sigmoid'")
+    if bias is None:
+        return "use_bias=False"
+    if not all(_is_static_zero(s) for s in initial_state):
+        return ("the fused op starts from a zero state, and this layer has "
+                "an initial_state")
+    return None
+
+
+def fused_lstm_sequence(inputs, kernel, recurrent_kernel, bias):
+    """All outputs [B, T, H] of an LSTM (tanh/sigmoid, zero initial state,
+    no mask, forward) over `inputs` [B, T, D], as a function the TFLite
+    converter replaces with one UNIDIRECTIONAL_SEQUENCE_LSTM (float, or int8
+    with an int16 cell state under full-integer quantization)."""
+    inputs = tf.convert_to_tensor(inputs)
+    units = recurrent_kernel.shape[0]
+    _FUSED_COUNT[0] += 1
+    fused = _make_fused_fn(units, f"{FUSED_LSTM_ATTRIBUTE}_{_FUSED_COUNT[0]}")
+    zero_state = tf.zeros([1, units], inputs.dtype)
+    _, seq, _, _, _ = fused(inputs, zero_state, zero_state, tf.convert_to_tensor(kernel),
+                            tf.convert_to_tensor(recurrent_kernel),
+                            tf.convert_to_tensor(bias))
+    seq.set_shape(inputs.shape[:2].concatenate([units]))  # the body's shapes are dynamic
+    return seq
+
+
 def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
                mask=None, go_backwards=False, return_sequences=True,
                activation="tanh", recurrent_activation="sigmoid",
@@ -299,24 +334,11 @@ def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
                   return_sequences=return_sequences, activation=activation,
                   recurrent_activation=recurrent_activation,
                   zero_output_for_mask=zero_output_for_mask)
-    if activation not in ("tanh", tf.tanh) or recurrent_activation not in (
-            "sigmoid", tf.sigmoid):
-        _fallback("the fused op supports only activation='tanh' with "
-                  "recurrent_activation='sigmoid'")
-        return lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs)
-    if bias is None:
-        _fallback("use_bias=False")
-        return lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs)
-    if not all(_is_static_zero(s) for s in initial_state):
-        _fallback("the fused op starts from a zero state, and this layer has "
-                  "an initial_state")
+    reason = fused_lstm_unsupported(activation, recurrent_activation, bias, initial_state)
+    if reason is not None:
+        _fallback(reason)
         return lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs)
 
-    units = recurrent_kernel.shape[0]
-    dtype = inputs.dtype
-    kernel = tf.convert_to_tensor(kernel)
-    recurrent_kernel = tf.convert_to_tensor(recurrent_kernel)
-    bias = tf.convert_to_tensor(bias)
     lengths = None
     if mask is not None:
         mask = tf.cast(mask, tf.bool)
@@ -327,10 +349,7 @@ def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
             x = tf.reverse(x, [1])
         else:
             x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
-    _FUSED_COUNT[0] += 1
-    fused = _make_fused_fn(units, f"{FUSED_LSTM_ATTRIBUTE}_{_FUSED_COUNT[0]}")
-    zero_state = tf.zeros([1, units], dtype)
-    _, seq, _, _, _ = fused(x, zero_state, zero_state, kernel, recurrent_kernel, bias)
+    seq = fused_lstm_sequence(x, kernel, recurrent_kernel, bias)
 
     if lengths is None:
         last = seq[:, -1]
