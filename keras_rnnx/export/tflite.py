@@ -243,7 +243,9 @@ def _finish_flatbuffer(data, info, signatures=None):
                 op.builtinOptions.cellClip = 0.0  # Keras never clips
                 op.builtinOptions.projClip = 0.0
                 fused += 1
-    if fused:
+    if fused and info.get("target") != "micro":
+        # A micro file has batch 1 and TFLM has no TILE: its runner (and
+        # firmware, README) resets the op's variable states before each call.
         _fused_states_follow_the_batch(m, schema)
     names = _op_names(m)
     bad = sorted({n for n in names if n.startswith("CUSTOM") or "FLEX" in n.upper()})
