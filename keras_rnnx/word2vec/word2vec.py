@@ -80,7 +80,7 @@ class Word2Vec:
 
     def __init__(self, vector_size=100, window=5, negative=5, ns_exponent=0.75, sample=1e-3,
                  min_count=5, max_vocab_size=None, epochs=5, alpha=0.025, min_alpha=1e-4,
-                 batch_size=2048, seed=1, tokenizer=None, workers=2, lines_per_batch=4096, max_update_norm=1.0):
+                 batch_size=2048, seed=1, tokenizer=None, workers=2, lines_per_batch=1024, max_update_norm=1.0):
         _check("vector_size", vector_size, int, 1)
         _check("window", window, int, 1)
         _check("negative", negative, int, 1)
