@@ -122,7 +122,9 @@ def test_epoch_blocks_deterministic_and_well_formed():
     assert np.all(np.diff(prog) >= 0)
     # every pair of the blocks is a pair of one line of the corpus, at its distance
     lines = [tuple(corpus.ids[s:e]) for s, e in zip(corpus.row_splits[:-1], corpus.row_splits[1:])]
-    offsets = sd.offsets(2)
+    from keras_rnnx.layers.skipgram import context_offsets
+
+    offsets = context_offsets(2)
     pairs = 0
     for blk in a:
         i, j = np.nonzero(blk["weights"])

@@ -269,6 +269,11 @@ def _apply_rows(var, ids, updates, max_norm):
     var.scatter_add(tf.IndexedSlices(total, unique))
 
 
+def context_offsets(window):
+    """Context offsets in the order of a block's weights: -window..-1, 1..window."""
+    return np.array([o for o in range(-window, window + 1) if o != 0], np.int64)
+
+
 def tile_size(window):
     """Centre positions per tile of `sgd_negative_sampling_step` (at least
     the `2 * window` context positions a tile adds)."""
@@ -287,7 +292,7 @@ def _band_index(tile, window):
     """For a tile's [tile + 2w, tile] band (row: position, column: centre),
     the index of each entry in the tile's flat [tile * 2w] weights, or
     `tile * 2w` (a zero) where the position is no context slot of the centre."""
-    offs = [o for o in range(-window, window + 1) if o != 0]
+    offs = context_offsets(window)
     src = np.full((tile + 2 * window, tile), tile * 2 * window, np.int32)
     for i in range(tile):
         for j, o in enumerate(offs):

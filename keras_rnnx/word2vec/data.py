@@ -35,6 +35,8 @@ import collections
 import numpy as np
 import tensorflow as tf
 
+from keras_rnnx.layers.skipgram import context_offsets, negatives_per_tile, tile_size
+
 
 def keep_probabilities(counts, sample):
     """gensim's subsampling keep probability for each count (float64 array).
@@ -60,11 +62,6 @@ def keep_probabilities(counts, sample):
     return np.minimum(p, 1.0)
 
 
-def offsets(window):
-    """Context offsets in block order: -window..-1, 1..window."""
-    return np.array([o for o in range(-window, window + 1) if o != 0], np.int64)
-
-
 def window_weights(sentence, window, rng):
     """Which offsets of each position are its contexts, with window shrinking.
 
@@ -75,14 +72,14 @@ def window_weights(sentence, window, rng):
         rng: a `numpy.random.Generator` (draws one reduced window a position).
 
     Returns:
-        float32 [n, 2 * window]: 1.0 where the word at offset `offsets(window)[j]`
+        float32 [n, 2 * window]: 1.0 where the word at offset `context_offsets(window)[j]`
         is in the same sentence and within the position's reduced window.
     """
     sentence = np.asarray(sentence)
     n = sentence.shape[0]
     eff = window - rng.integers(0, window, n)
     out = np.zeros((n, 2 * window), np.float32)
-    for j, o in enumerate(offsets(window)):
+    for j, o in enumerate(context_offsets(window)):
         lo, hi = max(0, -o), min(n, n - o)  # positions i with 0 <= i + o < n
         if lo >= hi:
             continue
@@ -97,7 +94,7 @@ def skipgram_pairs(ids, sentence, window, rng):
     ids = np.asarray(ids)
     w = window_weights(sentence, window, rng)
     i, j = np.nonzero(w)
-    return ids[i], ids[i + offsets(window)[j]]
+    return ids[i], ids[i + context_offsets(window)[j]]
 
 
 def subsample(ids, keep_prob, rng):
@@ -176,8 +173,6 @@ def epoch_blocks(corpus, *, keep_prob, sampler, window, negative, block_size, se
     Positions with no context (a line of one word after subsampling) are
     left out: they take part in no pair.
     """
-    from keras_rnnx.layers.skipgram import negatives_per_tile, tile_size
-
     tile = tile_size(window)
     rng = np.random.default_rng([int(seed), int(epoch)])
     splits = corpus.row_splits

@@ -55,8 +55,9 @@ class Word2Vec:
         epochs: passes over the corpus.
         alpha, min_alpha: learning rate, decayed linearly over training.
         batch_size: centre words per training block (each with up to
-            `2 * window` contexts); the updates of a block are computed
-            together and applied at once.
+            `2 * window` contexts, rounded down to a multiple of the tile of
+            max(16, 2 * window) words); the updates of a block are computed together and applied
+            at once.
         seed: seeds initialisation and the example stream.
         tokenizer: a `keras_rnnx.text.Tokenizer`; default: whitespace
             split, case folding, NFKC, punctuation dropped.
