@@ -45,6 +45,7 @@ CASES = [
     (["word2vec", "{t}/corpus.txt", "--out", "{t}/file.txt"], "--out: "),
     (["word2vec", "{t}/corpus.txt", "--out", "{t}/v.txt", "--alpha", "0"], "--alpha"),
     (["word2vec", "{t}/corpus.txt", "--out", "{t}/v.txt", "--epochs", "-1"], "--epochs"),
+    (["word2vec", "{t}/corpus.txt", "--out", "{t}/v.txt", "--workers", "0"], "--workers"),
     (["word2vec", "{t}/bad.txt", "--out", "{t}/v.txt"], "corpus"),
     (["word2vec", "{t}/folder", "--out", "{t}/v.txt"], "is a folder"),
     (["word2vec", "{t}/corpus.txt", "--out", "{t}/v.txt", "--plot", "{t}/file.txt"], "--plot"),

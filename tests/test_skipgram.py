@@ -27,8 +27,8 @@ def test_subsampling_frequencies_match_keep_probability():
     counts = np.array([5000, 500, 50, 5], float)
     keep = sd.keep_probabilities(counts, 1e-2)
     n = 40000
-    ids = tf.RaggedTensor.from_row_lengths(np.tile(np.arange(4, dtype=np.int32), n), [4] * n)
-    kept = sd.subsample(ids, keep, tf.constant([3, 4], tf.int64)).flat_values.numpy()
+    ids = np.tile(np.arange(4, dtype=np.int32), n)
+    kept = ids[sd.subsample(ids, keep, np.random.default_rng(3))]
     freq = np.bincount(kept, minlength=4) / n
     sigma = np.sqrt(keep * (1 - keep) / n) + 1e-12
     assert np.all(np.abs(freq - keep) <= 5 * sigma + 1e-9), (freq, keep)
@@ -45,57 +45,94 @@ def test_alias_sampler_encodes_and_draws_unigram_075():
     freq = np.bincount(draws, minlength=5) / n
     sigma = np.sqrt(probs * (1 - probs) / n)
     assert np.all(np.abs(freq - probs) <= 5 * sigma), (freq, probs)
+    numpy_draws = sampler.draw(np.random.default_rng(2), (n,))
+    assert numpy_draws.dtype == np.int32 and numpy_draws.shape == (n,)
+    freq = np.bincount(numpy_draws, minlength=5) / n
+    assert np.all(np.abs(freq - probs) <= 5 * sigma), (freq, probs)
     with pytest.raises(ValueError, match="probabilities"):
         AliasSampler([])
 
 
 def test_window_one_hand_checked_pairs():
-    ids = tf.ragged.constant([[0, 1, 2], [3, 4], [5]], dtype=tf.int32)
-    t, c = sd.skipgram_pairs(ids, window=1, seed=tf.constant([0, 0], tf.int64))
-    assert list(zip(t.numpy().tolist(), c.numpy().tolist())) == [(0, 1), (1, 0), (1, 2), (2, 1), (3, 4), (4, 3)]
+    ids = np.array([0, 1, 2, 3, 4, 5])
+    sentence = np.array([0, 0, 0, 1, 1, 2])  # [0 1 2] [3 4] [5]
+    t, c = sd.skipgram_pairs(ids, sentence, window=1, rng=np.random.default_rng(0))
+    assert list(zip(t.tolist(), c.tolist())) == [(0, 1), (1, 0), (1, 2), (2, 1), (3, 4), (4, 3)]
 
 
 def test_window_shrinking_distribution():
     # one long sentence; with window=2, distance-2 pairs appear only when the
     # reduced window b is 0 (probability 1/2), distance-1 pairs always.
     n = 20000
-    ids = tf.RaggedTensor.from_row_lengths(np.arange(n, dtype=np.int32), [n])
-    centers, contexts, weights = sd.window_contexts(ids, 2, tf.constant([5, 6], tf.int64))
-    w = weights.numpy()[2:-2]  # interior positions; offsets -2, -1, 1, 2
-    assert np.all(w[:, 1] == 1) and np.all(w[:, 2] == 1)
-    assert np.all(w[:, 0] == w[:, 3])  # symmetric window
-    assert abs(w[:, 0].mean() - 0.5) < 5 * np.sqrt(0.25 / n)
-    ctx = contexts.numpy()[2:-2]
-    np.testing.assert_array_equal(ctx[:, 1], np.arange(1, n - 3))
-    np.testing.assert_array_equal(ctx[:, 0] * w[:, 0], (np.arange(0, n - 4)) * w[:, 0])
+    w = sd.window_weights(np.zeros(n, np.int64), 2, np.random.default_rng(5))
+    assert w.shape == (n, 4) and set(np.unique(w)) <= {0.0, 1.0}
+    inner = w[2:-2]  # interior positions; offsets -2, -1, 1, 2
+    assert np.all(inner[:, 1] == 1) and np.all(inner[:, 2] == 1)
+    assert np.all(inner[:, 0] == inner[:, 3])  # symmetric window
+    assert abs(inner[:, 0].mean() - 0.5) < 5 * np.sqrt(0.25 / n)
+    assert not w[0, :2].any() and not w[-1, 2:].any()  # nothing outside the stream
+    two = sd.window_weights(np.array([0, 0, 1, 1]), 2, np.random.default_rng(1))
+    np.testing.assert_array_equal(two[:, [1, 2]], [[0, 1], [1, 0], [0, 1], [1, 0]])  # lines stay apart
+    assert not two[:, [0, 3]].any()
 
 
-def _blocks(seed):
-    lines = tf.data.Dataset.from_tensor_slices(["a b c d", "b c", "d a b", "c"] * 10)
+def _corpus():
     from keras_rnnx.text import Tokenizer
 
-    tokens = ["a", "b", "c", "d"]
-    ids = sd.id_batches(lines, Tokenizer(), tokens, lines_per_batch=4)
+    lines = tf.data.Dataset.from_tensor_slices(["a b c d", "b c", "d a b x", "c"] * 10)
+    return sd.corpus_ids(lines, Tokenizer(), ["a", "b", "c", "d"], lines_per_batch=3)
+
+
+def _blocks(seed, epoch=0, block_size=16, window=2):
     keep = sd.keep_probabilities(np.array([10, 20, 20, 10.0]), 0.3)
     sampler = AliasSampler(unigram_probabilities([10, 20, 20, 10]))
-    return list(sd.training_blocks(ids, keep_prob=keep, sampler=sampler, window=2, negative=3,
-                                   block_size=16, total_words=90, seed=seed, epoch=0))
+    return list(sd.epoch_blocks(_corpus(), keep_prob=keep, sampler=sampler, window=window, negative=3,
+                                block_size=block_size, seed=seed, epoch=epoch, chunk_words=50))
 
 
-def test_training_blocks_deterministic_and_well_formed():
-    a, b, c = _blocks(7), _blocks(7), _blocks(8)
+def test_corpus_ids_hand_checked():
+    corpus = _corpus()
+    np.testing.assert_array_equal(corpus.ids[:10], [0, 1, 2, 3, 1, 2, 3, 0, 1, 2])  # "x" is dropped
+    np.testing.assert_array_equal(corpus.row_splits[:5], [0, 4, 6, 9, 10])
+    np.testing.assert_array_equal(corpus.raw_before[:5], [0, 4, 6, 10, 11])  # "x" counts as read
+    assert corpus.raw_total == 110 and len(corpus.row_splits) == 41
+
+
+def test_epoch_blocks_deterministic_and_well_formed():
+    from keras_rnnx.layers.skipgram import negatives_per_tile, tile_size
+
+    a, b, c, d = _blocks(7), _blocks(7), _blocks(8), _blocks(7, epoch=1)
+    assert len(a) == len(b)
     for x, y in zip(a, b):
         for k in x:
-            np.testing.assert_array_equal(x[k].numpy(), y[k].numpy())
-    assert any(not np.array_equal(x["weights"].numpy(), y["weights"].numpy()) for x, y in zip(a, c))
+            np.testing.assert_array_equal(x[k], y[k])
+    for other in (c, d):
+        assert any(len(x["words"]) != len(y["words"]) or not np.array_equal(x["weights"], y["weights"])
+                   for x, y in zip(a, other))
+    tile = tile_size(2)
+    corpus = _corpus()
     for blk in a:
-        assert blk["contexts"].shape == (16, 4) and blk["negatives"].shape == (16, 3)
-        p = blk["progress"].numpy()
+        m = blk["weights"].shape[0]
+        assert m % tile == 0 and m <= 16 and blk["words"].shape == (m + 4,)
+        assert blk["negatives"].shape == (m // tile, negatives_per_tile(3))
+        assert set(np.unique(blk["weights"])) <= {0.0, 1.0}
+        p = blk["progress"]
         assert np.all((p >= 0) & (p <= 1))
-        w = blk["weights"].numpy()
-        assert set(np.unique(w)) <= {0.0, 1.0}
-    prog = np.concatenate([blk["progress"].numpy()[blk["weights"].numpy().sum(1) > 0] for blk in a])
+    prog = np.concatenate([blk["progress"][blk["weights"].sum(1) > 0] for blk in a])
     assert np.all(np.diff(prog) >= 0)
+    # every pair of the blocks is a pair of one line of the corpus, at its distance
+    lines = [tuple(corpus.ids[s:e]) for s, e in zip(corpus.row_splits[:-1], corpus.row_splits[1:])]
+    from keras_rnnx.layers.skipgram import context_offsets
+
+    offsets = context_offsets(2)
+    pairs = 0
+    for blk in a:
+        i, j = np.nonzero(blk["weights"])
+        for centre, slot in zip(i, j):
+            x, y = blk["words"][centre + 2], blk["words"][centre + 2 + offsets[slot]]
+            assert any(x in ln and y in ln for ln in lines)
+            pairs += 1
+    assert pairs > 50
 
 
 def _np_ns_loss(u, v_pos, v_neg):
@@ -178,36 +215,65 @@ def test_skipgram_bad_arguments():
         layer(np.array([1]))
 
 
-def test_sgd_step_matches_numpy_reference():
+def _reference_step(s0, s1, block, max_norm, negative):
+    """The update of `sgd_negative_sampling_step` in float64, pair by pair:
+    every pair's gradient from the tables before the step, summed per row,
+    each row's sum clipped."""
+    from keras_rnnx.layers.skipgram import tile_size
+
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    words, weights, negs, lr = (block[k] for k in ("words", "weights", "negatives", "lr"))
+    w = weights.shape[1] // 2
+    tile = tile_size(w)
+    offsets = [o for o in range(-w, w + 1) if o != 0]
+    d0, d1 = np.zeros_like(s0), np.zeros_like(s1)
+    loss = 0.0
+    for i in range(weights.shape[0]):
+        centre = words[i + w]
+        outs = [(centre, 1.0, 1.0)] + [(x, 0.0, negative / negs.shape[1])
+                                       for x in negs[i // tile] if x != centre]
+        for j, o in enumerate(offsets):
+            if not weights[i, j]:
+                continue
+            c = words[i + w + o]
+            for out, label, weight in outs:
+                z = s0[c] @ s1[out]
+                g = (label - sig(z)) * lr[i] * weight
+                d0[c] += g * s1[out]
+                d1[out] += g * s0[c]
+                loss -= weight * np.log(sig(z if label else -z))
+    for d in (d0, d1):
+        if max_norm is not None:
+            d *= np.minimum(1.0, max_norm / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12))
+    return s0 + d0, s1 + d1, loss / max(weights.sum(), 1.0)
+
+
+@pytest.mark.parametrize("workers,max_norm,window", [(1, None, 2), (2, 0.05, 2), (3, None, 9)])
+def test_sgd_step_matches_numpy_reference(workers, max_norm, window):
+    from keras_rnnx.layers.skipgram import tile_size
+
     rng = np.random.default_rng(4)
-    v, d, n, w, k = 9, 5, 4, 2, 2
+    v, d, k, negative = 9, 5, 4, 2
+    tile = tile_size(window)
+    m = 3 * tile
     syn0 = tf.Variable(rng.normal(size=(v, d)).astype("float32"))
     syn1 = tf.Variable(rng.normal(size=(v, d)).astype("float32"))
     s0, s1 = syn0.numpy().astype(float), syn1.numpy().astype(float)
+    words = rng.integers(0, v, m + 2 * window).astype(np.int32)
+    negs = rng.integers(0, v, (3, k)).astype(np.int32)
+    negs[0, 0] = words[window]  # a negative equal to the first centre is skipped for that centre
     block = {
-        "centers": np.array([0, 1, 2, 3], np.int32),
-        "contexts": rng.integers(0, v, (n, 2 * w)).astype(np.int32),
-        "weights": (rng.random((n, 2 * w)) > 0.3).astype(np.float32),
-        "negatives": np.array([[4, 5], [1, 6], [7, 7], [8, 0]], np.int32),  # [1, 6]: 1 == centre, skipped
-        "progress": np.array([0.0, 0.5, 0.5, 1.0], np.float32),
+        "words": words,
+        "weights": (rng.random((m, 2 * window)) > 0.3).astype(np.float32),
+        "negatives": negs,
+        "lr": rng.uniform(0.01, 0.1, m).astype(np.float32),
     }
-    alpha, min_alpha, epochs, epoch = 0.1, 0.01, 2, 1
-    sgd_negative_sampling_step(syn0, syn1, {k_: tf.constant(x) for k_, x in block.items()},
-                               alpha, min_alpha, tf.constant(epoch), epochs)
-    e0, e1 = s0.copy(), s1.copy()
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    for i in range(n):
-        lr = alpha - (alpha - min_alpha) * min((epoch + block["progress"][i]) / epochs, 1.0)
-        outs = [(block["centers"][i], 1.0)] + [
-            (x, 0.0) for x in block["negatives"][i] if x != block["centers"][i]
-        ]
-        for j in range(2 * w):
-            if not block["weights"][i, j]:
-                continue
-            c = block["contexts"][i, j]
-            for o, label in outs:
-                g = (label - sig(s0[c] @ s1[o])) * lr
-                e0[c] += g * s1[o]
-                e1[o] += g * s0[c]
+    loss = sgd_negative_sampling_step(syn0, syn1, {k_: tf.constant(x) for k_, x in block.items()},
+                                      max_norm, workers, negative)
+    e0, e1, e_loss = _reference_step(s0, s1, block, max_norm, negative)
     np.testing.assert_allclose(syn0.numpy(), e0, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(syn1.numpy(), e1, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(float(loss), e_loss, rtol=1e-5)
+    if max_norm is not None:  # the clip was active: without it the update is larger
+        u0, _, _ = _reference_step(s0, s1, block, None, negative)
+        assert np.abs(u0 - s0).max() > np.abs(e0 - s0).max() + 1e-3

@@ -43,6 +43,8 @@ def test_deterministic_under_seed(tmp_path):
     np.testing.assert_allclose(a.vectors, b.vectors, rtol=1e-5, atol=1e-7)
     c = Word2Vec(**{**kw, "seed": 6}).fit(lines).wv
     assert not np.allclose(a.vectors, c.vectors)
+    one = Word2Vec(**{**kw, "workers": 1}).fit(lines).wv  # the parts change only the rounding
+    np.testing.assert_allclose(one.vectors, a.vectors, rtol=1e-4, atol=1e-6)
 
 
 def _interrupt_after_first_backup(folder, fit):
@@ -131,6 +133,8 @@ def test_bad_input(tmp_path):
         Word2Vec(vector_size=0)
     with pytest.raises(ValueError, match="window"):
         Word2Vec(window=-1)
+    with pytest.raises(ValueError, match="workers"):
+        Word2Vec(workers=0)
     with pytest.raises(ValueError, match="not an existing file"):
         Word2Vec(min_count=1).fit("/no/such/corpus.txt")
 

@@ -36,6 +36,9 @@ def add_arguments(parser):
                         help="centre words per training block (default 2048)")
     parser.add_argument("--seed", type=_args.non_negative_int, default=1,
                         help="random seed (default 1)")
+    parser.add_argument("--workers", type=_args.positive_int, default=2,
+                        help="parts of each block trained concurrently; the vectors do not "
+                             "depend on it beyond rounding (default 2)")
     parser.add_argument("--backup-dir", default=None,
                         help="training backup folder (default OUT.backup): a run killed "
                              "part-way resumes after its last completed epoch; removed "
@@ -75,6 +78,7 @@ def run(args):
             ns_exponent=args.ns_exponent, sample=args.sample, min_count=args.min_count,
             max_vocab_size=args.max_vocab_size, epochs=args.epochs, alpha=args.alpha,
             min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed, tokenizer=tokenizer,
+            workers=args.workers,
         )
         model.fit(args.corpus, progress_bar=not args.quiet,
                   backup_dir=args.backup_dir or args.out + ".backup")

@@ -64,6 +64,12 @@ class AliasSampler:
         np.add.at(out, self.alias, (1.0 - self.prob.astype(np.float64)) / self.size)
         return out
 
+    def draw(self, rng, shape):
+        """The same draw in NumPy: int32 ids of `shape` from the generator `rng`."""
+        i = rng.integers(0, self.size, shape)
+        u = rng.random(shape, dtype=np.float32)
+        return np.where(u < self.prob[i], i, self.alias[i]).astype(np.int32)
+
     def sample(self, shape, seed):
         """Stateless draw of int32 ids with the given shape and seed pair."""
         seed = tf.convert_to_tensor(seed)
@@ -252,58 +258,132 @@ class SkipGram(keras.layers.Layer):
 
 
 def _apply_rows(var, ids, updates, max_norm):
-    """`var[ids] += updates` (duplicates summed), each row's total update
-    clipped to norm `max_norm` (None: no clipping).
-
-    The per-row totals are summed into a dense [V, D] scratch tensor (cheap
-    under XLA, which fuses it) only to get their norms; the update itself
-    stays a sparse `scatter_add`.
-    """
+    """`var[ids] += updates`, duplicate ids summed first (each row written
+    once), each row's total update clipped to norm `max_norm` (None: no
+    clipping)."""
+    unique, index = tf.unique(ids)
+    total = tf.math.unsorted_segment_sum(updates, index, tf.shape(unique)[0])
     if max_norm is not None:
-        total = tf.tensor_scatter_nd_add(tf.zeros_like(var), ids[:, None], updates)
-        scale = tf.minimum(1.0, max_norm / tf.maximum(tf.norm(total, axis=1), 1e-12))
-        updates = updates * tf.gather(scale, ids)[:, None]
-    var.scatter_add(tf.IndexedSlices(updates, ids))
+        norm = tf.norm(total, axis=1, keepdims=True)
+        total = total * tf.minimum(1.0, max_norm / tf.maximum(norm, 1e-12))
+    var.scatter_add(tf.IndexedSlices(total, unique))
 
 
-def sgd_negative_sampling_step(syn0, syn1, block, alpha, min_alpha, epoch, epochs, max_update_norm=None):
-    """One gensim-style sparse SGD step over a block of skip-gram examples.
+def context_offsets(window):
+    """Context offsets in the order of a block's weights: -window..-1, 1..window."""
+    return np.array([o for o in range(-window, window + 1) if o != 0], np.int64)
 
-    For each centre word `i` with contexts `c` (weights `w`) and negatives
-    `n`, the input vectors `syn0[c]` are scored against the output vectors
-    `syn1[[i] + n]` with one batched matmul; the gradient of
-    `log s(u.v_i) + sum log s(-u.v_n)` (gensim's update, with learning rate
-    decayed linearly by progress) is added to both tables with sparse
-    `scatter_add`s. Negatives equal to the centre word are skipped, as gensim
-    does. A word used m times in one block receives its m updates at once
-    (gensim applies them one after the other); `max_update_norm` clips the
-    norm of each row's summed update, which keeps tiny vocabularies (where the
-    same pairs repeat many times per block) from diverging. Returns the mean
-    loss over real pairs.
+
+def tile_size(window):
+    """Centre positions per tile of `sgd_negative_sampling_step` (at least
+    the `2 * window` context positions a tile adds)."""
+    return max(16, 2 * int(window))
+
+
+def negatives_per_tile(negative):
+    """Negatives drawn for each tile of `sgd_negative_sampling_step` for
+    gensim's `negative` per pair: four times as many, each weighted 1/4, so
+    every pair's expected negative gradient is gensim's, with less variance
+    than `negative` draws shared by a whole tile (which measured worse)."""
+    return 4 * int(negative)
+
+
+def _band_index(tile, window):
+    """For a tile's [tile + 2w, tile] band (row: position, column: centre),
+    the index of each entry in the tile's flat [tile * 2w] weights, or
+    `tile * 2w` (a zero) where the position is no context slot of the centre."""
+    offs = context_offsets(window)
+    src = np.full((tile + 2 * window, tile), tile * 2 * window, np.int32)
+    for i in range(tile):
+        for j, o in enumerate(offs):
+            src[i + window + o, i] = i * 2 * window + j
+    return src.reshape(-1)
+
+
+def sgd_negative_sampling_step(syn0, syn1, block, max_update_norm=None, workers=2, negative=None):
+    """One gensim-style SGD step over a block of skip-gram windows.
+
+    A block (`keras_rnnx.word2vec.data.epoch_blocks`) is a run of `m`
+    consecutive centre positions, `m` a multiple of `T = tile_size(w)`:
+    `words` [m + 2w] ids (the positions, with `w` positions of context on
+    each side), `weights` [m, 2w] (1.0 where the word at offset -w..-1, 1..w
+    is a context of the centre), `negatives` [m / T, K] (one set for each
+    tile of `T` consecutive centres, shared by all their pairs) and `lr` [m]
+    (each centre's learning rate).
+
+    Each tile is one small dense problem ("HogBatch", Ji et al., arXiv
+    1604.04661): the input vectors of its `T + 2w` positions, `syn0[words]`,
+    are scored against the output vectors of its `T` centres and `K`
+    negatives with one matrix product; the pairs (context, centre) and
+    (context, negative) of every centre's window are picked out of it by the
+    weights, and the gradient of `log s(u.v_centre) + sum log s(-u.v_neg)`
+    times the centre's `lr` is added to both tables: gensim's update, with a
+    negative equal to the centre word skipped for that centre as gensim
+    does. Each input vector is read once per position and each row of either
+    table written once per block (a word's updates in one block are summed;
+    gensim applies them one after the other); `max_update_norm` clips the
+    norm of each row's summed update, which keeps tiny vocabularies, where
+    the same pairs repeat many times in a block, from diverging. The tiles
+    are split into `workers` parts whose products run concurrently (all are
+    computed from the tables before the block's update, so the split does
+    not change the result beyond floating-point summation order).
+
+    Returns the mean loss over the block's pairs.
     """
     if isinstance(syn0, keras.Variable):  # the tf.Variable behind a Keras variable
         syn0 = syn0.value
     if isinstance(syn1, keras.Variable):
         syn1 = syn1.value
-    centers = block["centers"]
-    contexts = block["contexts"]
-    weights = block["weights"]
-    negatives = block["negatives"]
-    progress = (tf.cast(epoch, tf.float32) + block["progress"]) / float(epochs)
-    lr = alpha - (alpha - min_alpha) * tf.minimum(progress, 1.0)  # [N]
-    out_ids = tf.concat([centers[:, None], negatives], 1)  # [N, 1+K]
-    u = tf.gather(syn0, contexts)  # [N, C, D]
-    v = tf.gather(syn1, out_ids)  # [N, 1+K, D]
-    logits = tf.einsum("ncd,nkd->nck", u, v)
-    labels = tf.concat([tf.ones_like(centers[:, None], tf.float32), tf.zeros(tf.shape(negatives), tf.float32)], 1)
-    valid_out = tf.concat([tf.ones_like(centers[:, None], tf.float32),
-                           tf.cast(negatives != centers[:, None], tf.float32)], 1)
-    g = (labels[:, None, :] - tf.sigmoid(logits)) * (weights * lr[:, None])[:, :, None] * valid_out[:, None, :]
-    d_u = tf.einsum("nck,nkd->ncd", g, v)
-    d_v = tf.einsum("nck,ncd->nkd", g, u)
-    d = tf.shape(u)[-1]
-    _apply_rows(syn0, tf.reshape(contexts, [-1]), tf.reshape(d_u, [-1, d]), max_update_norm)
-    _apply_rows(syn1, tf.reshape(out_ids, [-1]), tf.reshape(d_v, [-1, d]), max_update_norm)
-    signs = labels * 2.0 - 1.0
-    pair_loss = -tf.reduce_sum(tf.math.log_sigmoid(logits * signs[:, None, :]) * valid_out[:, None, :], -1)
-    return tf.reduce_sum(pair_loss * weights) / tf.maximum(tf.reduce_sum(weights), 1.0)
+    words = tf.convert_to_tensor(block["words"], tf.int32)
+    weights = tf.convert_to_tensor(block["weights"], tf.float32)
+    negatives = tf.convert_to_tensor(block["negatives"], tf.int32)
+    lr = tf.convert_to_tensor(block["lr"], tf.float32)
+    w = weights.shape[1] // 2
+    tile = tile_size(w)
+    k = negatives.shape[1]
+    neg_scale = 1.0 if negative is None else float(negative) / k
+    d = syn0.shape[-1]
+    m = tf.shape(weights)[0]
+    tiles = m // tile
+    centers = words[w:w + m]
+    u_rows = tf.gather(syn0, words)  # [m + 2w, D]: each position's input vector, read once
+    v_rows = tf.gather(syn1, tf.concat([centers, tf.reshape(negatives, [-1])], 0))
+    band_src = tf.constant(_band_index(tile, w))
+    rows = tf.range(tile + 2 * w)
+    parts = max(1, int(workers))
+    bounds = [(tiles * p) // parts for p in range(parts + 1)]
+    d_mains, d_tails, d_centers, d_negs, losses = [], [], [], [], []
+    for p in range(parts):
+        a, b = bounds[p], bounds[p + 1]
+        n = b - a
+        u = tf.gather(u_rows, (a + tf.range(n))[:, None] * tile + rows[None, :])  # [n, T+2w, D]
+        v = tf.concat([tf.reshape(v_rows[a * tile:b * tile], [n, tile, d]),
+                       tf.reshape(v_rows[m + a * k:m + b * k], [n, k, d])], 1)  # [n, T+K, D]
+        logits = tf.matmul(u, v, transpose_b=True)  # [n, T+2w, T+K]
+        wt = tf.reshape(weights[a * tile:b * tile], [n, tile * 2 * w])
+        band = tf.reshape(tf.gather(tf.pad(wt, [[0, 0], [0, 1]]), band_src, axis=1),
+                          [n, tile + 2 * w, tile])  # 1.0 at (context position, centre)
+        lr_t = tf.reshape(lr[a * tile:b * tile], [n, 1, tile])
+        cen = tf.reshape(centers[a * tile:b * tile], [n, tile, 1])
+        differ = tf.cast(cen != negatives[a:b, None, :], tf.float32)  # [n, T, K]
+        neg_pairs = tf.matmul(band, differ) * neg_scale  # [n, T+2w, K]: pairs of each (position, negative)
+        coef_pos = band * lr_t
+        coef_neg = tf.matmul(coef_pos, differ) * neg_scale
+        sig = tf.sigmoid(logits)
+        g = tf.concat([(1.0 - sig[:, :, :tile]) * coef_pos, -sig[:, :, tile:] * coef_neg], 2)
+        d_u = tf.matmul(g, v)  # [n, T+2w, D]
+        d_v = tf.matmul(g, u, transpose_a=True)  # [n, T+K, D]
+        d_mains.append(tf.reshape(d_u[:, :tile], [-1, d]))
+        d_tails.append(tf.reshape(tf.pad(d_u[:, tile:], [[0, 0], [0, tile - 2 * w], [0, 0]]), [-1, d]))
+        d_centers.append(tf.reshape(d_v[:, :tile], [-1, d]))
+        d_negs.append(tf.reshape(d_v[:, tile:], [-1, d]))
+        losses.append(tf.reduce_sum(band * tf.nn.softplus(-logits[:, :, :tile]))
+                      + tf.reduce_sum(neg_pairs * tf.nn.softplus(logits[:, :, tile:])))
+    # tile t's positions are rows t*T .. t*T + T + 2w of the block: its first T
+    # rows are its own, its last 2w the first of tile t + 1
+    main, tail = tf.concat(d_mains, 0), tf.concat(d_tails, 0)
+    d_u_rows = tf.pad(main, [[0, 2 * w], [0, 0]]) + tf.pad(tail[:m + 2 * w - tile], [[tile, 0], [0, 0]])
+    _apply_rows(syn0, words, d_u_rows, max_update_norm)
+    out_ids = tf.concat([centers, tf.reshape(negatives, [-1])], 0)
+    _apply_rows(syn1, out_ids, tf.concat(d_centers + d_negs, 0), max_update_norm)
+    return tf.add_n(losses) / tf.maximum(tf.reduce_sum(weights), 1.0)

@@ -1,4 +1,10 @@
-"""Skip-gram training examples with gensim's conventions, in tf.data.
+"""Skip-gram training blocks with gensim's conventions, prepared in NumPy.
+
+The corpus is tokenized once in tf.data (`id_batches`) and held as one flat
+int32 id array (`corpus_ids`: 4 bytes a word). Each epoch's blocks are then
+drawn in NumPy from a generator seeded with `(seed, epoch)`, so the stream is
+a pure function of those two numbers (a resumed run sees the blocks an
+uninterrupted one would).
 
 Conventions (gensim `word2vec.py` / `word2vec_inner.pyx`):
 
@@ -9,15 +15,27 @@ Conventions (gensim `word2vec.py` / `word2vec_inner.pyx`):
   is drawn and contexts are the words at distance `<= window - b` in the same
   sentence (after subsampling);
 * negatives: drawn from `count ** ns_exponent` (normalised) with Vose's
-  alias method (`keras_rnnx.layers.skipgram.AliasSampler`: exact, O(1) per draw, XLA-friendly);
-* linear learning-rate decay: each example carries the fraction of the epoch's
-  raw words read before it, so `alpha` falls linearly to `min_alpha`.
+  alias method (`keras_rnnx.layers.skipgram.AliasSampler`), one set for each
+  tile of consecutive centres, shared by the pairs of their windows (Ji et
+  al., "Parallelizing Word2Vec in Shared and Distributed Memory", arXiv
+  1604.04661; `negatives_per_tile` draws, weighted so that each pair's
+  expected negative gradient is gensim's);
+* linear learning-rate decay: each centre carries the fraction of the epoch's
+  raw words read before its sentence, so `alpha` falls linearly to
+  `min_alpha`.
 
-Everything is stateless-random under `(seed, epoch, batch index)`, so the
-stream is deterministic for a seed whatever the parallelism.
+A block is a run of consecutive centre positions of the subsampled stream,
+with `window` positions of context on each side (`words`); its contexts are
+addressed by offset, so each position's input vector is read and written
+once per block (`keras_rnnx.layers.skipgram.sgd_negative_sampling_step`,
+which also states the block's layout).
 """
+import collections
+
 import numpy as np
 import tensorflow as tf
+
+from keras_rnnx.layers.skipgram import context_offsets, negatives_per_tile, tile_size
 
 
 def keep_probabilities(counts, sample):
@@ -44,60 +62,53 @@ def keep_probabilities(counts, sample):
     return np.minimum(p, 1.0)
 
 
-def window_contexts(ids, window, seed):
-    """Contexts of every word of a batch of sentences, with window shrinking.
+def window_weights(sentence, window, rng):
+    """Which offsets of each position are its contexts, with window shrinking.
 
     Args:
-        ids: `tf.RaggedTensor` [S, None] of word ids (one row a sentence).
+        sentence: int array [n], the sentence index of each position of a
+            flat word stream (positions of one sentence are consecutive).
         window: the maximum window.
-        seed: stateless seed pair for the reduced windows.
+        rng: a `numpy.random.Generator` (draws one reduced window a position).
 
     Returns:
-        (centers [n], contexts [n, 2*window], weights [n, 2*window]) where `n`
-        is the number of words, contexts at offsets -window..-1, 1..window
-        (0 where invalid) and weights 1.0 for real pairs, else 0.0.
+        float32 [n, 2 * window]: 1.0 where the word at offset `context_offsets(window)[j]`
+        is in the same sentence and within the position's reduced window.
     """
-    flat = ids.flat_values
-    n = tf.shape(flat)[0]
-    row = ids.value_rowids()
-    starts = tf.gather(ids.row_starts(), row)
-    lengths = tf.gather(ids.row_lengths(), row)
-    pos = tf.range(n, dtype=starts.dtype) - starts
-    b = tf.random.stateless_uniform([n], seed, minval=0, maxval=window, dtype=tf.int32)
-    eff = tf.cast(window - b, starts.dtype)
-    offsets = tf.constant([o for o in range(-window, window + 1) if o != 0], dtype=starts.dtype)
-    j = pos[:, None] + offsets[None, :]
-    valid = (j >= 0) & (j < lengths[:, None]) & (tf.abs(offsets)[None, :] <= eff[:, None])
-    flat_j = tf.range(n, dtype=starts.dtype)[:, None] + offsets[None, :]
-    flat_j = tf.clip_by_value(flat_j, 0, tf.maximum(tf.cast(n, flat_j.dtype) - 1, 0))
-    contexts = tf.where(valid, tf.gather(flat, flat_j), tf.zeros_like(flat_j, dtype=flat.dtype))
-    return flat, contexts, tf.cast(valid, tf.float32)
+    sentence = np.asarray(sentence)
+    n = sentence.shape[0]
+    eff = window - rng.integers(0, window, n)
+    out = np.zeros((n, 2 * window), np.float32)
+    for j, o in enumerate(context_offsets(window)):
+        lo, hi = max(0, -o), min(n, n - o)  # positions i with 0 <= i + o < n
+        if lo >= hi:
+            continue
+        i = np.arange(lo, hi)
+        out[lo:hi, j] = (sentence[i + o] == sentence[i]) & (abs(o) <= eff[lo:hi])
+    return out
 
 
-def skipgram_pairs(ids, window, seed):
-    """Flat (target, context) pairs of `window_contexts`, as gensim visits them.
-
-    Pair order: for each word in order, its contexts left to right.
-    """
-    centers, contexts, weights = window_contexts(ids, window, seed)
-    mask = weights > 0
-    targets = tf.broadcast_to(centers[:, None], tf.shape(contexts))
-    return tf.boolean_mask(targets, mask), tf.boolean_mask(contexts, mask)
+def skipgram_pairs(ids, sentence, window, rng):
+    """Flat (centre, context) id pairs of `window_weights`, as gensim visits
+    them: for each position in order, its contexts left to right."""
+    ids = np.asarray(ids)
+    w = window_weights(sentence, window, rng)
+    i, j = np.nonzero(w)
+    return ids[i], ids[i + context_offsets(window)[j]]
 
 
-def subsample(ids, keep_prob, seed):
-    """Drops words of a ragged id batch with probability `1 - keep_prob[id]`."""
-    u = tf.random.stateless_uniform(tf.shape(ids.flat_values), seed, dtype=tf.float64)
-    keep = u < tf.gather(tf.constant(keep_prob, tf.float64), ids.flat_values)
-    return tf.ragged.boolean_mask(ids, ids.with_flat_values(keep))
+def subsample(ids, keep_prob, rng):
+    """Bool mask [n]: keep each word with probability `keep_prob[id]`."""
+    return rng.random(len(ids)) < np.asarray(keep_prob)[ids]
 
 
 def id_batches(lines, tokenizer, tokens, lines_per_batch=256):
     """Streams `lines` (a `tf.data.Dataset` of strings) into ragged id batches.
 
     Out-of-vocabulary words are dropped (as gensim does). Yields
-    `(ids [S, None] int32 ragged, raw_words int64)` where `raw_words` counts
-    every token before the vocabulary filter (gensim's progress unit).
+    `(ids [S, None] int32 ragged, raw_words [S] int64)` where `raw_words`
+    counts every token of each line before the vocabulary filter (gensim's
+    progress unit).
     """
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
@@ -110,72 +121,95 @@ def id_batches(lines, tokenizer, tokens, lines_per_batch=256):
         toks = tokenizer.tokenize(batch)
         ids = tf.ragged.map_flat_values(table.lookup, toks)
         ids = tf.ragged.boolean_mask(ids, ids >= 0)
-        return ids, tf.cast(tf.size(toks.flat_values), tf.int64)
+        return ids, toks.row_lengths()
 
     return lines.batch(lines_per_batch).map(to_ids, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def training_blocks(id_ds, *, keep_prob, sampler, window, negative, block_size, total_words,
-                    seed, epoch):
-    """One epoch of fixed-size training blocks for the batched skip-gram step.
+CorpusIds = collections.namedtuple("CorpusIds", "ids row_splits raw_before raw_total")
+CorpusIds.__doc__ = """A tokenized corpus: `ids` int32 [n] (in-vocabulary words
+of every line, in order), `row_splits` int64 [lines + 1] (line i is
+`ids[row_splits[i]:row_splits[i + 1]]`), `raw_before` int64 [lines] (raw
+tokens, out-of-vocabulary ones included, before each line) and `raw_total`."""
+
+
+def corpus_ids(lines, tokenizer, tokens, lines_per_batch=256):
+    """Tokenizes `lines` (a `tf.data.Dataset` of strings) once into `CorpusIds`."""
+    ids, lengths, raw = [], [], []
+    for batch, raw_words in id_batches(lines, tokenizer, tokens, lines_per_batch):
+        ids.append(batch.flat_values.numpy())
+        lengths.append(batch.row_lengths().numpy())
+        raw.append(raw_words.numpy())
+    ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros([0], np.int32)
+    lengths = np.concatenate(lengths) if lengths else np.zeros([0], np.int64)
+    raw = np.concatenate(raw) if raw else np.zeros([0], np.int64)
+    row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    raw_before = np.concatenate([[0], np.cumsum(raw)[:-1]]).astype(np.int64) if raw.size else raw
+    return CorpusIds(ids, row_splits, raw_before, int(raw.sum()))
+
+
+def epoch_blocks(corpus, *, keep_prob, sampler, window, negative, block_size, seed, epoch,
+                 chunk_words=1 << 18):
+    """One epoch of training blocks, a pure function of `(seed, epoch)`.
 
     Args:
-        id_ds: a dataset of `(ids ragged [S, None], raw_words)` (`id_batches`).
-        keep_prob: per-id keep probabilities (`keep_probabilities`).
+        corpus: `CorpusIds`.
+        keep_prob: per-id keep probabilities (`keep_probabilities`), or None.
         sampler: an `AliasSampler` over the negative distribution.
         window, negative: gensim's `window` and `negative`.
-        block_size: centre words per block (fixed, the last block padded).
-        total_words: raw words per epoch, for the progress fraction.
-        seed, epoch: the stream is a pure function of these.
+        block_size: centre positions per block, rounded down to a multiple
+            of the tile (`tile_size(window)`; the last block of each chunk of
+            lines may hold fewer tiles).
+        seed, epoch: seed the NumPy generator of the epoch.
+        chunk_words: lines are prepared about this many words at a time.
 
-    Yields dicts: `centers` [N] int32, `contexts` [N, 2w] int32, `weights`
-    [N, 2w] float32 (0 marks padding / invalid pairs), `negatives` [N, K]
-    int32, `progress` [N] float32 (fraction of the epoch read, in [0, 1]),
-    `epoch` int32 scalar. `epoch` may be a tensor (see `all_epochs`).
+    Yields dicts of NumPy arrays, for a block of `m` centres (`m` a multiple
+    of the tile `T`): `words` [m + 2 * window] int32 (the ids of the block's
+    positions, `window` more on each side; 0 where the stream ends),
+    `weights` [m, 2 * window] float32 (`window_weights`; 0 for the centres
+    that complete a chunk's last tile), `negatives` [m / T,
+    negatives_per_tile(negative)] int32 and `progress` [m] float32 (the
+    fraction of the epoch's raw words read before the centre's line).
+    Positions with no context (a line of one word after subsampling) are
+    left out: they take part in no pair.
     """
-    total = float(max(total_words, 1))
-
-    def cumulate(seen, item):
-        ids, raw = item
-        return seen + raw, (ids, tf.cast(seen, tf.float32) / total)
-
-    def expand(index, item):
-        ids, progress = item
-        s = tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64) * 1_000_003 + index])
-        seeds = tf.random.experimental.stateless_split(s, 2)
-        kept = subsample(ids, keep_prob, seeds[0]) if keep_prob is not None else ids
-        centers, contexts, weights = window_contexts(kept, window, seeds[1])
-        has = tf.reduce_any(weights > 0, axis=1)
-        centers = tf.boolean_mask(centers, has)
-        contexts = tf.boolean_mask(contexts, has)
-        weights = tf.boolean_mask(weights, has)
-        prog = tf.fill(tf.shape(centers), progress)
-        return centers, contexts, weights, prog
-
-    def finish(index, block):
-        centers, contexts, weights, prog = block
-        n = tf.shape(centers)[0]
-        pad = block_size - n
-        centers = tf.pad(centers, [[0, pad]])
-        contexts = tf.pad(contexts, [[0, pad], [0, 0]])
-        weights = tf.pad(weights, [[0, pad], [0, 0]])
-        prog = tf.pad(prog, [[0, pad]], constant_values=1.0)
-        s = tf.stack([tf.cast(seed, tf.int64) + 7919, tf.cast(epoch, tf.int64) * 1_000_003 + index])
-        negatives = sampler.sample([block_size, negative], s) if negative else tf.zeros([block_size, 0], tf.int32)
-        return {
-            "centers": tf.ensure_shape(centers, [block_size]),
-            "contexts": tf.ensure_shape(contexts, [block_size, 2 * window]),
-            "weights": tf.ensure_shape(weights, [block_size, 2 * window]),
-            "negatives": negatives,
-            "progress": tf.ensure_shape(prog, [block_size]),
-            "epoch": tf.cast(epoch, tf.int32),
-        }
-
-    ds = id_ds.scan(tf.constant(0, tf.int64), cumulate).enumerate()
-    ds = ds.map(expand, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.rebatch(block_size).enumerate()
-    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(2)
+    tile = tile_size(window)
+    rng = np.random.default_rng([int(seed), int(epoch)])
+    splits = corpus.row_splits
+    total = float(max(corpus.raw_total, 1))
+    n_lines = len(splits) - 1
+    first = 0
+    while first < n_lines:
+        last = int(np.searchsorted(splits, splits[first] + chunk_words, side="right")) - 1
+        last = min(max(last, first + 1), n_lines)
+        lo, hi = splits[first], splits[last]
+        ids = corpus.ids[lo:hi]
+        line = np.repeat(np.arange(first, last), np.diff(splits[first:last + 1]))
+        first = last
+        if keep_prob is not None:
+            keep = subsample(ids, keep_prob, rng)
+            ids, line = ids[keep], line[keep]
+        weights = window_weights(line, window, rng)
+        has = weights.any(axis=1)
+        ids, line, weights = ids[has], line[has], weights[has]
+        n = ids.shape[0]
+        if n == 0:
+            continue
+        tiles = -(-n // tile)
+        pad = tiles * tile - n  # centres of weight 0 complete the last tile
+        negatives = sampler.draw(rng, (tiles, negatives_per_tile(negative)))
+        progress = np.pad((corpus.raw_before[line] / total).astype(np.float32), (0, pad), constant_values=1.0)
+        weights = np.pad(weights, ((0, pad), (0, 0)))
+        padded = np.concatenate([np.zeros(window, np.int32), ids, np.zeros(window + pad, np.int32)])
+        per_block = max(1, block_size // tile) * tile
+        for s in range(0, tiles * tile, per_block):
+            e = min(s + per_block, tiles * tile)
+            yield {
+                "words": padded[s:e + 2 * window],
+                "weights": weights[s:e],
+                "negatives": negatives[s // tile:e // tile],
+                "progress": progress[s:e],
+            }
 
 
 def lines_dataset(corpus):
@@ -186,13 +220,3 @@ def lines_dataset(corpus):
     if isinstance(corpus, str):
         return tf.data.TextLineDataset(corpus)
     return tf.data.Dataset.from_tensor_slices(tf.constant(list(corpus), tf.string))
-
-
-def all_epochs(id_ds, epochs, start=0, **kwargs):
-    """`training_blocks` for epochs start..epochs-1 as one dataset (traced once).
-
-    Each epoch's stream is a pure function of (seed, epoch), so a run resumed
-    at `start` sees exactly the blocks an uninterrupted run would.
-    """
-    return tf.data.Dataset.range(start, epochs).flat_map(
-        lambda e: training_blocks(id_ds, epoch=e, **kwargs))

@@ -22,6 +22,17 @@ def _unit(x):
     return x / np.where(norms == 0, 1, norms)
 
 
+def _unit_like_gensim(v):
+    """`v` / its norm as gensim's `matutils.unitvec`: norm and scaling with
+    float64 BLAS, the result in `v`'s dtype."""
+    from scipy.linalg import get_blas_funcs
+
+    nrm2, scal = get_blas_funcs(("nrm2", "scal"), (np.zeros(0, np.float64),))
+    v64 = np.array(v, dtype=np.float64)
+    n = nrm2(v64)
+    return scal(1.0 / n, v64).astype(v.dtype) if n > 0 else np.asarray(v)
+
+
 def _open_text_lines(path, what):
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -101,8 +112,10 @@ class KeyedVectors:
         return (self.vectors_norm if norm else self.vectors)[i]
 
     def similarity(self, w1, w2):
-        """Cosine similarity of two words."""
-        return float(np.dot(self.get_vector(w1, norm=True), self.get_vector(w2, norm=True)))
+        """Cosine similarity of two words, rounded as gensim's: each vector
+        scaled to unit length in float64, stored as float32, the dot product
+        in float32 (so rankings of near-equal similarities agree)."""
+        return float(np.dot(_unit_like_gensim(self.get_vector(w1)), _unit_like_gensim(self.get_vector(w2))))
 
     def most_similar(self, positive=None, negative=None, topn=10, restrict_vocab=None):
         """Words closest (cosine) to the mean of unit `positive` minus `negative`.
@@ -241,7 +254,6 @@ class KeyedVectors:
         from scipy import stats
 
         ok_vocab = self._ok_vocab(restrict_vocab, case_insensitive)
-        norm = self.vectors_norm
         gold, model = [], []
         oov = 0
         for _, line in _open_text_lines(pairs, "pairs"):
@@ -262,7 +274,8 @@ class KeyedVectors:
                     gold.append(sim)
                 continue
             gold.append(sim)
-            model.append(float(np.dot(norm[ok_vocab[a]], norm[ok_vocab[b]])))
+            model.append(float(np.dot(_unit_like_gensim(self.vectors[ok_vocab[a]]),
+                                      _unit_like_gensim(self.vectors[ok_vocab[b]]))))
         if len(gold) < 3:
             raise ValueError(
                 f"pairs file {os.fspath(pairs)!r}: fewer than 3 in-vocabulary pairs "

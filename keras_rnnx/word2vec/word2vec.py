@@ -2,13 +2,17 @@
 
 Hyperparameters and conventions are gensim's (`vector_size`, `window`,
 `negative`, `ns_exponent`, `sample`, `min_count`, `max_vocab_size`, `epochs`,
-`alpha`, `min_alpha`, `seed`), so runs are comparable. Training streams the
-corpus through tf.data (`keras_rnnx.word2vec.data`) in fixed-size blocks of
-centre words, each trained with one gather per table, one batched matmul and
-sparse `scatter_add` updates (`sgd_negative_sampling_step`), the step compiled
-with XLA.
+`alpha`, `min_alpha`, `seed`, `workers`), so runs are comparable. The corpus
+is tokenized once in tf.data and held as word ids; each epoch's blocks are
+prepared in NumPy (`keras_rnnx.word2vec.data.epoch_blocks`) on a background
+thread while TensorFlow trains the previous ones. A block is trained with
+one gather per table, small dense products over tiles of consecutive
+windows that share their negatives, and one sparse update per table
+(`sgd_negative_sampling_step`).
 """
 import os
+import queue
+import threading
 import time
 
 import numpy as np
@@ -20,6 +24,7 @@ from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 from keras_rnnx.layers.skipgram import (
     AliasSampler,
     SkipGram,
+    negatives_per_tile,
     sgd_negative_sampling_step,
     unigram_probabilities,
 )
@@ -50,11 +55,17 @@ class Word2Vec:
         epochs: passes over the corpus.
         alpha, min_alpha: learning rate, decayed linearly over training.
         batch_size: centre words per training block (each with up to
-            `2 * window` contexts).
-        seed: seeds initialisation and the example stream (deterministic).
+            `2 * window` contexts, rounded down to a multiple of the tile of
+            max(16, 2 * window) words); the updates of a block are computed together and applied
+            at once.
+        seed: seeds initialisation and the example stream.
         tokenizer: a `keras_rnnx.text.Tokenizer`; default: whitespace
             split, case folding, NFKC, punctuation dropped.
-        jit_compile: compile the training step with XLA.
+        workers: parts of each block computed concurrently (threads). The
+            result is the same for any value up to floating-point summation
+            order, and for one value the same on every run with the same
+            seed (unlike gensim's workers, whose threads race).
+        lines_per_batch: lines tokenized together (the one tokenizing pass).
         max_update_norm: clip the norm of each word's summed update per
             block (None: plain sum). Guards tiny vocabularies, where the same
             pairs repeat many times in one block, against divergence.
@@ -70,7 +81,7 @@ class Word2Vec:
 
     def __init__(self, vector_size=100, window=5, negative=5, ns_exponent=0.75, sample=1e-3,
                  min_count=5, max_vocab_size=None, epochs=5, alpha=0.025, min_alpha=1e-4,
-                 batch_size=2048, seed=1, tokenizer=None, jit_compile=True, lines_per_batch=256, max_update_norm=1.0):
+                 batch_size=2048, seed=1, tokenizer=None, workers=2, lines_per_batch=1024, max_update_norm=1.0):
         _check("vector_size", vector_size, int, 1)
         _check("window", window, int, 1)
         _check("negative", negative, int, 1)
@@ -84,6 +95,8 @@ class Word2Vec:
         _check("min_alpha", min_alpha, (int, float), 0)
         _check("batch_size", batch_size, int, 1)
         _check("seed", seed, int, 0)
+        _check("workers", workers, int, 1)
+        _check("lines_per_batch", lines_per_batch, int, 1)
         if tokenizer is not None and not isinstance(tokenizer, Tokenizer):
             raise TypeError(f"tokenizer must be a keras_rnnx.text.Tokenizer, got {type(tokenizer).__name__}")
         self.vector_size = vector_size
@@ -99,7 +112,7 @@ class Word2Vec:
         self.batch_size = batch_size
         self.seed = seed
         self.tokenizer = tokenizer or Tokenizer(kind="whitespace", drop_punctuation=True)
-        self.jit_compile = bool(jit_compile)
+        self.workers = workers
         self.lines_per_batch = lines_per_batch
         if max_update_norm is not None:
             _check("max_update_norm", max_update_norm, (int, float), 0)
@@ -159,49 +172,50 @@ class Word2Vec:
         rng = np.random.default_rng(self.seed)
         syn0.assign(((rng.random((len(vocab), self.vector_size)) - 0.5) / self.vector_size).astype(np.float32))
         syn1.assign(np.zeros((len(vocab), self.vector_size), np.float32))
-        ids = sd.id_batches(self._lines(corpus), self.tokenizer, vocab.tokens, self.lines_per_batch)
+        ids = sd.corpus_ids(self._lines(corpus), self.tokenizer, vocab.tokens, self.lines_per_batch)
         start, losses = 0, [[] for _ in range(self.epochs)]
         if backup_dir is not None:
             start, done_losses = _restore_backup(backup_dir, syn0, syn1, self.get_config())
             for e, value in enumerate(done_losses):
                 losses[e] = [value]
 
-        alpha, min_alpha, epochs = self.alpha, self.min_alpha, self.epochs
+        w = self.window
+        signature = {
+            "words": tf.TensorSpec([None], tf.int32),
+            "weights": tf.TensorSpec([None, 2 * w], tf.float32),
+            "negatives": tf.TensorSpec([None, negatives_per_tile(self.negative)], tf.int32),
+            "lr": tf.TensorSpec([None], tf.float32),
+        }
 
-        @tf.function(jit_compile=self.jit_compile, reduce_retracing=True)
+        @tf.function(input_signature=[signature])
         def step(block):
-            return sgd_negative_sampling_step(syn0, syn1, block, alpha, min_alpha, block["epoch"], epochs,
-                                              self.max_update_norm)
+            return sgd_negative_sampling_step(syn0, syn1, block, self.max_update_norm, self.workers, self.negative)
 
         bar = None
         if progress_bar:
             from tqdm import tqdm
 
-            bar = tqdm(total=self.total_words * epochs, unit="word", unit_scale=True, desc="word2vec")
-        blocks = sd.all_epochs(
-            ids, epochs, keep_prob=keep, sampler=sampler, window=self.window, negative=self.negative,
-            block_size=self.batch_size, total_words=self.total_words, seed=self.seed, start=start,
-        )
+            bar = tqdm(total=self.total_words * self.epochs, unit="word", unit_scale=True, desc="word2vec")
+        blocks = _prefetched(self._blocks(ids, keep, sampler, start))
         t0 = time.perf_counter()
         done = start * self.total_words
         if bar is not None and done:
             bar.update(done)
         current = start
-        for block in blocks:
-            epoch = int(block["epoch"])
+        for epoch, progress, block in blocks:
             if backup_dir is not None and epoch != current:
                 _commit_backup(backup_dir, syn0, syn1, epoch, losses, self.get_config())
                 current = epoch
             losses[epoch].append(step(block))
             if bar is not None:
-                now = int((epoch + float(block["progress"][0])) * self.total_words)
+                now = int((epoch + progress) * self.total_words)
                 if now > done:
                     bar.update(now - done)
                     done = now
                     bar.set_postfix(epoch=epoch + 1)
         self.loss_history = [float(np.mean([float(x) for x in ls])) if ls else float("nan") for ls in losses]
         if bar is not None:
-            bar.update(self.total_words * epochs - done)
+            bar.update(self.total_words * self.epochs - done)
         self.train_seconds = time.perf_counter() - t0
         if bar is not None:
             bar.close()
@@ -209,6 +223,18 @@ class Word2Vec:
         if backup_dir is not None:
             _remove_backup(backup_dir)
         return self
+
+    def _blocks(self, ids, keep, sampler, start):
+        """(epoch, progress, block with its learning rates) for epochs start.."""
+        span = self.alpha - self.min_alpha
+        for epoch in range(start, self.epochs):
+            for block in sd.epoch_blocks(ids, keep_prob=keep, sampler=sampler, window=self.window,
+                                         negative=self.negative, block_size=self.batch_size,
+                                         seed=self.seed, epoch=epoch):
+                progress = block.pop("progress")
+                frac = np.minimum((epoch + progress) / self.epochs, 1.0)
+                block["lr"] = (self.alpha - span * frac).astype(np.float32)
+                yield epoch, float(progress[0]), block
 
     @property
     def words_per_second(self):
@@ -222,6 +248,43 @@ class Word2Vec:
             "max_vocab_size": self.max_vocab_size, "epochs": self.epochs, "alpha": self.alpha,
             "min_alpha": self.min_alpha, "batch_size": self.batch_size, "seed": self.seed,
         }
+
+
+def _prefetched(items, depth=8):
+    """Iterates `items` on a background thread, `depth` items ahead (NumPy
+    prepares the next blocks while TensorFlow trains). An exception in the
+    producer is raised in the consumer."""
+    q = queue.Queue(maxsize=depth)
+    end = object()
+    stop = threading.Event()
+
+    def produce():
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        pass
+                if stop.is_set():
+                    return
+            q.put(end)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
 
 
 _BACKUP_STATE = "word2vec_state.json"

@@ -1,16 +1,22 @@
 """rnnx Word2Vec vs gensim.models.Word2Vec: words/second and quality.
 
 Same corpus, same tokens (gensim gets the token lists our tokenizer makes, so
-its time excludes tokenization while ours includes it: our pipeline tokenizes
-in tf.data every epoch), same hyperparameters (skip-gram, negative=5,
-window=5, sample=1e-3, min_count=5, epochs=5, vector_size=100), gensim with 2
-worker threads.
+its time excludes tokenization while ours includes it: the vocabulary pass
+and the one tokenizing pass are inside our time), same hyperparameters
+(skip-gram, negative=5, window=5, sample=1e-3, min_count=5, epochs=5,
+vector_size=100), gensim with 2 worker threads, ours with `workers=2`.
 
-Corpora: gensim's `lee_background.cor` (60k words), and a >= 1M-word corpus:
-the King James Bible from the Debian package `bible-kjv` (public domain;
-`apt-get install bible-kjv`, dumped with `bible gen1:1-rev22:21`) followed by
-gensim's `head500.noblanks.cor` (330k words of Wikipedia text, stemmed),
-about 1.15M words. Set RNNX_W2V_CORPUS=path to use another file instead.
+The corpus: the King James Bible from the Debian package `bible-kjv` (public
+domain; `apt-get install bible-kjv`, dumped with `bible gen1:1-rev22:21`)
+followed by gensim's `head500.noblanks.cor` (330k words of Wikipedia text,
+stemmed), about 1.16M words. Set RNNX_W2V_CORPUS=path to use another file
+instead. Without either (and with `--quick`) gensim's `lee_background.cor`
+(60k words) is used.
+
+Each of `--processes` fresh processes (default 3) trains both, in
+alternating order (ours first in the first process, gensim first in the
+next, ...), so both see the same load; the rows give the median of the
+per-process ratios (and differences) with their range.
 """
 import os
 import shutil
@@ -50,7 +56,7 @@ def big_corpus():
     return out
 
 
-def compare(path, name, epochs=None, batch_size=2048):
+def compare(path, name, epochs=None, batch_size=2048, ours_first=True):
     import gensim
     import numpy as np
 
@@ -62,19 +68,31 @@ def compare(path, name, epochs=None, batch_size=2048):
     data = _gensim_data()
     questions = os.path.join(data, "questions-words.txt")
     wordsim = os.path.join(data, "wordsim353.tsv")
-    t0 = time.perf_counter()
-    ours = Word2Vec(seed=1, batch_size=batch_size, **params).fit(path)
-    ours_sec = time.perf_counter() - t0  # end to end: vocabulary pass, tracing, training
     with open(path, encoding="utf-8") as f:
         lines = [ln.rstrip("\n") for ln in f]
+    tokenizer = Word2Vec().tokenizer
     sents = []
     for i in range(0, len(lines), 4096):
-        sents.extend(ours.tokenizer.tokenize_python(lines[i:i + 4096]))
+        sents.extend(tokenizer.tokenize_python(lines[i:i + 4096]))
     words = sum(len(s) for s in sents)
     gparams = {k: v for k, v in params.items()}
-    t0 = time.perf_counter()
-    g = gensim.models.Word2Vec(sents, sg=1, hs=0, workers=2, seed=1, **gparams)
-    gsec = time.perf_counter() - t0
+    load = [round(os.getloadavg()[0], 1)]
+
+    def train_ours():
+        t0 = time.perf_counter()
+        model = Word2Vec(seed=1, batch_size=batch_size, workers=2, **params).fit(path)
+        return model, time.perf_counter() - t0  # end to end: vocabulary pass, tokenizing, tracing, training
+
+    def train_gensim():
+        t0 = time.perf_counter()
+        model = gensim.models.Word2Vec(sents, sg=1, hs=0, workers=2, seed=1, **gparams)
+        return model, time.perf_counter() - t0
+
+    if ours_first:
+        (ours, ours_sec), (g, gsec) = train_ours(), train_gensim()
+    else:
+        (g, gsec), (ours, ours_sec) = train_gensim(), train_ours()
+    load.append(round(os.getloadavg()[0], 1))
     g_wps = words * params["epochs"] / gsec
     rows = [{
         "benchmark": f"{name}: train words/s ({words / 1e6:.2f}M words x {params['epochs']} epochs)",
@@ -83,6 +101,8 @@ def compare(path, name, epochs=None, batch_size=2048):
         "unit": "words/s end to end (ratio = ours/gensim, higher is better)",
         "ours_train_loop_words_per_s": round(ours.words_per_second),
         "vocab": f"{len(ours.wv)} vs {len(g.wv)}",
+        "order": "ours first" if ours_first else "gensim first",
+        "load": "-".join(map(str, load)),
     }]
     a_ours = ours.wv.evaluate_word_analogies(questions)
     a_g = g.wv.evaluate_word_analogies(questions)
@@ -118,14 +138,62 @@ def compare(path, name, epochs=None, batch_size=2048):
     return rows
 
 
+def _compare_in_process(path, name, epochs, ours_first):
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (f"import json; from tools.benchmarks import word2vec; print('ROWS' + json.dumps("
+            f"word2vec.compare({path!r}, {name!r}, epochs={epochs!r}, ours_first={ours_first!r}), default=float))")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=3600, cwd=root)
+    except subprocess.TimeoutExpired:
+        return []
+    for line in proc.stdout.splitlines():
+        if line.startswith("ROWS"):
+            return json.loads(line[4:])
+    print(proc.stderr[-2000:])
+    return []
+
+
+def combine(runs):
+    """One row per benchmark: medians of ours, peer and ratio over processes,
+    the ratio's range and each process' load average in the notes."""
+    import statistics
+
+    runs = [r for r in runs if r]
+    out = []
+    for i, row in enumerate(runs[0] if runs else []):
+        same = [r[i] for r in runs if len(r) > i and r[i]["benchmark"] == row["benchmark"]]
+        ratios = [r["ratio"] for r in same]
+        notes = {k: v for k, v in row.items()
+                 if k not in ("benchmark", "ours", "peer", "ratio", "unit", "order", "load",
+                              "ours_train_loop_words_per_s")}
+        notes["processes"] = (f"median of {len(same)}, ratio {min(ratios):.3g} to {max(ratios):.3g}"
+                              f" ({', '.join(f'{x:.3g}' for x in ratios)})")
+        if "load" in row:
+            notes["order"] = " / ".join(r["order"] for r in same)
+            notes["load average before-after"] = " / ".join(r["load"] for r in same)
+        out.append(dict(notes, benchmark=row["benchmark"], unit=row["unit"],
+                        ours=statistics.median(r["ours"] for r in same),
+                        peer=statistics.median(r["peer"] for r in same),
+                        ratio=statistics.median(ratios)))
+    return out
+
+
 def run(args):
-    rows = compare(os.path.join(_gensim_data(), "lee_background.cor"), "lee_background",
-                   epochs=2 if args.quick else None)
-    if not args.quick:
-        big = big_corpus()
-        if big:
-            rows += compare(big, "kjv+wiki500")
-        else:
-            rows.append({"benchmark": "1M-word corpus", "ours": "", "peer": "", "ratio": "",
-                         "unit": "", "notes": "skipped: apt-get install bible-kjv or set RNNX_W2V_CORPUS"})
+    big = None if args.quick else big_corpus()
+    path, name = (big, "kjv+wiki500") if big else (os.path.join(_gensim_data(), "lee_background.cor"),
+                                                  "lee_background")
+    epochs = 2 if args.quick else None
+    processes = getattr(args, "processes", None) or (1 if args.quick else 3)
+    if processes <= 1:
+        rows = compare(path, name, epochs=epochs)
+    else:
+        rows = combine([_compare_in_process(path, name, epochs, i % 2 == 0) for i in range(processes)])
+    if not big and not args.quick:
+        rows.append({"benchmark": "1M-word corpus", "ours": "", "peer": "", "ratio": "",
+                     "unit": "", "notes": "skipped: apt-get install bible-kjv or set RNNX_W2V_CORPUS"})
     return rows
