@@ -1,12 +1,12 @@
 """tools/bench.py and tools/benchmarks/: the runner's entry points, and
-combining the layers rows measured in several processes."""
+combining rows measured in several processes (tools.timing)."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-from tools.benchmarks import layers as layers_bench
+from tools import timing
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECTIONS = ["attention", "classification", "decoding", "layers", "micro", "tflite",
@@ -22,7 +22,7 @@ def test_combine_processes_takes_medians_and_reports_the_range():
     runs = [[_row("a", 10.0, 15.0), _row("b", 4.0, 4.0)],
             [_row("a", 11.0, 11.0), _row("b", 5.0, 6.0)],
             [_row("a", 9.0, 18.0), _row("b", 3.0, 2.0)]]
-    a, b = layers_bench.combine_processes(runs)
+    a, b = timing.combine_processes(runs)
     assert (a["benchmark"], a["ours"], a["peer"]) == ("a", 10.0, 15.0)
     # the median of the per-process ratios (1.5, 1.0, 2.0), not peer/ours of medians
     assert a["ratio"] == 1.5
@@ -33,9 +33,9 @@ def test_combine_processes_takes_medians_and_reports_the_range():
 
 def test_combine_processes_skips_failed_processes():
     one = [_row("a", 10.0, 15.0)]
-    assert layers_bench.combine_processes([[], one]) == one
-    assert layers_bench.combine_processes([[], []]) == []
-    two = layers_bench.combine_processes([one, [], [_row("a", 10.0, 20.0)]])
+    assert timing.combine_processes([[], one]) == one
+    assert timing.combine_processes([[], []]) == []
+    two = timing.combine_processes([one, [], [_row("a", 10.0, 20.0)]])
     assert two[0]["ratio"] == pytest.approx(1.75)
     assert "median of 2 processes" in two[0]["notes"]
 

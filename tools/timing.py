@@ -33,3 +33,59 @@ def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2, clock=None):
             fn()
             times.append(clock() - t0)
     return statistics.median(ta), statistics.median(tb)
+
+
+def rows_from_process(section, call, timeout=1800):
+    """The rows `tools.benchmarks.<section>.<call>` returns, computed in a
+    fresh Python process (thread pools can only be sized before TensorFlow
+    starts, and a process' own state moves some figures); [] if that
+    process fails. `call` is Python source such as "_measure(False)"."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    # run in the repository (`python -c` imports from its working folder)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (f"import json; from tools.benchmarks import {section} as m; "
+            f"print('ROWS' + json.dumps(m.{call}, default=str))")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                              text=True, timeout=timeout, cwd=root)
+    except subprocess.TimeoutExpired:
+        return []
+    for line in proc.stdout.splitlines():
+        if line.startswith("ROWS"):
+            return json.loads(line[4:])
+    return []
+
+
+def combine_processes(runs):
+    """One row per benchmark from the rows of several processes: the median
+    of each time and of the per-process ratios, the ratios' range in the
+    notes (rows without a ratio, such as file sizes, are taken from the
+    first process). One process' ratio can be off by 10% on a shared
+    machine (`docs/kernels.md`); the median of several is steadier."""
+    import statistics
+
+    runs = [r for r in runs if r]
+    if len(runs) < 2:
+        return runs[0] if runs else []
+
+    def median(values):
+        values = [v for v in values if isinstance(v, (int, float))]
+        return statistics.median(values) if values else None
+
+    combined = []
+    for i, row in enumerate(runs[0]):
+        same = [r[i] for r in runs if len(r) > i and r[i]["benchmark"] == row["benchmark"]]
+        ratios = [r["ratio"] for r in same if isinstance(r.get("ratio"), (int, float))]
+        if not ratios:
+            combined.append(row)
+            continue
+        notes = "; ".join([row["notes"]] * bool(row.get("notes")) + [
+            f"median of {len(ratios)} processes, ratio {min(ratios):.2f}-{max(ratios):.2f}"])
+        combined.append(dict(row, ours=median(r.get("ours") for r in same),
+                             peer=median(r.get("peer") for r in same),
+                             ratio=statistics.median(ratios), notes=notes))
+    return combined

@@ -19,7 +19,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from tools.timing import interleaved_medians  # noqa: E402
+from tools.timing import combine_processes, interleaved_medians, rows_from_process  # noqa: E402
 
 SECTION = "Core recurrent layers (LSTMX, GRUX) vs Keras"
 
@@ -124,50 +124,7 @@ def _measure(quick, one_thread=False):
 def _rows_from_process(quick, one_thread=False):
     """`_measure(quick, one_thread)` in a fresh process (thread pools can
     only be sized before TensorFlow starts); [] if that process fails."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    # run in the repository (`python -c` imports from its working folder)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = (f"import json; from tools.benchmarks import layers; "
-            f"print('ROWS' + json.dumps(layers._measure({bool(quick)!r}, {bool(one_thread)!r})))")
-    try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                              text=True, timeout=1800, cwd=root)
-    except subprocess.TimeoutExpired:
-        return []
-    for line in proc.stdout.splitlines():
-        if line.startswith("ROWS"):
-            return json.loads(line[4:])
-    return []
-
-
-def combine_processes(runs):
-    """One row per benchmark from the rows of several processes: the median
-    of each time and of the per-process ratios, the ratios' range in the
-    notes. Keras' own time moves from one process to the next, so one
-    process' ratio can be off by 10% (`docs/kernels.md`); the median of
-    several is steadier."""
-    import statistics
-
-    runs = [r for r in runs if r]
-    if len(runs) < 2:
-        return runs[0] if runs else []
-    combined = []
-    for i, row in enumerate(runs[0]):
-        same = [r[i] for r in runs if len(r) > i and r[i]["benchmark"] == row["benchmark"]]
-        ratios = [r["ratio"] for r in same]
-        combined.append(dict(
-            row,
-            ours=statistics.median(r["ours"] for r in same),
-            peer=statistics.median(r["peer"] for r in same),
-            ratio=statistics.median(ratios),
-            notes=(f"{row['notes']}; median of {len(same)} processes, ratio "
-                   f"{min(ratios):.2f}-{max(ratios):.2f}"),
-        ))
-    return combined
+    return rows_from_process("layers", f"_measure({bool(quick)!r}, {bool(one_thread)!r})")
 
 
 def run(args):
