@@ -40,6 +40,17 @@ def test_combine_processes_skips_failed_processes():
     assert "median of 2 processes" in two[0]["notes"]
 
 
+def test_combine_processes_keeps_rows_without_a_ratio_or_notes():
+    size = {"benchmark": "file size", "ours": None, "peer": 100, "ratio": None,
+            "unit": "bytes", "notes": "x"}
+    bare = {"benchmark": "c", "ours": 2.0, "peer": 3.0, "ratio": 1.5, "unit": "ms"}
+    runs = [[size, bare], [dict(size, peer=200), dict(bare, ratio=0.5)],
+            [size, dict(bare, ratio=1.0)]]
+    first, c = timing.combine_processes(runs)
+    assert first == size  # no ratio: the first process' row
+    assert c["ratio"] == 1.0 and c["notes"] == "median of 3 processes, ratio 0.50-1.50"
+
+
 @pytest.mark.parametrize("entry", [["tools/bench.py"], ["-m", "tools.bench"]])
 def test_runner_starts_as_a_file_and_as_a_module(entry):
     """`python tools/bench.py` (Makefile, README) and `python -m tools.bench`

@@ -83,7 +83,7 @@ def combine_processes(runs):
         if not ratios:
             combined.append(row)
             continue
-        notes = "; ".join([row["notes"]] * bool(row.get("notes")) + [
+        notes = "; ".join([row.get("notes", "")] * bool(row.get("notes")) + [
             f"median of {len(ratios)} processes, ratio {min(ratios):.2f}-{max(ratios):.2f}"])
         combined.append(dict(row, ours=median(r.get("ours") for r in same),
                              peer=median(r.get("peer") for r in same),

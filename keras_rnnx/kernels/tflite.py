@@ -59,13 +59,10 @@ def _ifoc(w, units):
 def _project(inputs, kernel, bias):
     """[B, T, D] @ [D, G] (+ bias) -> batch-major [B, T, G], one product.
 
-    Written as one 3-D product (a FULLY_CONNECTED keeping the leading
-    dimensions) so that no shape is computed from tensor values: every
-    tensor from the input to the WHILE loop then has a shape the
-    interpreter knows when it allocates, and the loop is not re-prepared at
-    each call. The loop reads step t as `x_proj[:, t]` (no transpose). At
-    batch 1 with 2 threads this file ran at 0.51-0.53x of Keras' against
-    0.64-0.84x for a reshape/transpose form (tools/bench.py --only tflite).
+    One 3-D product (a FULLY_CONNECTED keeping the leading dimensions):
+    no RESHAPE to a shape packed at run time (whose output the interpreter
+    makes a dynamic tensor) and no TRANSPOSE between the input and the
+    WHILE loop, which reads step t as `x_proj[:, t]`.
     """
     kernel = tf.cast(kernel, inputs.dtype)
     proj = tf.matmul(inputs, kernel)
