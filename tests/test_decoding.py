@@ -550,6 +550,30 @@ def test_saved_model_and_builtin_tflite(tmp_path):
             np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-5, atol=1e-5)
 
 
+def test_large_vocabulary_beam_in_builtin_tflite():
+    # 4 beams x 600 tokens: the chunked top-k path, converted with builtin ops
+    step_fn = rnn_step(vocab=600, seed=4)
+
+    class Decoder(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32, name="h")])
+        def beam(self, h):
+            s, sc = beam_search(step_fn, {"h": h}, 1, 0, 4, 5, 0.6, 2)
+            return {"sequences": s, "scores": sc}
+
+    module = Decoder()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.beam.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    h = np.random.default_rng(4).normal(size=(3, 8)).astype("float32")
+    for batch in (h, h[:1]):
+        got, want = runner(h=batch), module.beam(batch)
+        np.testing.assert_array_equal(got["sequences"], want["sequences"])
+        np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-5, atol=1e-5)
+
+
 def test_unseeded_sampling_in_builtin_tflite():
     table = random_table(6, 0, peaked=0.3)
     step_fn = table_step(table)
