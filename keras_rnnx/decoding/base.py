@@ -295,8 +295,7 @@ def _gather_rows(nest, indices):
     return tf.nest.map_structure(lambda t: tf.gather(t, indices), nest)
 
 
-# entries per chunk in `_top_k` (64..256 measured alike, 512 slower, for
-# beam 4 over 8,000 tokens, with and without XLA)
+# entries per chunk in `_top_k`: the second top-k reads k x 128 entries
 _TOP_K_CHUNK = 128
 
 
@@ -313,8 +312,8 @@ def _top_k(scores, k):
     exactly the top k under the order "higher value first, then lower
     chunk-major position `j * c + i`": an entry of a column left out is
     outranked by the first maximum of each of the k kept columns. A full
-    top-k over a long axis costs several passes on a CPU, with XLA too
-    (TopK sorts); this costs about one. A short axis (or one of unknown
+    top-k over a long axis costs several passes on a CPU, with XLA too;
+    this costs about one. A short axis (or one of unknown
     length) uses `tf.math.top_k`, whose ties go to the lower index.
     """
     n, c = scores.shape[-1], _TOP_K_CHUNK
