@@ -1,5 +1,5 @@
 """tools/bench.py and tools/benchmarks/: the runner's entry points, and
-combining the layers rows measured in several processes."""
+combining rows measured in several processes (tools.timing)."""
 import os
 import subprocess
 import sys
@@ -50,6 +50,17 @@ def test_combine_processes_skips_failed_processes():
     two = timing.combine_processes([one, [], [_row("a", 10.0, 20.0)]])
     assert two[0]["ratio"] == pytest.approx(1.75)
     assert "median of 2 processes" in two[0]["notes"]
+
+
+def test_combine_processes_keeps_rows_without_a_ratio_or_notes():
+    size = {"benchmark": "file size", "ours": None, "peer": 100, "ratio": None,
+            "unit": "bytes", "notes": "x"}
+    bare = {"benchmark": "c", "ours": 2.0, "peer": 3.0, "ratio": 1.5, "unit": "ms"}
+    runs = [[size, bare], [dict(size, peer=200), dict(bare, ratio=0.5)],
+            [size, dict(bare, ratio=1.0)]]
+    first, c = timing.combine_processes(runs)
+    assert first == size  # no ratio: the first process' row
+    assert c["ratio"] == 1.0 and c["notes"] == "median of 3 processes, ratio 0.50-1.50"
 
 
 @pytest.mark.parametrize("entry", [["tools/bench.py"], ["-m", "tools.bench"]])

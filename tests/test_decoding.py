@@ -51,23 +51,35 @@ def brute_force(table, start, end, max_length, alpha):
     return hyps
 
 
-def reference_beam(table, start, end, beam, max_length, alpha, num_return):
-    """Float64 Python beam search with the documented semantics."""
+def reference_beam(table, start, end, beam, max_length, alpha, num_return, chunked=False):
+    """Float64 Python beam search with the documented semantics.
+
+    `chunked`: after the first step, equal scores rank in the documented
+    chunk-major order of a search over `beam * vocab >= 2048` candidates
+    (candidate `i` of `n` at `(i % m) * 128 + i // m`, `m = ceil(n / 128)`)
+    instead of by index."""
     vocab = table.shape[0]
     beams = [((), 0.0, 0.0, False, start)]  # seq, cum, score, finished, last
     finished = []
+    m = -(-beam * vocab // 128)
     for t in range(max_length):
         cands = []
-        for seq, cum, score, fin, last in beams:
+        for slot, (seq, cum, score, fin, last) in enumerate(beams):
             if fin:
-                cands.append((score, seq + (end,), cum, True, True, end))
+                i = slot * vocab + end
+                cands.append((score, seq + (end,), cum, True, True, end, i))
                 continue
             for v in range(vocab):
                 c = cum + table[last, v]
-                cands.append((c / lp(t + 1, alpha), seq + (v,), c, v == end, False, v))
+                i = slot * vocab + v
+                cands.append((c / lp(t + 1, alpha), seq + (v,), c, v == end, False, v, i))
             if t == 0:
                 break  # all beams are identical at the start
-        cands.sort(key=lambda c: -c[0])  # stable: ties keep lower index first
+        if chunked and t > 0:
+            cands.sort(key=lambda c: (-c[0], (c[6] % m) * 128 + c[6] // m))
+        else:
+            cands.sort(key=lambda c: -c[0])  # stable: ties keep lower index first
+        cands = [c[:6] for c in cands]
         beams = []
         for score, seq, cum, fin, was_fin, last in cands[:beam]:
             if fin and not was_fin:
@@ -165,6 +177,47 @@ def test_finished_hypothesis_evicted_from_beam_is_still_returned():
     seqs, scores = run_beam(table, 3, 0, beam=2, max_length=3, alpha=0.0, num_return=2)
     assert seqs[0].tolist() == [pad(h[1], 0, 3) for h in ref]
     assert scores[0, 1] < table[3, 0] - 0.1  # what a plain beam would return first
+
+
+def large_table(vocab, end, seed, halves=False):
+    """[V, V] log-probabilities with a likely end token; `halves`: every entry
+    a multiple of 1/2 (float32 sums exact, so equal scores tie exactly)."""
+    table = random_table(vocab, seed=seed, peaked=2.0)
+    table[:, end] += 5.0
+    table -= np.log(np.exp(table).sum(axis=1, keepdims=True))
+    return np.round(table * 2) / 2 if halves else table
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+@pytest.mark.parametrize("xla", [False, True])
+def test_large_vocabulary_equals_float64_reference(alpha, xla):
+    # beam x vocabulary >= 2048 candidates (here 2,400, not a multiple of
+    # the 128-entry chunks): the top k goes through chunk maxima
+    vocab, beam, max_length, num_return, end, start = 600, 4, 5, 3, 7, 11
+    table = large_table(vocab, end, seed=5)
+    ref = reference_beam(table, start, end, beam, max_length, alpha, num_return)
+    assert any(h[1][-1] == end for h in ref)  # some hypotheses finish early
+    fn = lambda s: beam_search(table_step(table), s, start, end, beam,  # noqa: E731
+                               max_length, alpha, num_return)
+    if xla:
+        fn = tf.function(fn, jit_compile=True)
+    seqs, scores = fn(tf.zeros([2, 1]))
+    for row in range(2):
+        np.testing.assert_allclose(scores[row], [h[0] for h in ref], rtol=1e-5)
+        assert seqs[row].numpy().tolist() == [pad(h[1], end, max_length) for h in ref]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_large_vocabulary_ties_rank_in_chunk_order(seed):
+    # many exactly equal scores: candidates of equal score rank in the
+    # documented chunk-major order; the scores are a valid beam's
+    vocab, beam, max_length, num_return, end, start = 600, 4, 5, 4, 3, 0
+    table = large_table(vocab, end, seed=seed, halves=True)
+    assert len(np.unique(table[start])) < vocab // 10
+    ref = reference_beam(table, start, end, beam, max_length, 0.0, num_return, chunked=True)
+    seqs, scores = run_beam(table, start, end, beam, max_length, 0.0, num_return)
+    np.testing.assert_array_equal(scores[0], [h[0] for h in ref])
+    assert seqs[0].tolist() == [pad(h[1], end, max_length) for h in ref]
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
@@ -495,6 +548,30 @@ def test_saved_model_and_builtin_tflite(tmp_path):
             got, want = runner(h=batch), sigs[name](batch)
             np.testing.assert_array_equal(got["sequences"], want["sequences"])
             np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-5, atol=1e-5)
+
+
+def test_large_vocabulary_beam_in_builtin_tflite():
+    # 4 beams x 600 tokens: the chunked top-k path, converted with builtin ops
+    step_fn = rnn_step(vocab=600, seed=4)
+
+    class Decoder(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8], tf.float32, name="h")])
+        def beam(self, h):
+            s, sc = beam_search(step_fn, {"h": h}, 1, 0, 4, 5, 0.6, 2)
+            return {"sequences": s, "scores": sc}
+
+    module = Decoder()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.beam.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    h = np.random.default_rng(4).normal(size=(3, 8)).astype("float32")
+    for batch in (h, h[:1]):
+        got, want = runner(h=batch), module.beam(batch)
+        np.testing.assert_array_equal(got["sequences"], want["sequences"])
+        np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-5, atol=1e-5)
 
 
 def test_unseeded_sampling_in_builtin_tflite():

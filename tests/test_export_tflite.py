@@ -187,6 +187,41 @@ def test_builtin_ops_and_dynamic_shapes(zoo):
     assert clips and all(c == 0.0 for c in clips)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_unmasked_loop_file_keeps_dynamic_shapes_and_matches_keras(kind, tmp_path):
+    """The unmasked loop form: the input projection of all steps is one 3-D
+    FULLY_CONNECTED feeding the WHILE loop directly (no reshape to a shape
+    computed at run time, no transpose), and one interpreter runs any batch
+    and length in turn, equal to Keras' layer with the same weights."""
+    ours_cls, keras_cls = {"lstm": (LSTMX, keras.layers.LSTM),
+                           "gru": (GRUX, keras.layers.GRU)}[kind]
+    keras.utils.set_random_seed(3)
+    x = keras.Input((None, 5))
+    ours, theirs = ours_cls(6), keras_cls(6)
+    model = keras.Model(x, ours(x))
+    reference = keras.Model(x, theirs(x))
+    theirs.set_weights([np.random.default_rng(4).normal(0, 0.5, w.shape).astype("float32")
+                        for w in theirs.get_weights()])
+    ours.set_weights(theirs.get_weights())
+    path = str(tmp_path / "loop.tflite")
+    export.to_tflite(model, path, lstm_kernel="loop")
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    fb = flatbuffer_utils.read_model(path)
+    by_code = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = [fb.operatorCodes[op.opcodeIndex] for op in fb.subgraphs[0].operators]
+    main = [by_code[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in codes]
+    assert "WHILE" in main and "TRANSPOSE" not in main and "RESHAPE" not in main, main
+    run = export.load_tflite(path)
+    rng = np.random.default_rng(5)
+    for batch, steps in [(1, 50), (3, 7), (1, 1), (5, 12), (1, 9)]:
+        data = rng.normal(size=(batch, steps, 5)).astype("float32")
+        got = run(data)
+        assert got.shape == (batch, 6)
+        np.testing.assert_allclose(got, reference(data).numpy(), atol=1e-5)
+
+
 def test_fused_runner_does_not_leak_state_between_calls(zoo):
     model, paths, _ = zoo
     run = export.load_tflite(paths["fused"])

@@ -66,7 +66,7 @@ def main(argv=None):
     p.add_argument("--out", default="bench_results.md", help="file to write the table to")
     p.add_argument("--processes", type=int, default=None,
                    help="fresh processes to take the median over, for sections that "
-                        "support it (layers; default 3, 1 with --quick)")
+                        "support it (layers, decoding, tflite; default 3, 1 with --quick)")
     p.add_argument("--rows-json", help=argparse.SUPPRESS)  # internal: one section's rows
     args = p.parse_args(argv)
     sections = args.only or names

@@ -35,11 +35,11 @@ def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2, clock=None):
     return statistics.median(ta), statistics.median(tb)
 
 
-def rows_in_process(section, function, *args, timeout=1800):
-    """Rows from `tools.benchmarks.<section>.<function>(*args)` run in a
+def rows_from_process(section, call, timeout=1800):
+    """The rows `tools.benchmarks.<section>.<call>` returns, computed in a
     fresh Python process (thread pools can only be sized before TensorFlow
-    starts, and each process' figure moves: see `combine_processes`); []
-    if that process fails. `args` must be literals (their repr is used)."""
+    starts, and a process' own state moves some figures); [] if that
+    process fails. `call` is Python source such as "_measure(False)"."""
     import json
     import os
     import subprocess
@@ -47,9 +47,8 @@ def rows_in_process(section, function, *args, timeout=1800):
 
     # run in the repository (`python -c` imports from its working folder)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    call = ", ".join(repr(a) for a in args)
-    code = (f"import json; from tools.benchmarks import {section}; "
-            f"print('ROWS' + json.dumps({section}.{function}({call})))")
+    code = (f"import json; from tools.benchmarks import {section} as m; "
+            f"print('ROWS' + json.dumps(m.{call}, default=str))")
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
                               text=True, timeout=timeout, cwd=root)
@@ -64,33 +63,38 @@ def rows_in_process(section, function, *args, timeout=1800):
 def combine_processes(runs):
     """One row per benchmark from the rows of several processes: the median
     of each time and of the per-process ratios, the ratios' range in the
-    notes. Rows without a ratio (sizes) are taken from the first process,
-    their notes giving the range where processes differ.
-    A peer's time can move from one process to the next, so one process'
-    ratio can be off by 10% (`docs/kernels.md`); the median of several is
-    steadier."""
+    notes. Rows without a ratio (file sizes) are taken from the first
+    process, their notes giving the range where processes differ. One
+    process' ratio can be off by 10% on a shared machine
+    (`docs/kernels.md`); the median of several is steadier."""
     import statistics
 
     runs = [r for r in runs if r]
     if len(runs) < 2:
         return runs[0] if runs else []
+
+    def median(values):
+        values = [v for v in values if isinstance(v, (int, float))]
+        return statistics.median(values) if values else None
+
     combined = []
     for i, row in enumerate(runs[0]):
-        if row.get("ratio") is None:
-            values = [r[i]["ours"] for r in runs if len(r) > i]
+        same = [r[i] for r in runs if len(r) > i and r[i]["benchmark"] == row["benchmark"]]
+        ratios = [r["ratio"] for r in same if isinstance(r.get("ratio"), (int, float))]
+        if not ratios:
+            values = [r.get("ours") for r in same]
             if len(set(map(repr, values))) > 1:
-                row = dict(row, notes=f"{row['notes']}; differs between processes: "
-                                      f"{min(values)}-{max(values)}")
+                numbers = [v for v in values if isinstance(v, (int, float))]
+                spread = (f"{min(numbers)}-{max(numbers)}" if len(numbers) == len(values)
+                          else ", ".join(map(repr, values)))
+                row = dict(row, notes="; ".join(
+                    [row.get("notes", "")] * bool(row.get("notes"))
+                    + [f"differs between processes: {spread}"]))
             combined.append(row)
             continue
-        same = [r[i] for r in runs if len(r) > i and r[i]["benchmark"] == row["benchmark"]]
-        ratios = [r["ratio"] for r in same]
-        combined.append(dict(
-            row,
-            ours=statistics.median(r["ours"] for r in same),
-            peer=statistics.median(r["peer"] for r in same),
-            ratio=statistics.median(ratios),
-            notes=(f"{row['notes']}; median of {len(same)} processes, ratio "
-                   f"{min(ratios):.2f}-{max(ratios):.2f}"),
-        ))
+        notes = "; ".join([row.get("notes", "")] * bool(row.get("notes")) + [
+            f"median of {len(ratios)} processes, ratio {min(ratios):.2f}-{max(ratios):.2f}"])
+        combined.append(dict(row, ours=median(r.get("ours") for r in same),
+                             peer=median(r.get("peer") for r in same),
+                             ratio=statistics.median(ratios), notes=notes))
     return combined

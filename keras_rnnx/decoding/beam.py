@@ -8,6 +8,13 @@ turn out worse is still returned. Its result is exactly the best
 `num_return` hypotheses the search finished; when the beam is at least as wide
 as the number of live hypotheses nothing is pruned and the result is the
 exact best over all sequences (checked against brute force in the tests).
+
+Each step takes the top `beam_width` of `beam_width x vocabulary` candidates
+with `base._top_k`: over 2,048 candidates or more, through the maxima of
+128-entry chunks (one pass over the scores instead of a full top-k's
+several). The scores kept are the same; only among candidates of exactly
+equal score does the one kept follow chunk order instead of the lower
+index (see `_top_k`; tested against a float64 reference with ties).
 """
 import tensorflow as tf
 
@@ -23,6 +30,7 @@ from keras_rnnx.decoding.base import (
     _gather_rows,
     _set_column,
     _start_tokens,
+    _top_k,
 )
 
 
@@ -165,7 +173,8 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
 
     def body(t, finished, tokens, cum, scores, sequences, fin_scores, fin_sequences, state):
         log_probs, new_state = step_fn(tf.reshape(tokens, [-1]), state)
-        log_probs = tf.reshape(tf.cast(log_probs, tf.float32), [B, K, V])
+        raw_log_probs = tf.cast(log_probs, tf.float32)
+        log_probs = tf.reshape(raw_log_probs, [B, K, V])
         penalty = length_penalty_factor(t + 1, alpha)
         # A finished beam only extends with end_id at log-prob 0, keeping its
         # frozen score: its row becomes [-inf.., 0 at end_id, ..-inf] and its
@@ -176,9 +185,10 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
             finished, scores, cum)
         total = base[:, :, None] + log_probs  # [B, K, V]
         ranked = total / penalty if alpha else total
-        top_scores, index = tf.math.top_k(tf.reshape(ranked, [B, K * V]), k=K)
+        top_scores, index = _top_k(tf.reshape(ranked, [B, K * V]), k=K)
         parent = index // V
         new_tokens = index % V
+        flat_parent = tf.reshape(parent + tf.range(B)[:, None] * K, [-1])
         was_finished = tf.gather(finished, parent, batch_dims=1)
         ends = tf.equal(new_tokens, end_id)
         # a finished parent's end_id keeps its exact frozen score; any other
@@ -187,18 +197,19 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
         new_scores = tf.where(was_finished & ends, tf.gather(scores, parent, batch_dims=1),
                               top_scores)
         new_tokens = tf.where(was_finished, end_id, new_tokens)
-        new_cum = tf.where(
-            was_finished,
-            tf.gather(cum, parent, batch_dims=1),
-            tf.gather(tf.reshape(total, [B, K * V]), index, batch_dims=1),
-        )
+        # a live parent's total is cum + log-prob, read without `total`
+        # (so that it need not be written out): the same float sum
+        parent_cum = tf.gather(cum, parent, batch_dims=1)
+        picked = tf.gather(tf.reshape(raw_log_probs, [-1]),
+                           flat_parent * V + tf.reshape(new_tokens, [-1]))
+        new_cum = tf.where(was_finished, parent_cum,
+                           parent_cum + tf.reshape(picked, [B, K]))
         new_sequences = _set_column(tf.gather(sequences, parent, batch_dims=1), t, new_tokens)
         newly = ends & ~was_finished
         fin_scores, fin_sequences = _merge_finished(
             fin_scores, fin_sequences, tf.where(newly, new_scores, _NEG_INF),
             new_sequences, R,
         )
-        flat_parent = tf.reshape(parent + tf.range(B)[:, None] * K, [-1])
         new_state = tf.nest.map_structure(lambda s: tf.gather(s, flat_parent), new_state)
         return (t + 1, was_finished | ends, new_tokens, new_cum, new_scores,
                 new_sequences, fin_scores, fin_sequences, new_state)

@@ -59,19 +59,18 @@ def _ifoc(w, units):
 
 # ------------------------------------------------------------------- helpers
 def _project(inputs, kernel, bias):
-    """[B, T, D] @ [D, G] (+ bias) -> time-major [T, B, G], one matmul."""
+    """[B, T, D] @ [D, G] (+ bias) -> batch-major [B, T, G], one product.
+
+    One 3-D product (a FULLY_CONNECTED keeping the leading dimensions):
+    no RESHAPE to a shape packed at run time (whose output the interpreter
+    makes a dynamic tensor) and no TRANSPOSE between the input and the
+    WHILE loop, which reads step t as `x_proj[:, t]`.
+    """
     kernel = tf.cast(kernel, inputs.dtype)
+    proj = tf.matmul(inputs, kernel)
     if bias is not None:
-        bias = tf.cast(bias, inputs.dtype)
-    shape = tf.shape(inputs)
-    batch, steps = shape[0], shape[1]
-    depth = kernel.shape[0]
-    flat = tf.reshape(inputs, [-1, depth])
-    proj = tf.matmul(flat, kernel)
-    if bias is not None:
-        proj = proj + bias
-    proj = tf.reshape(proj, [batch, steps, kernel.shape[1]])
-    return tf.transpose(proj, [1, 0, 2])
+        proj = proj + tf.cast(bias, inputs.dtype)
+    return proj
 
 
 def _write_row(buffer, row, t):
@@ -86,15 +85,16 @@ def _write_row(buffer, row, t):
 
 def _run_loop(step, x_proj, states, mask, return_sequences, units,
               zero_output_for_mask, carry_initial_output=False):
-    """Runs `step(x_t, states) -> (output, new_states)` over time-major input.
+    """Runs `step(x_t, states) -> (output, new_states)` over batch-major
+    input `x_proj` [B, T, G].
 
     Returns (last_output, outputs [T, B, H] or None, final_states). Masked
     steps output zeros, or the previous output, which starts as zeros or,
     with `carry_initial_output` (streaming: a chunk continues a sequence), as
     the initial h.
     """
-    steps = tf.shape(x_proj)[0]
-    batch = tf.shape(x_proj)[1]
+    steps = tf.shape(x_proj)[1]
+    batch = tf.shape(x_proj)[0]
     dtype = x_proj.dtype
     n = len(states)
     if mask is not None:
@@ -108,7 +108,7 @@ def _run_loop(step, x_proj, states, mask, return_sequences, units,
     def body(t, *carry):
         carry = list(carry)
         st = carry[:n]
-        output, new_st = step(tf.gather(x_proj, t), st)
+        output, new_st = step(tf.gather(x_proj, t, axis=1), st)
         k = n
         rest = []
         if carry_out:

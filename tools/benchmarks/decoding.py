@@ -2,11 +2,13 @@
 BeamSampler driving the same LSTM step function (batch 32, vocabulary 8000,
 256 units, 30 generated tokens), both in a tf.function, with and without XLA;
 plus the latency of the exported builtin-op TFLite beam model against the
-same generation function in TensorFlow."""
+same generation function in TensorFlow. Ours and the peer run alternately in
+one process; each row is the median of `--processes` fresh processes
+(default 3), with the range of the ratio."""
 import os
 import tempfile
 
-from tools.timing import interleaved_medians, median_time
+from tools.timing import combine_processes, interleaved_medians, median_time, rows_from_process
 
 SECTION = "Decoding: beam search (sequences/s) and TFLite beam latency"
 
@@ -76,7 +78,7 @@ def _keras_hub(next_fn, beam, jit):
     return run
 
 
-def _tflite_row(args, repeats):
+def _tflite_row(repeats):
     import numpy as np
     import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
@@ -103,10 +105,19 @@ def _tflite_row(args, repeats):
 
 
 def run(args):
+    quick = getattr(args, "quick", False)
+    processes = getattr(args, "processes", None) or (1 if quick else 3)
+    if processes <= 1:
+        return _measure(quick)
+    return combine_processes([rows_from_process("decoding", f"_measure({bool(quick)!r})")
+                              for _ in range(processes)])
+
+
+def _measure(quick):
     import numpy as np
     import tensorflow as tf
 
-    repeats = 2 if args.quick else 7
+    repeats = 2 if quick else 7
     step_fn, next_fn = _lstm_step(VOCAB, UNITS)
     h0 = tf.constant(np.random.default_rng(1).normal(size=(BATCH, UNITS)).astype("float32"))
     try:
@@ -135,5 +146,5 @@ def run(args):
                 t_ours = median_time(run_ours, repeats)
             row["ours"] = BATCH / t_ours
             rows.append(row)
-    rows.append(_tflite_row(args, repeats))
+    rows.append(_tflite_row(repeats))
     return rows

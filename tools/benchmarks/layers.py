@@ -19,8 +19,7 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from tools.timing import (  # noqa: E402
-    combine_processes, interleaved_medians, rows_in_process)
+from tools.timing import combine_processes, interleaved_medians, rows_from_process  # noqa: E402
 
 SECTION = "Core recurrent layers (LSTMX, GRUX) vs Keras"
 
@@ -125,7 +124,7 @@ def _measure(quick, one_thread=False):
 def _rows_from_process(quick, one_thread=False):
     """`_measure(quick, one_thread)` in a fresh process (thread pools can
     only be sized before TensorFlow starts); [] if that process fails."""
-    return rows_in_process("layers", "_measure", bool(quick), bool(one_thread))
+    return rows_from_process("layers", f"_measure({bool(quick)!r}, {bool(one_thread)!r})")
 
 
 def run(args):

@@ -13,7 +13,7 @@ of `--processes` fresh processes (default 3, 1 with --quick).
 """
 import os
 
-from tools.timing import combine_processes, interleaved_medians, rows_in_process
+from tools.timing import combine_processes, interleaved_medians, rows_from_process
 
 SECTION = "Microcontrollers: TFLM vs LiteRT on the same micro file (LSTMX, batch 1)"
 
@@ -89,5 +89,5 @@ def run(args):
     processes = getattr(args, "processes", None) or (1 if quick else 3)
     if processes <= 1:
         return _measure(quick)
-    return combine_processes([rows_in_process("micro", "_measure", bool(quick))
+    return combine_processes([rows_from_process("micro", f"_measure({bool(quick)!r})")
                               for _ in range(processes)])

@@ -2,13 +2,15 @@
 
 The Keras 3 LSTM is converted at a fixed batch 1 (it does not convert with a
 dynamic batch); ours keep batch and time dynamic. Ratios are ours / Keras at
-batch 1 with the same thread count (lower is better); batch-32 rows have no
-peer (Keras' conversion cannot run them).
+batch 1 with the same thread count (lower is better), the two files invoked
+alternately in the same process; batch-32 rows have no peer (Keras'
+conversion cannot run them). Latency rows are the median of `--processes`
+fresh processes (default 3), with the range of the ratio.
 """
 import os
 import tempfile
 
-from tools.timing import median_time
+from tools.timing import combine_processes, interleaved_medians, median_time, rows_from_process
 
 SECTION = "TFLite export: latency and size (LSTM, T=50, 256 units)"
 
@@ -34,6 +36,15 @@ def _keras_reference(units, steps, depth, weights, path):
 
 
 def run(args):
+    quick = getattr(args, "quick", False)
+    processes = getattr(args, "processes", None) or (1 if quick else 3)
+    if processes <= 1:
+        return _measure(quick)
+    return combine_processes([rows_from_process("tflite", f"_measure({bool(quick)!r})")
+                              for _ in range(processes)])
+
+
+def _measure(quick):
     import numpy as np
 
     import keras
@@ -41,9 +52,9 @@ def run(args):
 
     from keras_rnnx import LSTMX, export
 
-    quick = getattr(args, "quick", False)
     units, steps, depth = (64, 20, 32) if quick else (256, 50, 128)
     repeats = 3 if quick else 20
+    pair_repeats = 5 if quick else 200  # batch 1 against Keras: sub-millisecond calls
     keras.utils.set_random_seed(0)
     x = keras.Input((None, depth))
     layer = LSTMX(units)
@@ -55,7 +66,7 @@ def run(args):
     rng = np.random.default_rng(0)
     data = {b: rng.normal(size=(b, steps, depth)).astype("float32") for b in (1, 32)}
 
-    peer = {}
+    peer = {}  # threads -> a call of Keras' file at batch 1
     if peer_path:
         for threads in (1, 2):
             it = Interpreter(model_path=peer_path, num_threads=threads)
@@ -66,7 +77,7 @@ def run(args):
                 it.set_tensor(inp, data[1])
                 it.invoke()
 
-            peer[threads] = median_time(call, repeats)
+            peer[threads] = call
         rows.append({"benchmark": "keras LSTM file size", "ours": None,
                      "peer": os.path.getsize(peer_path), "ratio": None, "unit": "bytes",
                      "notes": note})
@@ -101,8 +112,11 @@ def run(args):
                         it.set_tensor(index, x)
                         it.invoke()
 
-                    t = median_time(call, repeats)
-                    p = peer.get(threads) if batch == 1 else None
+                    if batch == 1 and threads in peer:
+                        # alternately, so that both files see the same noise
+                        t, p = interleaved_medians(call, peer[threads], pair_repeats)
+                    else:
+                        t, p = median_time(call, repeats), None
                     rows.append({
                         "benchmark": f"{label} batch {batch} threads {threads}",
                         "ours": t * 1e3, "peer": p * 1e3 if p else None,
