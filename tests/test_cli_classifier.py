@@ -31,6 +31,7 @@ def trained_dir(tmp_path_factory):
     code = cli.main([
         "train-classifier", str(data), "--out", str(out), "--epochs", "8", "--units", "4",
         "--embedding-dim", "8", "--learning-rate", "0.02", "--quiet", "--seed", "1",
+        "--monitor", "loss",  # 4 validation texts: their macro-F1 is too coarse to pick by
     ])
     return out, code
 
@@ -42,7 +43,17 @@ def test_train_classifier_writes_model_metrics_and_exports(trained_dir, capsys):
     assert {"model.keras", "classifier.json", "vocab.txt", "metrics.json",
             "saved_model", "model.tflite"} <= files
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["test_size"] == 12 and metrics["train_size"] == 48
+    assert metrics["test_size"] == 12
+    assert metrics["train_size"] + metrics["validation_size"] == 48
+    assert metrics["validation_size"] == 4          # 10% of each class, stratified
+    training = metrics["training"]
+    assert 1 <= training["kept_epoch"] <= training["epochs_run"] <= 8
+    assert f"kept epoch {training['kept_epoch']} of {training['epochs_run']}" in training["reason"]
+    # the split's positions in DATA: three disjoint parts covering the 60 texts
+    split = json.loads((out / "split.json").read_text())
+    parts = [set(split[k]) for k in ("train", "validation", "test")]
+    assert [len(p) for p in parts] == [44, 4, 12]
+    assert set.union(*parts) == set(range(60)) and sum(map(len, parts)) == 60
     assert [r["class"] for r in metrics["held_out"]["per_class"]] == ["neg", "pos"]
     assert metrics["held_out"]["accuracy"] >= 0.75
     config = json.loads((out / "classifier.json").read_text())

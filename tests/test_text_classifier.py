@@ -278,7 +278,7 @@ def test_imbalanced_fit_uses_balanced_class_weights(monkeypatch):
         seen.update(kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", spy)
-    clf.fit(texts, labels, epochs=1, verbose=0)
+    clf.fit(texts, labels, epochs=1, verbose=0, validation_fraction=0)
     n, k = len(labels), 2
     assert seen["class_weight"] == pytest.approx({0: n / (k * 15), 1: n / (k * 5)})
 

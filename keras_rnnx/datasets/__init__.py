@@ -19,12 +19,13 @@ from keras_rnnx.datasets.classification import (  # noqa: F401
     read_csv,
     read_fasttext,
     read_folders,
+    stratified_split,
 )
 from keras_rnnx.datasets.corpora import lee_corpus_path, load_corpus  # noqa: F401
 from keras_rnnx.datasets.packaged import gensim_test_file, package_dir  # noqa: F401
 
 __all__ = [
     "TextDataset", "load", "load_polarity", "load_newsgroups", "load_language_id",
-    "read", "read_fasttext", "read_csv", "read_folders", "TASKS", "FORMATS",
+    "read", "read_fasttext", "read_csv", "read_folders", "stratified_split", "TASKS", "FORMATS",
     "LANGUAGE_LOCALES", "load_corpus", "lee_corpus_path", "gensim_test_file", "package_dir",
 ]

@@ -38,6 +38,7 @@ from keras_rnnx.datasets.packaged import gensim_test_file, package_dir
 
 __all__ = [
     "TextDataset",
+    "stratified_split",
     "load",
     "load_polarity",
     "load_newsgroups",
@@ -101,6 +102,7 @@ class TextDataset:
         self.class_names = class_names
         self.name = name
         self.source = source
+        self._indices = None
 
     def __len__(self):
         return len(self.texts)
@@ -120,44 +122,96 @@ class TextDataset:
         return np.bincount(self.labels, minlength=self.num_classes)
 
     def subset(self, indices, name=None):
+        """The texts at `indices`, as a `TextDataset` whose `indices` are
+        their positions in this set's original data (so a subset of a subset
+        still names positions in the data it was loaded from)."""
         indices = np.asarray(indices, dtype=np.int64)
-        return TextDataset(
+        sub = TextDataset(
             [self.texts[i] for i in indices],
             self.labels[indices],
             self.class_names,
             name=name or self.name,
             source=self.source,
         )
+        sub.indices = self.indices[indices]
+        return sub
+
+    @property
+    def indices(self):
+        """Positions of these texts in the data they were loaded from
+        (`arange(len(self))` for a loaded set; see `subset`)."""
+        if getattr(self, "_indices", None) is None:
+            self._indices = np.arange(len(self), dtype=np.int64)
+        return self._indices
+
+    @indices.setter
+    def indices(self, value):
+        self._indices = np.asarray(value, dtype=np.int64)
 
     def split(self, test_fraction=0.2, seed=0):
         """Stratified train/test split, the same for the same `seed`.
 
         Each class contributes `round(n * test_fraction)` texts to the test
         part (at least one when it has two or more), chosen by a NumPy
-        generator seeded with `seed`; both parts keep the original order.
+        generator seeded with `seed`; both parts keep the original order
+        (`stratified_split`).
 
         Returns:
-            `(train, test)`, two `TextDataset`s.
+            `(train, test)`, two `TextDataset`s; their `indices` are
+            positions in the loaded data.
         """
-        if not 0.0 < float(test_fraction) < 1.0:
-            raise ValueError(
-                f"`test_fraction` must be in (0, 1); got {test_fraction!r}"
-            )
-        rng = np.random.default_rng(seed)
-        test = []
-        for c in range(self.num_classes):
-            idx = np.flatnonzero(self.labels == c)
-            if len(idx) < 2:
-                continue
-            k = int(round(len(idx) * test_fraction))
-            k = min(max(k, 1), len(idx) - 1)
-            test.extend(rng.permutation(idx)[:k].tolist())
-        test = np.sort(np.asarray(test, dtype=np.int64))
-        train = np.setdiff1d(np.arange(len(self)), test)
+        if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float, np.floating)) \
+                or not 0.0 < float(test_fraction) < 1.0:
+            raise ValueError(f"`test_fraction` must be in (0, 1); got {test_fraction!r}")
+        train, test = stratified_split(self.labels, test_fraction, seed, self.num_classes)
         return (
             self.subset(train, f"{self.name}/train"),
             self.subset(test, f"{self.name}/test"),
         )
+
+
+def stratified_split(labels, fraction=0.2, seed=0, num_classes=None):
+    """Positions `(kept, held_out)` of a stratified, deterministic split.
+
+    Each class with two or more items gives `round(n * fraction)` of them
+    (at least one, at most n - 1) to the held-out part, drawn by a NumPy
+    generator seeded with `seed`; a class with one item stays in the kept
+    part. Both index arrays are sorted. `TextDataset.split` (train/test) and
+    `TextClassifier.fit` (train/validation) both split with this.
+
+    Args:
+        labels: integer class ids `[N]`.
+        fraction: the held-out share, in (0, 1).
+        seed: the generator seed.
+        num_classes: the number of classes (default: max label + 1).
+
+    Returns:
+        Two sorted int64 arrays of positions that together cover `range(N)`.
+
+    Example:
+
+    >>> kept, held = stratified_split([0, 0, 0, 0, 1, 1, 1, 1], 0.25, seed=0)
+    >>> len(held), sorted(set(kept) | set(held)) == list(range(8))
+    (2, True)
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) \
+            or not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f"`fraction` must be in (0, 1); got {fraction!r}")
+    labels = np.asarray(labels, dtype=np.int64)
+    if num_classes is None:
+        num_classes = int(labels.max(initial=-1)) + 1
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in range(num_classes):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < 2:
+            continue
+        k = int(round(len(idx) * float(fraction)))
+        k = min(max(k, 1), len(idx) - 1)
+        held.extend(rng.permutation(idx)[:k].tolist())
+    held = np.sort(np.asarray(held, dtype=np.int64))
+    kept = np.setdiff1d(np.arange(len(labels)), held)
+    return kept, held
 
 
 # ----------------------------------------------------------------- packages
