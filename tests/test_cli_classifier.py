@@ -199,3 +199,21 @@ def test_an_existing_classifier_folder_is_kept_without_overwrite(trained_dir, ca
     err = capsys.readouterr().err
     assert "--out" in err and "--overwrite" in err and len(err.splitlines()) == 1
     assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == before
+
+
+def test_pretrain_trains_vectors_on_the_texts_and_a_corpus(tmp_path, capsys):
+    data = tmp_path / "train.txt"
+    _write_data(data, n=40)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the film was a plot\n" * 20, encoding="utf-8")
+    out = tmp_path / "model"
+    assert cli.main(["train-classifier", str(data), "--out", str(out), "--epochs", "1",
+                     "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export",
+                     "--pretrain", str(corpus)]) == 0
+    assert "pretrained" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["pretrained_vectors"] is True
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\n\xff\n")
+    assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "m2"),
+                     "--pretrain", str(bad)]) == 2
+    assert "--pretrain" in capsys.readouterr().err

@@ -15,6 +15,8 @@ DATA is a file or folder in the given format, or the name of a built-in task
 from keras_rnnx.commands import _args
 
 NAME = "train-classifier"
+# pretrained word vectors by default (see the README's measurements)
+PRETRAIN = False
 HELP = "train a recurrent text classifier from a data folder or file"
 
 
@@ -40,6 +42,13 @@ def add_arguments(parser):
                         help="token embedding size (default 64)")
     parser.add_argument("--embeddings", default=None, metavar="VECTORS", type=_args.input_file,
                         help="pretrained word vectors (word2vec text/binary format) to initialise the embedding")
+    parser.add_argument("--pretrain", nargs="?", const="", default=None, metavar="CORPUS",
+                        type=lambda t: t if t == "" else _args.utf8_file(t),
+                        help="train skip-gram word vectors (the project's Word2Vec) on the "
+                             "training texts, plus the unlabelled UTF-8 CORPUS file if given, "
+                             f"and start the embedding from them (default: {'on' if PRETRAIN else 'off'})")
+    parser.add_argument("--no-pretrain", action="store_true",
+                        help="start the embedding from random values")
     parser.add_argument("--dropout", type=_args.rate, default=0.2,
                         help="dropout rate after pooling, in [0, 1) (default 0.2)")
     parser.add_argument("--token-dropout", type=_args.rate, default=0.1,
@@ -167,6 +176,22 @@ def run(args):
             embeddings = KeyedVectors.load_word2vec_format(args.embeddings)
         except (ValueError, OSError) as e:
             return fail(f"--embeddings: {e}")
+    t_start = time.perf_counter()
+    pretrain = (args.pretrain is not None or (PRETRAIN and not args.no_pretrain)) \
+        and embeddings is None and args.tokenizer != "characters"
+    if pretrain:
+        from keras_rnnx.models.text_classifier import pretrain_vectors
+
+        t_w2v = time.perf_counter()
+        try:
+            embeddings = pretrain_vectors(
+                train.texts, corpus=args.pretrain or None, tokenizer=args.tokenizer,
+                lowercase=not args.no_lowercase, vector_size=args.embedding_dim,
+                seed=max(args.seed, 0) + 1, progress_bar=not args.quiet and progress.interactive())
+        except ValueError as e:
+            return fail(f"--pretrain: {e}")
+        print(f"pretrained {len(embeddings)} word vectors in {time.perf_counter() - t_w2v:.1f}s",
+              flush=True)
     try:
         clf = TextClassifier.create(
             train.texts, train.labels, train.class_names,
@@ -180,7 +205,6 @@ def run(args):
     except (ValueError, TypeError) as e:
         return fail(e)
     print(f"vocabulary {len(clf.vocabulary)} tokens, max_length {clf.max_length}", flush=True)
-    t0 = time.perf_counter()
     backup_dir = args.backup_dir or os.path.join(args.out, "backup")
     callbacks = [AtomicBackupAndRestore(backup_dir, delete_checkpoint=True)]
     if not args.quiet:
@@ -193,7 +217,7 @@ def run(args):
         learning_rate=args.learning_rate, verbose=0, seed=args.seed,
         callbacks=callbacks, backup_dir=backup_dir,
     )
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t_start  # pretraining, vocabulary and fit
     training = clf.training_report
     report = clf.evaluate(test.texts, test.labels)
     print(f"\ntrained in {seconds:.1f}s on {training['train_size']} texts "
@@ -206,6 +230,7 @@ def run(args):
     atomic_write(
         os.path.join(args.out, "metrics.json"),
         json.dumps({"held_out": report, "train_seconds": seconds, "training": training,
+                    "pretrained_vectors": bool(pretrain),
                     "train_size": training["train_size"],
                     "validation_size": training["validation_size"],
                     "test_size": len(test)}, indent=2) + "\n",

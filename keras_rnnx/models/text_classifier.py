@@ -34,6 +34,7 @@ from keras_rnnx.training import load_model, save_model
 
 __all__ = [
     "text_classifier",
+    "pretrain_vectors",
     "with_string_input",
     "ids_model",
     "TextClassifier",
@@ -260,6 +261,49 @@ def text_classifier(
             normalization=normalization, max_length=max_length, name=name,
         )
     return model
+
+
+def pretrain_vectors(texts, corpus=None, tokenizer="whitespace", lowercase=True,
+                     normalization="NFKC", vector_size=64, epochs=10, min_count=2, window=5,
+                     seed=1, progress_bar=False):
+    """Skip-gram word vectors for a classifier's embedding, trained with the
+    project's `Word2Vec` on the training texts plus an optional unlabelled
+    corpus, with the classifier's own tokenizer (so the keys are its
+    vocabulary's tokens).
+
+    Args:
+        texts: the training texts (str).
+        corpus: None, or a UTF-8 text file (one sentence or document a line)
+            or an iterable of str, unlabelled, added to `texts`.
+        tokenizer, lowercase, normalization: the classifier's tokenizer
+            settings (`TextClassifier.create`'s).
+        vector_size: the vectors' size (= the embedding size).
+        epochs, min_count, window, seed: `Word2Vec` settings.
+        progress_bar: show Word2Vec's progress bar.
+
+    Returns:
+        The trained `KeyedVectors` (`.wv`), for `TextClassifier.create(...,
+        embeddings=...)`: every vocabulary token with a vector starts from
+        it exactly; the others start small and random.
+
+    Example:
+
+    >>> wv = pretrain_vectors(["the cat sat", "the dog sat"] * 20, vector_size=4,
+    ...                       epochs=1, min_count=1)
+    >>> wv["cat"].shape
+    (4,)
+    """
+    from keras_rnnx.text.lines import iter_lines
+    from keras_rnnx.word2vec import Word2Vec
+
+    lines = [" ".join((t.decode("utf-8", errors="replace") if isinstance(t, bytes) else t).split())
+             for t in texts]
+    if corpus is not None:
+        lines += list(iter_lines(corpus, "corpus"))
+    tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
+    w2v = Word2Vec(vector_size=int(vector_size), window=window, min_count=min_count,
+                   epochs=epochs, seed=seed, tokenizer=tok)
+    return w2v.fit([line for line in lines if line], progress_bar=progress_bar).wv
 
 
 def with_string_input(model, vocabulary, tokenizer="whitespace", lowercase=True,
