@@ -177,3 +177,22 @@ def test_piped_train_classifier_prints_one_plain_line_per_epoch(tmp_path):
     assert b"\r" not in proc.stdout and b"\r" not in proc.stderr
     epochs = [l for l in proc.stdout.decode().splitlines() if l.startswith("epoch ")]
     assert [l.split(":")[0] for l in epochs] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+
+
+def test_an_error_prints_on_its_own_line_below_a_live_bar():
+    import io
+
+    from tqdm import tqdm
+
+    from keras_rnnx import progress
+
+    out = io.StringIO()
+    bar = tqdm(total=10, desc="export", file=out)
+    bar.update(3)
+    progress.error("rnnx export: cannot load model 'm.keras': truncated", stream=out)
+    bar.close()
+    lines = out.getvalue().replace("\r", "\n").split("\n")
+    assert "rnnx export: cannot load model 'm.keras': truncated" in lines
+    plain = io.StringIO()
+    progress.error("rnnx x: no bar", stream=plain)
+    assert plain.getvalue() == "rnnx x: no bar\n"

@@ -34,6 +34,7 @@ CONFIGS = {
     "before": ["--epochs", "10", "--validation-fraction", "0"],   # the defaults of 0.2
     "constant-lr": ["--lr-schedule", "constant"],
     "no-pretrain": ["--no-pretrain"],
+    "pretrain": ["--pretrain"],
     "monitor-loss": ["--monitor", "loss"],
 }
 
