@@ -36,6 +36,8 @@ CONFIGS = {
     "constant-lr": ["--lr-schedule", "constant"],
     "no-pretrain": ["--no-pretrain"],
     "pretrain": ["--pretrain"],
+    "length-384": ["--max-length", "384"],   # long documents: less truncation
+    "mean-pooling": ["--pooling", "mean"],
     "monitor-loss": ["--monitor", "loss"],
 }
 
