@@ -217,3 +217,15 @@ def test_pretrain_trains_vectors_on_the_texts_and_a_corpus(tmp_path, capsys):
     assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "m2"),
                      "--pretrain", str(bad)]) == 2
     assert "--pretrain" in capsys.readouterr().err
+
+
+def test_pretrain_conflicts_are_usage_errors(tmp_path, capsys):
+    data = tmp_path / "train.txt"
+    _write_data(data, n=20)
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("1 2\nfilm 0.1 0.2\n")
+    for extra in (["--embeddings", str(vectors)], ["--tokenizer", "characters"]):
+        assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "m"),
+                         "--pretrain", *extra]) == 2
+        err = capsys.readouterr().err
+        assert "--pretrain" in err and len(err.splitlines()) == 1

@@ -125,6 +125,12 @@ def check(args):
     from keras_rnnx.datasets import TASKS
 
     _args.check_output_folder(args.out, "--out", args.overwrite, OUTPUTS)
+    if args.pretrain is not None and args.embeddings:
+        raise _args.UsageError("argument --pretrain: not allowed with --embeddings "
+                               "(both give the embedding's starting vectors)")
+    if args.pretrain is not None and args.tokenizer == "characters":
+        raise _args.UsageError("argument --pretrain: word vectors need a word tokenizer "
+                               "(--tokenizer whitespace or unicode_script), not characters")
     if os.path.isdir(args.data):
         _args.check_utf8_tree(args.data, "DATA")
     elif os.path.isfile(args.data):
