@@ -33,7 +33,8 @@ SETS = ["fortunes-topic", "fortunes-language", "bible-genre"]
 CONFIGS = {
     "defaults": [],
     "before": ["--epochs", "10", "--validation-fraction", "0"],   # the defaults of 0.2
-    "constant-lr": ["--lr-schedule", "constant"],
+    "constant-lr": ["--lr-schedule", "constant"],   # the default since these measurements
+    "plateau-lr": ["--lr-schedule", "plateau"],
     "no-pretrain": ["--no-pretrain"],
     "pretrain": ["--pretrain"],
     "length-384": ["--max-length", "384"],   # long documents: less truncation

@@ -72,9 +72,9 @@ def add_arguments(parser):
                         help="validation score that picks the epoch kept (default macro_f1)")
     parser.add_argument("--patience", type=_args.positive_int, default=3,
                         help="epochs without a better validation score before stopping (default 3)")
-    parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default="plateau",
-                        help="plateau: halve the learning rate after each epoch without "
-                             "improvement; constant: keep it (default plateau)")
+    parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default="constant",
+                        help="constant: keep --learning-rate; plateau: halve it after each "
+                             "epoch without improvement (default constant, measured: see README)")
     parser.add_argument("--batch-size", type=_args.positive_int, default=32,
                         help="training batch size (default 32)")
     parser.add_argument("--learning-rate", type=_args.positive_float, default=3e-3,
