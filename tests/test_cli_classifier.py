@@ -31,6 +31,7 @@ def trained_dir(tmp_path_factory):
     code = cli.main([
         "train-classifier", str(data), "--out", str(out), "--epochs", "8", "--units", "4",
         "--embedding-dim", "8", "--learning-rate", "0.02", "--quiet", "--seed", "1",
+        "--monitor", "loss",  # 4 validation texts: their macro-F1 is too coarse to pick by
     ])
     return out, code
 
@@ -42,7 +43,17 @@ def test_train_classifier_writes_model_metrics_and_exports(trained_dir, capsys):
     assert {"model.keras", "classifier.json", "vocab.txt", "metrics.json",
             "saved_model", "model.tflite"} <= files
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["test_size"] == 12 and metrics["train_size"] == 48
+    assert metrics["test_size"] == 12
+    assert metrics["train_size"] + metrics["validation_size"] == 48
+    assert metrics["validation_size"] == 4          # 10% of each class, stratified
+    training = metrics["training"]
+    assert 1 <= training["kept_epoch"] <= training["epochs_run"] <= 8
+    assert f"kept epoch {training['kept_epoch']} of {training['epochs_run']}" in training["reason"]
+    # the split's positions in DATA: three disjoint parts covering the 60 texts
+    split = json.loads((out / "split.json").read_text())
+    parts = [set(split[k]) for k in ("train", "validation", "test")]
+    assert [len(p) for p in parts] == [44, 4, 12]
+    assert set.union(*parts) == set(range(60)) and sum(map(len, parts)) == 60
     assert [r["class"] for r in metrics["held_out"]["per_class"]] == ["neg", "pos"]
     assert metrics["held_out"]["accuracy"] >= 0.75
     config = json.loads((out / "classifier.json").read_text())
@@ -188,3 +199,33 @@ def test_an_existing_classifier_folder_is_kept_without_overwrite(trained_dir, ca
     err = capsys.readouterr().err
     assert "--out" in err and "--overwrite" in err and len(err.splitlines()) == 1
     assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == before
+
+
+def test_pretrain_trains_vectors_on_the_texts_and_a_corpus(tmp_path, capsys):
+    data = tmp_path / "train.txt"
+    _write_data(data, n=40)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the film was a plot\n" * 20, encoding="utf-8")
+    out = tmp_path / "model"
+    assert cli.main(["train-classifier", str(data), "--out", str(out), "--epochs", "1",
+                     "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export",
+                     "--pretrain", str(corpus)]) == 0
+    assert "pretrained" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["pretrained_vectors"] is True
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\n\xff\n")
+    assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "m2"),
+                     "--pretrain", str(bad)]) == 2
+    assert "--pretrain" in capsys.readouterr().err
+
+
+def test_pretrain_conflicts_are_usage_errors(tmp_path, capsys):
+    data = tmp_path / "train.txt"
+    _write_data(data, n=20)
+    vectors = tmp_path / "v.txt"
+    vectors.write_text("1 2\nfilm 0.1 0.2\n")
+    for extra in (["--embeddings", str(vectors)], ["--tokenizer", "characters"]):
+        assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "m"),
+                         "--pretrain", *extra]) == 2
+        err = capsys.readouterr().err
+        assert "--pretrain" in err and len(err.splitlines()) == 1

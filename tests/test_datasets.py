@@ -120,3 +120,73 @@ def test_dataset_validation():
         datasets.TextDataset(["a"], [3], ["x", "y"])
     with pytest.raises(TypeError, match="texts"):
         datasets.TextDataset([1], [0], ["x"])
+
+
+# ------------------------------------------------- Debian package loaders
+
+
+def test_read_fortune_file(tmp_path):
+    path = tmp_path / "topic"
+    path.write_bytes("First one,\n  two lines.\n%\n%\nSecond: caf\u00e9\n%\n".encode())
+    assert datasets.read_fortune_file(str(path)) == ["First one,\n  two lines.", "Second: caf\u00e9"]
+    path.write_bytes(b"latin-1 caf\xe9\n%\n")
+    assert datasets.read_fortune_file(str(path)) == ["latin-1 caf\u00e9"]
+
+
+def test_fortune_loaders_on_a_fixture_folder(tmp_path):
+    for name, entries in {"computers": ["a byte", "a bug", "a RAM"],
+                          "zippy": ["yow", "are we having fun yet"]}.items():
+        (tmp_path / name).write_text("\n%\n".join(entries) + "\n%\n")
+    ds = datasets.load_fortunes_topics(["computers", "zippy"], folder=str(tmp_path))
+    assert ds.class_names == ["computers", "zippy"] and ds.class_counts().tolist() == [3, 2]
+    with pytest.raises(ValueError, match="apt-get install fortunes"):
+        datasets.load_fortunes_topics(["politics"], folder=str(tmp_path))
+    with pytest.raises(ValueError, match="apt-get install fortunes-de"):
+        datasets.load_fortunes_languages(["de"], folder=str(tmp_path))
+
+
+def _ztext_module(folder, chapters):
+    """A tiny zText module: one block, a chapter heading entry per chapter."""
+    import struct
+    import zlib
+
+    text, index = b"", [(0, 0, 0), (0, 0, 0)]
+    for osis, verses in chapters:
+        for raw in [f'<chapter osisID="{osis}" sID="{osis}"/>'] + verses:
+            data = raw.encode()
+            index.append((0, len(text), len(data)))
+            text += data
+    block = zlib.compress(text)
+    (folder / "ot.bzs").write_bytes(struct.pack("<III", 0, len(block), len(text)))
+    (folder / "ot.bzz").write_bytes(block)
+    (folder / "ot.bzv").write_bytes(b"".join(struct.pack("<IIH", *e) for e in index))
+
+
+def test_sword_reader_and_bible_genres_on_a_fixture_module(tmp_path):
+    module = tmp_path / "tiny"
+    module.mkdir()
+    _ztext_module(module, [
+        ("Gen.1", ['<w lemma="x">In</w> <w>the</w> beginning<note>a note</note>.', "Then light."]),
+        ("Ps.1", ["Blessed <w>is</w> the man.", "His delight.", "Like a tree."]),
+        ("Tob.1", ["Not one of the 66."]),
+    ])
+    verses = datasets.read_sword_ztext(str(module))
+    assert verses[0] == ("Gen.1", "In the beginning.") and len(verses) == 6
+    ds = datasets.load_bible_genres("tiny", verses_per_text=2, folder=str(tmp_path))
+    assert ds.texts == ["In the beginning. Then light.", "Blessed is the man. His delight.",
+                        "Like a tree."]
+    assert [ds.class_names[y] for y in ds.labels] == ["law", "wisdom", "wisdom"]
+    with pytest.raises(ValueError, match="apt-get install sword-text-web"):
+        datasets.load_bible_genres(folder=str(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["fortunes-topic", "fortunes-language", "bible-genre"])
+def test_installed_package_sets(name):
+    try:
+        ds = datasets.load(name)
+    except ValueError as e:
+        if "apt-get install" in str(e):
+            pytest.skip(f"Debian package not installed: {e}")
+        raise
+    assert len(ds) > 4000 and ds.num_classes >= 6 and min(ds.class_counts()) > 400
+    assert all(t.strip() for t in ds.texts)

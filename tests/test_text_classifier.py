@@ -278,7 +278,7 @@ def test_imbalanced_fit_uses_balanced_class_weights(monkeypatch):
         seen.update(kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", spy)
-    clf.fit(texts, labels, epochs=1, verbose=0)
+    clf.fit(texts, labels, epochs=1, verbose=0, validation_fraction=0)
     n, k = len(labels), 2
     assert seen["class_weight"] == pytest.approx({0: n / (k * 15), 1: n / (k * 5)})
 
@@ -381,3 +381,21 @@ def test_character_classifier_learns_and_roundtrips(tmp_path):
     clf.save(str(tmp_path / "c"))
     loaded = TextClassifier.load(str(tmp_path / "c"))
     np.testing.assert_allclose(loaded.predict_proba(["abba", "xy"]), clf.predict_proba(["abba", "xy"]), atol=1e-6)
+
+
+def test_pretrained_vectors_initialise_the_embedding_rows_exactly():
+    from keras_rnnx.models.text_classifier import pretrain_vectors
+
+    texts, labels = _toy_data(60, 4)
+    wv = pretrain_vectors(texts, corpus=["the plot was a film"] * 5, tokenizer="unicode_script",
+                          vector_size=6, epochs=2, min_count=1)
+    assert "plot" in wv and "great" in wv or "wonderful" in wv
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], tokenizer="unicode_script",
+                                embeddings=wv, units=2, embedding_dim=99)
+    matrix = clf.ids_model.get_layer("embedding").get_weights()[0]
+    assert matrix.shape == (len(clf.vocabulary), 6)   # the vectors' size wins
+    tokens = list(clf.vocabulary.tokens)
+    shared = [t for t in tokens if t in wv]
+    assert len(shared) >= len(tokens) - 2             # all but padding and OOV
+    for token in shared:
+        np.testing.assert_array_equal(matrix[tokens.index(token)], wv[token])

@@ -106,8 +106,10 @@ def run(args):
 
     backup = AtomicBackupAndRestore(
         args.backup_dir or os.path.join(args.out, ".demo_backup"), delete_checkpoint=True)
+    from keras_rnnx.progress import EpochProgress
+
     translator.fit(sources, targets, epochs=cfg["epochs"], batch_size=cfg["batch_size"],
-                   verbose=1, seed=args.seed, callbacks=[backup])
+                   verbose=0, seed=args.seed, callbacks=[backup, EpochProgress()])
     train_s = time.perf_counter() - t0
 
     print(lap(), flush=True)

@@ -68,13 +68,13 @@ def run(args):
     try:
         steps.set_postfix_str("loading model")
         import keras_rnnx  # noqa: F401 - registers the layers
-        from keras_rnnx import export
+        from keras_rnnx import export, progress
         from keras_rnnx.training import load_model
 
         try:
             model = load_model(args.model)
         except (OSError, ValueError) as e:
-            print(f"rnnx export: cannot load model {args.model!r}: {e}", file=sys.stderr)
+            progress.error(f"rnnx export: cannot load model {args.model!r}: {e}")
             return 2
         steps.update()
         steps.set_postfix_str("tracing and converting")
@@ -104,7 +104,7 @@ def run(args):
                         export.to_c_source(args.out, args.c_source, args.c_name,
                                            overwrite=args.overwrite)
         except ValueError as e:
-            print(f"rnnx export: {e}", file=sys.stderr)
+            progress.error(f"rnnx export: {e}")
             return 2
         steps.update(2)
     finally:

@@ -146,6 +146,8 @@ def run(args):
             _fail(f"--text: {e}" if args.text else str(e))
         print(f"training a {args.cell.upper()} {args.level}-level language model on "
               f"{len(docs)} documents ({sum(map(len, docs))} characters)", flush=True)
+        from keras_rnnx.progress import EpochProgress
+
         start = time.time()
         n_held = max(1, len(docs) // 20) if len(docs) > 1 else 0
         train, held = docs[n_held:], docs[:n_held]
@@ -153,7 +155,8 @@ def run(args):
             train, level=args.level, seq_len=args.seq_len, embedding_dim=args.embedding_dim,
             units=args.units, num_layers=args.layers, cell_type=args.cell, epochs=args.epochs,
             batch_size=args.batch_size, learning_rate=args.learning_rate,
-            min_count=args.min_count, verbose=1, callbacks=_backup_callbacks(args))
+            min_count=args.min_count, verbose=0,
+            callbacks=_backup_callbacks(args) + [EpochProgress()])
         print(f"trained in {time.time() - start:.0f}s; vocabulary {len(vocab)} tokens")
         if held:
             _, y_train = lm_mod.make_training_arrays(vocab, train, args.seq_len)

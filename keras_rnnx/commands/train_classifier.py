@@ -1,8 +1,11 @@
 """`rnnx train-classifier DATA --format fasttext|csv|folders --out DIR`.
 
-Trains a recurrent text classifier, prints per-class metrics on a held-out
-split, saves the model folder (`model.keras` taking raw strings,
-`classifier.json`, `vocab.txt`, `metrics.json`) and exports `saved_model/`
+Trains a recurrent text classifier with early stopping on a validation part
+of the training texts, prints per-class metrics on a held-out test split
+(never seen in training or in choosing the epoch), saves the model folder
+(`model.keras` taking raw strings, `classifier.json`, `vocab.txt`,
+`metrics.json` with the epoch kept and why, `split.json` with the positions
+in DATA of the train, validation and test texts) and exports `saved_model/`
 (TF Serving; `classify` signature: raw strings -> class names and
 probabilities) and `model.tflite` (token ids in; `vocab.txt` beside it).
 
@@ -12,6 +15,8 @@ DATA is a file or folder in the given format, or the name of a built-in task
 from keras_rnnx.commands import _args
 
 NAME = "train-classifier"
+# pretrained word vectors by default (see the README's measurements)
+PRETRAIN = False
 HELP = "train a recurrent text classifier from a data folder or file"
 
 
@@ -37,6 +42,13 @@ def add_arguments(parser):
                         help="token embedding size (default 64)")
     parser.add_argument("--embeddings", default=None, metavar="VECTORS", type=_args.input_file,
                         help="pretrained word vectors (word2vec text/binary format) to initialise the embedding")
+    parser.add_argument("--pretrain", nargs="?", const="", default=None, metavar="CORPUS",
+                        type=lambda t: t if t == "" else _args.utf8_file(t),
+                        help="train skip-gram word vectors (the project's Word2Vec) on the "
+                             "training texts, plus the unlabelled UTF-8 CORPUS file if given, "
+                             f"and start the embedding from them (default: {'on' if PRETRAIN else 'off'})")
+    parser.add_argument("--no-pretrain", action="store_true",
+                        help="start the embedding from random values")
     parser.add_argument("--dropout", type=_args.rate, default=0.2,
                         help="dropout rate after pooling, in [0, 1) (default 0.2)")
     parser.add_argument("--token-dropout", type=_args.rate, default=0.1,
@@ -50,8 +62,19 @@ def add_arguments(parser):
                         help="vocabulary size limit (default 20000)")
     parser.add_argument("--max-length", type=_args.positive_int, default=None,
                         help="tokens kept per text (default: 95th percentile of the training lengths, <= 256)")
-    parser.add_argument("--epochs", type=_args.positive_int, default=10,
-                        help="training epochs (default 10)")
+    parser.add_argument("--epochs", type=_args.positive_int, default=30,
+                        help="the maximum number of epochs (default 30); training stops "
+                             "earlier when the validation score stops improving")
+    parser.add_argument("--validation-fraction", type=_args.rate, default=0.1,
+                        help="share of the training texts held out (stratified) to choose "
+                             "the epoch, in [0, 1); 0: no early stopping (default 0.1)")
+    parser.add_argument("--monitor", choices=["macro_f1", "accuracy", "loss"], default="macro_f1",
+                        help="validation score that picks the epoch kept (default macro_f1)")
+    parser.add_argument("--patience", type=_args.positive_int, default=3,
+                        help="epochs without a better validation score before stopping (default 3)")
+    parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default="constant",
+                        help="constant: keep --learning-rate; plateau: halve it after each "
+                             "epoch without improvement (default constant, measured: see README)")
     parser.add_argument("--batch-size", type=_args.positive_int, default=32,
                         help="training batch size (default 32)")
     parser.add_argument("--learning-rate", type=_args.positive_float, default=3e-3,
@@ -62,7 +85,9 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel and TFLite exports")
     parser.add_argument("--quantize", choices=["dynamic", "float16"], default=None, help="TFLite weight quantization")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress output (default: a bar on a terminal, one line "
+                             "per epoch when piped)")
     parser.add_argument("--backup-dir", default=None,
                         help="training backup folder (default OUT/backup): a run killed "
                              "part-way resumes after its last completed epoch; removed "
@@ -90,8 +115,8 @@ def _load_data(args):
 
 
 # what train-classifier writes in --out
-OUTPUTS = ("model.keras", "classifier.json", "vocab.txt", "metrics.json", "saved_model",
-           "model.tflite")
+OUTPUTS = ("model.keras", "classifier.json", "vocab.txt", "metrics.json", "split.json",
+           "saved_model", "model.tflite")
 
 
 def check(args):
@@ -100,6 +125,12 @@ def check(args):
     from keras_rnnx.datasets import TASKS
 
     _args.check_output_folder(args.out, "--out", args.overwrite, OUTPUTS)
+    if args.pretrain is not None and args.embeddings:
+        raise _args.UsageError("argument --pretrain: not allowed with --embeddings "
+                               "(both give the embedding's starting vectors)")
+    if args.pretrain is not None and args.tokenizer == "characters":
+        raise _args.UsageError("argument --pretrain: word vectors need a word tokenizer "
+                               "(--tokenizer whitespace or unicode_script), not characters")
     if os.path.isdir(args.data):
         _args.check_utf8_tree(args.data, "DATA")
     elif os.path.isfile(args.data):
@@ -117,8 +148,10 @@ def run(args):
     import sys
     import time
 
+    from keras_rnnx import progress
+
     def fail(msg):
-        print(f"rnnx train-classifier: {msg}", file=sys.stderr)
+        progress.error(f"rnnx train-classifier: {msg}")
         return 2
 
     try:
@@ -149,6 +182,22 @@ def run(args):
             embeddings = KeyedVectors.load_word2vec_format(args.embeddings)
         except (ValueError, OSError) as e:
             return fail(f"--embeddings: {e}")
+    t_start = time.perf_counter()
+    pretrain = (args.pretrain is not None or (PRETRAIN and not args.no_pretrain)) \
+        and embeddings is None and args.tokenizer != "characters"
+    if pretrain:
+        from keras_rnnx.models.text_classifier import pretrain_vectors
+
+        t_w2v = time.perf_counter()
+        try:
+            embeddings = pretrain_vectors(
+                train.texts, corpus=args.pretrain or None, tokenizer=args.tokenizer,
+                lowercase=not args.no_lowercase, vector_size=args.embedding_dim,
+                seed=max(args.seed, 0) + 1, progress_bar=not args.quiet and progress.interactive())
+        except ValueError as e:
+            return fail(f"--pretrain: {e}")
+        print(f"pretrained {len(embeddings)} word vectors in {time.perf_counter() - t_w2v:.1f}s",
+              flush=True)
     try:
         clf = TextClassifier.create(
             train.texts, train.labels, train.class_names,
@@ -162,26 +211,45 @@ def run(args):
     except (ValueError, TypeError) as e:
         return fail(e)
     print(f"vocabulary {len(clf.vocabulary)} tokens, max_length {clf.max_length}", flush=True)
-    t0 = time.perf_counter()
+    backup_dir = args.backup_dir or os.path.join(args.out, "backup")
+    callbacks = [AtomicBackupAndRestore(backup_dir, delete_checkpoint=True)]
+    if not args.quiet:
+        callbacks.append(progress.EpochProgress())
     clf.fit(
         train.texts, train.labels, epochs=args.epochs, batch_size=args.batch_size,
         class_weight=None if args.no_class_weights else "balanced",
-        learning_rate=args.learning_rate, verbose=0 if args.quiet else 1,
-        callbacks=[AtomicBackupAndRestore(args.backup_dir or os.path.join(args.out, "backup"),
-                                          delete_checkpoint=True)],
+        validation_fraction=args.validation_fraction, monitor=args.monitor,
+        patience=args.patience, reduce_lr=0.5 if args.lr_schedule == "plateau" else None,
+        learning_rate=args.learning_rate, verbose=0, seed=args.seed,
+        callbacks=callbacks, backup_dir=backup_dir,
     )
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t_start  # pretraining, vocabulary and fit
+    training = clf.training_report
     report = clf.evaluate(test.texts, test.labels)
-    print(f"\ntrained in {seconds:.1f}s; held-out metrics ({len(test)} texts):")
+    print(f"\ntrained in {seconds:.1f}s on {training['train_size']} texts "
+          f"(validation {training['validation_size']}): {training['reason']}")
+    print(f"held-out metrics ({len(test)} texts, never seen in training or model selection):")
     print(classification_metrics.format_report(report))
 
     os.makedirs(args.out, exist_ok=True)
     clf.save(args.out, overwrite=args.overwrite)
     atomic_write(
         os.path.join(args.out, "metrics.json"),
-        json.dumps({"held_out": report, "train_seconds": seconds,
-                    "train_size": len(train), "test_size": len(test)}, indent=2) + "\n",
+        json.dumps({"held_out": report, "train_seconds": seconds, "training": training,
+                    "pretrained_vectors": bool(pretrain),
+                    "train_size": training["train_size"],
+                    "validation_size": training["validation_size"],
+                    "test_size": len(test)}, indent=2) + "\n",
     )
+    # positions in DATA of each part, for reproducing the split
+    split = {
+        "seed": args.seed, "test_fraction": args.test_fraction,
+        "validation_fraction": args.validation_fraction,
+        "train": train.indices[clf.fit_indices["train"]].tolist(),
+        "validation": train.indices[clf.fit_indices["validation"]].tolist(),
+        "test": test.indices.tolist(),
+    }
+    atomic_write(os.path.join(args.out, "split.json"), json.dumps(split) + "\n")
     print(f"saved {os.path.join(args.out, 'model.keras')} (raw strings in)")
     if not args.no_export:
         sm = os.path.join(args.out, "saved_model")

@@ -32,7 +32,7 @@ def run(args):
     from tqdm import tqdm
 
     import keras_rnnx  # noqa: F401
-    from keras_rnnx import export
+    from keras_rnnx import export, progress
     from keras_rnnx.training import load_model
 
     try:
@@ -59,7 +59,7 @@ def run(args):
                                    lengths=args.lengths, atol=args.atol, seed=args.seed,
                                    progress=progress)
         except (OSError, ValueError) as e:
-            print(f"rnnx verify: cannot load {path!r}: {e}", file=sys.stderr)
+            progress.error(f"rnnx verify: cannot load {path!r}: {e}")
             return 2
         check = report.exports[0]
         failed |= not check.ok

@@ -65,8 +65,7 @@ def check(args):
 
 
 def run(args):
-    import sys
-
+    from keras_rnnx import progress
     from keras_rnnx.text import Tokenizer
     from keras_rnnx.word2vec import Word2Vec
 
@@ -80,10 +79,11 @@ def run(args):
             min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed, tokenizer=tokenizer,
             workers=args.workers,
         )
-        model.fit(args.corpus, progress_bar=not args.quiet,
+        # a bar on a terminal only: piped, the summary line below is the output
+        model.fit(args.corpus, progress_bar=not args.quiet and progress.interactive(),
                   backup_dir=args.backup_dir or args.out + ".backup")
     except ValueError as e:
-        print(f"rnnx word2vec: {e}", file=sys.stderr)
+        progress.error(f"rnnx word2vec: {e}")
         return 2
     wv = model.wv
     wv.save_word2vec_format(args.out, binary=args.binary, overwrite=args.overwrite)

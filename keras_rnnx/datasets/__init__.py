@@ -12,19 +12,27 @@ from keras_rnnx.datasets.classification import (  # noqa: F401
     TASKS,
     TextDataset,
     load,
+    load_bible_genres,
+    load_fortunes_languages,
+    load_fortunes_topics,
     load_language_id,
+    read_fortune_file,
+    read_sword_ztext,
     load_newsgroups,
     load_polarity,
     read,
     read_csv,
     read_fasttext,
     read_folders,
+    stratified_split,
 )
 from keras_rnnx.datasets.corpora import lee_corpus_path, load_corpus  # noqa: F401
 from keras_rnnx.datasets.packaged import gensim_test_file, package_dir  # noqa: F401
 
 __all__ = [
     "TextDataset", "load", "load_polarity", "load_newsgroups", "load_language_id",
-    "read", "read_fasttext", "read_csv", "read_folders", "TASKS", "FORMATS",
+    "load_fortunes_topics", "load_fortunes_languages", "load_bible_genres", "read_fortune_file",
+    "read_sword_ztext",
+    "read", "read_fasttext", "read_csv", "read_folders", "stratified_split", "TASKS", "FORMATS",
     "LANGUAGE_LOCALES", "load_corpus", "lee_corpus_path", "gensim_test_file", "package_dir",
 ]

@@ -38,10 +38,16 @@ from keras_rnnx.datasets.packaged import gensim_test_file, package_dir
 
 __all__ = [
     "TextDataset",
+    "stratified_split",
     "load",
     "load_polarity",
     "load_newsgroups",
     "load_language_id",
+    "load_fortunes_topics",
+    "load_fortunes_languages",
+    "load_bible_genres",
+    "read_fortune_file",
+    "read_sword_ztext",
     "read",
     "read_fasttext",
     "read_csv",
@@ -101,6 +107,7 @@ class TextDataset:
         self.class_names = class_names
         self.name = name
         self.source = source
+        self._indices = None
 
     def __len__(self):
         return len(self.texts)
@@ -120,44 +127,96 @@ class TextDataset:
         return np.bincount(self.labels, minlength=self.num_classes)
 
     def subset(self, indices, name=None):
+        """The texts at `indices`, as a `TextDataset` whose `indices` are
+        their positions in this set's original data (so a subset of a subset
+        still names positions in the data it was loaded from)."""
         indices = np.asarray(indices, dtype=np.int64)
-        return TextDataset(
+        sub = TextDataset(
             [self.texts[i] for i in indices],
             self.labels[indices],
             self.class_names,
             name=name or self.name,
             source=self.source,
         )
+        sub.indices = self.indices[indices]
+        return sub
+
+    @property
+    def indices(self):
+        """Positions of these texts in the data they were loaded from
+        (`arange(len(self))` for a loaded set; see `subset`)."""
+        if getattr(self, "_indices", None) is None:
+            self._indices = np.arange(len(self), dtype=np.int64)
+        return self._indices
+
+    @indices.setter
+    def indices(self, value):
+        self._indices = np.asarray(value, dtype=np.int64)
 
     def split(self, test_fraction=0.2, seed=0):
         """Stratified train/test split, the same for the same `seed`.
 
         Each class contributes `round(n * test_fraction)` texts to the test
         part (at least one when it has two or more), chosen by a NumPy
-        generator seeded with `seed`; both parts keep the original order.
+        generator seeded with `seed`; both parts keep the original order
+        (`stratified_split`).
 
         Returns:
-            `(train, test)`, two `TextDataset`s.
+            `(train, test)`, two `TextDataset`s; their `indices` are
+            positions in the loaded data.
         """
-        if not 0.0 < float(test_fraction) < 1.0:
-            raise ValueError(
-                f"`test_fraction` must be in (0, 1); got {test_fraction!r}"
-            )
-        rng = np.random.default_rng(seed)
-        test = []
-        for c in range(self.num_classes):
-            idx = np.flatnonzero(self.labels == c)
-            if len(idx) < 2:
-                continue
-            k = int(round(len(idx) * test_fraction))
-            k = min(max(k, 1), len(idx) - 1)
-            test.extend(rng.permutation(idx)[:k].tolist())
-        test = np.sort(np.asarray(test, dtype=np.int64))
-        train = np.setdiff1d(np.arange(len(self)), test)
+        if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float, np.floating)) \
+                or not 0.0 < float(test_fraction) < 1.0:
+            raise ValueError(f"`test_fraction` must be in (0, 1); got {test_fraction!r}")
+        train, test = stratified_split(self.labels, test_fraction, seed, self.num_classes)
         return (
             self.subset(train, f"{self.name}/train"),
             self.subset(test, f"{self.name}/test"),
         )
+
+
+def stratified_split(labels, fraction=0.2, seed=0, num_classes=None):
+    """Positions `(kept, held_out)` of a stratified, deterministic split.
+
+    Each class with two or more items gives `round(n * fraction)` of them
+    (at least one, at most n - 1) to the held-out part, drawn by a NumPy
+    generator seeded with `seed`; a class with one item stays in the kept
+    part. Both index arrays are sorted. `TextDataset.split` (train/test) and
+    `TextClassifier.fit` (train/validation) both split with this.
+
+    Args:
+        labels: integer class ids `[N]`.
+        fraction: the held-out share, in (0, 1).
+        seed: the generator seed.
+        num_classes: the number of classes (default: max label + 1).
+
+    Returns:
+        Two sorted int64 arrays of positions that together cover `range(N)`.
+
+    Example:
+
+    >>> kept, held = stratified_split([0, 0, 0, 0, 1, 1, 1, 1], 0.25, seed=0)
+    >>> len(held), sorted(set(kept) | set(held)) == list(range(8))
+    (2, True)
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) \
+            or not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f"`fraction` must be in (0, 1); got {fraction!r}")
+    labels = np.asarray(labels, dtype=np.int64)
+    if num_classes is None:
+        num_classes = int(labels.max(initial=-1)) + 1
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in range(num_classes):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < 2:
+            continue
+        k = int(round(len(idx) * float(fraction)))
+        k = min(max(k, 1), len(idx) - 1)
+        held.extend(rng.permutation(idx)[:k].tolist())
+    held = np.sort(np.asarray(held, dtype=np.int64))
+    kept = np.setdiff1d(np.arange(len(labels)), held)
+    return kept, held
 
 
 # ----------------------------------------------------------------- packages
@@ -279,10 +338,232 @@ def load_language_id(
     )
 
 
+# ------------------------------------------------------- Debian packages
+
+FORTUNES_DIR = "/usr/share/games/fortunes"
+# English fortune files of Debian's `fortunes` package used as topics: the
+# largest categories with a distinct subject
+FORTUNE_TOPICS = ("computers", "definitions", "people", "politics", "science",
+                  "songs-poems", "work", "zippy")
+# language -> (Debian package, folder or files under FORTUNES_DIR)
+FORTUNE_LANGUAGES = {
+    "en": ("fortunes", ("art", "computers", "cookie", "definitions", "people", "politics",
+                        "science", "songs-poems", "work", "wisdom", "platitudes")),
+    "de": ("fortunes-de", "de"),
+    "es": ("fortunes-es", "es"),
+    "it": ("fortunes-it", "it"),
+    "pt": ("fortunes-br", ("brasil",)),
+    "ru": ("fortunes-ru", "ru"),
+    "pl": ("fortunes-pl", "pl"),
+    "cs": ("fortunes-cs", "cs"),
+}
+
+
+def read_fortune_file(path):
+    """The entries of one fortune file: texts between lines holding only `%`.
+
+    Entries are stripped; empty ones are skipped. Bytes that are not UTF-8
+    are decoded as Latin-1 (a few old files).
+    """
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    entries, current = [], []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.strip() == "%":
+            entries.append("\n".join(current).strip())
+            current = []
+        else:
+            current.append(line)
+    entries.append("\n".join(current).strip())
+    return [e for e in entries if e]
+
+
+def _fortune_path(name, package, folder=FORTUNES_DIR):
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        raise ValueError(
+            f"this data set reads {path}, which Debian's package {package!r} installs; "
+            f"`apt-get install {package}`"
+        )
+    return path
+
+
+def _fortune_files(spec, package, folder):
+    if isinstance(spec, str):  # a folder: every fortune file in it
+        sub = _fortune_path(spec, package, folder)
+        names = sorted(n for n in os.listdir(sub) if not n.endswith((".dat", ".u8")))
+        return [os.path.join(sub, n) for n in names
+                if os.path.isfile(os.path.join(sub, n)) and not os.path.islink(os.path.join(sub, n))]
+    return [_fortune_path(n, package, folder) for n in spec]
+
+
+def load_fortunes_topics(topics=FORTUNE_TOPICS, folder=FORTUNES_DIR):
+    """Topic: English fortune cookies by category (Debian's `fortunes`).
+
+    Each class is one fortune file (`computers`, `definitions`, `people`,
+    `politics`, `science`, `songs-poems`, `work`, `zippy` by default): short
+    informal texts (quotes, jokes, one-liners, verse) of a few to a few
+    hundred words.
+
+    Args:
+        topics: the fortune file names to use as classes.
+        folder: where the files are (default the Debian location).
+    """
+    texts, names = [], []
+    for topic in topics:
+        for entry in read_fortune_file(_fortune_path(topic, "fortunes", folder)):
+            texts.append(entry)
+            names.append(topic)
+    ds = _from_named_labels(texts, names, "fortunes-topic", folder)
+    return ds
+
+
+def load_fortunes_languages(languages=None, per_language=1000, seed=0, folder=FORTUNES_DIR):
+    """Language identification on real text: fortune cookies in 8 languages.
+
+    English (`fortunes`), German (`fortunes-de`), Spanish (`fortunes-es`),
+    Italian (`fortunes-it`), Brazilian Portuguese (`fortunes-br`), Russian
+    (`fortunes-ru`), Polish (`fortunes-pl`) and Czech/Slovak
+    (`fortunes-cs`): up to `per_language` entries of each, drawn with
+    `seed`. Quotes and jokes hold names and loanwords of other languages,
+    so a few texts are ambiguous.
+
+    Args:
+        languages: codes from `FORTUNE_LANGUAGES` (default all eight).
+        per_language: the most entries taken per language.
+        seed: the draw's seed.
+        folder: where the fortune files are.
+    """
+    languages = list(FORTUNE_LANGUAGES if languages is None else languages)
+    unknown = [lang for lang in languages if lang not in FORTUNE_LANGUAGES]
+    if unknown or not languages:
+        raise ValueError(f"`languages` must be a non-empty list of {sorted(FORTUNE_LANGUAGES)}; "
+                         f"got {languages!r}")
+    if isinstance(per_language, bool) or not isinstance(per_language, int) or per_language < 1:
+        raise ValueError(f"`per_language` must be an int >= 1; got {per_language!r}")
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for label, lang in enumerate(languages):
+        package, spec = FORTUNE_LANGUAGES[lang]
+        entries = []
+        for path in _fortune_files(spec, package, folder):
+            entries.extend(read_fortune_file(path))
+        entries = list(dict.fromkeys(entries))
+        pick = np.sort(rng.permutation(len(entries))[:per_language])
+        texts.extend(entries[i] for i in pick)
+        labels.extend([label] * len(pick))
+    return TextDataset(texts, labels, languages, name="fortunes-language", source=folder)
+
+
+SWORD_DIR = "/usr/share/sword/modules/texts/ztext"
+# OSIS book abbreviations of the 66 books, by genre
+BIBLE_GENRES = {
+    "law": "Gen Exod Lev Num Deut",
+    "history": "Josh Judg Ruth 1Sam 2Sam 1Kgs 2Kgs 1Chr 2Chr Ezra Neh Esth",
+    "wisdom": "Job Ps Prov Eccl Song",
+    "prophets": "Isa Jer Lam Ezek Dan Hos Joel Amos Obad Jonah Mic Nah Hab Zeph Hag Zech Mal",
+    "gospels": "Matt Mark Luke John Acts",
+    "letters": "Rom 1Cor 2Cor Gal Eph Phil Col 1Thess 2Thess 1Tim 2Tim Titus Phlm Heb Jas "
+               "1Pet 2Pet 1John 2John 3John Jude Rev",
+}
+
+
+def read_sword_ztext(module_dir):
+    """Verses of a SWORD zText Bible module: a list of `(osis_chapter, text)`.
+
+    The module's `ot`/`nt` `.bzs` (block index: offset, size, uncompressed
+    size, uint32 each), `.bzv` (entry index: block, offset uint32, size
+    uint16) and `.bzz` (zlib blocks) files are read directly; an entry
+    holding `<chapter osisID="Gen.1" .../>` starts a chapter, the entries
+    after it are its verses. OSIS markup and footnotes are removed.
+    """
+    import re
+    import struct
+
+    note = re.compile(r"<note\b.*?</note>", re.S)
+    tag = re.compile(r"<[^>]+>")
+    chapter_re = re.compile(r'<chapter\b[^>]*osisID="([^"]+)"')
+    space_before = re.compile(r" ([,.;:!?])")  # left where a footnote was
+    verses = []
+    for part in ("ot", "nt"):
+        stem = os.path.join(module_dir, part)
+        if not os.path.exists(stem + ".bzv"):
+            continue
+        with open(stem + ".bzs", "rb") as f:
+            bzs = f.read()
+        with open(stem + ".bzv", "rb") as f:
+            bzv = f.read()
+        with open(stem + ".bzz", "rb") as f:
+            bzz = f.read()
+        blocks = [struct.unpack_from("<III", bzs, i) for i in range(0, len(bzs) - 11, 12)]
+        cache, chapter = {}, None
+        for i in range(0, len(bzv) - 9, 10):
+            block, offset, size = struct.unpack_from("<IIH", bzv, i)
+            if not size or block >= len(blocks):
+                continue
+            if block not in cache:
+                start, length, _ = blocks[block]
+                cache = {block: zlib.decompress(bzz[start:start + length])}
+            raw = cache[block][offset:offset + size].decode("utf-8", errors="replace")
+            found = chapter_re.search(raw)
+            if found:
+                chapter = found.group(1)
+            text = space_before.sub(r"\1", " ".join(tag.sub("", note.sub(" ", raw)).split()))
+            if chapter and text and not found:
+                verses.append((chapter, text))
+    if not verses:
+        raise ValueError(f"no verses found in the SWORD module at {module_dir!r}")
+    return verses
+
+
+def load_bible_genres(module="engWEB2015eb", verses_per_text=8, folder=SWORD_DIR):
+    """Long passages: Bible passages classified by the genre of their book.
+
+    The World English Bible (Debian's `sword-text-web`; any zText module of
+    the 66 books works, e.g. `engKJV2006eb` from `sword-text-kjv`) cut into
+    passages of `verses_per_text` consecutive verses of one chapter (about
+    200 words), labelled `law`, `history`, `wisdom`, `prophets`, `gospels`
+    (with Acts) or `letters` (with Revelation); books outside the 66 are
+    skipped.
+    """
+    path = os.path.join(folder, module)
+    if not os.path.isdir(path):
+        package = {"engWEB2015eb": "sword-text-web", "engKJV2006eb": "sword-text-kjv"}.get(
+            module, "sword-text-web")
+        raise ValueError(f"this data set reads the SWORD module {path}, which Debian's package "
+                         f"{package!r} installs; `apt-get install {package}`")
+    if isinstance(verses_per_text, bool) or not isinstance(verses_per_text, int) or verses_per_text < 1:
+        raise ValueError(f"`verses_per_text` must be an int >= 1; got {verses_per_text!r}")
+    genre = {book: g for g, books in BIBLE_GENRES.items() for book in books.split()}
+    texts, names, current, current_chapter = [], [], [], None
+
+    def flush():
+        if current and current_chapter.split(".")[0] in genre:
+            texts.append(" ".join(current))
+            names.append(genre[current_chapter.split(".")[0]])
+
+    for chapter, verse in read_sword_ztext(path):
+        if chapter != current_chapter or len(current) == verses_per_text:
+            flush()
+            current, current_chapter = [], chapter
+        current.append(verse)
+    flush()
+    order = list(BIBLE_GENRES)
+    return TextDataset(texts, [order.index(n) for n in names], order, name="bible-genre",
+                       source=path)
+
+
 TASKS = {
     "sentiment": load_polarity,
     "topic": load_newsgroups,
     "language": load_language_id,
+    "fortunes-topic": load_fortunes_topics,
+    "fortunes-language": load_fortunes_languages,
+    "bible-genre": load_bible_genres,
 }
 
 

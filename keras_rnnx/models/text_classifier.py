@@ -34,6 +34,7 @@ from keras_rnnx.training import load_model, save_model
 
 __all__ = [
     "text_classifier",
+    "pretrain_vectors",
     "with_string_input",
     "ids_model",
     "TextClassifier",
@@ -262,6 +263,49 @@ def text_classifier(
     return model
 
 
+def pretrain_vectors(texts, corpus=None, tokenizer="whitespace", lowercase=True,
+                     normalization="NFKC", vector_size=64, epochs=10, min_count=2, window=5,
+                     seed=1, progress_bar=False):
+    """Skip-gram word vectors for a classifier's embedding, trained with the
+    project's `Word2Vec` on the training texts plus an optional unlabelled
+    corpus, with the classifier's own tokenizer (so the keys are its
+    vocabulary's tokens).
+
+    Args:
+        texts: the training texts (str).
+        corpus: None, or a UTF-8 text file (one sentence or document a line)
+            or an iterable of str, unlabelled, added to `texts`.
+        tokenizer, lowercase, normalization: the classifier's tokenizer
+            settings (`TextClassifier.create`'s).
+        vector_size: the vectors' size (= the embedding size).
+        epochs, min_count, window, seed: `Word2Vec` settings.
+        progress_bar: show Word2Vec's progress bar.
+
+    Returns:
+        The trained `KeyedVectors` (`.wv`), for `TextClassifier.create(...,
+        embeddings=...)`: every vocabulary token with a vector starts from
+        it exactly; the others start small and random.
+
+    Example:
+
+    >>> wv = pretrain_vectors(["the cat sat", "the dog sat"] * 20, vector_size=4,
+    ...                       epochs=1, min_count=1)
+    >>> wv["cat"].shape
+    (4,)
+    """
+    from keras_rnnx.text.lines import iter_lines
+    from keras_rnnx.word2vec import Word2Vec
+
+    lines = [" ".join((t.decode("utf-8", errors="replace") if isinstance(t, bytes) else t).split())
+             for t in texts]
+    if corpus is not None:
+        lines += list(iter_lines(corpus, "corpus"))
+    tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
+    w2v = Word2Vec(vector_size=int(vector_size), window=window, min_count=min_count,
+                   epochs=epochs, seed=seed, tokenizer=tok)
+    return w2v.fit([line for line in lines if line], progress_bar=progress_bar).wv
+
+
 def with_string_input(model, vocabulary, tokenizer="whitespace", lowercase=True,
                       normalization="NFKC", max_length=None, name=None):
     """Puts a `TextToIds` layer in front of an ids model (weights shared).
@@ -437,39 +481,124 @@ class TextClassifier:
             jit_compile=jit_compile,
         )
 
-    def fit(self, texts, labels, epochs=10, batch_size=32, class_weight="balanced",
-            validation_data=None, verbose="auto", callbacks=None, learning_rate=3e-3):
-        """Trains on texts with `model.fit` (on the ids model).
+    def fit(self, texts, labels, epochs=30, batch_size=32, class_weight="balanced",
+            validation_data=None, validation_fraction=0.1, monitor="macro_f1", patience=3,
+            reduce_lr=None, verbose="auto", callbacks=None, learning_rate=3e-3, seed=0,
+            backup_dir=None):
+        """Trains on texts with `model.fit` (on the ids model), with early stopping.
+
+        Part of the training texts (`validation_fraction`, stratified by
+        class, drawn with `seed`; or `validation_data`) is held out and
+        scored after every epoch; training stops when the `monitor` score
+        has not improved for `patience` epochs, and the best epoch's weights
+        are kept (`keras_rnnx.training.BestEpoch`). `epochs` is a maximum.
+        With `reduce_lr` the learning rate is multiplied by it after an
+        epoch without improvement (measured no better than a constant rate
+        on the README's sets, so off by default). Only the texts given here are read: keep the test
+        texts out of them.
 
         Args:
+            texts, labels: the training texts and their class ids.
+            epochs: the maximum number of epochs.
             class_weight: "balanced" (n / (k * count)), None, or a dict
                 class id -> weight.
-            validation_data: optional `(texts, labels)`.
+            validation_data: optional `(texts, labels)` to score on instead
+                of a part of `texts`.
+            validation_fraction: the share of `texts` held out for
+                validation when `validation_data` is None; 0 trains on
+                everything for exactly `epochs` epochs.
+            monitor: "macro_f1" (higher is better), "accuracy" or "loss";
+                equal macro-F1 or accuracy scores are ranked by the loss.
+            patience: epochs without improvement before stopping.
+            reduce_lr: None, or a factor in (0, 1) applied to the learning
+                rate after each epoch without improvement.
+            learning_rate: Adam's initial learning rate (when `fit` compiles).
+            seed: the validation split's seed.
+            backup_dir: the folder of an `AtomicBackupAndRestore` in
+                `callbacks`, so that a resumed run keeps its best epoch.
 
         Returns:
-            The Keras `History`.
+            The Keras `History`. `self.training_report` says how many epochs
+            ran, which was kept and why (`epochs_run`, `kept_epoch` (1-based),
+            `reason`, `monitor`, `best_score`, sizes); `self.fit_indices`
+            holds the positions in `texts` used for `train` and `validation`.
         """
+        from keras_rnnx.datasets.classification import stratified_split
+        from keras_rnnx.training import BestEpoch
+
+        texts = _as_texts(texts)
         labels = np.asarray(labels, dtype=np.int64)
         k = len(self.class_names)
+        if len(texts) != len(labels):
+            raise ValueError(f"`texts` and `labels` must have the same length; got {len(texts)} and {len(labels)}")
         if labels.size and (labels.min() < 0 or labels.max() >= k):
             raise ValueError(f"`labels` must be class ids in [0, {k}); got [{labels.min()}, {labels.max()}]")
+        if monitor not in ("macro_f1", "accuracy", "loss"):
+            raise ValueError(f'`monitor` must be "macro_f1", "accuracy" or "loss"; got {monitor!r}')
+        if isinstance(validation_fraction, bool) or not isinstance(validation_fraction, (int, float)) \
+                or not 0.0 <= validation_fraction < 1.0:
+            raise ValueError(f"`validation_fraction` must be in [0, 1); got {validation_fraction!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"`epochs` must be a positive int; got {epochs!r}")
+        positions = np.arange(len(texts))
+        val_texts = val_labels = None
+        if validation_data is not None:
+            val_texts, val_labels = _as_texts(validation_data[0], "validation_data"), \
+                np.asarray(validation_data[1], np.int64)
+            train_idx, val_idx = positions, np.zeros(0, np.int64)
+        elif validation_fraction > 0:
+            train_idx, val_idx = stratified_split(labels, validation_fraction, seed, k)
+            val_texts, val_labels = [texts[i] for i in val_idx], labels[val_idx]
+        else:
+            train_idx, val_idx = positions, np.zeros(0, np.int64)
+        self.fit_indices = {"train": train_idx, "validation": val_idx}
+        train_labels = labels[train_idx]
         if class_weight == "balanced":
-            counts = np.bincount(labels, minlength=k).astype(np.float64)
+            counts = np.bincount(train_labels, minlength=k).astype(np.float64)
             class_weight = {
-                c: float(len(labels) / (k * counts[c])) if counts[c] else 1.0 for c in range(k)
+                c: float(len(train_labels) / (k * counts[c])) if counts[c] else 1.0 for c in range(k)
             }
         elif class_weight is not None and not isinstance(class_weight, dict):
             raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
         if getattr(self.ids_model, "optimizer", None) is None:
             self.compile(learning_rate)
-        x = self.texts_to_ids(texts)
-        val = None
-        if validation_data is not None:
-            val = (self.texts_to_ids(validation_data[0]), np.asarray(validation_data[1], np.int64))
-        return self.ids_model.fit(
-            x, labels, epochs=epochs, batch_size=batch_size, class_weight=class_weight,
-            validation_data=val, verbose=verbose, callbacks=callbacks, shuffle=True,
+        x = self.texts_to_ids([texts[i] for i in train_idx])
+        callbacks = list(callbacks or [])
+        best = None
+        if val_texts is not None and len(val_texts):
+            val_x = self.texts_to_ids(val_texts)
+            model = self.ids_model
+
+            def score(_):
+                probs = np.asarray(model.predict(val_x, batch_size=256, verbose=0), np.float64)
+                pred = probs.argmax(-1)
+                p_true = probs[np.arange(len(val_labels)), val_labels]
+                return {
+                    "macro_f1": classification_metrics.macro_f1(val_labels, pred, k),
+                    "accuracy": classification_metrics.accuracy(val_labels, pred),
+                    "loss": float(-np.mean(np.log(np.maximum(p_true, 1e-12)))),
+                }
+
+            best = BestEpoch(score, monitor, mode="min" if monitor == "loss" else "max",
+                             patience=patience, reduce_lr=reduce_lr, backup_dir=backup_dir,
+                             tie_break=None if monitor == "loss" else "loss")
+            callbacks.insert(0, best)
+        history = self.ids_model.fit(
+            x, train_labels, epochs=int(epochs), batch_size=batch_size, class_weight=class_weight,
+            verbose=verbose, callbacks=callbacks, shuffle=True,
         )
+        ran = len(getattr(history, "epoch", None) or []) if best is None else best.epochs_run
+        self.training_report = {
+            "max_epochs": int(epochs), "epochs_run": ran,
+            "kept_epoch": ran if best is None or best.best_epoch is None else best.best_epoch + 1,
+            "monitor": None if best is None else f"validation {monitor}",
+            "best_score": None if best is None else best.best_score,
+            "stopped_early": bool(best is not None and best.stopped_early),
+            "reason": (best.reason if best is not None and best.reason else
+                       f"no validation data: kept the last of {ran} epoch(s)"),
+            "train_size": int(len(train_idx)), "validation_size": int(len(val_labels) if val_labels is not None else 0),
+        }
+        return history
 
     # -------------------------------------------------------------- use
     def predict_proba(self, texts, batch_size=256):
