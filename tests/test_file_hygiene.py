@@ -113,20 +113,22 @@ def test_a_folder_never_released_is_removed_at_exit(tmp_path):
 
 def test_tflite_conversion_uses_the_cleaned_folder(monkeypatch, tmp_path):
     """The one TFLite conversion path makes its SavedModel in a
-    `temporary_folder` (so a SIGKILL's leftovers go on the next export)."""
+    `temporary_folder` (so a SIGKILL's leftovers go on the next export):
+    seen from outside, an export removes a dead process' leftover folder of
+    that prefix and leaves the temp folder as it found it."""
     import keras
 
     from keras_rnnx import export
-    from keras_rnnx.export import tflite
 
-    made = []
-    original = tflite.temporary_folder
-
-    def recording(prefix):
-        made.append(prefix)
-        return original(prefix)
-
-    monkeypatch.setattr(tflite, "temporary_folder", recording)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    stale = scratch / f"keras_rnnx_tflite_{int(gone.stdout)}_leftover"
+    (stale / "variables").mkdir(parents=True)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     export.to_tflite(model, str(tmp_path / "m.tflite"))
-    assert made == ["keras_rnnx_tflite_"]
+    assert (tmp_path / "m.tflite").stat().st_size > 0
+    assert not stale.exists()
+    assert [n for n in os.listdir(scratch) if n.startswith("keras_rnnx_tflite_")] == []

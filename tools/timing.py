@@ -98,3 +98,16 @@ def combine_processes(runs):
                              peer=median(r.get("peer") for r in same),
                              ratio=statistics.median(ratios), notes=notes))
     return combined
+
+
+def run_section(section, measure, args):
+    """A section's rows: `measure(quick)` in this process when one process
+    is asked for (`--processes 1`, or `--quick` without `--processes`),
+    else `combine_processes` over `--processes` fresh processes (default 3)
+    each running `tools.benchmarks.<section>._measure(quick)`."""
+    quick = bool(getattr(args, "quick", False))
+    processes = getattr(args, "processes", None) or (1 if quick else 3)
+    if processes <= 1:
+        return measure(quick)
+    return combine_processes([rows_from_process(section, f"_measure({quick!r})")
+                              for _ in range(processes)])

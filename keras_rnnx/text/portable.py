@@ -35,7 +35,8 @@ import unicodedata
 import numpy as np
 import tensorflow as tf
 
-from keras_rnnx.text.tokenizer import Tokenizer, _as_string_tensor
+from keras_rnnx.text.tokenizer import (
+    Tokenizer, _as_string_tensor, _punctuation_and_spaces, _repair_utf8)
 
 _MAX_CODE_POINT = 0x10FFFF
 _COMPOSED = ("NFC", "NFKC")
@@ -170,17 +171,12 @@ class PortableTokenizer(tf.Module):
 
     # --------------------------------------------------------------- graph
     def _normalize(self, strings):
-        strings = tf.strings.unicode_transcode(
-            strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+        strings = _repair_utf8(strings)
         if self._tables:
             strings = self._unicode(strings)
         if self.lowercase == "lower":
             strings = tf.strings.lower(strings, encoding="utf-8")
-        if self.drop_punctuation:
-            strings = tf.strings.regex_replace(strings, r"[^\p{L}\p{M}\p{N}\s]+", " ")
-        if self.whitespace == "keep":
-            return strings
-        return tf.strings.regex_replace(strings, r"[\p{Z}\x{85}]", " ")
+        return _punctuation_and_spaces(strings, self.drop_punctuation, self.whitespace)
 
     def _unicode(self, strings):
         cps = tf.strings.unicode_decode(strings, "UTF-8")

@@ -51,6 +51,26 @@ def _as_string_tensor(strings, name="strings"):
     return t
 
 
+
+def _repair_utf8(strings):
+    """Invalid UTF-8 becomes U+FFFD (core ops)."""
+    return tf.strings.unicode_transcode(
+        strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
+
+
+def _punctuation_and_spaces(strings, drop_punctuation, whitespace):
+    """The core-op tail of `Tokenizer.normalize` (after case folding),
+    shared with `PortableTokenizer`."""
+    if drop_punctuation:
+        strings = tf.strings.regex_replace(strings, r"[^\p{L}\p{M}\p{N}\s]+", " ")
+    if whitespace == "keep":
+        return strings
+    # tensorflow-text's WhitespaceTokenizer cuts tokens in the middle of
+    # multi-byte whitespace (U+0085, U+00A0, U+2028, ...): map every
+    # Unicode space to an ASCII space first.
+    return tf.strings.regex_replace(strings, r"[\p{Z}\x{85}]", " ")
+
+
 class Tokenizer:
     """In-graph text tokenizer built on tensorflow-text.
 
@@ -148,23 +168,14 @@ class Tokenizer:
 
     def normalize(self, strings):
         """Cleans strings in-graph (UTF-8 repair, normalization, case folding)."""
-        strings = tf.strings.unicode_transcode(
-            strings, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD
-        )
+        strings = _repair_utf8(strings)
         if self.normalization is not None:
             strings = _tf_text().normalize_utf8(strings, self.normalization)
         if self.lowercase == "lower":
             strings = tf.strings.lower(strings, encoding="utf-8")
         elif self.lowercase:
             strings = _tf_text().case_fold_utf8(strings)
-        if self.drop_punctuation:
-            strings = tf.strings.regex_replace(strings, r"[^\p{L}\p{M}\p{N}\s]+", " ")
-        if self.whitespace == "keep":
-            return strings
-        # tensorflow-text's WhitespaceTokenizer cuts tokens in the middle of
-        # multi-byte whitespace (U+0085, U+00A0, U+2028, ...): map every
-        # Unicode space to an ASCII space first.
-        return tf.strings.regex_replace(strings, r"[\p{Z}\x{85}]", " ")
+        return _punctuation_and_spaces(strings, self.drop_punctuation, self.whitespace)
 
     def tokenize(self, strings):
         """Tokenizes a batch of strings.

@@ -8,7 +8,7 @@ one process; each row is the median of `--processes` fresh processes
 import os
 import tempfile
 
-from tools.timing import combine_processes, interleaved_medians, median_time, rows_from_process
+from tools.timing import interleaved_medians, median_time, run_section
 
 SECTION = "Decoding: beam search (sequences/s) and TFLite beam latency"
 
@@ -105,12 +105,7 @@ def _tflite_row(repeats):
 
 
 def run(args):
-    quick = getattr(args, "quick", False)
-    processes = getattr(args, "processes", None) or (1 if quick else 3)
-    if processes <= 1:
-        return _measure(quick)
-    return combine_processes([rows_from_process("decoding", f"_measure({bool(quick)!r})")
-                              for _ in range(processes)])
+    return run_section("decoding", _measure, args)
 
 
 def _measure(quick):

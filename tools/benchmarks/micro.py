@@ -13,7 +13,7 @@ of `--processes` fresh processes (default 3, 1 with --quick).
 """
 import os
 
-from tools.timing import combine_processes, interleaved_medians, rows_from_process
+from tools.timing import interleaved_medians, run_section
 
 SECTION = "Microcontrollers: TFLM vs LiteRT on the same micro file (LSTMX, batch 1)"
 
@@ -85,9 +85,4 @@ def _measure(quick):
 
 
 def run(args):
-    quick = getattr(args, "quick", False)
-    processes = getattr(args, "processes", None) or (1 if quick else 3)
-    if processes <= 1:
-        return _measure(quick)
-    return combine_processes([rows_from_process("micro", f"_measure({bool(quick)!r})")
-                              for _ in range(processes)])
+    return run_section("micro", _measure, args)

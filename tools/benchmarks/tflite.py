@@ -10,7 +10,7 @@ fresh processes (default 3), with the range of the ratio.
 import os
 import tempfile
 
-from tools.timing import combine_processes, interleaved_medians, median_time, rows_from_process
+from tools.timing import interleaved_medians, median_time, run_section
 
 SECTION = "TFLite export: latency and size (LSTM, T=50, 256 units)"
 
@@ -36,12 +36,7 @@ def _keras_reference(units, steps, depth, weights, path):
 
 
 def run(args):
-    quick = getattr(args, "quick", False)
-    processes = getattr(args, "processes", None) or (1 if quick else 3)
-    if processes <= 1:
-        return _measure(quick)
-    return combine_processes([rows_from_process("tflite", f"_measure({bool(quick)!r})")
-                              for _ in range(processes)])
+    return run_section("tflite", _measure, args)
 
 
 def _measure(quick):
