@@ -414,8 +414,9 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
     lstm_kernel = lstm_kernel or "loop"
     if lstm_kernel == "fused" and quantize in ("float16", "int8"):
         raise ExportError(
-            f"quantize: {quantize!r} is not supported with lstm_kernel='fused' (the "
-            "fused op's state tensors then cannot follow the batch size); use "
+            f"quantize: {quantize!r} is not supported with lstm_kernel='fused' for "
+            "LiteRT (float16 leaves the fused op's states at batch 1; full-integer "
+            "int8 there is not verified); use "
             "quantize='dynamic' with the fused kernel, or lstm_kernel='loop'"
         )
     if streaming and lstm_kernel == "fused":
