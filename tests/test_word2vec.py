@@ -178,3 +178,41 @@ def test_cli_errors(tmp_path, capsys):
     bad.write_text("not a vectors file\n")
     assert cli_main(["word2vec-eval", str(bad)]) == 2
     assert "word2vec format" in capsys.readouterr().err
+
+
+def test_on_epoch_end_reports_each_trained_epoch_with_its_loss():
+    lines, _, _ = _two_topics(40)
+    seen = []
+    model = Word2Vec(vector_size=8, window=2, min_count=1, epochs=3, batch_size=64, seed=2).fit(
+        lines, on_epoch_end=lambda epoch, logs, seconds: seen.append((epoch, logs, seconds)))
+    assert [e for e, _, _ in seen] == [1, 2, 3]
+    np.testing.assert_allclose([logs["loss"] for _, logs, _ in seen], model.loss_history,
+                               rtol=1e-6)
+    assert all(seconds >= 0 for _, _, seconds in seen)
+    with pytest.raises(ValueError, match="on_epoch_end"):
+        Word2Vec(min_count=1, epochs=1).fit(lines, on_epoch_end="print")
+
+
+def test_piped_word2vec_prints_one_plain_line_per_epoch(tmp_path):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    lines, _, _ = _two_topics(40)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_rnnx_cli", "word2vec", str(corpus), "--out",
+         str(tmp_path / "v.txt"), "--epochs", "2", "--vector-size", "8", "--min-count", "1"],
+        capture_output=True, env=env, cwd=root, timeout=600)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert b"\r" not in proc.stdout and b"\r" not in proc.stderr
+    out = proc.stdout.decode().splitlines()
+    assert [l.split(":")[0] for l in out if l.startswith("epoch ")] == ["epoch 1/2", "epoch 2/2"]
+    assert "words x 8 written to" in out[-1]
+    quiet = subprocess.run(
+        [sys.executable, "-m", "keras_rnnx_cli", "word2vec", str(corpus), "--out",
+         str(tmp_path / "q.txt"), "--epochs", "2", "--vector-size", "8", "--min-count", "1",
+         "--quiet"], capture_output=True, env=env, cwd=root, timeout=600)
+    assert quiet.returncode == 0 and b"epoch " not in quiet.stdout

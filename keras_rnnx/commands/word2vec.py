@@ -53,7 +53,8 @@ def add_arguments(parser):
     parser.add_argument("--plot", default=None, metavar="PNG", help="also save a PCA plot of --plot-words")
     parser.add_argument("--plot-words", default=None,
                         help="comma-separated words for --plot (default: the 40 most frequent)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar on a terminal, no per-epoch lines when piped")
 
 
 def check(args):
@@ -79,9 +80,16 @@ def run(args):
             min_alpha=args.min_alpha, batch_size=args.batch_size, seed=args.seed, tokenizer=tokenizer,
             workers=args.workers,
         )
-        # a bar on a terminal only: piped, the summary line below is the output
-        model.fit(args.corpus, progress_bar=not args.quiet and progress.interactive(),
-                  backup_dir=args.backup_dir or args.out + ".backup")
+        # a bar on a terminal; piped, one plain line per epoch
+        bar = not args.quiet and progress.interactive()
+        lines = not args.quiet and not bar
+
+        def epoch_line(epoch, logs, seconds):
+            print(progress.epoch_line(epoch, args.epochs, logs, seconds), flush=True)
+
+        model.fit(args.corpus, progress_bar=bar,
+                  backup_dir=args.backup_dir or args.out + ".backup",
+                  on_epoch_end=epoch_line if lines else None)
     except ValueError as e:
         progress.error(f"rnnx word2vec: {e}")
         return 2

@@ -142,7 +142,7 @@ class Word2Vec:
         return sd.lines_dataset(list(iter_lines(corpus, "corpus")))
 
     # ---------------------------------------------------------------- train
-    def fit(self, corpus, progress_bar=False, backup_dir=None):
+    def fit(self, corpus, progress_bar=False, backup_dir=None, on_epoch_end=None):
         """Builds the vocabulary and trains.
 
         Args:
@@ -154,6 +154,11 @@ class Word2Vec:
                 started again with the same corpus and settings resumes after
                 its last completed epoch and ends with the same vectors as an
                 uninterrupted run; the backup is removed when training ends.
+            on_epoch_end: optional callable `on_epoch_end(epoch, logs,
+                seconds)` called after each epoch this run trains, with the
+                1-based epoch, `{"loss": mean loss of the epoch}` and the
+                epoch's wall time (`rnnx word2vec` prints a line with it when
+                its output is piped).
 
         Returns:
             self (with `.wv` set).
@@ -201,12 +206,28 @@ class Word2Vec:
         done = start * self.total_words
         if bar is not None and done:
             bar.update(done)
+        if on_epoch_end is not None and not callable(on_epoch_end):
+            raise ValueError(f"on_epoch_end must be callable, got {on_epoch_end!r}")
+        epoch_start = [t0, start]
+
+        def epoch_done(e):
+            if on_epoch_end is not None:
+                now = time.perf_counter()
+                loss = float(np.mean([float(x) for x in losses[e]])) if losses[e] else float("nan")
+                on_epoch_end(e + 1, {"loss": loss}, now - epoch_start[0])
+                epoch_start[0] = now
+
         current = start
         for epoch, progress, block in blocks:
+            if epoch != epoch_start[1]:
+                epoch_done(epoch_start[1])
+                epoch_start[1] = epoch
             if backup_dir is not None and epoch != current:
                 _commit_backup(backup_dir, syn0, syn1, epoch, losses, self.get_config())
                 current = epoch
             losses[epoch].append(step(block))
+        if start < self.epochs:
+            epoch_done(epoch_start[1])
             if bar is not None:
                 now = int((epoch + progress) * self.total_words)
                 if now > done:
