@@ -10,7 +10,9 @@ the kernels here unroll the sequence at trace time:
 
 * the input projection of every step is one matrix product
   (`FULLY_CONNECTED`), split into steps with `UNPACK`;
-* each step is `steps.lstm_step` / `steps.gru_step` (the one step math);
+* each step is `steps.lstm_recurrence` / `steps.gru_recurrence` (the
+  lowerings' step over `steps.lstm_step` / `steps.gru_step`, the one step
+  math);
 * `go_backwards` walks the unpacked steps in reverse order (a static order,
   no reversal op);
 * a mask (any pattern) is applied per step as in Keras: states carried over
@@ -34,9 +36,8 @@ static gather and a batch matrix product instead of `REVERSE_SEQUENCE`.
 """
 import tensorflow as tf
 
-from keras_rnnx.kernels.activations import resolve_activation
 from keras_rnnx.kernels.dispatch import register_lowering
-from keras_rnnx.kernels.steps import gru_biases, gru_step, lstm_step
+from keras_rnnx.kernels.steps import gru_biases, gru_recurrence, lstm_recurrence
 
 __all__ = ["lstm_micro", "lstm_micro_fused", "gru_micro", "reverse_within_length",
            "LOWERING", "FUSED_LOWERING"]
@@ -99,16 +100,10 @@ def lstm_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
                activation="tanh", recurrent_activation="sigmoid", **unused):
     """LSTM over a static-shape sequence, unrolled (kernel contract of
     `keras_rnnx.kernels.dispatch`; see the module docstring)."""
-    act = resolve_activation(activation)
-    rec = resolve_activation(recurrent_activation)
     inputs = tf.convert_to_tensor(inputs)
     rows = _project(inputs, kernel, bias)
-    recurrent_kernel = tf.cast(recurrent_kernel, inputs.dtype)
+    step = lstm_recurrence(recurrent_kernel, inputs.dtype, activation, recurrent_activation)
     h0, c0 = [tf.cast(s, inputs.dtype) for s in initial_state]
-
-    def step(x_t, st):
-        s = lstm_step(x_t, st[0], st[1], recurrent_kernel, act, rec)
-        return s.h, [s.h, s.c]
 
     return _unrolled(step, rows, [h0, c0], mask, go_backwards, return_sequences)
 
@@ -166,21 +161,13 @@ def gru_micro(inputs, initial_state, kernel, recurrent_kernel, bias, *,
               reset_after=True, variant="full", **unused):
     """GRU (full, either reset_after, or simplified) over a static-shape
     sequence, unrolled (kernel contract; see the module docstring)."""
-    act = resolve_activation(activation)
-    rec = resolve_activation(recurrent_activation)
     inputs = tf.convert_to_tensor(inputs)
     input_bias, recurrent_bias = gru_biases(bias, reset_after, variant)
     rows = _project(inputs, kernel, input_bias)
-    recurrent_kernel = tf.cast(recurrent_kernel, inputs.dtype)
-    if recurrent_bias is not None:
-        recurrent_bias = tf.cast(recurrent_bias, inputs.dtype)
+    step = gru_recurrence(recurrent_kernel, recurrent_bias, inputs.dtype, activation,
+                          recurrent_activation, reset_after, variant)
     (h0,) = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
     h0 = tf.cast(h0, inputs.dtype)
-
-    def step(x_t, st):
-        h = gru_step(x_t, st[0], recurrent_kernel, recurrent_bias, act, rec,
-                     reset_after=reset_after, variant=variant).h
-        return h, [h]
 
     return _unrolled(step, rows, [h0], mask, go_backwards, return_sequences)
 

@@ -17,9 +17,10 @@ import collections
 
 import tensorflow as tf
 
-from keras_rnnx.kernels.activations import per_gate
+from keras_rnnx.kernels.activations import per_gate, resolve_activation
 
-__all__ = ["LSTMStep", "GRUStep", "lstm_step", "gru_step", "gru_biases"]
+__all__ = ["LSTMStep", "GRUStep", "lstm_step", "gru_step", "gru_biases",
+           "lstm_recurrence", "gru_recurrence"]
 
 LSTMStep = collections.namedtuple("LSTMStep", "h c i f g o tc")
 LSTMStep.__doc__ = """One LSTM step's values: the new `h` and `c`, the
@@ -142,3 +143,43 @@ def gru_biases(bias, reset_after=True, variant="full"):
     if variant == "full" and reset_after:
         return bias[0], bias[1]
     return bias, None
+
+
+def lstm_recurrence(recurrent_kernel, dtype, activation="tanh",
+                    recurrent_activation="sigmoid", gate_order="ifco"):
+    """The per-step function a sequence lowering runs for an LSTM:
+    `step(x_t, [h, c]) -> (h, [h, c])`, `x_t` one step of the input
+    projection (kernel and bias applied). Activations are resolved
+    (`activations.resolve_activation`) and `recurrent_kernel` cast to
+    `dtype` once, outside the step."""
+    act = resolve_activation(activation)
+    rec = resolve_activation(recurrent_activation)
+    recurrent_kernel = tf.cast(recurrent_kernel, dtype)
+
+    def step(x_t, states):
+        s = lstm_step(x_t, states[0], states[1], recurrent_kernel, act, rec,
+                      gate_order=gate_order)
+        return s.h, [s.h, s.c]
+
+    return step
+
+
+def gru_recurrence(recurrent_kernel, recurrent_bias, dtype, activation="tanh",
+                   recurrent_activation="sigmoid", reset_after=True, variant="full"):
+    """The per-step function a sequence lowering runs for a GRU:
+    `step(x_t, [h]) -> (h, [h])`, `x_t` one step of the input projection
+    (kernel and the input half of `gru_biases` applied), `recurrent_bias`
+    the other half (None where the variant has none). Activations are
+    resolved and the recurrent weights cast to `dtype` once."""
+    act = resolve_activation(activation)
+    rec = resolve_activation(recurrent_activation)
+    recurrent_kernel = tf.cast(recurrent_kernel, dtype)
+    if recurrent_bias is not None:
+        recurrent_bias = tf.cast(recurrent_bias, dtype)
+
+    def step(x_t, states):
+        h = gru_step(x_t, states[0], recurrent_kernel, recurrent_bias, act, rec,
+                     reset_after=reset_after, variant=variant).h
+        return h, [h]
+
+    return step

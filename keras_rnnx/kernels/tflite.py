@@ -5,8 +5,9 @@ The sequence layers (`LSTMX`, `GRUX`, `BiDirectional`) run through
 first. The exporter in `keras_rnnx.export` traces the model inside
 `kernels.lowering("tflite_loop")` or `kernels.lowering("tflite_fused")`,
 so the graph handed to the TFLite converter is built by the functions here
-(the step math is `steps.lstm_step` / `steps.gru_step`, activations resolve
-to builtin ops through `activations.resolve_activation`):
+(each step is `steps.lstm_recurrence` / `steps.gru_recurrence` over the one
+step math, `steps.lstm_step` / `steps.gru_step`, activations resolved to
+builtin ops through `activations.resolve_activation`):
 
 * ``"tflite_loop"`` (LSTM and GRU): the input projection of every step is one
   matrix product outside the loop; a builtin-op `WHILE` loop carries only the
@@ -34,9 +35,8 @@ import warnings
 
 import tensorflow as tf
 
-from keras_rnnx.kernels.activations import resolve_activation
 from keras_rnnx.kernels.dispatch import register_lowering
-from keras_rnnx.kernels.steps import gru_biases, gru_step, lstm_step
+from keras_rnnx.kernels.steps import gru_biases, gru_recurrence, lstm_recurrence
 
 __all__ = [
     "lstm_loop",
@@ -166,8 +166,6 @@ def lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
               zero_output_for_mask=False, carry_initial_output=False, **unused):
     """LSTM over a sequence as a builtin-op WHILE loop (kernel contract of
     `keras_rnnx.kernels.dispatch`)."""
-    act = resolve_activation(activation)
-    rec = resolve_activation(recurrent_activation)
     units = recurrent_kernel.shape[0]
     inputs, mask = _prepare(inputs, mask, go_backwards)
     # Gate columns i, f, c, o -> i, f, o, c (constant-folded by the converter)
@@ -175,13 +173,9 @@ def lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
     kernel, recurrent_kernel = _ifoc(kernel, units), _ifoc(recurrent_kernel, units)
     bias = None if bias is None else _ifoc(bias, units)
     x_proj = _project(inputs, kernel, bias)
-    recurrent_kernel = tf.cast(recurrent_kernel, x_proj.dtype)
+    step = lstm_recurrence(recurrent_kernel, x_proj.dtype, activation,
+                           recurrent_activation, gate_order="ifoc")
     h0, c0 = [tf.cast(s, x_proj.dtype) for s in initial_state]
-
-    def step(x_t, st):
-        s = lstm_step(x_t, st[0], st[1], recurrent_kernel, act, rec,
-                      gate_order="ifoc")
-        return s.h, [s.h, s.c]
 
     last, outputs, final = _run_loop(
         step, x_proj, [h0, c0], mask, return_sequences, units, zero_output_for_mask,
@@ -198,22 +192,14 @@ def gru_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
              reset_after=True, variant="full", zero_output_for_mask=False,
              carry_initial_output=False, **unused):
     """GRU (full or simplified) over a sequence as a builtin-op WHILE loop."""
-    act = resolve_activation(activation)
-    rec = resolve_activation(recurrent_activation)
     units = recurrent_kernel.shape[0]
     inputs, mask = _prepare(inputs, mask, go_backwards)
     input_bias, recurrent_bias = gru_biases(bias, reset_after, variant)
     x_proj = _project(inputs, kernel, input_bias)
-    recurrent_kernel = tf.cast(recurrent_kernel, x_proj.dtype)
-    if recurrent_bias is not None:
-        recurrent_bias = tf.cast(recurrent_bias, x_proj.dtype)
+    step = gru_recurrence(recurrent_kernel, recurrent_bias, x_proj.dtype, activation,
+                          recurrent_activation, reset_after, variant)
     (h0,) = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
     h0 = tf.cast(h0, x_proj.dtype)
-
-    def step(x_t, st):
-        h = gru_step(x_t, st[0], recurrent_kernel, recurrent_bias, act, rec,
-                     reset_after=reset_after, variant=variant).h
-        return h, [h]
 
     last, outputs, final = _run_loop(
         step, x_proj, [h0], mask, return_sequences, units, zero_output_for_mask,
