@@ -216,3 +216,29 @@ def test_piped_word2vec_prints_one_plain_line_per_epoch(tmp_path):
          str(tmp_path / "q.txt"), "--epochs", "2", "--vector-size", "8", "--min-count", "1",
          "--quiet"], capture_output=True, env=env, cwd=root, timeout=600)
     assert quiet.returncode == 0 and b"epoch " not in quiet.stdout
+
+
+def test_progress_bar_advances_with_every_epoch(monkeypatch):
+    """The bar moves as blocks train (not once at the end): its postfix
+    names each epoch in turn and it ends at epochs x corpus words."""
+    import tqdm as tqdm_module
+
+    seen = []
+
+    class Recording(tqdm_module.tqdm):
+        def update(self, n=1):
+            seen.append(("update", n))
+            return super().update(n)
+
+        def set_postfix(self, *args, **kwargs):
+            seen.append(("epoch", kwargs.get("epoch")))
+            return super().set_postfix(*args, **kwargs)
+
+    monkeypatch.setattr(tqdm_module, "tqdm", Recording)
+    lines, _, _ = _two_topics(200)
+    model = Word2Vec(vector_size=8, window=2, min_count=1, epochs=3, batch_size=16,
+                     lines_per_batch=8, seed=2).fit(lines, progress_bar=True)
+    epochs = [v for k, v in seen if k == "epoch"]
+    assert epochs == sorted(epochs) and set(epochs) == {1, 2, 3}
+    updates = [n for k, n in seen if k == "update"]
+    assert len(updates) > 3 and sum(updates) == model.total_words * 3

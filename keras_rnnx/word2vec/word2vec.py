@@ -163,6 +163,8 @@ class Word2Vec:
         Returns:
             self (with `.wv` set).
         """
+        if on_epoch_end is not None and not callable(on_epoch_end):
+            raise ValueError(f"on_epoch_end must be callable, got {on_epoch_end!r}")
         if isinstance(corpus, (str, os.PathLike)):
             corpus = os.fspath(corpus)
         vocab = self.build_vocab(corpus)
@@ -206,34 +208,32 @@ class Word2Vec:
         done = start * self.total_words
         if bar is not None and done:
             bar.update(done)
-        if on_epoch_end is not None and not callable(on_epoch_end):
-            raise ValueError(f"on_epoch_end must be callable, got {on_epoch_end!r}")
-        epoch_start = [t0, start]
+        epoch_began = t0
 
         def epoch_done(e):
+            nonlocal epoch_began
             if on_epoch_end is not None:
                 now = time.perf_counter()
                 loss = float(np.mean([float(x) for x in losses[e]])) if losses[e] else float("nan")
-                on_epoch_end(e + 1, {"loss": loss}, now - epoch_start[0])
-                epoch_start[0] = now
+                on_epoch_end(e + 1, {"loss": loss}, now - epoch_began)
+                epoch_began = now
 
         current = start
         for epoch, progress, block in blocks:
-            if epoch != epoch_start[1]:
-                epoch_done(epoch_start[1])
-                epoch_start[1] = epoch
-            if backup_dir is not None and epoch != current:
-                _commit_backup(backup_dir, syn0, syn1, epoch, losses, self.get_config())
+            if epoch != current:
+                epoch_done(current)
+                if backup_dir is not None:
+                    _commit_backup(backup_dir, syn0, syn1, epoch, losses, self.get_config())
                 current = epoch
             losses[epoch].append(step(block))
-        if start < self.epochs:
-            epoch_done(epoch_start[1])
             if bar is not None:
                 now = int((epoch + progress) * self.total_words)
                 if now > done:
                     bar.update(now - done)
                     done = now
                     bar.set_postfix(epoch=epoch + 1)
+        if start < self.epochs:
+            epoch_done(current)
         self.loss_history = [float(np.mean([float(x) for x in ls])) if ls else float("nan") for ls in losses]
         if bar is not None:
             bar.update(self.total_words * self.epochs - done)
