@@ -180,7 +180,31 @@ def test_sword_reader_and_bible_genres_on_a_fixture_module(tmp_path):
         datasets.load_bible_genres(folder=str(tmp_path))
 
 
-@pytest.mark.parametrize("name", ["fortunes-topic", "fortunes-language", "bible-genre"])
+def test_wordnet_supersenses_on_a_fixture_file(tmp_path):
+    header = "  1 This software and database is being provided to you, the LICENSEE\n"
+    lines = [
+        "00001740 03 n 01 entity 0 003 ~ 00001930 n 0000 | that which is perceived  \n",
+        "00015388 05 n 01 animal 0 001 @ 00004475 n 0000 | a living organism; \"an animal\"  \n",
+        "00015568 05 n 01 pet 0 000 | a domesticated animal  \n",
+        "00016000 05 n 01 cat 0 000 | a small feline  \n",
+        "02700000 06 n 01 car 0 000 | a motor vehicle  \n",
+        "02700001 06 n 01 bus 0 000 | a large vehicle  \n",
+    ]
+    (tmp_path / "data.noun").write_text(header + "".join(lines))
+    assert datasets.read_wordnet_glosses(str(tmp_path / "data.noun"))[1] == (
+        "noun.animal", 'a living organism; "an animal"')
+    ds = datasets.load_wordnet_supersenses(per_class=2, min_class=2, folder=str(tmp_path))
+    assert ds.class_names == ["noun.animal", "noun.artifact"]  # noun.Tops has 1 synset
+    assert ds.class_counts().tolist() == [2, 2]
+    assert set(ds.texts[2:]) == {"a motor vehicle", "a large vehicle"}
+    with pytest.raises(ValueError, match="apt-get install wordnet-base"):
+        datasets.load_wordnet_supersenses(pos="verb", folder=str(tmp_path))
+    with pytest.raises(ValueError, match="`per_class` must be an int >= 1"):
+        datasets.load_wordnet_supersenses(per_class=0, folder=str(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["fortunes-topic", "fortunes-language", "bible-genre",
+                                  "wordnet-supersense"])
 def test_installed_package_sets(name):
     try:
         ds = datasets.load(name)

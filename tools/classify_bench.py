@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-SETS = ["fortunes-topic", "fortunes-language", "bible-genre"]
+SETS = ["fortunes-topic", "fortunes-language", "bible-genre", "wordnet-supersense"]
 # configuration name -> extra train-classifier options
 CONFIGS = {
     "defaults": [],
