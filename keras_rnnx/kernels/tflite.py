@@ -11,8 +11,9 @@ builtin ops through `activations.resolve_activation`):
 
 * ``"tflite_loop"`` (LSTM and GRU): the input projection of every step is one
   matrix product outside the loop; a builtin-op `WHILE` loop carries only the
-  state and, for whole-sequence outputs, a preallocated ``[T, B, H]`` buffer
-  written with ``dynamic_update_slice``. Batch and time stay dynamic. Masks are
+  state and, for whole-sequence outputs, a preallocated ``[max(T, 1), B, H]``
+  buffer written with ``dynamic_update_slice`` (sliced to ``T`` rows after the
+  loop, so length 0 runs). Batch and time stay dynamic. Masks are
   exact for any pattern: the state is carried over masked steps and the
   output there is zero (or the previous output when the caller asks for
   ``zero_output_for_mask=False``, as a plain `keras.layers.LSTM` does).
@@ -128,7 +129,11 @@ def _run_loop(step, x_proj, states, mask, return_sequences, units,
         loop_vars.append(states[0] if carry_initial_output else zeros_out)
         invariants.append(tf.TensorShape([None, units]))
     if return_sequences:
-        loop_vars.append(tf.zeros(tf.stack([steps, batch, units]), dtype))
+        # At least one row: the interpreter prepares DYNAMIC_UPDATE_SLICE's
+        # [1, B, H] write even when the loop runs no step, and refuses a
+        # zero-row buffer; the rows past `steps` are sliced off below.
+        rows = tf.maximum(steps, 1)
+        loop_vars.append(tf.zeros(tf.stack([rows, batch, units]), dtype))
         invariants.append(tf.TensorShape([None, None, units]))
     result = tf.while_loop(
         lambda t, *_: t < steps,
@@ -142,7 +147,9 @@ def _run_loop(step, x_proj, states, mask, return_sequences, units,
     if carry_out:
         last_output = result[k]
         k += 1
-    outputs = result[k] if return_sequences else None
+    outputs = None
+    if return_sequences:
+        outputs = tf.slice(result[k], [0, 0, 0], tf.stack([steps, -1, -1]))
     return last_output, outputs, final_states
 
 

@@ -35,6 +35,34 @@ def _keras_reference(units, steps, depth, weights, path):
     return path, "keras: fixed batch 1"
 
 
+def _recurrent_product_floor(units, depth, recurrent_kernel, path):
+    """The floor of any loop form of this LSTM at batch 1: a WHILE loop over
+    a dynamic [B, T, D] input whose body is only the step's recurrent
+    product (h @ U, one FULLY_CONNECTED, its first `units` columns carried
+    as the next h). Not an LSTM: it says how much of Keras' time the
+    product alone takes (no input projection, no gate math)."""
+    import tensorflow as tf
+
+    from keras_rnnx import export
+
+    u = tf.constant(recurrent_kernel)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, depth], tf.float32)])
+    def floor(x):
+        steps = tf.shape(x)[1]
+        h0 = tf.ones(tf.stack([tf.shape(x)[0], units]))
+
+        def body(t, h):
+            return t + 1, tf.matmul(h, u)[:, :units]
+
+        return tf.while_loop(lambda t, h: t < steps, body, [0, h0],
+                             shape_invariants=[tf.TensorShape([]),
+                                               tf.TensorShape([None, units])])[1]
+
+    export.functions_to_tflite({"floor": floor}, path)
+    return path
+
+
 def run(args):
     return run_section("tflite", _measure, args)
 
@@ -76,6 +104,24 @@ def _measure(quick):
         rows.append({"benchmark": "keras LSTM file size", "ours": None,
                      "peer": os.path.getsize(peer_path), "ratio": None, "unit": "bytes",
                      "notes": note})
+    if peer:
+        floor = _recurrent_product_floor(units, depth, layer.get_weights()[1],
+                                         os.path.join(tmp, "floor.tflite"))
+        for threads in (1, 2):
+            it = Interpreter(model_path=floor, num_threads=threads)
+            it.resize_tensor_input(it.get_input_details()[0]["index"], [1, steps, depth])
+            it.allocate_tensors()
+
+            def call(it=it, index=it.get_input_details()[0]["index"]):
+                it.set_tensor(index, data[1])
+                it.invoke()
+
+            t, p = interleaved_medians(call, peer[threads], pair_repeats)
+            rows.append({
+                "benchmark": f"floor: recurrent product alone, batch 1 threads {threads}",
+                "ours": t * 1e3, "peer": p * 1e3, "ratio": t / p, "unit": "ms",
+                "notes": ("not an export form: a WHILE loop running only h @ U per "
+                          f"step; {note}; ratio=floor/keras")})
     want = model(data[32]).numpy()
     rep = [rng.normal(size=(4, steps, depth)).astype("float32") for _ in range(16)]
     for kernel in ("loop", "fused"):
