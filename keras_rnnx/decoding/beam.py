@@ -282,8 +282,9 @@ def _extend(log_probs, finished, base, penalty, end_id, K):
     return top, tf.gather(beam, pick, batch_dims=1), token, lp
 
 
-# candidates (beams x vocabulary) from which `_extend` goes through chunk maxima
-_CHUNKED_MIN = 2048
+# candidates (beams x vocabulary) from which `_extend` goes through chunk
+# maxima, and the entries per chunk it aims at
+_CHUNKED_MIN, _CHUNK = 2048, 128
 
 
 def _chunks(V):
@@ -291,8 +292,8 @@ def _chunks(V):
     chunks of c entries, `c * m >= V`). c is the divisor of V nearest 128
     between 64 and 256, so that nothing is padded; without one, c is 128
     and the last row is padded."""
-    divisors = [d for d in range(64, 257) if V % d == 0]
-    c = min(divisors, key=lambda d: (abs(d - 128), d)) if divisors else 128
+    divisors = [d for d in range(_CHUNK // 2, 2 * _CHUNK + 1) if V % d == 0]
+    c = min(divisors, key=lambda d: (abs(d - _CHUNK), d)) if divisors else _CHUNK
     return c, -(-V // c)
 
 
