@@ -227,6 +227,31 @@ def test_large_vocabulary_ties_rank_in_chunk_order(seed, vocab):
     assert seqs[0].tolist() == [pad(h[1], end, max_length) for h in ref]
 
 
+@pytest.mark.parametrize("xla", [False, True])
+def test_large_vocabulary_with_few_possible_tokens(xla):
+    # every row allows 3 tokens (the rest at log-probability -inf), so the
+    # 4 beams of the chunked path meet fewer than 4 finite candidates at
+    # the first steps: the finite hypotheses are still exactly the
+    # reference's and nothing -inf or padded leaks into them
+    vocab, beam, max_length, num_return, end, start = 601, 4, 4, 3, 5, 0
+    rng = np.random.default_rng(7)
+    table = np.full((vocab, vocab), -np.inf)
+    for row in range(vocab):
+        allowed = rng.choice(vocab, 3, replace=False)
+        allowed[0] = end if row % 2 else allowed[0]
+        logits = rng.normal(size=3)
+        table[row, allowed] = logits - np.log(np.exp(logits).sum())
+    ref = reference_beam(table, start, end, beam, max_length, 0.0, num_return)
+    assert np.isfinite([h[0] for h in ref]).all()
+    fn = lambda s: beam_search(table_step(table), s, start, end, beam,  # noqa: E731
+                               max_length, 0.0, num_return)
+    if xla:
+        fn = tf.function(fn, jit_compile=True)
+    seqs, scores = fn(tf.zeros([1, 1]))
+    np.testing.assert_allclose(scores[0], [h[0] for h in ref], rtol=1e-5)
+    assert seqs[0].numpy().tolist() == [pad(h[1], end, max_length) for h in ref]
+
+
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
 def test_beam_width_one_is_greedy(alpha):
     vocab, max_length = 7, 6

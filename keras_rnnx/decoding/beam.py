@@ -167,6 +167,8 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
     )
     row = tf.range(B * K) // K  # [B*K] source row of every beam
     state = _gather_rows(state, row)
+    offsets = tf.range(B)[:, None] * K  # [B, 1] first row of each batch row's beams
+    offsets.set_shape([finished.shape[0], 1])  # keep a static batch size static
 
     def cond(t, finished, *_):
         return ~tf.reduce_all(finished)
@@ -182,8 +184,8 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
         base = tf.where(finished, scores * penalty, cum) if alpha else tf.where(
             finished, scores, cum)
         top_scores, parent, new_tokens, picked = _extend(
-            log_probs, finished, base, penalty if alpha else None, end_id, K)
-        flat_parent = tf.reshape(parent + tf.range(B)[:, None] * K, [-1])
+            log_probs, finished, base, penalty if alpha else None, end_id, offsets)
+        flat_parent = tf.reshape(parent + offsets, [-1])
         was_finished = tf.gather(finished, parent, batch_dims=1)
         ends = tf.equal(new_tokens, end_id)
         # a finished parent's end_id keeps its exact frozen score; any other
@@ -217,13 +219,15 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
     return sequences, scores
 
 
-def _extend(log_probs, finished, base, penalty, end_id, K):
+def _extend(log_probs, finished, base, penalty, end_id, offsets):
     """The best K one-token extensions of a step's beams.
 
     Args: log_probs float32 `[B, K, V]`; finished bool `[B, K]` (such a beam
     extends only with `end_id` at log-probability 0); base float32 `[B, K]`,
     the summed log-probability each extension adds to; penalty a scalar
-    (scores are `(base + log_prob) / penalty`) or None (no division).
+    (scores are `(base + log_prob) / penalty`) or None (no division);
+    offsets int32 `[B, 1]`, K times the batch row (where a batch row's
+    beams start among the `B * K` rows of log_probs).
 
     Returns `(scores, parent, token, log_prob)`, each `[B, K]`, best first:
     the extension's score, its beam, its token and the token's log-prob.
@@ -242,7 +246,7 @@ def _extend(log_probs, finished, base, penalty, end_id, K):
     `K * c` entries is the result, exactly the top K under the order
     "higher score first, then lower beam, lower column j, lower row i".
     """
-    B, V = tf.shape(log_probs)[0], log_probs.shape[-1]
+    K, V = log_probs.shape[1], log_probs.shape[-1]
 
     def score(base, lp):
         total = base + lp
@@ -253,32 +257,31 @@ def _extend(log_probs, finished, base, penalty, end_id, K):
         end_row = tf.where(tf.equal(tf.range(tf.shape(log_probs)[-1]), end_id), 0.0,
                            _NEG_INF)
         rows = tf.where(finished[:, :, None], end_row, log_probs)
-        top, index = tf.math.top_k(tf.reshape(score(base[:, :, None], rows), [B, -1]), k=K)
         V = tf.shape(log_probs)[-1]
+        top, index = tf.math.top_k(tf.reshape(score(base[:, :, None], rows), [-1, K * V]), k=K)
         parent, token = index // V, index % V
-        lp = tf.gather(tf.reshape(log_probs, [-1]),
-                       (parent + tf.range(B)[:, None] * K) * V + token)
+        lp = tf.gather(tf.reshape(log_probs, [-1]), (parent + offsets) * V + token)
         return top, parent, token, lp
     if c * m != V:
         log_probs = tf.pad(log_probs, [[0, 0], [0, 0], [0, c * m - V]],
                            constant_values=_NEG_INF)
-    maxima = tf.reduce_max(tf.reshape(log_probs, [B, K, c, m]), axis=2)  # [B, K, m]
+    maxima = tf.reduce_max(tf.reshape(log_probs, [-1, K, c, m]), axis=2)  # [B, K, m]
     # a finished beam's only extension is end_id at 0: in column end_id % m
     end_column = tf.where(tf.equal(tf.range(m), end_id % m), 0.0, _NEG_INF)
     maxima = tf.where(finished[:, :, None], end_column, maxima)
-    best = tf.math.top_k(tf.reshape(score(base[:, :, None], maxima), [B, K * m]), k=K).indices
+    best = tf.math.top_k(tf.reshape(score(base[:, :, None], maxima), [-1, K * m]), k=K).indices
     chunk = tf.sort(best, axis=-1)  # [B, K] as k * m + j, ascending
     beam, column = chunk // m, chunk % m
     token = tf.range(c)[None, None, :] * m + column[:, :, None]  # [B, K, c]
-    rows = beam + tf.range(B)[:, None] * K  # [B, K] row of log_probs
+    rows = beam + offsets  # [B, K] row of log_probs
     lp = tf.gather(tf.reshape(log_probs, [-1]), rows[:, :, None] * (c * m) + token)
     fin = tf.gather(finished, beam, batch_dims=1)[:, :, None]
     lp = tf.where(fin, tf.where(tf.equal(token, end_id), 0.0, _NEG_INF), lp)
     total = score(tf.gather(base, beam, batch_dims=1)[:, :, None], lp)
-    top, position = tf.math.top_k(tf.reshape(total, [B, K * c]), k=K)
+    top, position = tf.math.top_k(tf.reshape(total, [-1, K * c]), k=K)
     pick = position // c
-    token = tf.minimum(tf.gather(tf.reshape(token, [B, K * c]), position, batch_dims=1), V - 1)
-    lp = tf.gather(tf.reshape(lp, [B, K * c]), position, batch_dims=1)
+    token = tf.minimum(tf.gather(tf.reshape(token, [-1, K * c]), position, batch_dims=1), V - 1)
+    lp = tf.gather(tf.reshape(lp, [-1, K * c]), position, batch_dims=1)
     return top, tf.gather(beam, pick, batch_dims=1), token, lp
 
 
