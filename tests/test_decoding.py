@@ -311,6 +311,11 @@ def test_batch_independence_and_dynamic_batch():
         s1, sc1 = decode(h0[i:i + 1], start[i:i + 1])
         np.testing.assert_array_equal(s1[0], seqs[i])
         np.testing.assert_allclose(sc1[0], scores[i], rtol=1e-5, atol=1e-5)
+    # traced at a static batch of 1 (no input signature) it agrees too
+    static = tf.function(lambda h, s: beam_search(step_fn, {"h": h}, s, 0, 4, 7, 0.8, 3))
+    s1, sc1 = static(h0[:1], start[:1])
+    np.testing.assert_array_equal(s1[0], seqs[0])
+    np.testing.assert_allclose(sc1[0], scores[0], rtol=1e-5, atol=1e-5)
     # padding after the end token is end_id, every finished row holds end_id
     for row in seqs.numpy().reshape(-1, 7):
         ends = np.flatnonzero(row == 0)
