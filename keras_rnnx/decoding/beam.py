@@ -12,8 +12,8 @@ exact best over all sequences (checked against brute force in the tests).
 Each step takes the best `beam_width` of the `beam_width x vocabulary`
 extensions with `_extend`: from 2,048 candidates on, through the maxima of
 chunks of about 128 entries of each beam's row of log-probabilities (one
-reduction over the step's output, and no other `[batch, beam, vocabulary]`
-tensor written out). The scores kept are the same as a full top-k's; only
+reduction over the step's output; no `[batch, beam, vocabulary]` tensor of
+scores is formed). The scores kept are the same as a full top-k's; only
 among candidates of exactly equal score does the one kept follow chunk order
 instead of the lower token (see `_extend`; tested against a float64
 reference with ties).
@@ -233,18 +233,18 @@ def _extend(log_probs, finished, base, penalty, end_id, offsets):
     the extension's score, its beam, its token and the token's log-prob.
 
     Below `_CHUNKED_MIN` candidates, with fewer than 4 chunks per beam row
-    or with V unknown, this is a
-    `tf.math.top_k` over the `K * V` scores; ties go to the lower beam, then
-    the lower token. Above, each beam row of V tokens is read as `c` rows
-    of `m` columns (`_chunks`; token `i * m + j` at row i, column j; -inf
-    pads) and column j of beam k is chunk `(k, j)`. Adding a beam's base is
-    monotone, so a chunk's best score is its base plus the column's maximum
-    (one reduction over the log-probabilities as the step gave them,
-    nothing else written out at `[B, K, V]`); the K chunks with the best
-    such scores hold the best K extensions: an extension outside them is
-    outranked by the best entry of each of K chunks. The top K of their
-    `K * c` entries is the result, exactly the top K under the order
-    "higher score first, then lower beam, lower column j, lower row i".
+    or with V unknown, this is a `tf.math.top_k` over the `K * V` scores;
+    ties go to the lower beam, then the lower token. Otherwise each beam
+    row of V tokens is read as `c` rows of `m` columns (`_chunks`; token
+    `i * m + j` at row i, column j; -inf pads) and column j of beam k is
+    chunk `(k, j)`. Adding a beam's base (and dividing by the penalty) is
+    monotone, so a chunk's best score is that of its base plus the column's
+    maximum: one reduction over the step's log-probabilities, and no
+    `[B, K, V]` tensor of scores is formed. The K chunks with the best such
+    scores hold the best K extensions (one outside them is outranked by the
+    best entry of each of K chunks), and the top K of their `K * c` entries
+    is the result: exactly the top K under the order "higher score first,
+    then lower beam, lower column j, lower row i".
     """
     K, V = log_probs.shape[1], log_probs.shape[-1]
 
