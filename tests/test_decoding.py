@@ -55,13 +55,17 @@ def reference_beam(table, start, end, beam, max_length, alpha, num_return, chunk
     """Float64 Python beam search with the documented semantics.
 
     `chunked`: after the first step, equal scores rank in the documented
-    chunk-major order of a search over `beam * vocab >= 2048` candidates
-    (candidate `i` of `n` at `(i % m) * 128 + i // m`, `m = ceil(n / 128)`)
-    instead of by index."""
+    order of a search over `beam * vocab >= 2048` candidates: lower beam
+    first, then within a beam's row token `v` by `(v % m, v // m)`, with
+    `m = ceil(vocab / c)` chunks of `c` entries, `c` the divisor of vocab
+    nearest 128 between 64 and 256 (128 when there is none), instead of by
+    token."""
     vocab = table.shape[0]
     beams = [((), 0.0, 0.0, False, start)]  # seq, cum, score, finished, last
     finished = []
-    m = -(-beam * vocab // 128)
+    divisors = [d for d in range(64, 257) if vocab % d == 0]
+    c = min(divisors, key=lambda d: (abs(d - 128), d)) if divisors else 128
+    m = -(-vocab // c)
     for t in range(max_length):
         cands = []
         for slot, (seq, cum, score, fin, last) in enumerate(beams):
@@ -76,7 +80,8 @@ def reference_beam(table, start, end, beam, max_length, alpha, num_return, chunk
             if t == 0:
                 break  # all beams are identical at the start
         if chunked and t > 0:
-            cands.sort(key=lambda c: (-c[0], (c[6] % m) * 128 + c[6] // m))
+            cands.sort(key=lambda c: (-c[0], c[6] // vocab, c[6] % vocab % m,
+                                      c[6] % vocab // m))
         else:
             cands.sort(key=lambda c: -c[0])  # stable: ties keep lower index first
         cands = [c[:6] for c in cands]
@@ -190,10 +195,12 @@ def large_table(vocab, end, seed, halves=False):
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
 @pytest.mark.parametrize("xla", [False, True])
-def test_large_vocabulary_equals_float64_reference(alpha, xla):
-    # beam x vocabulary >= 2048 candidates (here 2,400, not a multiple of
-    # the 128-entry chunks): the top k goes through chunk maxima
-    vocab, beam, max_length, num_return, end, start = 600, 4, 5, 3, 7, 11
+@pytest.mark.parametrize("vocab", [600, 601])
+def test_large_vocabulary_equals_float64_reference(alpha, xla, vocab):
+    # beam x vocabulary >= 2048 candidates: the top k goes through chunk
+    # maxima of each beam's row (600 = 5 chunks of 120 entries; 601, a
+    # prime, is padded to 5 chunks of 128)
+    beam, max_length, num_return, end, start = 4, 5, 3, 7, 11
     table = large_table(vocab, end, seed=5)
     ref = reference_beam(table, start, end, beam, max_length, alpha, num_return)
     assert any(h[1][-1] == end for h in ref)  # some hypotheses finish early
@@ -207,17 +214,42 @@ def test_large_vocabulary_equals_float64_reference(alpha, xla):
         assert seqs[row].numpy().tolist() == [pad(h[1], end, max_length) for h in ref]
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_large_vocabulary_ties_rank_in_chunk_order(seed):
+@pytest.mark.parametrize("seed,vocab", [(0, 600), (1, 600), (2, 600), (4, 601)])
+def test_large_vocabulary_ties_rank_in_chunk_order(seed, vocab):
     # many exactly equal scores: candidates of equal score rank in the
-    # documented chunk-major order; the scores are a valid beam's
-    vocab, beam, max_length, num_return, end, start = 600, 4, 5, 4, 3, 0
+    # documented chunk order; the scores are a valid beam's
+    beam, max_length, num_return, end, start = 4, 5, 4, 3, 0
     table = large_table(vocab, end, seed=seed, halves=True)
     assert len(np.unique(table[start])) < vocab // 10
     ref = reference_beam(table, start, end, beam, max_length, 0.0, num_return, chunked=True)
     seqs, scores = run_beam(table, start, end, beam, max_length, 0.0, num_return)
     np.testing.assert_array_equal(scores[0], [h[0] for h in ref])
     assert seqs[0].tolist() == [pad(h[1], end, max_length) for h in ref]
+
+
+@pytest.mark.parametrize("xla", [False, True])
+def test_large_vocabulary_with_few_possible_tokens(xla):
+    # every row allows 3 tokens (the rest at log-probability -inf), so the
+    # 4 beams of the chunked path meet fewer than 4 finite candidates at
+    # the first steps: the finite hypotheses are still exactly the
+    # reference's and nothing -inf or padded leaks into them
+    vocab, beam, max_length, num_return, end, start = 601, 4, 4, 3, 5, 0
+    rng = np.random.default_rng(7)
+    table = np.full((vocab, vocab), -np.inf)
+    for row in range(vocab):
+        allowed = rng.choice(vocab, 3, replace=False)
+        allowed[0] = end if row % 2 else allowed[0]
+        logits = rng.normal(size=3)
+        table[row, allowed] = logits - np.log(np.exp(logits).sum())
+    ref = reference_beam(table, start, end, beam, max_length, 0.0, num_return)
+    assert np.isfinite([h[0] for h in ref]).all()
+    fn = lambda s: beam_search(table_step(table), s, start, end, beam,  # noqa: E731
+                               max_length, 0.0, num_return)
+    if xla:
+        fn = tf.function(fn, jit_compile=True)
+    seqs, scores = fn(tf.zeros([1, 1]))
+    np.testing.assert_allclose(scores[0], [h[0] for h in ref], rtol=1e-5)
+    assert seqs[0].numpy().tolist() == [pad(h[1], end, max_length) for h in ref]
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.0])
@@ -279,6 +311,11 @@ def test_batch_independence_and_dynamic_batch():
         s1, sc1 = decode(h0[i:i + 1], start[i:i + 1])
         np.testing.assert_array_equal(s1[0], seqs[i])
         np.testing.assert_allclose(sc1[0], scores[i], rtol=1e-5, atol=1e-5)
+    # traced at a static batch of 1 (no input signature) it agrees too
+    static = tf.function(lambda h, s: beam_search(step_fn, {"h": h}, s, 0, 4, 7, 0.8, 3))
+    s1, sc1 = static(h0[:1], start[:1])
+    np.testing.assert_array_equal(s1[0], seqs[0])
+    np.testing.assert_allclose(sc1[0], scores[0], rtol=1e-5, atol=1e-5)
     # padding after the end token is end_id, every finished row holds end_id
     for row in seqs.numpy().reshape(-1, 7):
         ends = np.flatnonzero(row == 0)

@@ -295,44 +295,6 @@ def _gather_rows(nest, indices):
     return tf.nest.map_structure(lambda t: tf.gather(t, indices), nest)
 
 
-# entries per chunk in `_top_k`: the second top-k reads k x 128 entries
-_TOP_K_CHUNK = 128
-
-
-def _top_k(scores, k):
-    """The top `k` of the last axis of a 2-D tensor, as `tf.math.top_k`:
-    the same values, best first; at equal values the entry taken first
-    follows chunk order (below) instead of the lower index.
-
-    A long axis of `n` entries is read as `c = _TOP_K_CHUNK` rows of
-    `m = ceil(n / c)` columns (entry `i * m + j` at row i, column j; -inf
-    pads the last row), and column j is chunk j. The k columns with the
-    largest maxima are kept (one column reduction, which XLA and Eigen
-    vectorize), and the top k of their entries is the result. That is
-    exactly the top k under the order "higher value first, then lower
-    chunk-major position `j * c + i`": an entry of a column left out is
-    outranked by the first maximum of each of the k kept columns. A full
-    top-k over a long axis costs several passes on a CPU, with XLA too;
-    this costs about one. A short axis (or one of unknown
-    length) uses `tf.math.top_k`, whose ties go to the lower index.
-    """
-    n, c = scores.shape[-1], _TOP_K_CHUNK
-    if n is None or n < 16 * c or n < 4 * k * c:
-        return tf.math.top_k(scores, k=k)
-    m = -(-n // c)  # chunks
-    if m * c != n:
-        scores = tf.pad(scores, [[0, 0], [0, m * c - n]], constant_values=_NEG_INF)
-    columns = tf.reshape(scores, [-1, c, m])  # [B, c, m]: chunk j is column j
-    best = tf.math.top_k(tf.reduce_max(columns, axis=1), k=k).indices
-    chunks = tf.sort(best, axis=-1)  # [B, k], ascending
-    # [B, k, c] row-major: position p is chunk chunks[p // c], row p % c,
-    # increasing in chunk-major order, the order top_k gives ties in
-    candidates = tf.transpose(tf.gather(columns, chunks, axis=2, batch_dims=1), [0, 2, 1])
-    values, position = tf.math.top_k(tf.reshape(candidates, [-1, k * c]), k=k)
-    index = (position % c) * m + tf.gather(chunks, position // c, batch_dims=1)
-    return values, index
-
-
 def _set_column(sequences, t, tokens):
     """sequences[..., t] = tokens without scatter (XLA/TFLite friendly)."""
     length = sequences.shape[-1]

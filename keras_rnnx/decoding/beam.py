@@ -9,12 +9,14 @@ turn out worse is still returned. Its result is exactly the best
 as the number of live hypotheses nothing is pruned and the result is the
 exact best over all sequences (checked against brute force in the tests).
 
-Each step takes the top `beam_width` of `beam_width x vocabulary` candidates
-with `base._top_k`: over 2,048 candidates or more, through the maxima of
-128-entry chunks (one pass over the scores instead of a full top-k's
-several). The scores kept are the same; only among candidates of exactly
-equal score does the one kept follow chunk order instead of the lower
-index (see `_top_k`; tested against a float64 reference with ties).
+Each step takes the best `beam_width` of the `beam_width x vocabulary`
+extensions with `_extend`: from 2,048 candidates on, through the maxima of
+chunks of about 128 entries of each beam's row of log-probabilities (one
+reduction over the step's output; no `[batch, beam, vocabulary]` tensor of
+scores is formed). The scores kept are the same as a full top-k's; only
+among candidates of exactly equal score does the one kept follow chunk order
+instead of the lower token (see `_extend`; tested against a float64
+reference with ties).
 """
 import tensorflow as tf
 
@@ -30,7 +32,6 @@ from keras_rnnx.decoding.base import (
     _gather_rows,
     _set_column,
     _start_tokens,
-    _top_k,
 )
 
 
@@ -166,7 +167,8 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
     )
     row = tf.range(B * K) // K  # [B*K] source row of every beam
     state = _gather_rows(state, row)
-    end_row = tf.where(tf.equal(tf.range(V), end_id), 0.0, _NEG_INF)  # [V]
+    offsets = tf.range(B)[:, None] * K  # [B, 1] first row of each batch row's beams
+    offsets.set_shape([finished.shape[0], 1])  # keep a static batch size static
 
     def cond(t, finished, *_):
         return ~tf.reduce_all(finished)
@@ -177,18 +179,13 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
         log_probs = tf.reshape(raw_log_probs, [B, K, V])
         penalty = length_penalty_factor(t + 1, alpha)
         # A finished beam only extends with end_id at log-prob 0, keeping its
-        # frozen score: its row becomes [-inf.., 0 at end_id, ..-inf] and its
-        # base is score * penalty, so that (base + 0) / penalty is its score.
-        # One pass over [B, K, V] plus the add (and divide when alpha != 0).
-        log_probs = tf.where(finished[:, :, None], end_row, log_probs)
+        # frozen score: its base is score * penalty, so that (base + 0) /
+        # penalty is its score.
         base = tf.where(finished, scores * penalty, cum) if alpha else tf.where(
             finished, scores, cum)
-        total = base[:, :, None] + log_probs  # [B, K, V]
-        ranked = total / penalty if alpha else total
-        top_scores, index = _top_k(tf.reshape(ranked, [B, K * V]), k=K)
-        parent = index // V
-        new_tokens = index % V
-        flat_parent = tf.reshape(parent + tf.range(B)[:, None] * K, [-1])
+        top_scores, parent, new_tokens, picked = _extend(
+            log_probs, finished, base, penalty if alpha else None, end_id, offsets)
+        flat_parent = tf.reshape(parent + offsets, [-1])
         was_finished = tf.gather(finished, parent, batch_dims=1)
         ends = tf.equal(new_tokens, end_id)
         # a finished parent's end_id keeps its exact frozen score; any other
@@ -197,13 +194,9 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
         new_scores = tf.where(was_finished & ends, tf.gather(scores, parent, batch_dims=1),
                               top_scores)
         new_tokens = tf.where(was_finished, end_id, new_tokens)
-        # a live parent's total is cum + log-prob, read without `total`
-        # (so that it need not be written out): the same float sum
+        # a live parent's total is cum + log-prob: the same float sum
         parent_cum = tf.gather(cum, parent, batch_dims=1)
-        picked = tf.gather(tf.reshape(raw_log_probs, [-1]),
-                           flat_parent * V + tf.reshape(new_tokens, [-1]))
-        new_cum = tf.where(was_finished, parent_cum,
-                           parent_cum + tf.reshape(picked, [B, K]))
+        new_cum = tf.where(was_finished, parent_cum, parent_cum + picked)
         new_sequences = _set_column(tf.gather(sequences, parent, batch_dims=1), t, new_tokens)
         newly = ends & ~was_finished
         fin_scores, fin_sequences = _merge_finished(
@@ -224,6 +217,87 @@ def _beam_search(step_fn, initial_state, start_id, end_id, K, L, alpha, R):
         fin_scores, fin_sequences, tf.where(finished, _NEG_INF, scores), sequences, R
     )
     return sequences, scores
+
+
+def _extend(log_probs, finished, base, penalty, end_id, offsets):
+    """The best K one-token extensions of a step's beams.
+
+    Args: log_probs float32 `[B, K, V]`; finished bool `[B, K]` (such a beam
+    extends only with `end_id` at log-probability 0); base float32 `[B, K]`,
+    the summed log-probability each extension adds to; penalty a scalar
+    (scores are `(base + log_prob) / penalty`) or None (no division);
+    offsets int32 `[B, 1]`, K times the batch row (where a batch row's
+    beams start among the `B * K` rows of log_probs).
+
+    Returns `(scores, parent, token, log_prob)`, each `[B, K]`, best first:
+    the extension's score, its beam, its token and the token's log-prob.
+
+    Below `_CHUNKED_MIN` candidates, with fewer than 4 chunks per beam row
+    or with V unknown, this is a `tf.math.top_k` over the `K * V` scores;
+    ties go to the lower beam, then the lower token. Otherwise each beam
+    row of V tokens is read as `c` rows of `m` columns (`_chunks`; token
+    `i * m + j` at row i, column j; -inf pads) and column j of beam k is
+    chunk `(k, j)`. Adding a beam's base (and dividing by the penalty) is
+    monotone, so a chunk's best score is that of its base plus the column's
+    maximum: one reduction over the step's log-probabilities, and no
+    `[B, K, V]` tensor of scores is formed. The K chunks with the best such
+    scores hold the best K extensions (one outside them is outranked by the
+    best entry of each of K chunks), and the top K of their `K * c` entries
+    is the result: exactly the top K under the order "higher score first,
+    then lower beam, lower column j, lower row i".
+    """
+    K, V = log_probs.shape[1], log_probs.shape[-1]
+
+    def score(base, lp):
+        total = base + lp
+        return total / penalty if penalty is not None else total
+
+    c, m = _chunks(V) if V is not None else (None, 0)
+    if m < 4 or K * V < _CHUNKED_MIN:
+        end_row = tf.where(tf.equal(tf.range(tf.shape(log_probs)[-1]), end_id), 0.0,
+                           _NEG_INF)
+        rows = tf.where(finished[:, :, None], end_row, log_probs)
+        V = tf.shape(log_probs)[-1]
+        top, index = tf.math.top_k(tf.reshape(score(base[:, :, None], rows), [-1, K * V]), k=K)
+        parent, token = index // V, index % V
+        lp = tf.gather(tf.reshape(log_probs, [-1]), (parent + offsets) * V + token)
+        return top, parent, token, lp
+    if c * m != V:
+        log_probs = tf.pad(log_probs, [[0, 0], [0, 0], [0, c * m - V]],
+                           constant_values=_NEG_INF)
+    maxima = tf.reduce_max(tf.reshape(log_probs, [-1, K, c, m]), axis=2)  # [B, K, m]
+    # a finished beam's only extension is end_id at 0: in column end_id % m
+    end_column = tf.where(tf.equal(tf.range(m), end_id % m), 0.0, _NEG_INF)
+    maxima = tf.where(finished[:, :, None], end_column, maxima)
+    best = tf.math.top_k(tf.reshape(score(base[:, :, None], maxima), [-1, K * m]), k=K).indices
+    chunk = tf.sort(best, axis=-1)  # [B, K] as k * m + j, ascending
+    beam, column = chunk // m, chunk % m
+    token = tf.range(c)[None, None, :] * m + column[:, :, None]  # [B, K, c]
+    rows = beam + offsets  # [B, K] row of log_probs
+    lp = tf.gather(tf.reshape(log_probs, [-1]), rows[:, :, None] * (c * m) + token)
+    fin = tf.gather(finished, beam, batch_dims=1)[:, :, None]
+    lp = tf.where(fin, tf.where(tf.equal(token, end_id), 0.0, _NEG_INF), lp)
+    total = score(tf.gather(base, beam, batch_dims=1)[:, :, None], lp)
+    top, position = tf.math.top_k(tf.reshape(total, [-1, K * c]), k=K)
+    pick = position // c
+    token = tf.minimum(tf.gather(tf.reshape(token, [-1, K * c]), position, batch_dims=1), V - 1)
+    lp = tf.gather(tf.reshape(lp, [-1, K * c]), position, batch_dims=1)
+    return top, tf.gather(beam, pick, batch_dims=1), token, lp
+
+
+# candidates (beams x vocabulary) from which `_extend` goes through chunk
+# maxima, and the entries per chunk it aims at
+_CHUNKED_MIN, _CHUNK = 2048, 128
+
+
+def _chunks(V):
+    """`(c, m)`: a beam row of V tokens read as c rows of m columns (m
+    chunks of c entries, `c * m >= V`). c is the divisor of V nearest 128
+    between 64 and 256, so that nothing is padded; without one, c is 128
+    and the last row is padded."""
+    divisors = [d for d in range(_CHUNK // 2, 2 * _CHUNK + 1) if V % d == 0]
+    c = min(divisors, key=lambda d: (abs(d - _CHUNK), d)) if divisors else _CHUNK
+    return c, -(-V // c)
 
 
 def _merge_finished(fin_scores, fin_sequences, cand_scores, cand_sequences, k):

@@ -2,8 +2,9 @@
 BeamSampler driving the same LSTM step function (batch 32, vocabulary 8000,
 256 units, 30 generated tokens), both in a tf.function, with and without XLA;
 plus the latency of the exported builtin-op TFLite beam model against the
-same generation function in TensorFlow. Ours and the peer run alternately in
-one process; each row is the median of `--processes` fresh processes
+same generation function in TensorFlow; and, about a floor for ours, the
+step function alone (no search) against keras-hub's whole search. Ours and
+the peer run alternately in one process; each row is the median of `--processes` fresh processes
 (default 3), with the range of the ratio."""
 import os
 import tempfile
@@ -57,6 +58,30 @@ def _ours(step_fn, beam, jit):
     @tf.function(jit_compile=jit, input_signature=[tf.TensorSpec([None, UNITS])])
     def run(h0):
         return search(step_fn, (h0, h0), START_ID, END_ID, MAX_LENGTH)
+
+    return run
+
+
+def _step_alone(step_fn, beam, jit):
+    """The step function the searches call, 30 times on batch x beam rows
+    as keras-hub does (ours calls it once on batch rows, then 29 times),
+    with no search: the LSTM step, the projection and the log-softmax's
+    normaliser over every row (column 0 of the log-probabilities is summed
+    so that nothing is optimised away). About the floor of any search over
+    this step."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=jit, input_signature=[tf.TensorSpec([None, UNITS])])
+    def run(h0):
+        h = tf.repeat(h0, beam, axis=0)
+
+        def body(t, tokens, h, c, total):
+            log_probs, (h, c) = step_fn(tokens, (h, c))
+            return t + 1, (tokens + 1) % VOCAB, h, c, total + tf.reduce_sum(log_probs[:, 0])
+
+        tokens = tf.fill([tf.shape(h)[0]], START_ID)
+        return tf.while_loop(lambda t, *_: t < MAX_LENGTH, body,
+                             (0, tokens, h, h, 0.0))[-1]
 
     return run
 
@@ -141,5 +166,14 @@ def _measure(quick):
                 t_ours = median_time(run_ours, repeats)
             row["ours"] = BATCH / t_ours
             rows.append(row)
+            if beam == 4 and keras_hub is not None:
+                alone = _step_alone(step_fn, beam, jit)
+                t_alone, t_hub = interleaved_medians(lambda: alone(h0).numpy(),
+                                                     lambda: hub(h0).numpy(), repeats, warmup=1)
+                rows.append({"benchmark": f"beam 4 step alone (no search), {mode}",
+                             "ours": BATCH / t_alone, "peer": BATCH / t_hub,
+                             "ratio": t_hub / t_alone, "unit": "sequences/s",
+                             "notes": f"{hub_note}; ours_is=the step alone, {MAX_LENGTH} times "
+                                      "on 128 rows, no search (about the floor of a search)"})
     rows.append(_tflite_row(repeats))
     return rows
