@@ -40,6 +40,19 @@ CONFIGS = {
     "length-384": ["--max-length", "384"],   # long documents: less truncation
     "mean-pooling": ["--pooling", "mean"],
     "monitor-loss": ["--monitor", "loss"],
+    # training procedure and input defaults (issue 18, second round)
+    "refit": ["--refit"],
+    "no-refit": ["--no-refit"],
+    "bucketing": ["--bucketing"],
+    "no-bucketing": ["--no-bucketing"],
+    "refit-bucketing": ["--refit", "--bucketing"],
+    "batch-16": ["--batch-size", "16"],
+    "batch-64": ["--batch-size", "64"],
+    "token-dropout-0": ["--token-dropout", "0"],
+    "token-dropout-0.2": ["--token-dropout", "0.2"],
+    "whitespace": ["--tokenizer", "whitespace"],
+    "length-128": ["--max-length", "128"],
+    "length-64": ["--max-length", "64"],
 }
 
 
@@ -88,13 +101,13 @@ def main(argv=None):
             row = (f"| {name} | {len(data):,} | {data.num_classes} | {config} | "
                    f"{h['accuracy']:.3f} / {h['macro_f1']:.3f}, {m['train_seconds']:.0f} s "
                    f"(epoch {t['kept_epoch']} of {t['epochs_run']}) | "
-                   f"{peer[0]:.3f} / {peer[1]:.3f}, {peer_s:.1f} s |")
+                   f"{peer[0]:.3f} / {peer[1]:.3f}, {peer_s:.1f} s | {os.getloadavg()[0]:.1f} |")
             print(row, flush=True)
             rows.append(row)
     if args.out:
         head = ("| set | texts | classes | configuration | ours: accuracy / macro-F1, train time "
-                "(epoch kept) | TF-IDF + LR: accuracy / macro-F1, train time |\n"
-                "|---|---|---|---|---|---|\n")
+                "(epoch kept) | TF-IDF + LR: accuracy / macro-F1, train time | load average |\n"
+                "|---|---|---|---|---|---|---|\n")
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(head + "\n".join(rows) + "\n")
 

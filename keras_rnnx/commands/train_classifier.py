@@ -12,11 +12,17 @@ probabilities) and `model.tflite` (token ids in; `vocab.txt` beside it).
 DATA is a file or folder in the given format, or the name of a built-in task
 (`sentiment`, `topic`, `language`; see `keras_rnnx.datasets`).
 """
+import argparse
+
 from keras_rnnx.commands import _args
 
 NAME = "train-classifier"
 # pretrained word vectors by default (see the README's measurements)
 PRETRAIN = False
+# train again on training + validation texts for the epoch found (--refit)
+REFIT = False
+# batches of similar length, each padded to its own longest text (--bucketing)
+BUCKETING = False
 HELP = "train a recurrent text classifier from a data folder or file"
 
 
@@ -72,6 +78,14 @@ def add_arguments(parser):
                         help="validation score that picks the epoch kept (default macro_f1)")
     parser.add_argument("--patience", type=_args.positive_int, default=3,
                         help="epochs without a better validation score before stopping (default 3)")
+    parser.add_argument("--refit", action=argparse.BooleanOptionalAction, default=REFIT,
+                        help="after early stopping, train again from the start on all the "
+                             "training texts (training and validation parts) for the epoch "
+                             f"count found (default: {'on' if REFIT else 'off'})")
+    parser.add_argument("--bucketing", action=argparse.BooleanOptionalAction, default=BUCKETING,
+                        help="train on batches of texts of similar length, each padded only "
+                             "to its own longest text (fewer recurrent steps on short texts) "
+                             f"(default: {'on' if BUCKETING else 'off'})")
     parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default="constant",
                         help="constant: keep --learning-rate; plateau: halve it after each "
                              "epoch without improvement (default constant, measured: see README)")
@@ -221,7 +235,7 @@ def run(args):
         validation_fraction=args.validation_fraction, monitor=args.monitor,
         patience=args.patience, reduce_lr=0.5 if args.lr_schedule == "plateau" else None,
         learning_rate=args.learning_rate, verbose=0, seed=args.seed,
-        callbacks=callbacks, backup_dir=backup_dir,
+        callbacks=callbacks, backup_dir=backup_dir, refit=args.refit, bucketing=args.bucketing,
     )
     seconds = time.perf_counter() - t_start  # pretraining, vocabulary and fit
     training = clf.training_report
@@ -236,7 +250,8 @@ def run(args):
     atomic_write(
         os.path.join(args.out, "metrics.json"),
         json.dumps({"held_out": report, "train_seconds": seconds, "training": training,
-                    "pretrained_vectors": bool(pretrain),
+                    "pretrained_vectors": bool(pretrain), "bucketing": bool(args.bucketing),
+                    "refit": training["refit"],
                     "train_size": training["train_size"],
                     "validation_size": training["validation_size"],
                     "test_size": len(test)}, indent=2) + "\n",
@@ -247,6 +262,9 @@ def run(args):
         "validation_fraction": args.validation_fraction,
         "train": train.indices[clf.fit_indices["train"]].tolist(),
         "validation": train.indices[clf.fit_indices["validation"]].tolist(),
+        # the texts of the refit (training + validation), when it ran
+        "refit": (train.indices[clf.fit_indices["refit"]].tolist()
+                  if "refit" in clf.fit_indices else None),
         "test": test.indices.tolist(),
     }
     atomic_write(os.path.join(args.out, "split.json"), json.dumps(split) + "\n")
