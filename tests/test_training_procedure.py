@@ -178,6 +178,8 @@ def test_refit_starts_again_on_train_and_validation_for_the_kept_epochs(monkeypa
     assert phases.steps == [60 // 8 + 1, 80 // 8] and history.epoch == list(range(report["kept_epoch"]))
     for a, b in zip(*phases.starts):
         np.testing.assert_array_equal(a, b)
+    # with a fresh optimizer state: its step count is the refit's steps alone
+    assert int(clf.ids_model.optimizer.iterations) == report["kept_epoch"] * 10
     assert "then trained again from the start on all 80 training texts" in report["reason"]
     with pytest.raises(ValueError, match="refit"):
         clf.fit(texts, labels, epochs=1, verbose=0, refit=True, validation_data=(texts, labels))

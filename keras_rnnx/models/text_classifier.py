@@ -436,6 +436,7 @@ class TextClassifier:
         self.class_names = [str(c) for c in class_names]
         self.settings = dict(settings)
         self._to_ids = None
+        self._bucketing_view = None  # the [B, None] view `fit(bucketing=True)` trains
 
     # -------------------------------------------------------------- build
     @classmethod
@@ -549,8 +550,8 @@ class TextClassifier:
                 with `refit`, resumes the refit without choosing the epoch
                 again).
             refit: after early stopping on the validation part of `texts`,
-                start again from the weights this call started from, with a
-                fresh optimizer (the compiled one's settings), and train on
+                start again from the weights and optimizer state this call
+                started from, and train on
                 all of `texts` (training and validation parts) for the kept
                 number of epochs; that model is the one kept. Without a
                 validation part (`validation_fraction=0`) there is nothing
@@ -606,9 +607,12 @@ class TextClassifier:
         self.fit_indices = {"train": train_idx, "validation": val_idx}
         if getattr(self.ids_model, "optimizer", None) is None:
             self.compile(learning_rate)
-        if refit:  # where the refit starts from: these weights, a fresh optimizer
+        if refit:  # where the refit starts from: these weights, the optimizer's state now
+            optimizer = self.ids_model.optimizer
+            if not optimizer.built:
+                optimizer.build(self.ids_model.trainable_variables)
             start_weights = self.ids_model.get_weights()
-            compile_config = self.ids_model.get_compile_config()
+            start_optimizer = [np.array(v) for v in optimizer.variables]
         marker = os.path.join(backup_dir, _REFIT_MARKER) if refit and backup_dir else None
         train_labels = labels[train_idx]
         callbacks = list(callbacks or [])
@@ -659,7 +663,8 @@ class TextClassifier:
             report = self.training_report
             kept = int(report["kept_epoch"])
             self.ids_model.set_weights(start_weights)
-            self.ids_model.compile_from_config(compile_config)
+            for v, value in zip(optimizer.variables, start_optimizer):
+                v.assign(value)  # a fresh optimizer, without tracing the step again
             history = self._fit_ids(self.texts_to_ids(texts), labels, kept, batch_size,
                                     _class_weights(class_weight, labels, k), verbose,
                                     _refit_callbacks(callbacks), bucketing, seed)
@@ -686,10 +691,13 @@ class TextClassifier:
                              verbose=verbose, callbacks=callbacks, shuffle=True)
         from keras_rnnx.training import LengthBatches
 
-        view = keras.models.clone_model(  # the same layers and weights, [B, None] ids
-            model, input_tensors=keras.Input((None,), dtype="int32", name="token_ids"),
-            clone_function=lambda layer: layer)
-        view.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
+        view = self._bucketing_view
+        if view is None or view.optimizer is not model.optimizer:
+            view = keras.models.clone_model(  # the same layers and weights, [B, None] ids
+                model, input_tensors=keras.Input((None,), dtype="int32", name="token_ids"),
+                clone_function=lambda layer: layer)
+            view.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
+            self._bucketing_view = view
         batches = LengthBatches(x, y, batch_size, seed=seed)
         return view.fit(batches.dataset(), epochs=epochs, class_weight=class_weight,
                         verbose=verbose, callbacks=callbacks, shuffle=False)
