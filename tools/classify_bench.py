@@ -60,6 +60,7 @@ CONFIGS = {
     "whitespace": ["--tokenizer", "whitespace"],
     "length-128": ["--max-length", "128"],
     "length-64": ["--max-length", "64"],
+    "refit-token-dropout-0.2": ["--refit", "--token-dropout", "0.2"],
 }
 
 
