@@ -25,16 +25,6 @@ def _ragged_ids(n, max_len, seed):
     return ids, lengths
 
 
-def _rows(ids, batch, lengths):
-    """Source rows of a batch, found by comparing every padded row."""
-    out = []
-    for row in batch:
-        match = [i for i in range(len(ids))
-                 if np.array_equal(ids[i, :len(row)], row) and lengths[i] <= len(row)]
-        out.append(match)
-    return out
-
-
 @pytest.mark.parametrize("batch_size,window", [(4, 2), (7, 3), (32, 32)])
 def test_length_batches_give_every_row_once_per_epoch_padded_to_the_batch_longest(batch_size, window):
     ids, lengths = _ragged_ids(61, 20, 0)
@@ -56,10 +46,9 @@ def test_length_batches_give_every_row_once_per_epoch_padded_to_the_batch_longes
             np.testing.assert_array_equal(y, labels[b])
             assert not ids[b, x.shape[1]:].any()                  # nothing cut but padding
     assert orders[0] != orders[1] != orders[2]                    # a new order every epoch
-    assert LengthBatches(ids, labels, batch_size, window=window, seed=3).batches(1) \
-        .__len__() == lb.steps and all(
-            np.array_equal(a, b) for a, b in zip(lb.batches(1), LengthBatches(
-                ids, labels, batch_size, window=window, seed=3).batches(1)))
+    again = LengthBatches(ids, labels, batch_size, window=window, seed=3).batches(1)
+    assert len(again) == lb.steps                                 # and the same one again
+    assert all(np.array_equal(a, b) for a, b in zip(lb.batches(1), again))
 
 
 def test_length_batches_sort_inside_windows():
@@ -220,6 +209,14 @@ def test_cli_refit_reads_exactly_the_train_and_validation_texts(tmp_path, monkey
     assert metrics["refit"] == {"epochs": metrics["training"]["kept_epoch"], "train_size": 40}
     assert metrics["bucketing"] is True
     assert "trained again from the start on all 40" in metrics["training"]["reason"]
+
+
+def test_cli_refit_needs_a_validation_part(tmp_path, capsys):
+    data = _write(tmp_path, 20)
+    assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "out"), "--refit",
+                     "--validation-fraction", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--refit" in err and "--validation-fraction" in err and "Traceback" not in err
 
 
 def test_cli_refit_resumes_after_a_kill_without_choosing_the_epoch_again(tmp_path, monkeypatch):

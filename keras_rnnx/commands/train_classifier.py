@@ -148,6 +148,9 @@ def check(args):
     if args.pretrain is not None and args.tokenizer == "characters":
         raise _args.UsageError("argument --pretrain: word vectors need a word tokenizer "
                                "(--tokenizer whitespace or unicode_script), not characters")
+    if args.refit and args.validation_fraction == 0:
+        raise _args.UsageError("argument --refit: needs a validation part to choose the epoch "
+                               "count (--validation-fraction > 0)")
     if os.path.isdir(args.data):
         _args.check_utf8_tree(args.data, "DATA")
     elif os.path.isfile(args.data):
