@@ -60,7 +60,6 @@ CONFIGS = {
     "whitespace": ["--tokenizer", "whitespace"],
     "length-128": ["--max-length", "128"],
     "length-64": ["--max-length", "64"],
-    "refit-token-dropout-0.2": ["--refit", "--token-dropout", "0.2"],
     # a second seed (its own test split: compare these two rows with each other only)
     "seed-1": ["--seed", "1"],
     "bucketing-seed-1": ["--bucketing", "--seed", "1"],
