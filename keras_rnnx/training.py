@@ -463,3 +463,102 @@ def fit_resumable(model, x=None, y=None, *, backup_dir, epochs, checkpoint_path=
     history.epoch = [int(r["epoch"]) for r in backup.completed]
     history.resumed_from = backup.initial_epoch
     return history
+
+
+class LengthBatches:
+    """Training batches of similar length, each padded only to its own longest row.
+
+    Sequences of very different lengths waste most of a recurrent layer's
+    steps on padding when every batch is padded to the longest text of the
+    set. Each epoch, the rows are shuffled, cut into windows of
+    `window` batches, sorted by length inside each window and cut into
+    batches; the batches are then shuffled. Every row is in exactly one batch
+    per epoch, and a batch's time dimension is the length of its longest row
+    (so a batch of short texts runs fewer steps). The epoch's order is drawn
+    from `(seed, epoch)`, so it is reproducible.
+
+    Args:
+        ids: int array `[N, T]`, right-padded with 0 (a row's length is the
+            position after its last non-zero id; at least 1).
+        labels: array `[N]` of targets.
+        batch_size: rows per batch (the last batch of an epoch may be smaller).
+        sample_weight: optional array `[N]` of per-row loss weights.
+        window: batches per sorting window (larger: less padding, less
+            randomness in which rows share a batch).
+        seed: the seed of the shuffles.
+
+    Attributes: `lengths` (`[N]`), `steps` (batches per epoch).
+
+    Example:
+
+    >>> import numpy as np
+    >>> ids = np.array([[5, 0, 0], [5, 6, 7], [5, 6, 0], [8, 0, 0]])
+    >>> lb = LengthBatches(ids, np.arange(4), batch_size=2, seed=0)
+    >>> sorted(len(b) for b in lb.batches(0)), lb.steps
+    ([2, 2], 2)
+    >>> [x.shape for x, y in lb.dataset().take(2)] in ([(2, 1), (2, 3)], [(2, 3), (2, 1)])
+    True
+    """
+
+    def __init__(self, ids, labels, batch_size=32, sample_weight=None, window=32, seed=0):
+        import numpy as np
+
+        ids = np.asarray(ids)
+        labels = np.asarray(labels)
+        if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"`ids` must be an int array [N, T]; got {ids.dtype} {ids.shape}")
+        if len(labels) != len(ids):
+            raise ValueError(f"`labels` must have one entry per row of `ids` ({len(ids)}); got {len(labels)}")
+        for arg, value in (("batch_size", batch_size), ("window", window)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"`{arg}` must be a positive int; got {value!r}")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, np.float32)
+            if sample_weight.shape != (len(ids),):
+                raise ValueError(f"`sample_weight` must have shape [{len(ids)}]; got {sample_weight.shape}")
+        if not len(ids):
+            raise ValueError("`ids` holds no rows")
+        self.ids, self.labels, self.sample_weight = ids, labels, sample_weight
+        self.batch_size, self.window, self.seed = int(batch_size), int(window), int(seed)
+        steps = np.arange(1, ids.shape[1] + 1)
+        self.lengths = np.maximum(np.where(ids != 0, steps, 0).max(axis=1), 1)
+        self.steps = -(-len(ids) // self.batch_size)
+
+    def batches(self, epoch):
+        """The row indices of each batch of epoch `epoch` (0-based), in order."""
+        import numpy as np
+
+        rng = np.random.default_rng([self.seed, int(epoch)])
+        order = rng.permutation(len(self.ids))
+        span = self.window * self.batch_size
+        out = []
+        for start in range(0, len(order), span):
+            part = order[start:start + span]
+            part = part[np.argsort(self.lengths[part], kind="stable")]
+            out.extend(part[i:i + self.batch_size] for i in range(0, len(part), self.batch_size))
+        return [out[i] for i in rng.permutation(len(out))]
+
+    def batch(self, rows):
+        """`(ids, labels[, sample_weight])` of `rows`, ids cut to their longest row."""
+        x = self.ids[rows, : int(self.lengths[rows].max())]
+        if self.sample_weight is None:
+            return x, self.labels[rows]
+        return x, self.labels[rows], self.sample_weight[rows]
+
+    def dataset(self):
+        """A `tf.data.Dataset` of the batches; each pass over it is the next
+        epoch (epoch 0 first), as `model.fit` makes one pass per epoch."""
+        import tensorflow as tf
+
+        epochs = iter(range(2 ** 62))
+
+        def generate():
+            for rows in self.batches(next(epochs)):
+                yield self.batch(rows)
+
+        spec = [tf.TensorSpec([None, None], tf.as_dtype(self.ids.dtype)),
+                tf.TensorSpec([None, *self.labels.shape[1:]], tf.as_dtype(self.labels.dtype))]
+        if self.sample_weight is not None:
+            spec.append(tf.TensorSpec([None], tf.float32))
+        data = tf.data.Dataset.from_generator(generate, output_signature=tuple(spec))
+        return data.apply(tf.data.experimental.assert_cardinality(self.steps)).prefetch(2)

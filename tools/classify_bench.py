@@ -16,6 +16,13 @@ the fortunes-topic training part from {1, 10, 100}: accuracy 0.467, 0.506,
 
 prints one row per set and configuration and, with `--out`, writes the
 markdown table (the README's and bench_results.md's).
+
+    nice -n 5 python tools/classify_bench.py --epoch-time [--sets a,b] [--batch-size 32]
+
+times one training epoch of the default model padded to `max_length` (the
+peer) against the same model on `training.LengthBatches` (`--bucketing`),
+called alternately in one process (`tools.timing.interleaved_medians`: one
+warm-up each, median of 3), and prints the ratio.
 """
 import argparse
 import json
@@ -40,6 +47,22 @@ CONFIGS = {
     "length-384": ["--max-length", "384"],   # long documents: less truncation
     "mean-pooling": ["--pooling", "mean"],
     "monitor-loss": ["--monitor", "loss"],
+    # training procedure and input defaults (issue 18, second round)
+    "refit": ["--refit"],
+    "no-refit": ["--no-refit"],
+    "bucketing": ["--bucketing"],
+    "no-bucketing": ["--no-bucketing"],
+    "refit-bucketing": ["--refit", "--bucketing"],
+    "batch-16": ["--batch-size", "16"],
+    "batch-64": ["--batch-size", "64"],
+    "token-dropout-0": ["--token-dropout", "0"],
+    "token-dropout-0.2": ["--token-dropout", "0.2"],
+    "whitespace": ["--tokenizer", "whitespace"],
+    "length-128": ["--max-length", "128"],
+    "length-64": ["--max-length", "64"],
+    # a second seed (its own test split: compare these two rows with each other only)
+    "seed-1": ["--seed", "1"],
+    "bucketing-seed-1": ["--bucketing", "--seed", "1"],
 }
 
 
@@ -67,12 +90,52 @@ def ours(name, extra):
             return json.load(f)
 
 
+def epoch_time(name, batch_size=32, repeats=3):
+    """Median seconds of one epoch, padded vs bucketed, on the training part."""
+    import keras
+    import numpy as np
+
+    from keras_rnnx import datasets, training
+    from keras_rnnx.models import TextClassifier
+    from tools.timing import interleaved_medians
+
+    keras.utils.set_random_seed(0)
+    train, _ = datasets.load(name).split(0.2, seed=0)
+    clf = TextClassifier.create(train.texts, train.labels, train.class_names,
+                                tokenizer="unicode_script", pooling="max", units=32,
+                                embedding_dim=64, token_dropout=0.1)
+    clf.compile()
+    x, y = clf.texts_to_ids(train.texts), np.asarray(train.labels)
+    padded = clf.ids_model
+    view = keras.models.clone_model(
+        padded, input_tensors=keras.Input((None,), dtype="int32", name="token_ids"),
+        clone_function=lambda layer: layer)
+    view.compile(optimizer=padded.optimizer, loss=padded.loss, metrics=["accuracy"])
+    data = training.LengthBatches(x, y, batch_size).dataset()
+    t_pad, t_bucket = interleaved_medians(
+        lambda: padded.fit(x, y, epochs=1, batch_size=batch_size, verbose=0, shuffle=True),
+        lambda: view.fit(data, epochs=1, verbose=0, shuffle=False),
+        repeats=repeats, warmup=1)
+    steps = training.LengthBatches(x, y, batch_size)
+    mean_steps = float(np.mean([steps.lengths[b].max() for b in steps.batches(0)]))
+    return (f"| {name} | one epoch, batch {batch_size}, max_length {clf.max_length} | "
+            f"padded {t_pad:.1f} s | bucketed {t_bucket:.1f} s | ratio {t_bucket / t_pad:.2f} | "
+            f"mean batch length {mean_steps:.0f} | load {os.getloadavg()[0]:.1f} |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
     parser.add_argument("--configs", default="defaults")
     parser.add_argument("--out", default=None, help="write the markdown table here")
+    parser.add_argument("--epoch-time", action="store_true",
+                        help="time one epoch padded vs bucketed instead")
+    parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args(argv)
+    if args.epoch_time:
+        for name in args.sets.split(","):
+            print(epoch_time(name, args.batch_size), flush=True)
+        return
     from keras_rnnx import datasets
     from keras_rnnx import metrics as cm
 
@@ -88,13 +151,13 @@ def main(argv=None):
             row = (f"| {name} | {len(data):,} | {data.num_classes} | {config} | "
                    f"{h['accuracy']:.3f} / {h['macro_f1']:.3f}, {m['train_seconds']:.0f} s "
                    f"(epoch {t['kept_epoch']} of {t['epochs_run']}) | "
-                   f"{peer[0]:.3f} / {peer[1]:.3f}, {peer_s:.1f} s |")
+                   f"{peer[0]:.3f} / {peer[1]:.3f}, {peer_s:.1f} s | {os.getloadavg()[0]:.1f} |")
             print(row, flush=True)
             rows.append(row)
     if args.out:
         head = ("| set | texts | classes | configuration | ours: accuracy / macro-F1, train time "
-                "(epoch kept) | TF-IDF + LR: accuracy / macro-F1, train time |\n"
-                "|---|---|---|---|---|---|\n")
+                "(epoch kept) | TF-IDF + LR: accuracy / macro-F1, train time | load average |\n"
+                "|---|---|---|---|---|---|---|\n")
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(head + "\n".join(rows) + "\n")
 

@@ -380,6 +380,33 @@ def _lengths(texts, vocabulary, tokenizer, lowercase, normalization):
     return tok.tokenize(texts).row_lengths().numpy()
 
 
+_REFIT_MARKER = "refit.json"  # in backup_dir: the first phase's report, while the refit runs
+
+
+def _class_weights(class_weight, labels, k):
+    """"balanced" -> {class: n / (k * count)}; None or a dict as given."""
+    if class_weight != "balanced":
+        return class_weight
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    return {c: float(len(labels) / (k * counts[c])) if counts[c] else 1.0 for c in range(k)}
+
+
+def _refit_callbacks(callbacks):
+    """The callbacks for the refit: an `AtomicBackupAndRestore` backs up into
+    its folder's `refit/` part, so that the first phase's backup and the
+    refit's are never mistaken for one another."""
+    from keras_rnnx.training import AtomicBackupAndRestore
+
+    out = []
+    for cb in callbacks:
+        if isinstance(cb, AtomicBackupAndRestore):
+            cb = AtomicBackupAndRestore(os.path.join(cb.backup_dir, "refit"),
+                                        delete_checkpoint=cb.delete_checkpoint,
+                                        on_commit=cb.on_commit)
+        out.append(cb)
+    return out
+
+
 class TextClassifier:
     """A trained-or-trainable text classifier with everything it needs.
 
@@ -409,6 +436,7 @@ class TextClassifier:
         self.class_names = [str(c) for c in class_names]
         self.settings = dict(settings)
         self._to_ids = None
+        self._bucketing_view = None  # the [B, None] view `fit(bucketing=True)` trains
 
     # -------------------------------------------------------------- build
     @classmethod
@@ -484,7 +512,7 @@ class TextClassifier:
     def fit(self, texts, labels, epochs=30, batch_size=32, class_weight="balanced",
             validation_data=None, validation_fraction=0.1, monitor="macro_f1", patience=3,
             reduce_lr=None, verbose="auto", callbacks=None, learning_rate=3e-3, seed=0,
-            backup_dir=None):
+            backup_dir=None, refit=False, bucketing=False):
         """Trains on texts with `model.fit` (on the ids model), with early stopping.
 
         Part of the training texts (`validation_fraction`, stratified by
@@ -494,12 +522,14 @@ class TextClassifier:
         are kept (`keras_rnnx.training.BestEpoch`). `epochs` is a maximum.
         With `reduce_lr` the learning rate is multiplied by it after an
         epoch without improvement (measured no better than a constant rate
-        on the README's sets, so off by default). Only the texts given here are read: keep the test
-        texts out of them.
+        on the README's sets, so off by default). With `refit`, the epoch
+        count found that way is then trained again on all of `texts`. Only
+        the texts given here are read: keep the test texts out of them.
 
         Args:
             texts, labels: the training texts and their class ids.
             epochs: the maximum number of epochs.
+            batch_size: texts per training batch.
             class_weight: "balanced" (n / (k * count)), None, or a dict
                 class id -> weight.
             validation_data: optional `(texts, labels)` to score on instead
@@ -513,15 +543,32 @@ class TextClassifier:
             reduce_lr: None, or a factor in (0, 1) applied to the learning
                 rate after each epoch without improvement.
             learning_rate: Adam's initial learning rate (when `fit` compiles).
-            seed: the validation split's seed.
+            seed: the seed of the validation split and of the batches' order
+                with `bucketing`.
             backup_dir: the folder of an `AtomicBackupAndRestore` in
-                `callbacks`, so that a resumed run keeps its best epoch.
+                `callbacks`, so that a resumed run keeps its best epoch (and,
+                with `refit`, resumes the refit without choosing the epoch
+                again).
+            refit: after early stopping on the validation part of `texts`,
+                start again from the weights and optimizer state this call
+                started from, and train on
+                all of `texts` (training and validation parts) for the kept
+                number of epochs; that model is the one kept. Without a
+                validation part (`validation_fraction=0`) there is nothing
+                to refit; with `validation_data` it is refused.
+            bucketing: train on `keras_rnnx.training.LengthBatches`
+                (batches of texts of similar length, each padded only to
+                its own longest text, so short batches run fewer recurrent
+                steps) instead of batches padded to `max_length`.
 
         Returns:
-            The Keras `History`. `self.training_report` says how many epochs
-            ran, which was kept and why (`epochs_run`, `kept_epoch` (1-based),
-            `reason`, `monitor`, `best_score`, sizes); `self.fit_indices`
-            holds the positions in `texts` used for `train` and `validation`.
+            The Keras `History` (of the refit when `refit`).
+            `self.training_report` says how many epochs ran, which was kept
+            and why (`epochs_run`, `kept_epoch` (1-based), `reason`,
+            `monitor`, `best_score`, sizes, `refit`: None or the refit's
+            `epochs` and `train_size`); `self.fit_indices` holds the
+            positions in `texts` used for `train` and `validation` (with
+            `refit`, also `refit`: every position).
         """
         from keras_rnnx.datasets.classification import stratified_split
         from keras_rnnx.training import BestEpoch
@@ -540,6 +587,11 @@ class TextClassifier:
             raise ValueError(f"`validation_fraction` must be in [0, 1); got {validation_fraction!r}")
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"`epochs` must be a positive int; got {epochs!r}")
+        if refit and validation_data is not None:
+            raise ValueError("`refit` trains again on `texts` with their validation part; with "
+                             "`validation_data` there is no part to add: pass refit=False")
+        if class_weight is not None and class_weight != "balanced" and not isinstance(class_weight, dict):
+            raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
         positions = np.arange(len(texts))
         val_texts = val_labels = None
         if validation_data is not None:
@@ -551,54 +603,104 @@ class TextClassifier:
             val_texts, val_labels = [texts[i] for i in val_idx], labels[val_idx]
         else:
             train_idx, val_idx = positions, np.zeros(0, np.int64)
+        refit = bool(refit) and len(val_idx) > 0
         self.fit_indices = {"train": train_idx, "validation": val_idx}
-        train_labels = labels[train_idx]
-        if class_weight == "balanced":
-            counts = np.bincount(train_labels, minlength=k).astype(np.float64)
-            class_weight = {
-                c: float(len(train_labels) / (k * counts[c])) if counts[c] else 1.0 for c in range(k)
-            }
-        elif class_weight is not None and not isinstance(class_weight, dict):
-            raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
         if getattr(self.ids_model, "optimizer", None) is None:
             self.compile(learning_rate)
-        x = self.texts_to_ids([texts[i] for i in train_idx])
+        if refit:  # where the refit starts from: these weights, the optimizer's state now
+            optimizer = self.ids_model.optimizer
+            if not optimizer.built:
+                optimizer.build(self.ids_model.trainable_variables)
+            start_weights = self.ids_model.get_weights()
+            start_optimizer = [np.array(v) for v in optimizer.variables]
+        marker = os.path.join(backup_dir, _REFIT_MARKER) if refit and backup_dir else None
+        train_labels = labels[train_idx]
         callbacks = list(callbacks or [])
-        best = None
-        if val_texts is not None and len(val_texts):
-            val_x = self.texts_to_ids(val_texts)
-            model = self.ids_model
+        history = None
+        if marker and os.path.exists(marker):  # resumed during the refit
+            with open(marker, encoding="utf-8") as f:
+                self.training_report = json.load(f)
+        else:
+            best = None
+            if val_texts is not None and len(val_texts):
+                val_x = self.texts_to_ids(val_texts)
+                model = self.ids_model
 
-            def score(_):
-                probs = np.asarray(model.predict(val_x, batch_size=256, verbose=0), np.float64)
-                pred = probs.argmax(-1)
-                p_true = probs[np.arange(len(val_labels)), val_labels]
-                return {
-                    "macro_f1": classification_metrics.macro_f1(val_labels, pred, k),
-                    "accuracy": classification_metrics.accuracy(val_labels, pred),
-                    "loss": float(-np.mean(np.log(np.maximum(p_true, 1e-12)))),
-                }
+                def score(_):
+                    probs = np.asarray(model.predict(val_x, batch_size=256, verbose=0), np.float64)
+                    pred = probs.argmax(-1)
+                    p_true = probs[np.arange(len(val_labels)), val_labels]
+                    return {
+                        "macro_f1": classification_metrics.macro_f1(val_labels, pred, k),
+                        "accuracy": classification_metrics.accuracy(val_labels, pred),
+                        "loss": float(-np.mean(np.log(np.maximum(p_true, 1e-12)))),
+                    }
 
-            best = BestEpoch(score, monitor, mode="min" if monitor == "loss" else "max",
-                             patience=patience, reduce_lr=reduce_lr, backup_dir=backup_dir,
-                             tie_break=None if monitor == "loss" else "loss")
-            callbacks.insert(0, best)
-        history = self.ids_model.fit(
-            x, train_labels, epochs=int(epochs), batch_size=batch_size, class_weight=class_weight,
-            verbose=verbose, callbacks=callbacks, shuffle=True,
-        )
-        ran = len(getattr(history, "epoch", None) or []) if best is None else best.epochs_run
-        self.training_report = {
-            "max_epochs": int(epochs), "epochs_run": ran,
-            "kept_epoch": ran if best is None or best.best_epoch is None else best.best_epoch + 1,
-            "monitor": None if best is None else f"validation {monitor}",
-            "best_score": None if best is None else best.best_score,
-            "stopped_early": bool(best is not None and best.stopped_early),
-            "reason": (best.reason if best is not None and best.reason else
-                       f"no validation data: kept the last of {ran} epoch(s)"),
-            "train_size": int(len(train_idx)), "validation_size": int(len(val_labels) if val_labels is not None else 0),
-        }
+                best = BestEpoch(score, monitor, mode="min" if monitor == "loss" else "max",
+                                 patience=patience, reduce_lr=reduce_lr, backup_dir=backup_dir,
+                                 tie_break=None if monitor == "loss" else "loss")
+            x = self.texts_to_ids([texts[i] for i in train_idx])
+            history = self._fit_ids(x, train_labels, int(epochs), batch_size,
+                                    _class_weights(class_weight, train_labels, k), verbose,
+                                    ([best] if best else []) + callbacks, bucketing, seed)
+            ran = len(getattr(history, "epoch", None) or []) if best is None else best.epochs_run
+            self.training_report = {
+                "max_epochs": int(epochs), "epochs_run": ran,
+                "kept_epoch": ran if best is None or best.best_epoch is None else best.best_epoch + 1,
+                "monitor": None if best is None else f"validation {monitor}",
+                "best_score": None if best is None else best.best_score,
+                "stopped_early": bool(best is not None and best.stopped_early),
+                "reason": (best.reason if best is not None and best.reason else
+                           f"no validation data: kept the last of {ran} epoch(s)"),
+                "train_size": int(len(train_idx)),
+                "validation_size": int(len(val_labels) if val_labels is not None else 0),
+                "refit": None,
+            }
+            if marker:
+                os.makedirs(backup_dir, exist_ok=True)
+                atomic_write(marker, json.dumps(self.training_report))
+        if refit:
+            report = self.training_report
+            kept = int(report["kept_epoch"])
+            self.ids_model.set_weights(start_weights)
+            for v, value in zip(optimizer.variables, start_optimizer):
+                v.assign(value)  # a fresh optimizer, without tracing the step again
+            history = self._fit_ids(self.texts_to_ids(texts), labels, kept, batch_size,
+                                    _class_weights(class_weight, labels, k), verbose,
+                                    _refit_callbacks(callbacks), bucketing, seed)
+            report["refit"] = {"epochs": kept, "train_size": len(texts)}
+            report["reason"] += (f"; then trained again from the start on all {len(texts)} "
+                                 f"training texts (training and validation parts) for {kept} "
+                                 "epoch(s), the model kept")
+            self.fit_indices["refit"] = positions
+            if marker:
+                os.remove(marker)
+                try:
+                    os.rmdir(backup_dir)  # only when nothing else is in it
+                except OSError:
+                    pass
         return history
+
+    def _fit_ids(self, x, y, epochs, batch_size, class_weight, verbose, callbacks, bucketing, seed):
+        """`model.fit` of the ids model on ids `x`: batches padded to
+        `max_length`, or with `bucketing` `LengthBatches` through a view of
+        the same layers that takes any time dimension."""
+        model = self.ids_model
+        if not bucketing:
+            return model.fit(x, y, epochs=epochs, batch_size=batch_size, class_weight=class_weight,
+                             verbose=verbose, callbacks=callbacks, shuffle=True)
+        from keras_rnnx.training import LengthBatches
+
+        view = self._bucketing_view
+        if view is None or view.optimizer is not model.optimizer:
+            view = keras.models.clone_model(  # the same layers and weights, [B, None] ids
+                model, input_tensors=keras.Input((None,), dtype="int32", name="token_ids"),
+                clone_function=lambda layer: layer)
+            view.compile(optimizer=model.optimizer, loss=model.loss, metrics=["accuracy"])
+            self._bucketing_view = view
+        batches = LengthBatches(x, y, batch_size, seed=seed)
+        return view.fit(batches.dataset(), epochs=epochs, class_weight=class_weight,
+                        verbose=verbose, callbacks=callbacks, shuffle=False)
 
     # -------------------------------------------------------------- use
     def predict_proba(self, texts, batch_size=256):

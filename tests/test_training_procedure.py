@@ -1,0 +1,254 @@
+"""The classifier's training procedure: length bucketing
+(`training.LengthBatches`, `TextClassifier.fit(bucketing=True)`) and the
+refit on training + validation texts (`fit(refit=True)`, `--refit`)."""
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_rnnx import cli, training
+from keras_rnnx.models import TextClassifier
+from keras_rnnx.training import LengthBatches
+
+
+def _ragged_ids(n, max_len, seed):
+    """Right-padded ids [n, max_len] with lengths 0..max_len; row i's first
+    id is i + 2, so a batch row names its source row."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, max_len + 1, n)
+    ids = np.zeros((n, max_len), np.int32)
+    for i, length in enumerate(lengths):
+        ids[i, :length] = rng.integers(2, 50, length)
+        if length:
+            ids[i, 0] = i + 2
+    return ids, lengths
+
+
+@pytest.mark.parametrize("batch_size,window", [(4, 2), (7, 3), (32, 32)])
+def test_length_batches_give_every_row_once_per_epoch_padded_to_the_batch_longest(batch_size, window):
+    ids, lengths = _ragged_ids(61, 20, 0)
+    labels = np.arange(61) * 10
+    lb = LengthBatches(ids, labels, batch_size=batch_size, window=window, seed=3)
+    assert lb.steps == -(-61 // batch_size)
+    np.testing.assert_array_equal(lb.lengths, np.maximum(lengths, 1))
+    orders = []
+    for epoch in range(3):
+        batches = lb.batches(epoch)
+        assert len(batches) == lb.steps
+        rows = np.concatenate(batches)
+        assert sorted(rows.tolist()) == list(range(61))          # each row exactly once
+        orders.append(rows.tolist())
+        for b in batches:
+            x, y = lb.batch(b)
+            assert x.shape == (len(b), max(1, lengths[b].max()))  # padded to its longest only
+            np.testing.assert_array_equal(x, ids[b, :x.shape[1]])
+            np.testing.assert_array_equal(y, labels[b])
+            assert not ids[b, x.shape[1]:].any()                  # nothing cut but padding
+    assert orders[0] != orders[1] != orders[2]                    # a new order every epoch
+    again = LengthBatches(ids, labels, batch_size, window=window, seed=3).batches(1)
+    assert len(again) == lb.steps                                 # and the same one again
+    assert all(np.array_equal(a, b) for a, b in zip(lb.batches(1), again))
+
+
+def test_length_batches_sort_inside_windows():
+    """Within one window the batches hold consecutive lengths: the total
+    padding is what sorting gives, far below padding to the set's longest."""
+    ids, lengths = _ragged_ids(256, 40, 1)
+    lb = LengthBatches(ids, np.zeros(256), batch_size=8, window=32, seed=0)  # one window
+    batches = lb.batches(0)
+    padded = sum(len(b) * lb.lengths[b].max() for b in batches)
+    sorted_lengths = np.sort(lb.lengths)
+    best = sum(sorted_lengths[i:i + 8].max() * len(sorted_lengths[i:i + 8]) for i in range(0, 256, 8))
+    assert padded == best < 256 * 40 * 0.6
+
+
+def test_length_batches_dataset_is_one_epoch_per_pass_with_labels_and_weights():
+    ids, lengths = _ragged_ids(30, 12, 2)
+    labels = np.arange(30, dtype=np.int64)
+    weights = np.linspace(0.5, 2.0, 30).astype(np.float32)
+    lb = LengthBatches(ids, labels, batch_size=8, sample_weight=weights, seed=5)
+    data = lb.dataset()
+    assert int(data.cardinality()) == lb.steps == 4
+    for epoch in range(2):
+        seen = []
+        for (x, y, w), rows in zip(data, lb.batches(epoch)):
+            x, y, w = x.numpy(), y.numpy(), w.numpy()
+            np.testing.assert_array_equal(y, labels[rows])
+            np.testing.assert_array_equal(w, weights[rows])
+            np.testing.assert_array_equal(x, ids[rows, :x.shape[1]])
+            assert x.shape[1] == max(1, lengths[rows].max())
+            seen.extend(y.tolist())
+        assert sorted(seen) == list(range(30))
+
+
+def test_length_batches_arguments():
+    ids = np.ones((4, 3), np.int32)
+    with pytest.raises(ValueError, match="ids"):
+        LengthBatches(np.ones((4,), np.int32), np.zeros(4))
+    with pytest.raises(ValueError, match="labels"):
+        LengthBatches(ids, np.zeros(3))
+    with pytest.raises(ValueError, match="batch_size"):
+        LengthBatches(ids, np.zeros(4), batch_size=0)
+    with pytest.raises(ValueError, match="sample_weight"):
+        LengthBatches(ids, np.zeros(4), sample_weight=np.ones(2))
+
+
+# ------------------------------------------------------------ in fit
+
+WORDS = {0: ["awful", "dull", "boring"], 1: ["great", "superb", "lovely"]}
+
+
+def _toy(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2
+    texts = [" ".join(["the"] * int(rng.integers(0, 12)) + [str(rng.choice(WORDS[y]))]
+                      + ["film"] * int(rng.integers(0, 3))) for y in labels]
+    return texts, labels
+
+
+class _Phases(keras.callbacks.Callback):
+    """Per `fit` phase: the starting weights, the steps per epoch, the epochs."""
+
+    def __init__(self):
+        super().__init__()
+        self.starts, self.steps, self.epochs = [], [], []
+
+    def on_train_begin(self, logs=None):
+        self.starts.append([w.copy() for w in self.model.get_weights()])
+        self.steps.append(self.params.get("steps"))
+        self.epochs.append(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs[-1] += 1
+
+
+def test_bucketing_fit_learns_and_keeps_the_fixed_length_model():
+    texts, labels = _toy(96, 0)
+    keras.utils.set_random_seed(1)
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=8,
+                                dropout=0.0, max_length=10)
+    phases = _Phases()
+    clf.fit(texts, labels, epochs=8, batch_size=8, learning_rate=0.03, verbose=0,
+            bucketing=True, validation_fraction=0, callbacks=[phases])
+    assert phases.epochs == [8] and phases.steps == [12]
+    assert clf.ids_model.inputs[0].shape == (None, 10)          # export contract unchanged
+    test_texts, test_labels = _toy(40, 1)
+    assert clf.evaluate(test_texts, test_labels)["accuracy"] >= 0.9
+
+
+def test_refit_starts_again_on_train_and_validation_for_the_kept_epochs(monkeypatch):
+    texts, labels = _toy(80, 2)
+    keras.utils.set_random_seed(2)
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=8)
+    fits = []
+    real_fit = keras.Model.fit
+
+    def spy(self, x=None, y=None, **kwargs):
+        fits.append((np.array(x), np.array(y)))
+        return real_fit(self, x, y, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    phases = _Phases()
+    history = clf.fit(texts, labels, epochs=6, batch_size=8, learning_rate=0.02, verbose=0,
+                      validation_fraction=0.25, patience=2, refit=True, seed=1,
+                      callbacks=[phases])
+    report = clf.training_report
+    train, val = clf.fit_indices["train"], clf.fit_indices["validation"]
+    assert len(fits) == 2 and len(train) == 60 and len(val) == 20
+    # the first phase: the training part only; the refit: every text, in order
+    np.testing.assert_array_equal(fits[0][0], clf.texts_to_ids([texts[i] for i in train]))
+    np.testing.assert_array_equal(fits[1][0], clf.texts_to_ids(texts))
+    np.testing.assert_array_equal(fits[1][1], labels)
+    np.testing.assert_array_equal(clf.fit_indices["refit"], np.arange(80))
+    # the refit runs the kept number of epochs, from the same starting weights
+    assert report["refit"] == {"epochs": report["kept_epoch"], "train_size": 80}
+    assert phases.epochs == [report["epochs_run"], report["kept_epoch"]]
+    assert phases.steps == [60 // 8 + 1, 80 // 8] and history.epoch == list(range(report["kept_epoch"]))
+    for a, b in zip(*phases.starts):
+        np.testing.assert_array_equal(a, b)
+    # with a fresh optimizer state: its step count is the refit's steps alone
+    assert int(clf.ids_model.optimizer.iterations) == report["kept_epoch"] * 10
+    assert "then trained again from the start on all 80 training texts" in report["reason"]
+    with pytest.raises(ValueError, match="refit"):
+        clf.fit(texts, labels, epochs=1, verbose=0, refit=True, validation_data=(texts, labels))
+
+
+def _write(tmp_path, n=50):
+    texts = [f"doc{i} " + " ".join(np.random.default_rng(i).choice(WORDS[i % 2], 3))
+             for i in range(n)]
+    data = tmp_path / "data.txt"
+    data.write_text("".join(f"__label__{'ab'[i % 2]} {t}\n" for i, t in enumerate(texts)))
+    return data
+
+
+def test_cli_refit_reads_exactly_the_train_and_validation_texts(tmp_path, monkeypatch):
+    """The refit's texts are the train + validation positions of split.json,
+    never a test one; metrics.json says it ran and for how many epochs."""
+    data = _write(tmp_path)
+    calls = []
+    real_ids = TextClassifier.texts_to_ids
+
+    def texts_to_ids(self, batch, *args, **kwargs):
+        calls.append([t.decode() if isinstance(t, bytes) else t for t in batch])
+        return real_ids(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(TextClassifier, "texts_to_ids", texts_to_ids)
+    out = tmp_path / "out"
+    assert cli.main(["train-classifier", str(data), "--out", str(out), "--epochs", "3",
+                     "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export",
+                     "--refit", "--bucketing"]) == 0
+    split = json.loads((out / "split.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    test, train, val = (set(split[k]) for k in ("test", "train", "validation"))
+    # calls: validation, training part, the refit's texts, then the test texts
+    refit_read = [int(t.split()[0][3:]) for t in calls[2]]
+    assert sorted(refit_read) == sorted(split["refit"]) == sorted(train | val)
+    assert not set(refit_read) & test
+    assert sorted(int(t.split()[0][3:]) for t in calls[3]) == sorted(test)
+    assert metrics["refit"] == {"epochs": metrics["training"]["kept_epoch"], "train_size": 40}
+    assert metrics["bucketing"] is True
+    assert "trained again from the start on all 40" in metrics["training"]["reason"]
+
+
+def test_cli_refit_needs_a_validation_part(tmp_path, capsys):
+    data = _write(tmp_path, 20)
+    assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "out"), "--refit",
+                     "--validation-fraction", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--refit" in err and "--validation-fraction" in err and "Traceback" not in err
+
+
+def test_cli_refit_resumes_after_a_kill_without_choosing_the_epoch_again(tmp_path, monkeypatch):
+    data = _write(tmp_path, 40)
+    backup = tmp_path / "backup"
+    args = ["train-classifier", str(data), "--out", str(tmp_path / "model"), "--epochs", "3",
+            "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export", "--refit",
+            "--monitor", "loss", "--backup-dir", str(backup)]
+    original_end = training.AtomicBackupAndRestore.on_epoch_end
+
+    def die_in_the_refit(self, epoch, logs=None):
+        original_end(self, epoch, logs)
+        if self.backup_dir.endswith("refit"):
+            raise KeyboardInterrupt("simulated kill after the refit's first epoch")
+
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", die_in_the_refit)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(args)
+    first = json.loads((backup / "refit.json").read_text())
+    assert training.read_state(str(backup / "refit"))["epoch"] == 1
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", original_end)
+    starts = []
+    original_begin = training.AtomicBackupAndRestore.on_train_begin
+
+    def record_start(self, logs=None):
+        original_begin(self, logs)
+        starts.append((self.backup_dir.endswith("refit"), self.initial_epoch))
+
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_train_begin", record_start)
+    assert cli.main(args) == 0
+    assert starts == [(True, 1)]          # only the refit ran, from its committed epoch
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["training"]["kept_epoch"] == first["kept_epoch"]
+    assert metrics["refit"]["epochs"] == first["kept_epoch"]
+    assert not backup.exists()
