@@ -40,6 +40,13 @@ CONFIGS = {
     "length-384": ["--max-length", "384"],   # long documents: less truncation
     "mean-pooling": ["--pooling", "mean"],
     "monitor-loss": ["--monitor", "loss"],
+    # wide & deep: a linear part over hashed token n-grams beside the BiRNN
+    "ngrams-0": ["--ngrams", "0"],
+    "ngrams-1": ["--ngrams", "1"],
+    "ngrams-2": ["--ngrams", "2"],
+    "ngrams-3": ["--ngrams", "3"],
+    "ngrams-2-b14": ["--ngrams", "2", "--ngram-buckets", str(2 ** 14)],
+    "ngrams-2-b18": ["--ngrams", "2", "--ngram-buckets", str(2 ** 18)],
 }
 
 

@@ -17,6 +17,9 @@ from keras_rnnx.commands import _args
 NAME = "train-classifier"
 # pretrained word vectors by default (see the README's measurements)
 PRETRAIN = False
+# the wide part (hashed n-grams) and its buckets by default (see the README's measurements)
+NGRAMS = 0
+NGRAM_BUCKETS = 2 ** 16
 HELP = "train a recurrent text classifier from a data folder or file"
 
 
@@ -49,6 +52,13 @@ def add_arguments(parser):
                              f"and start the embedding from them (default: {'on' if PRETRAIN else 'off'})")
     parser.add_argument("--no-pretrain", action="store_true",
                         help="start the embedding from random values")
+    parser.add_argument("--ngrams", type=_args.non_negative_int, default=NGRAMS, metavar="N",
+                        help="wide & deep: add a linear part over the hashed token 1..N-grams "
+                             f"to the recurrent logits; 0: off (default {NGRAMS})")
+    parser.add_argument("--ngram-buckets", type=_args.positive_int, default=NGRAM_BUCKETS,
+                        help="hash buckets of the 2..N-grams; the linear part holds "
+                             "(vocabulary + buckets) x classes weights "
+                             f"(default {NGRAM_BUCKETS})")
     parser.add_argument("--dropout", type=_args.rate, default=0.2,
                         help="dropout rate after pooling, in [0, 1) (default 0.2)")
     parser.add_argument("--token-dropout", type=_args.rate, default=0.1,
@@ -207,6 +217,7 @@ def run(args):
             layers=args.layers, bidirectional=not args.unidirectional,
             pooling=args.pooling, embedding_dim=args.embedding_dim,
             embeddings=embeddings, dropout=args.dropout, token_dropout=args.token_dropout,
+            ngrams=args.ngrams, ngram_buckets=args.ngram_buckets,
         )
     except (ValueError, TypeError) as e:
         return fail(e)
