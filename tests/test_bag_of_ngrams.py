@@ -51,15 +51,17 @@ IDS = np.array([
 ], "int32")
 
 
-@pytest.mark.parametrize("ngrams,buckets,pooling", [(1, 8, "sqrt"), (2, 7, "sqrt"), (2, 64, "mean"),
-                                                    (3, 5, "sum"), (3, 2 ** 20, "sqrt")])
-def test_ngram_rows_and_pooling_match_numpy(ngrams, buckets, pooling):
+@pytest.mark.parametrize("ngrams,buckets,pooling,scale", [(1, 8, "sqrt", 1.0), (2, 7, "sqrt", 1.0),
+                                                          (2, 64, "mean", 30.0), (3, 5, "sum", 1.0),
+                                                          (3, 2 ** 20, "sqrt", 0.5)])
+def test_ngram_rows_and_pooling_match_numpy(ngrams, buckets, pooling, scale):
     layer = BagOfNgrams(len(VOCAB), 3, ngrams=ngrams, buckets=buckets, pooling=pooling,
-                        embeddings_initializer="random_normal")
+                        scale=scale, embeddings_initializer="random_normal")
     got = np.asarray(layer(IDS))
     table = np.asarray(layer.embeddings)
     assert table.shape == (len(VOCAB) + (buckets if ngrams > 1 else 0), 3)
     want, want_rows = _reference(IDS, table, len(VOCAB), ngrams, buckets, pooling)
+    want *= scale
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got[3], 0.0)          # no real token: zeros
     rows, weights = (np.asarray(t) for t in layer.ngram_ids(IDS))
@@ -83,13 +85,14 @@ def test_padding_anywhere_adds_nothing():
 
 
 def test_layer_config_round_trip_and_bad_arguments():
-    layer = BagOfNgrams(12, 4, ngrams=3, buckets=100, pooling="mean",
+    layer = BagOfNgrams(12, 4, ngrams=3, buckets=100, pooling="mean", scale=10,
                         embeddings_regularizer=keras.regularizers.L2(1e-3), name="wide")
     clone = BagOfNgrams.from_config(layer.get_config())
-    assert (clone.ngrams, clone.buckets, clone.pooling, clone.rows) == (3, 100, "mean", 112)
+    assert (clone.ngrams, clone.buckets, clone.pooling, clone.rows, clone.scale) == (3, 100, "mean", 112, 10.0)
     assert isinstance(clone.embeddings_regularizer, keras.regularizers.L2)
     for kwargs, name in [({"ngrams": 0}, "ngrams"), ({"buckets": 0}, "buckets"),
                          ({"pooling": "max"}, "pooling"), ({"output_dim": 0}, "output_dim"),
+                         ({"scale": 0.0}, "scale"),
                          ({"vocabulary_size": 1}, "vocabulary_size"), ({"ngrams": True}, "ngrams")]:
         args = {"vocabulary_size": 12, "output_dim": 4, **kwargs}
         with pytest.raises(ValueError, match=f"`{name}`"):
@@ -131,7 +134,8 @@ def test_wide_and_deep_logits_are_the_sum_of_both_parts():
 @pytest.mark.parametrize("kwargs,match", [({"ngrams": -1}, "ngrams"), ({"ngrams": 1.5}, "ngrams"),
                                           ({"ngrams": 2, "ngram_buckets": 0}, "ngram_buckets"),
                                           ({"ngrams": 2, "ngram_pooling": "max"}, "ngram_pooling"),
-                                          ({"ngrams": 2, "ngram_l2": -1.0}, "ngram_l2")])
+                                          ({"ngrams": 2, "ngram_l2": -1.0}, "ngram_l2"),
+                                          ({"ngrams": 2, "ngram_lr_multiplier": 0}, "ngram_lr_multiplier")])
 def test_bad_wide_arguments_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=f"`{match}`"):
         text_classifier(VOCAB, 2, **kwargs)
@@ -154,7 +158,8 @@ def wide_classifier():
     keras.utils.set_random_seed(3)
     texts, labels = _toy()
     clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=4,
-                                max_length=10, ngrams=2, ngram_buckets=64, ngram_l2=1e-4)
+                                max_length=10, ngrams=2, ngram_buckets=64, ngram_l2=1e-4,
+                                ngram_lr_multiplier=5.0)
     clf.fit(texts, labels, epochs=3, verbose=0, learning_rate=2e-2, validation_fraction=0.0)
     return clf
 
@@ -171,7 +176,7 @@ def test_wide_classifier_trains_and_round_trips_through_keras_file(wide_classifi
     clf.save(str(tmp_path / "clf"))
     loaded = TextClassifier.load(str(tmp_path / "clf"))
     wide = loaded.ids_model.get_layer("bag_of_ngrams")
-    assert (wide.ngrams, wide.buckets, wide.pooling) == (2, 64, "sqrt")
+    assert (wide.ngrams, wide.buckets, wide.pooling, wide.scale) == (2, 64, "sqrt", 5.0)
     np.testing.assert_allclose(loaded.predict_proba(TEXTS), want, atol=1e-6)
     model = keras.saving.load_model(str(tmp_path / "clf" / "model.keras"))
     np.testing.assert_allclose(np.asarray(model(tf.constant(TEXTS))), want, atol=1e-6)

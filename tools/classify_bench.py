@@ -47,6 +47,9 @@ CONFIGS = {
     "ngrams-3": ["--ngrams", "3"],
     "ngrams-2-b14": ["--ngrams", "2", "--ngram-buckets", str(2 ** 14)],
     "ngrams-2-b18": ["--ngrams", "2", "--ngram-buckets", str(2 ** 18)],
+    "ngrams-2-lr10": ["--ngrams", "2", "--ngram-lr-multiplier", "10"],
+    "ngrams-2-lr30": ["--ngrams", "2", "--ngram-lr-multiplier", "30"],
+    "ngrams-2-lr100": ["--ngrams", "2", "--ngram-lr-multiplier", "100"],
 }
 
 

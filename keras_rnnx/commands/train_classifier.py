@@ -20,6 +20,7 @@ PRETRAIN = False
 # the wide part (hashed n-grams) and its buckets by default (see the README's measurements)
 NGRAMS = 0
 NGRAM_BUCKETS = 2 ** 16
+NGRAM_LR_MULTIPLIER = 1.0
 HELP = "train a recurrent text classifier from a data folder or file"
 
 
@@ -59,6 +60,9 @@ def add_arguments(parser):
                         help="hash buckets of the 2..N-grams; the linear part holds "
                              "(vocabulary + buckets) x classes weights "
                              f"(default {NGRAM_BUCKETS})")
+    parser.add_argument("--ngram-lr-multiplier", type=_args.positive_float, default=NGRAM_LR_MULTIPLIER,
+                        help="the n-gram part's learning rate as a multiple of --learning-rate "
+                             f"(default {NGRAM_LR_MULTIPLIER:g})")
     parser.add_argument("--dropout", type=_args.rate, default=0.2,
                         help="dropout rate after pooling, in [0, 1) (default 0.2)")
     parser.add_argument("--token-dropout", type=_args.rate, default=0.1,
@@ -218,6 +222,7 @@ def run(args):
             pooling=args.pooling, embedding_dim=args.embedding_dim,
             embeddings=embeddings, dropout=args.dropout, token_dropout=args.token_dropout,
             ngrams=args.ngrams, ngram_buckets=args.ngram_buckets,
+            ngram_lr_multiplier=args.ngram_lr_multiplier,
         )
     except (ValueError, TypeError) as e:
         return fail(e)

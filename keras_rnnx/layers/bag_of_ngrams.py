@@ -50,6 +50,11 @@ class BagOfNgrams(keras.layers.Layer):
             buckets` rows.
         pooling: "sqrt" (sum / sqrt(number of real n-grams)), "mean" or
             "sum".
+        scale: a constant factor on the output. Trained with Adam (whose
+            steps do not depend on the gradient's size), it multiplies the
+            table's effective learning rate by `scale`: the n-gram rows,
+            each seen in few batches, can move faster than the rest of a
+            model.
         embeddings_initializer: initializer of the table (default zeros, as
             a linear model starts).
         embeddings_regularizer: optional regularizer of the table.
@@ -71,7 +76,7 @@ class BagOfNgrams(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary_size, output_dim, ngrams=2, buckets=2 ** 16, pooling="sqrt",
-                 embeddings_initializer="zeros", embeddings_regularizer=None, **kwargs):
+                 scale=1.0, embeddings_initializer="zeros", embeddings_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = _positive_int("vocabulary_size", vocabulary_size, 2)
         self.output_dim = _positive_int("output_dim", output_dim)
@@ -80,6 +85,9 @@ class BagOfNgrams(keras.layers.Layer):
         if pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {POOLINGS}; got {pooling!r}")
         self.pooling = pooling
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)) or not scale > 0:
+            raise ValueError(f"`scale` must be a number > 0; got {scale!r}")
+        self.scale = float(scale)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
 
@@ -128,6 +136,8 @@ class BagOfNgrams(keras.layers.Layer):
         vectors = ops.take(table, rows, axis=0)                       # [B, F, D]
         weights = ops.cast(weights, self.compute_dtype)
         total = ops.sum(vectors * ops.expand_dims(weights, -1), axis=1)
+        if self.scale != 1.0:
+            total = total * self.scale
         if self.pooling == "sum":
             return total
         count = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1.0)
@@ -144,6 +154,7 @@ class BagOfNgrams(keras.layers.Layer):
             "ngrams": self.ngrams,
             "buckets": self.buckets,
             "pooling": self.pooling,
+            "scale": self.scale,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
         }

@@ -167,6 +167,7 @@ def text_classifier(
     ngram_buckets=2 ** 16,
     ngram_pooling="sqrt",
     ngram_l2=0.0,
+    ngram_lr_multiplier=1.0,
     name="text_classifier",
 ):
     """A recurrent text classifier as a Keras functional model.
@@ -209,6 +210,8 @@ def text_classifier(
         ngram_pooling: the wide part's pooling: "sqrt" (sum / sqrt(count)),
             "mean" or "sum".
         ngram_l2: L2 penalty on the wide part's weights (0: none).
+        ngram_lr_multiplier: the wide part's learning rate as a multiple of
+            the model's (with Adam; `BagOfNgrams(scale=...)`).
         name: the model name.
 
     Returns:
@@ -254,6 +257,9 @@ def text_classifier(
         raise ValueError(f"`ngram_pooling` must be one of {ngram_lib.POOLINGS}; got {ngram_pooling!r}")
     if not isinstance(ngram_l2, (int, float)) or isinstance(ngram_l2, bool) or ngram_l2 < 0:
         raise ValueError(f"`ngram_l2` must be a float >= 0; got {ngram_l2!r}")
+    if isinstance(ngram_lr_multiplier, bool) or not isinstance(ngram_lr_multiplier, (int, float)) \
+            or not ngram_lr_multiplier > 0:
+        raise ValueError(f"`ngram_lr_multiplier` must be a number > 0; got {ngram_lr_multiplier!r}")
     if inputs == "strings" and tokens is None:
         raise ValueError('`inputs="strings"` needs `vocabulary` as a Vocabulary or token list')
 
@@ -270,7 +276,7 @@ def text_classifier(
     if ngrams:
         wide = ngram_lib.BagOfNgrams(
             vocabulary_size, int(num_classes), ngrams=int(ngrams), buckets=int(ngram_buckets),
-            pooling=ngram_pooling, embeddings_regularizer=keras.regularizers.L2(ngram_l2) if ngram_l2 else None,
+            pooling=ngram_pooling, scale=float(ngram_lr_multiplier), embeddings_regularizer=keras.regularizers.L2(ngram_l2) if ngram_l2 else None,
             dtype="float32", name="bag_of_ngrams",
         )(x)
     embedding = keras.layers.Embedding(
