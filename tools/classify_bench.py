@@ -50,6 +50,10 @@ CONFIGS = {
     "ngrams-2-lr10": ["--ngrams", "2", "--ngram-lr-multiplier", "10"],
     "ngrams-2-lr30": ["--ngrams", "2", "--ngram-lr-multiplier", "30"],
     "ngrams-2-lr100": ["--ngrams", "2", "--ngram-lr-multiplier", "100"],
+    "ngrams-2-lr10-l2e-4": ["--ngrams", "2", "--ngram-lr-multiplier", "10", "--ngram-l2", "1e-4"],
+    "ngrams-2-lr10-l2e-3": ["--ngrams", "2", "--ngram-lr-multiplier", "10", "--ngram-l2", "1e-3"],
+    "ngrams-2-lr10-dropout-0.5": ["--ngrams", "2", "--ngram-lr-multiplier", "10", "--dropout", "0.5"],
+    "ngrams-1-lr10": ["--ngrams", "1", "--ngram-lr-multiplier", "10"],
 }
 
 

@@ -21,6 +21,7 @@ PRETRAIN = False
 NGRAMS = 0
 NGRAM_BUCKETS = 2 ** 16
 NGRAM_LR_MULTIPLIER = 1.0
+NGRAM_L2 = 0.0
 HELP = "train a recurrent text classifier from a data folder or file"
 
 
@@ -63,6 +64,8 @@ def add_arguments(parser):
     parser.add_argument("--ngram-lr-multiplier", type=_args.positive_float, default=NGRAM_LR_MULTIPLIER,
                         help="the n-gram part's learning rate as a multiple of --learning-rate "
                              f"(default {NGRAM_LR_MULTIPLIER:g})")
+    parser.add_argument("--ngram-l2", type=_args.non_negative_float, default=NGRAM_L2,
+                        help=f"L2 penalty on the n-gram part's weights (default {NGRAM_L2:g})")
     parser.add_argument("--dropout", type=_args.rate, default=0.2,
                         help="dropout rate after pooling, in [0, 1) (default 0.2)")
     parser.add_argument("--token-dropout", type=_args.rate, default=0.1,
@@ -222,7 +225,7 @@ def run(args):
             pooling=args.pooling, embedding_dim=args.embedding_dim,
             embeddings=embeddings, dropout=args.dropout, token_dropout=args.token_dropout,
             ngrams=args.ngrams, ngram_buckets=args.ngram_buckets,
-            ngram_lr_multiplier=args.ngram_lr_multiplier,
+            ngram_lr_multiplier=args.ngram_lr_multiplier, ngram_l2=args.ngram_l2,
         )
     except (ValueError, TypeError) as e:
         return fail(e)
