@@ -94,9 +94,6 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "two classes" in capsys.readouterr().err
     assert cli.main(["train-classifier", str(one), "--units", "0"]) == 2
     assert "--units" in capsys.readouterr().err
-    for option, value in (("--ngrams", "-1"), ("--ngram-buckets", "0")):
-        assert cli.main(["train-classifier", str(one), option, value]) == 2
-        assert option in capsys.readouterr().err
     assert cli.main(["predict", str(tmp_path), "text"]) == 2
     assert "not a saved TextClassifier" in capsys.readouterr().err
 

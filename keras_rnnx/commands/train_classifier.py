@@ -18,10 +18,10 @@ NAME = "train-classifier"
 # pretrained word vectors by default (see the README's measurements)
 PRETRAIN = False
 # the wide part (hashed n-grams) and its buckets by default (see the README's measurements)
-NGRAMS = 0
+NGRAMS = 2
 NGRAM_BUCKETS = 2 ** 16
-NGRAM_LR_MULTIPLIER = 1.0
-NGRAM_L2 = 0.0
+NGRAM_LR_MULTIPLIER = 10.0
+NGRAM_L2 = 1e-4
 HELP = "train a recurrent text classifier from a data folder or file"
 
 
@@ -66,8 +66,9 @@ def add_arguments(parser):
                              f"(default {NGRAM_LR_MULTIPLIER:g})")
     parser.add_argument("--ngram-l2", type=_args.non_negative_float, default=NGRAM_L2,
                         help=f"L2 penalty on the n-gram part's weights (default {NGRAM_L2:g})")
-    parser.add_argument("--dropout", type=_args.rate, default=0.2,
-                        help="dropout rate after pooling, in [0, 1) (default 0.2)")
+    parser.add_argument("--dropout", type=_args.rate, default=0.5,
+                        help="dropout rate after the embedding and pooling (and between "
+                             "recurrent layers), in [0, 1) (default 0.5)")
     parser.add_argument("--token-dropout", type=_args.rate, default=0.1,
                         help="word dropout: rate of replacing training tokens by the OOV id")
     parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script", "characters"],
