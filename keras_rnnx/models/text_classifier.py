@@ -209,7 +209,8 @@ def text_classifier(
             weights.
         ngram_pooling: the wide part's pooling: "sqrt" (sum / sqrt(count)),
             "mean" or "sum".
-        ngram_l2: L2 penalty on the wide part's weights (0: none).
+        ngram_l2: L2 penalty on the wide part's table (0: none); the table
+            is scaled by `ngram_lr_multiplier` in the logits.
         ngram_lr_multiplier: the wide part's learning rate as a multiple of
             the model's (with Adam; `BagOfNgrams(scale=...)`).
         name: the model name.
@@ -276,7 +277,8 @@ def text_classifier(
     if ngrams:
         wide = ngram_lib.BagOfNgrams(
             vocabulary_size, int(num_classes), ngrams=int(ngrams), buckets=int(ngram_buckets),
-            pooling=ngram_pooling, scale=float(ngram_lr_multiplier), embeddings_regularizer=keras.regularizers.L2(ngram_l2) if ngram_l2 else None,
+            pooling=ngram_pooling, scale=float(ngram_lr_multiplier),
+            embeddings_regularizer=keras.regularizers.L2(ngram_l2) if ngram_l2 else None,
             dtype="float32", name="bag_of_ngrams",
         )(x)
     embedding = keras.layers.Embedding(
