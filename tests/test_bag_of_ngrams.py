@@ -230,3 +230,13 @@ def test_wide_classifier_under_mixed_precision():
     assert probs.dtype == np.float32 and np.isfinite(probs).all()
     np.testing.assert_allclose(probs, np.asarray(plain(ids)), atol=1e-2)
     assert ids_model(plain) is plain
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in doctest.DocTestFinder().find(BagOfNgrams, "BagOfNgrams", globs={"np": np, "BagOfNgrams": BagOfNgrams}):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0 and result.failed == 0
