@@ -59,7 +59,7 @@ CONFIGS = {
            "ngrams-2-lr10-l2e-4-dropout-0.5": (2, 10, 1e-4, 0.5, 16),   # = the defaults now
            "ngrams-2-lr10-l2e-4-dropout-0.5-b18": (2, 10, 1e-4, 0.5, 18),
        }.items()},
-    # the recurrent part's sizes, with the wide defaults (screened on wordnet-supersense only)
+    # the recurrent part's sizes, with the wide defaults
     "units-64": ["--units", "64"],
     "embedding-dim-128": ["--embedding-dim", "128"],
 }
