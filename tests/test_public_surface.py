@@ -21,6 +21,7 @@ REGISTERED = {
     "keras_rnnx>AttentionDecoder",
     "keras_rnnx>AttentionDecoderCell",
     "keras_rnnx>AttentionPooling",
+    "keras_rnnx>BagOfNgrams",
     "keras_rnnx>BahdanauAttention",
     "keras_rnnx>BeamSearch",
     "keras_rnnx>BiDirectional",

@@ -39,6 +39,8 @@ SETS = ["fortunes-topic", "fortunes-language", "bible-genre", "wordnet-supersens
 # configuration name -> extra train-classifier options
 CONFIGS = {
     "defaults": [],
+    # the architecture defaults before the wide part (no n-grams, dropout 0.2)
+    "before-wide": ["--ngrams", "0", "--dropout", "0.2"],
     "before": ["--epochs", "10", "--validation-fraction", "0"],   # the defaults of 0.2
     "constant-lr": ["--lr-schedule", "constant"],   # the default since these measurements
     "plateau-lr": ["--lr-schedule", "plateau"],
@@ -47,7 +49,8 @@ CONFIGS = {
     "length-384": ["--max-length", "384"],   # long documents: less truncation
     "mean-pooling": ["--pooling", "mean"],
     "monitor-loss": ["--monitor", "loss"],
-    # training procedure and input defaults (issue 18, second round)
+    # training procedure and input defaults (issue 18, second round; measured before the wide
+    # part was on by default, so these rows ran without it)
     "refit": ["--refit"],
     "no-refit": ["--no-refit"],
     "bucketing": ["--bucketing"],
@@ -63,6 +66,26 @@ CONFIGS = {
     # a second seed (its own test split: compare these two rows with each other only)
     "seed-1": ["--seed", "1"],
     "bucketing-seed-1": ["--bucketing", "--seed", "1"],
+    # wide & deep: a linear part over hashed token n-grams beside the BiRNN. Every option the
+    # rows were measured with is spelt out, so each name means the same run whatever the
+    # defaults (the defaults at first: no n-grams, dropout 0.2; lr multiplier 1, L2 0, 2^16 buckets)
+    **{name: ["--ngrams", str(n), "--ngram-lr-multiplier", str(lr), "--ngram-l2", str(l2),
+              "--dropout", str(dropout), "--ngram-buckets", str(2 ** buckets)]
+       for name, (n, lr, l2, dropout, buckets) in {
+           "ngrams-2": (2, 1, 0, 0.2, 16),
+           "ngrams-2-lr10": (2, 10, 0, 0.2, 16),
+           "ngrams-2-lr30": (2, 30, 0, 0.2, 16),
+           "ngrams-2-lr100": (2, 100, 0, 0.2, 16),
+           "ngrams-2-lr10-l2e-4": (2, 10, 1e-4, 0.2, 16),
+           "ngrams-2-lr10-l2e-3": (2, 10, 1e-3, 0.2, 16),
+           "ngrams-2-lr10-dropout-0.5": (2, 10, 0, 0.5, 16),
+           "ngrams-2-lr20-dropout-0.5": (2, 20, 0, 0.5, 16),
+           "ngrams-2-lr10-l2e-4-dropout-0.5": (2, 10, 1e-4, 0.5, 16),   # = the defaults now
+           "ngrams-2-lr10-l2e-4-dropout-0.5-b18": (2, 10, 1e-4, 0.5, 18),
+       }.items()},
+    # the recurrent part's sizes, with the wide defaults
+    "units-64": ["--units", "64"],
+    "embedding-dim-128": ["--embedding-dim", "128"],
 }
 
 

@@ -7,6 +7,10 @@
       -> pooling over real steps (last | mean | max | attention)
       -> Dropout -> Dense(num_classes, softmax)
 
+With `ngrams=N` (wide & deep) a linear part beside it: the same ids ->
+`BagOfNgrams` (hashed 1..N-grams -> num_classes logits, pooled over the real
+n-grams) added to the Dense's logits before the softmax.
+
 With `inputs="strings"` the same model sits behind a `TextToIds` layer
 (in-graph tensorflow-text tokenization), so the model takes raw strings.
 Padding never changes a prediction: the embedding's mask reaches the
@@ -26,6 +30,7 @@ import numpy as np
 from keras import ops
 
 from keras_rnnx import metrics as classification_metrics
+from keras_rnnx.layers import bag_of_ngrams as ngram_lib
 from keras_rnnx.layers import pooling as pooling_lib
 from keras_rnnx.layers.preprocessing import SanitizeIds, TokenDropout
 from keras_rnnx.text import TOKENIZER_KINDS, TextToIds, Tokenizer, Vocabulary
@@ -158,6 +163,11 @@ def text_classifier(
     lowercase=True,
     normalization="NFKC",
     train_embeddings=True,
+    ngrams=0,
+    ngram_buckets=2 ** 16,
+    ngram_pooling="sqrt",
+    ngram_l2=0.0,
+    ngram_lr_multiplier=1.0,
     name="text_classifier",
 ):
     """A recurrent text classifier as a Keras functional model.
@@ -188,6 +198,21 @@ def text_classifier(
             `inputs="strings"` (`TextToIds`): "whitespace" or
             "unicode_script" words, or "characters".
         train_embeddings: whether the embedding is trained.
+        ngrams: 0 or None: no wide part. N >= 1: a wide & deep model, the
+            recurrent (deep) logits plus a linear (wide) part over the
+            token 1..N-grams (`keras_rnnx.layers.BagOfNgrams`: one weight row
+            per token and per hash bucket of longer n-grams, straight to
+            `num_classes` logits, pooled over the real n-grams), summed
+            before the softmax.
+        ngram_buckets: hash buckets of the n-grams with n >= 2; the wide
+            part holds `(vocabulary size + ngram_buckets) x num_classes`
+            weights.
+        ngram_pooling: the wide part's pooling: "sqrt" (sum / sqrt(count)),
+            "mean" or "sum".
+        ngram_l2: L2 penalty on the wide part's table (0: none); the table
+            is scaled by `ngram_lr_multiplier` in the logits.
+        ngram_lr_multiplier: the wide part's learning rate as a multiple of
+            the model's (with Adam; `BagOfNgrams(scale=...)`).
         name: the model name.
 
     Returns:
@@ -222,6 +247,20 @@ def text_classifier(
         raise ValueError(f"`max_length` must be a positive int or None; got {max_length!r}")
     if tokenizer not in TOKENIZERS:
         raise ValueError(f"`tokenizer` must be one of {TOKENIZERS}; got {tokenizer!r}")
+    if ngrams is None:
+        ngrams = 0
+    if isinstance(ngrams, bool) or not isinstance(ngrams, (int, np.integer)) or ngrams < 0:
+        raise ValueError(f"`ngrams` must be an int >= 0 (0 or None: no wide part); got {ngrams!r}")
+    if ngrams and (isinstance(ngram_buckets, bool) or not isinstance(ngram_buckets, (int, np.integer))
+                   or ngram_buckets < 1):
+        raise ValueError(f"`ngram_buckets` must be a positive int; got {ngram_buckets!r}")
+    if ngrams and ngram_pooling not in ngram_lib.POOLINGS:
+        raise ValueError(f"`ngram_pooling` must be one of {ngram_lib.POOLINGS}; got {ngram_pooling!r}")
+    if not isinstance(ngram_l2, (int, float)) or isinstance(ngram_l2, bool) or ngram_l2 < 0:
+        raise ValueError(f"`ngram_l2` must be a float >= 0; got {ngram_l2!r}")
+    if isinstance(ngram_lr_multiplier, bool) or not isinstance(ngram_lr_multiplier, (int, float)) \
+            or not ngram_lr_multiplier > 0:
+        raise ValueError(f"`ngram_lr_multiplier` must be a number > 0; got {ngram_lr_multiplier!r}")
     if inputs == "strings" and tokens is None:
         raise ValueError('`inputs="strings"` needs `vocabulary` as a Vocabulary or token list')
 
@@ -234,6 +273,14 @@ def text_classifier(
     x = SanitizeIds(vocabulary_size, name="sanitize_ids")(ids)
     if token_dropout:
         x = TokenDropout(token_dropout, name="token_dropout")(x)
+    wide = None
+    if ngrams:
+        wide = ngram_lib.BagOfNgrams(
+            vocabulary_size, int(num_classes), ngrams=int(ngrams), buckets=int(ngram_buckets),
+            pooling=ngram_pooling, scale=float(ngram_lr_multiplier),
+            embeddings_regularizer=keras.regularizers.L2(ngram_l2) if ngram_l2 else None,
+            dtype="float32", name="bag_of_ngrams",
+        )(x)
     embedding = keras.layers.Embedding(
         vocabulary_size, int(embedding_dim), mask_zero=True,
         trainable=train_embeddings, name="embedding",
@@ -251,7 +298,12 @@ def text_classifier(
     x = pooling_lib.get(pooling, bidirectional=bool(bidirectional), name=f"{pooling}_pooling")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="pooled_dropout")(x)
-    probs = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32", name="classes")(x)
+    if wide is None:
+        probs = keras.layers.Dense(int(num_classes), activation="softmax", dtype="float32", name="classes")(x)
+    else:
+        logits = keras.layers.Dense(int(num_classes), dtype="float32", name="classes")(x)
+        logits = keras.layers.Add(dtype="float32", name="wide_and_deep")([logits, wide])
+        probs = keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
     model = keras.Model(ids, probs, name=name if inputs == "ids" else f"{name}_ids")
     if matrix is not None:
         embedding.set_weights([matrix])

@@ -1,0 +1,160 @@
+"""`BagOfNgrams`: the wide (linear) part of a wide & deep text classifier.
+
+A bag of the token n-grams of each row, each n-gram a row of one weight
+table, pooled over the real n-grams (fastText's bag of n-grams, Joulin et
+al. 2016, "Bag of Tricks for Efficient Text Classification"; the wide part
+of Cheng et al. 2016, "Wide & Deep Learning"):
+
+* unigram `i` is table row `i` (its own row, no collision);
+* the n-gram `(t_1, ..., t_n)`, n >= 2, is row `vocabulary_size + h_n` with
+  `h_1 = t_1` and `h_k = (h_{k-1} * MULTIPLIER + t_k) mod buckets`,
+  computed in the graph in int64 from the ids (MUL, ADD, FLOOR_MOD: builtin
+  TFLite ops), so any n-gram has a row and nothing needs a list of n-grams;
+* an n-gram counts only when all its tokens are real (id != 0): padding,
+  and pairs that straddle padding (left padding, holes), add nothing.
+
+The pooled vector is `sum / sqrt(count)` of the n-grams' rows (`pooling=
+"sqrt"`, close to TF-IDF's L2 normalisation of a count vector), their mean
+(`"mean"`, fastText's) or their sum; a row with no real token gives zeros.
+"""
+import keras
+import numpy as np  # noqa: F401 - the example uses it
+from keras import ops
+
+__all__ = ["BagOfNgrams", "MULTIPLIER", "POOLINGS"]
+
+# the hash's multiplier: a prime, so consecutive ids spread over the buckets
+MULTIPLIER = 1000003
+POOLINGS = ("sqrt", "mean", "sum")
+
+
+def _positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"`{name}` must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="keras_rnnx")
+class BagOfNgrams(keras.layers.Layer):
+    """Pooled weights of the hashed token n-grams of each row: `[B, T]` ids
+    to `[B, output_dim]`.
+
+    Args:
+        vocabulary_size: number of token ids (padding id 0 included); ids
+            must be in `[0, vocabulary_size)` (see `SanitizeIds`).
+        output_dim: size of each n-gram's weight row (the number of classes
+            for the logits of a linear classifier).
+        ngrams: the longest n-gram: 1 = unigrams, 2 = uni- and bigrams, ...
+        buckets: number of hash buckets shared by the n-grams with n >= 2
+            (ignored when `ngrams=1`). The table has `vocabulary_size +
+            buckets` rows.
+        pooling: "sqrt" (sum / sqrt(number of real n-grams)), "mean" or
+            "sum".
+        scale: a constant factor on the output. Trained with Adam (whose
+            steps do not depend on the gradient's size), it multiplies the
+            table's effective learning rate by `scale`: the n-gram rows,
+            each seen in few batches, can move faster than the rest of a
+            model.
+        embeddings_initializer: initializer of the table (default zeros, as
+            a linear model starts).
+        embeddings_regularizer: optional regularizer of the table.
+
+    Call arguments:
+        inputs: int ids `[B, T]`, 0 = padding (anywhere in the row).
+
+    Returns:
+        `[B, output_dim]`: the pooled rows of the row's real n-grams.
+
+    Example:
+
+    >>> layer = BagOfNgrams(10, 3, ngrams=2, buckets=16)
+    >>> layer(np.array([[4, 5, 6, 0]])).shape
+    TensorShape([1, 3])
+    >>> ids, weights = layer.ngram_ids(np.array([[4, 5, 0]]))
+    >>> ids.numpy().tolist(), weights.numpy().tolist()
+    ([[4, 5, 0, 11, 25]], [[1.0, 1.0, 0.0, 1.0, 0.0]])
+    """
+
+    def __init__(self, vocabulary_size, output_dim, ngrams=2, buckets=2 ** 16, pooling="sqrt",
+                 scale=1.0, embeddings_initializer="zeros", embeddings_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size = _positive_int("vocabulary_size", vocabulary_size, 2)
+        self.output_dim = _positive_int("output_dim", output_dim)
+        self.ngrams = _positive_int("ngrams", ngrams)
+        self.buckets = _positive_int("buckets", buckets)
+        if pooling not in POOLINGS:
+            raise ValueError(f"`pooling` must be one of {POOLINGS}; got {pooling!r}")
+        self.pooling = pooling
+        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)) or not scale > 0:
+            raise ValueError(f"`scale` must be a number > 0; got {scale!r}")
+        self.scale = float(scale)
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+
+    @property
+    def rows(self):
+        """Rows of the weight table: one per token id, plus the buckets."""
+        return self.vocabulary_size + (self.buckets if self.ngrams > 1 else 0)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"BagOfNgrams expects ids of shape [batch, time]; got {tuple(input_shape)}")
+        self.embeddings = self.add_weight(
+            shape=(self.rows, self.output_dim), initializer=self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer, name="embeddings",
+        )
+        self.built = True
+
+    def ngram_ids(self, inputs):
+        """The table rows of every n-gram position and whether it counts.
+
+        Returns:
+            `(ids, weights)`, both `[B, F]` with `F = sum over n of (T - n +
+            1)`: unigrams first (positions 0..T-1), then bigrams, ...; `ids`
+            int32 table rows, `weights` float32 1.0 where all the n-gram's
+            tokens are real, else 0.0 (its row is then the row of padding
+            or a hash of it, and is not read).
+        """
+        ids = ops.cast(inputs, "int32")
+        real = ops.not_equal(ids, 0)
+        rows, keep = [ids], [real]
+        h, ok = ops.cast(ids, "int64"), real
+        steps = ids.shape[1]
+        for n in range(2, self.ngrams + 1):
+            if steps is not None and steps < n:
+                break
+            nxt = ops.cast(ids[:, n - 1:], "int64")
+            h = ops.mod(h[:, :-1] * MULTIPLIER + nxt, self.buckets)
+            ok = ops.logical_and(ok[:, :-1], real[:, n - 1:])
+            rows.append(ops.cast(h, "int32") + self.vocabulary_size)
+            keep.append(ok)
+        return ops.concatenate(rows, axis=1), ops.cast(ops.concatenate(keep, axis=1), "float32")
+
+    def call(self, inputs):
+        rows, weights = self.ngram_ids(inputs)
+        table = ops.cast(self.embeddings, self.compute_dtype)
+        vectors = ops.take(table, rows, axis=0)                       # [B, F, D]
+        weights = ops.cast(weights, self.compute_dtype)
+        total = ops.sum(vectors * ops.expand_dims(weights, -1), axis=1)
+        if self.scale != 1.0:
+            total = total * self.scale
+        if self.pooling == "sum":
+            return total
+        count = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1.0)
+        return total / (ops.sqrt(count) if self.pooling == "sqrt" else count)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "output_dim": self.output_dim,
+            "ngrams": self.ngrams,
+            "buckets": self.buckets,
+            "pooling": self.pooling,
+            "scale": self.scale,
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
+        }

@@ -1,0 +1,242 @@
+"""`BagOfNgrams` (hashed token n-grams, pooled) against a NumPy reference, and
+the wide & deep classifier it makes (`text_classifier(..., ngrams=N)`):
+composition, padding, `.keras` round trip, mixed precision, SavedModel and
+LiteRT parity."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+
+from keras_rnnx.layers import BagOfNgrams
+from keras_rnnx.layers.bag_of_ngrams import MULTIPLIER
+from keras_rnnx.models import TextClassifier, ids_model, text_classifier
+
+VOCAB = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(10)]
+
+
+def _reference(ids, table, vocabulary_size, ngrams, buckets, pooling):
+    """Python ints and float64: every n-gram of real tokens, its row by the
+    documented hash, the rows pooled."""
+    out = np.zeros((len(ids), table.shape[1]))
+    rows_all = []
+    for b, row in enumerate(ids):
+        rows = []
+        for n in range(1, ngrams + 1):
+            for s in range(len(row) - n + 1):
+                gram = [int(t) for t in row[s:s + n]]
+                if 0 in gram:   # padding, or a pair straddling padding
+                    continue
+                if n == 1:
+                    rows.append(gram[0])
+                    continue
+                h = gram[0]
+                for t in gram[1:]:
+                    h = (h * MULTIPLIER + t) % buckets
+                rows.append(vocabulary_size + h)
+        rows_all.append(sorted(rows))
+        total = table[rows].astype(np.float64).sum(0) if rows else np.zeros(table.shape[1])
+        count = max(len(rows), 1)
+        out[b] = {"sum": total, "mean": total / count, "sqrt": total / np.sqrt(count)}[pooling]
+    return out, rows_all
+
+
+# right padding, left padding, a hole, an empty row, a full row
+IDS = np.array([
+    [3, 4, 5, 6, 0, 0, 0],
+    [0, 0, 7, 3, 4, 0, 0],
+    [2, 9, 0, 9, 2, 11, 1],
+    [0, 0, 0, 0, 0, 0, 0],
+    [11, 10, 9, 8, 7, 6, 5],
+], "int32")
+
+
+@pytest.mark.parametrize("ngrams,buckets,pooling,scale", [(1, 8, "sqrt", 1.0), (2, 7, "sqrt", 1.0),
+                                                          (2, 64, "mean", 30.0), (3, 5, "sum", 1.0),
+                                                          (3, 2 ** 20, "sqrt", 0.5)])
+def test_ngram_rows_and_pooling_match_numpy(ngrams, buckets, pooling, scale):
+    layer = BagOfNgrams(len(VOCAB), 3, ngrams=ngrams, buckets=buckets, pooling=pooling,
+                        scale=scale, embeddings_initializer="random_normal")
+    got = np.asarray(layer(IDS))
+    table = np.asarray(layer.embeddings)
+    assert table.shape == (len(VOCAB) + (buckets if ngrams > 1 else 0), 3)
+    want, want_rows = _reference(IDS, table, len(VOCAB), ngrams, buckets, pooling)
+    want *= scale
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[3], 0.0)          # no real token: zeros
+    rows, weights = (np.asarray(t) for t in layer.ngram_ids(IDS))
+    assert rows.shape == weights.shape == (len(IDS), sum(7 - n + 1 for n in range(1, ngrams + 1)))
+    assert set(np.unique(weights)) <= {0.0, 1.0}
+    for b in range(len(IDS)):       # exactly the reference's rows are counted
+        assert sorted(rows[b][weights[b] == 1].tolist()) == want_rows[b]
+
+
+def test_padding_anywhere_adds_nothing():
+    layer = BagOfNgrams(len(VOCAB), 2, ngrams=3, buckets=13, embeddings_initializer="random_normal")
+    row = np.array([[3, 4, 5]], "int32")
+    base = np.asarray(layer(row))
+    for padded in ([[3, 4, 5, 0, 0]], [[0, 0, 3, 4, 5]], [[0, 3, 4, 5, 0, 0, 0]]):
+        np.testing.assert_allclose(np.asarray(layer(np.array(padded, "int32"))), base, atol=1e-6)
+    # a hole splits the n-grams: [3, 4, 0, 5] has no (4, 5) and no (3, 4, 5)
+    holed = np.asarray(layer(np.array([[3, 4, 0, 5]], "int32")))
+    want, _ = _reference(np.array([[3, 4, 0, 5]]), np.asarray(layer.embeddings), len(VOCAB), 3, 13, "sqrt")
+    np.testing.assert_allclose(holed, want, atol=1e-6)
+    assert not np.allclose(holed, base)
+
+
+def test_layer_config_round_trip_and_bad_arguments():
+    layer = BagOfNgrams(12, 4, ngrams=3, buckets=100, pooling="mean", scale=10,
+                        embeddings_regularizer=keras.regularizers.L2(1e-3), name="wide")
+    clone = BagOfNgrams.from_config(layer.get_config())
+    assert (clone.ngrams, clone.buckets, clone.pooling, clone.rows, clone.scale) == (3, 100, "mean", 112, 10.0)
+    assert isinstance(clone.embeddings_regularizer, keras.regularizers.L2)
+    for kwargs, name in [({"ngrams": 0}, "ngrams"), ({"buckets": 0}, "buckets"),
+                         ({"pooling": "max"}, "pooling"), ({"output_dim": 0}, "output_dim"),
+                         ({"scale": 0.0}, "scale"),
+                         ({"vocabulary_size": 1}, "vocabulary_size"), ({"ngrams": True}, "ngrams")]:
+        args = {"vocabulary_size": 12, "output_dim": 4, **kwargs}
+        with pytest.raises(ValueError, match=f"`{name}`"):
+            BagOfNgrams(**args)
+    with pytest.raises(ValueError, match=r"\[batch, time\]"):
+        BagOfNgrams(12, 4)(np.zeros((2, 3, 1), "int32"))
+
+
+# ------------------------------------------------------------ wide & deep model
+
+def _randomise(model, seed=0):
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        w.assign(rng.normal(0, 0.3, w.shape).astype(w.dtype))
+
+
+def test_wide_and_deep_logits_are_the_sum_of_both_parts():
+    model = text_classifier(VOCAB, 3, units=4, embedding_dim=5, ngrams=2, ngram_buckets=11,
+                            pooling="max")
+    _randomise(model)
+    probs = np.asarray(model(IDS[[0, 1, 2, 4]]), np.float64)
+    deep = keras.Model(model.inputs[0], model.get_layer("classes").output)
+    deep_logits = np.asarray(deep(IDS[[0, 1, 2, 4]]), np.float64)
+    wide = model.get_layer("bag_of_ngrams")
+    wide_logits, _ = _reference(IDS[[0, 1, 2, 4]], np.asarray(wide.embeddings), len(VOCAB), 2, 11, "sqrt")
+    logits = deep_logits + wide_logits
+    want = np.exp(logits - logits.max(-1, keepdims=True))
+    want /= want.sum(-1, keepdims=True)
+    np.testing.assert_allclose(probs, want, atol=1e-5)
+    # padding never changes the prediction
+    padded = np.concatenate([IDS[[0, 1, 2, 4]], np.zeros((4, 5), "int32")], 1)
+    np.testing.assert_allclose(np.asarray(model(padded)), probs, atol=1e-5)
+    # the wide part starts at zero, as a linear model does
+    fresh = text_classifier(VOCAB, 3, units=4, ngrams=2, ngram_buckets=11)
+    assert not np.asarray(fresh.get_layer("bag_of_ngrams").embeddings).any()
+    assert "bag_of_ngrams" not in [l.name for l in text_classifier(VOCAB, 3, units=4, ngrams=None).layers]
+
+
+@pytest.mark.parametrize("kwargs,match", [({"ngrams": -1}, "ngrams"), ({"ngrams": 1.5}, "ngrams"),
+                                          ({"ngrams": 2, "ngram_buckets": 0}, "ngram_buckets"),
+                                          ({"ngrams": 2, "ngram_pooling": "max"}, "ngram_pooling"),
+                                          ({"ngrams": 2, "ngram_l2": -1.0}, "ngram_l2"),
+                                          ({"ngrams": 2, "ngram_lr_multiplier": 0}, "ngram_lr_multiplier")])
+def test_bad_wide_arguments_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=f"`{match}`"):
+        text_classifier(VOCAB, 2, **kwargs)
+
+
+def _toy(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    pos, neg, filler = ["good", "fine", "great"], ["bad", "poor", "awful"], ["the", "film", "was", "a"]
+    texts, labels = [], []
+    for i in range(n):
+        words = list(rng.choice(filler, 3)) + [rng.choice(pos if i % 2 else neg)]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append(i % 2)
+    return texts, np.array(labels)
+
+
+@pytest.fixture(scope="module")
+def wide_classifier():
+    keras.utils.set_random_seed(3)
+    texts, labels = _toy()
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=4,
+                                max_length=10, ngrams=2, ngram_buckets=64, ngram_l2=1e-4,
+                                ngram_lr_multiplier=5.0)
+    clf.fit(texts, labels, epochs=3, verbose=0, learning_rate=2e-2, validation_fraction=0.0)
+    return clf
+
+
+TEXTS = ["the good film", "a bad film was bad", "", "good " * 40, "unknown words here", "awful"]
+
+
+def test_wide_classifier_trains_and_round_trips_through_keras_file(wide_classifier, tmp_path):
+    clf = wide_classifier
+    table = np.asarray(clf.ids_model.get_layer("bag_of_ngrams").embeddings)
+    assert table.shape == (len(clf.vocabulary) + 64, 2) and np.abs(table).max() > 0  # it learned
+    assert clf.settings["model"]["ngrams"] == 2
+    want = clf.predict_proba(TEXTS)
+    clf.save(str(tmp_path / "clf"))
+    loaded = TextClassifier.load(str(tmp_path / "clf"))
+    wide = loaded.ids_model.get_layer("bag_of_ngrams")
+    assert (wide.ngrams, wide.buckets, wide.pooling, wide.scale) == (2, 64, "sqrt", 5.0)
+    np.testing.assert_allclose(loaded.predict_proba(TEXTS), want, atol=1e-6)
+    model = keras.saving.load_model(str(tmp_path / "clf" / "model.keras"))
+    np.testing.assert_allclose(np.asarray(model(tf.constant(TEXTS))), want, atol=1e-6)
+
+
+def test_wide_classifier_exports_match_keras(wide_classifier, tmp_path):
+    """SavedModel (raw strings, portable tokenizer) and `.tflite` (builtin ops,
+    LiteRT) give Keras' probabilities within 1e-5."""
+    from keras_rnnx import export
+
+    clf = wide_classifier
+    want = clf.predict_proba(TEXTS)
+    clf.export_saved_model(str(tmp_path / "sm"))
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    got = loaded.signatures["classify"](text=tf.constant(TEXTS))["probabilities"].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+    path = str(tmp_path / "m.tflite")
+    clf.export_tflite(path)
+    ops_used = export.tflite_ops(path)
+    assert {"FLOOR_MOD", "GATHER"} <= set(ops_used)
+    from ai_edge_litert.interpreter import Interpreter
+
+    ids = clf.texts_to_ids(TEXTS)
+    interpreter = Interpreter(model_path=path)
+    inp = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(inp["index"], list(ids.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(inp["index"], ids)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_wide_classifier_under_mixed_precision():
+    """Built and trained under mixed_float16, the wide part and the logits stay
+    float32 and the model agrees with a float32 twin holding its weights."""
+    texts, labels = _toy(32)
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        mixed = text_classifier(VOCAB, 2, units=4, embedding_dim=4, ngrams=2, ngram_buckets=16)
+        mixed.compile("adam", "sparse_categorical_crossentropy")
+        ids = np.random.default_rng(1).integers(0, len(VOCAB), (32, 6)).astype("int32")
+        mixed.fit(ids, labels, epochs=1, batch_size=8, verbose=0)
+        assert mixed.get_layer("bag_of_ngrams").compute_dtype == "float32"
+        probs = np.asarray(mixed(ids))
+    finally:
+        keras.config.set_dtype_policy("float32")
+    plain = text_classifier(VOCAB, 2, units=4, embedding_dim=4, ngrams=2, ngram_buckets=16)
+    plain.set_weights(mixed.get_weights())
+    assert probs.dtype == np.float32 and np.isfinite(probs).all()
+    np.testing.assert_allclose(probs, np.asarray(plain(ids)), atol=1e-2)
+    assert ids_model(plain) is plain
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for test in doctest.DocTestFinder().find(BagOfNgrams, "BagOfNgrams", globs={"np": np, "BagOfNgrams": BagOfNgrams}):
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted > 0 and result.failed == 0
