@@ -1,12 +1,14 @@
 """Argument checks shared by the layers: clear `ValueError`s up front."""
 
 
-def check_units(units, name="units"):
-    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
-        raise ValueError(
-            f"`{name}` must be a positive integer; received {name}={units!r}"
-        )
-    return units
+def check_units(units, name="units", minimum=1):
+    """`units` as an int >= `minimum` (1: a positive integer); NumPy ints pass."""
+    import numpy as np
+
+    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"`{name}` must be {what}; received {name}={units!r}")
+    return int(units)
 
 
 def check_rate(rate, name):

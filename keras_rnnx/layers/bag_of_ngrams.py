@@ -21,17 +21,13 @@ import keras
 import numpy as np  # noqa: F401 - the example uses it
 from keras import ops
 
+from keras_rnnx._validation import check_choice, check_units
+
 __all__ = ["BagOfNgrams", "MULTIPLIER", "POOLINGS"]
 
 # the hash's multiplier: a prime, so consecutive ids spread over the buckets
 MULTIPLIER = 1000003
 POOLINGS = ("sqrt", "mean", "sum")
-
-
-def _positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}; got {value!r}")
-    return int(value)
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -78,12 +74,11 @@ class BagOfNgrams(keras.layers.Layer):
     def __init__(self, vocabulary_size, output_dim, ngrams=2, buckets=2 ** 16, pooling="sqrt",
                  scale=1.0, embeddings_initializer="zeros", embeddings_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size = _positive_int("vocabulary_size", vocabulary_size, 2)
-        self.output_dim = _positive_int("output_dim", output_dim)
-        self.ngrams = _positive_int("ngrams", ngrams)
-        self.buckets = _positive_int("buckets", buckets)
-        if pooling not in POOLINGS:
-            raise ValueError(f"`pooling` must be one of {POOLINGS}; got {pooling!r}")
+        self.vocabulary_size = check_units(vocabulary_size, "vocabulary_size", minimum=2)
+        self.output_dim = check_units(output_dim, "output_dim")
+        self.ngrams = check_units(ngrams, "ngrams")
+        self.buckets = check_units(buckets, "buckets")
+        check_choice(pooling, "pooling", POOLINGS)
         self.pooling = pooling
         if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)) or not scale > 0:
             raise ValueError(f"`scale` must be a number > 0; got {scale!r}")
