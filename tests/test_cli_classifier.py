@@ -171,7 +171,9 @@ def test_train_classifier_resumes_an_interrupted_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(training.AtomicBackupAndRestore, "on_train_begin", record_start)
     assert cli.main(args) == 0
-    assert starts == [1]                 # resumed after the committed epoch
+    # early stopping resumed after the committed epoch; then the refit (on by default) starts
+    # from its own first epoch
+    assert starts == [1, 0]
     assert not backup.exists()           # removed once training finished
 
 
