@@ -13,6 +13,18 @@ from keras_rnnx.decoding import (
 
 
 # ---------------------------------------------------------------- helpers
+
+def builtin_tflite_runner(function, module):
+    """The signature runner of `function` (a tf.function of `module`)
+    converted with builtin TFLite ops only, in LiteRT's interpreter."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [function.get_concrete_function()], module)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return Interpreter(model_content=converter.convert()).get_signature_runner()
+
+
 def random_table(vocab, seed, peaked=1.5):
     """[V, V] next-token log-probabilities conditioned on the last token."""
     rng = np.random.default_rng(seed)
@@ -574,13 +586,8 @@ def test_saved_model_and_builtin_tflite(tmp_path):
         np.testing.assert_array_equal(got["sequences"], want["sequences"])
         np.testing.assert_allclose(got["scores"], want["scores"], rtol=1e-5, atol=1e-5)
 
-    from ai_edge_litert.interpreter import Interpreter
-
     for name in ("beam", "greedy"):  # seeded sampling has no builtin TFLite op
-        converter = tf.lite.TFLiteConverter.from_concrete_functions(
-            [sigs[name].get_concrete_function()], module)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+        runner = builtin_tflite_runner(sigs[name], module)
         for batch in (h, h[:1]):
             got, want = runner(h=batch), sigs[name](batch)
             np.testing.assert_array_equal(got["sequences"], want["sequences"])
@@ -588,7 +595,7 @@ def test_saved_model_and_builtin_tflite(tmp_path):
 
 
 def test_large_vocabulary_beam_in_builtin_tflite():
-    # 4 beams x 600 tokens: the chunked top-k path, converted with builtin ops
+    # 4 beams x 600 tokens (2,400 candidates): the chunked selection path, converted with builtin ops
     step_fn = rnn_step(vocab=600, seed=4)
 
     class Decoder(tf.Module):
@@ -598,12 +605,7 @@ def test_large_vocabulary_beam_in_builtin_tflite():
             return {"sequences": s, "scores": sc}
 
     module = Decoder()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.beam.get_concrete_function()], module)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    runner = builtin_tflite_runner(module.beam, module)
     h = np.random.default_rng(4).normal(size=(3, 8)).astype("float32")
     for batch in (h, h[:1]):
         got, want = runner(h=batch), module.beam(batch)
@@ -622,12 +624,7 @@ def test_unseeded_sampling_in_builtin_tflite():
             return {"sequences": seqs, "scores": scores}
 
     module = Sampler()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.run.get_concrete_function()], module)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    runner = builtin_tflite_runner(module.run, module)
     out = runner(s=np.zeros([64, 1], np.float32))
     assert len({tuple(r) for r in out["sequences"][:, 0].tolist()}) > 5  # draws vary
     for row, score in zip(out["sequences"][:, 0], out["scores"][:, 0]):
@@ -651,12 +648,7 @@ def test_several_samples_per_row_in_builtin_tflite():
             return {"sequences": seqs, "scores": scores}
 
     module = Sampler()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.run.get_concrete_function()], module)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_content=converter.convert()).get_signature_runner()
+    runner = builtin_tflite_runner(module.run, module)
     out = runner(s=np.zeros([4, 1], np.float32))
     assert out["sequences"].shape == (4, 3, 5) and out["scores"].shape == (4, 3)
     assert np.all(np.diff(out["scores"], axis=1) <= 0)  # best first
