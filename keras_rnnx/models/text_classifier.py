@@ -178,8 +178,8 @@ def text_classifier(
     The defaults are `rnnx train-classifier`'s, each measured on real
     labelled sets (`keras_rnnx.classifier_defaults` holds them, with why):
     a wide & deep model, a 1-layer BiLSTM(32) with max pooling over 64-d
-    embeddings, dropout 0.5, token dropout 0.1, plus a linear part over the
-    hashed token uni- and bigrams.
+    embeddings (dropout 0.5, token dropout 0.1) beside a linear part over
+    the hashed token uni- and bigrams.
 
     Args:
         vocabulary: a `keras_rnnx.text.Vocabulary`, its token list (pad id 0,
