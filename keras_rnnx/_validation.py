@@ -11,6 +11,21 @@ def check_units(units, name="units", minimum=1):
     return int(units)
 
 
+def check_number(value, name, minimum=0.0, inclusive=True):
+    """`value` as a float >= `minimum` (> `minimum` when not `inclusive`);
+    ints and NumPy numbers pass, bools and NaN do not."""
+    import numpy as np
+
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = value >= minimum if inclusive else value > minimum
+    if not ok:
+        bound = f"{'>=' if inclusive else '>'} {minimum:g}"
+        raise ValueError(f"`{name}` must be a number {bound}; received {name}={value!r}")
+    return value
+
+
 def check_rate(rate, name):
     try:
         ok = 0.0 <= float(rate) <= 1.0

@@ -118,7 +118,8 @@ def test_wide_and_deep_logits_are_the_sum_of_both_parts():
     deep_logits = np.asarray(deep(IDS[[0, 1, 2, 4]]), np.float64)
     wide = model.get_layer("bag_of_ngrams")
     wide_logits, _ = _reference(IDS[[0, 1, 2, 4]], np.asarray(wide.embeddings), len(VOCAB), 2, 11, "sqrt")
-    logits = deep_logits + wide_logits
+    assert wide.scale == 10.0          # the default learning-rate multiplier scales the wide logits
+    logits = deep_logits + wide.scale * wide_logits
     want = np.exp(logits - logits.max(-1, keepdims=True))
     want /= want.sum(-1, keepdims=True)
     np.testing.assert_allclose(probs, want, atol=1e-5)

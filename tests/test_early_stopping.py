@@ -84,7 +84,7 @@ def test_fit_keeps_the_best_epoch_when_validation_turns_bad():
     texts, labels = _toy(64, 0)
     keras.utils.set_random_seed(3)
     clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=8,
-                                dropout=0.0, token_dropout=0.0)
+                                pooling="last", dropout=0.0, token_dropout=0.0, ngrams=0)
     record = _Record()
     history = clf.fit(texts, labels, epochs=12, batch_size=8, learning_rate=0.03, verbose=0,
                       validation_data=(texts, 1 - labels), patience=3, callbacks=[record])

@@ -149,7 +149,7 @@ VOCAB = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(20)]
 def test_padding_never_changes_the_prediction(cell, pooling_name, bidirectional, layers):
     model = text_classifier(VOCAB, 3, cell=cell, units=5, layers=layers, embedding_dim=4,
                             bidirectional=bidirectional, pooling=pooling_name, dropout=0.1,
-                            token_dropout=0.2)
+                            token_dropout=0.2, ngrams=0)  # the wide part: test_bag_of_ngrams
     rng = np.random.default_rng(0)
     lengths = [6, 2, 4, 1]
     ids = np.zeros((4, 6), "int32")
@@ -247,8 +247,9 @@ def trained():
     texts, labels = _toy_data(120, 0)
     clf = TextClassifier.create(texts, labels, ["negative", "positive"], units=8,
                                 embedding_dim=8, pooling="max", tokenizer="unicode_script",
-                                dropout=0.0)
-    history = clf.fit(texts, labels, epochs=12, batch_size=16, verbose=0, learning_rate=1e-2)
+                                dropout=0.0, token_dropout=0.0, ngrams=0)
+    history = clf.fit(texts, labels, epochs=12, batch_size=16, verbose=0, learning_rate=1e-2,
+                      refit=False)
     return clf, history
 
 
@@ -374,9 +375,9 @@ def test_character_classifier_learns_and_roundtrips(tmp_path):
     labels = np.arange(60) % 2
     texts = [" ".join(rng.choice(words[y], 2)) for y in labels]
     clf = TextClassifier.create(texts, labels, ["a", "x"], tokenizer="characters", units=4,
-                                embedding_dim=4, dropout=0.0)
+                                embedding_dim=4, dropout=0.0, token_dropout=0.0, ngrams=0)
     assert clf.max_length >= 5 and set(clf.vocabulary.tokens[2:]) == {"a", "b", "x", "y", " "}
-    clf.fit(texts, labels, epochs=8, batch_size=8, verbose=0, learning_rate=2e-2)
+    clf.fit(texts, labels, epochs=8, batch_size=8, verbose=0, learning_rate=2e-2, refit=False)
     assert clf.predict(["abba", "yyx", "Baa"]).tolist() == [0, 1, 0]
     clf.save(str(tmp_path / "c"))
     loaded = TextClassifier.load(str(tmp_path / "c"))

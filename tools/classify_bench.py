@@ -126,9 +126,7 @@ def epoch_time(name, batch_size=32, repeats=3):
 
     keras.utils.set_random_seed(0)
     train, _ = datasets.load(name).split(0.2, seed=0)
-    clf = TextClassifier.create(train.texts, train.labels, train.class_names,
-                                tokenizer="unicode_script", pooling="max", units=32,
-                                embedding_dim=64, token_dropout=0.1)
+    clf = TextClassifier.create(train.texts, train.labels, train.class_names)  # the defaults
     clf.compile()
     x, y = clf.texts_to_ids(train.texts), np.asarray(train.labels)
     padded = clf.ids_model

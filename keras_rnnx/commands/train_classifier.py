@@ -11,28 +11,22 @@ probabilities) and `model.tflite` (token ids in; `vocab.txt` beside it).
 
 DATA is a file or folder in the given format, or the name of a built-in task
 (`sentiment`, `topic`, `language`; see `keras_rnnx.datasets`).
+
+Every default of the model and of its training is
+`keras_rnnx.classifier_defaults`', the Python API's (`TextClassifier.create`
+and `fit`), so the command and a Python user get the same classifier.
 """
 import argparse
 
+from keras_rnnx import classifier_defaults as defaults
 from keras_rnnx.commands import _args
 
 NAME = "train-classifier"
-# pretrained word vectors by default (see the README's measurements)
-PRETRAIN = False
-# train again on training + validation texts for the epoch found (--refit): on whenever there is
-# a validation part; with the wide part on, macro-F1 +0.5 / -0.7 / +0.7 / +0.5 (seed 0) on the
-# four sets of tools/classify_bench.py and it lifts the two sets where TF-IDF + LR is closest,
-# at 1.1-1.9x the training time (bench_results.md)
-REFIT = True
-# batches of similar length, each padded to its own longest text (--bucketing): off, an epoch
-# on Bible passages takes 0.56x the time, but macro-F1 moved +0.2 / -0.6 / -0.7 / -2.8
-BUCKETING = False
-# the wide part (hashed n-grams) and its buckets by default (see the README's measurements)
-NGRAMS = 2
-NGRAM_BUCKETS = 2 ** 16
-NGRAM_LR_MULTIPLIER = 10.0
-NGRAM_L2 = 1e-4
 HELP = "train a recurrent text classifier from a data folder or file"
+
+
+def _on(flag):
+    return "on" if flag else "off"
 
 
 def add_arguments(parser):
@@ -44,78 +38,85 @@ def add_arguments(parser):
     parser.add_argument("--out", default="classifier", help="output folder (default: ./classifier)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the classifier files already in --out")
-    parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm",
-                        help="recurrent cell (default lstm)")
-    parser.add_argument("--units", type=_args.positive_int, default=32,
-                        help="units per direction (default 32)")
-    parser.add_argument("--layers", type=_args.positive_int, default=1,
-                        help="stacked recurrent layers (default 1)")
+    parser.add_argument("--cell", choices=["lstm", "gru"], default=defaults.CELL,
+                        help=f"recurrent cell (default {defaults.CELL})")
+    parser.add_argument("--units", type=_args.positive_int, default=defaults.UNITS,
+                        help=f"units per direction (default {defaults.UNITS})")
+    parser.add_argument("--layers", type=_args.positive_int, default=defaults.LAYERS,
+                        help=f"stacked recurrent layers (default {defaults.LAYERS})")
     parser.add_argument("--unidirectional", action="store_true", help="no backward direction")
-    parser.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default="max",
-                        help="how the sequence becomes one vector (default max)")
-    parser.add_argument("--embedding-dim", type=_args.positive_int, default=64,
-                        help="token embedding size (default 64)")
+    parser.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default=defaults.POOLING,
+                        help=f"how the sequence becomes one vector (default {defaults.POOLING})")
+    parser.add_argument("--embedding-dim", type=_args.positive_int, default=defaults.EMBEDDING_DIM,
+                        help=f"token embedding size (default {defaults.EMBEDDING_DIM})")
     parser.add_argument("--embeddings", default=None, metavar="VECTORS", type=_args.input_file,
                         help="pretrained word vectors (word2vec text/binary format) to initialise the embedding")
     parser.add_argument("--pretrain", nargs="?", const="", default=None, metavar="CORPUS",
                         type=lambda t: t if t == "" else _args.utf8_file(t),
                         help="train skip-gram word vectors (the project's Word2Vec) on the "
                              "training texts, plus the unlabelled UTF-8 CORPUS file if given, "
-                             f"and start the embedding from them (default: {'on' if PRETRAIN else 'off'})")
+                             f"and start the embedding from them (default: {_on(defaults.PRETRAIN)})")
     parser.add_argument("--no-pretrain", action="store_true",
                         help="start the embedding from random values")
-    parser.add_argument("--ngrams", type=_args.non_negative_int, default=NGRAMS, metavar="N",
+    parser.add_argument("--ngrams", type=_args.non_negative_int, default=defaults.NGRAMS, metavar="N",
                         help="wide & deep: add a linear part over the hashed token 1..N-grams "
-                             f"to the recurrent logits; 0: off (default {NGRAMS})")
-    parser.add_argument("--ngram-buckets", type=_args.positive_int, default=NGRAM_BUCKETS,
+                             f"to the recurrent logits; 0: off (default {defaults.NGRAMS})")
+    parser.add_argument("--ngram-buckets", type=_args.positive_int, default=defaults.NGRAM_BUCKETS,
                         help="hash buckets of the 2..N-grams; the linear part holds "
                              "(vocabulary + buckets) x classes weights "
-                             f"(default {NGRAM_BUCKETS})")
-    parser.add_argument("--ngram-lr-multiplier", type=_args.positive_float, default=NGRAM_LR_MULTIPLIER,
+                             f"(default {defaults.NGRAM_BUCKETS})")
+    parser.add_argument("--ngram-lr-multiplier", type=_args.positive_float,
+                        default=defaults.NGRAM_LR_MULTIPLIER,
                         help="the n-gram part's learning rate as a multiple of --learning-rate "
-                             f"(default {NGRAM_LR_MULTIPLIER:g})")
-    parser.add_argument("--ngram-l2", type=_args.non_negative_float, default=NGRAM_L2,
-                        help=f"L2 penalty on the n-gram part's weights (default {NGRAM_L2:g})")
-    parser.add_argument("--dropout", type=_args.rate, default=0.5,
+                             f"(default {defaults.NGRAM_LR_MULTIPLIER:g})")
+    parser.add_argument("--ngram-l2", type=_args.non_negative_float, default=defaults.NGRAM_L2,
+                        help=f"L2 penalty on the n-gram part's weights (default {defaults.NGRAM_L2:g})")
+    parser.add_argument("--dropout", type=_args.rate, default=defaults.DROPOUT,
                         help="dropout rate after the embedding and pooling (and between "
-                             "recurrent layers), in [0, 1) (default 0.5)")
-    parser.add_argument("--token-dropout", type=_args.rate, default=0.1,
-                        help="word dropout: rate of replacing training tokens by the OOV id")
+                             f"recurrent layers), in [0, 1) (default {defaults.DROPOUT:g})")
+    parser.add_argument("--token-dropout", type=_args.rate, default=defaults.TOKEN_DROPOUT,
+                        help="word dropout: rate of replacing training tokens by the OOV id "
+                             f"(default {defaults.TOKEN_DROPOUT:g})")
     parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script", "characters"],
-                        default="unicode_script", help="words (whitespace, unicode_script) or characters")
+                        default=defaults.TOKENIZER,
+                        help=f"words (whitespace, unicode_script) or characters (default {defaults.TOKENIZER})")
     parser.add_argument("--no-lowercase", action="store_true", help="keep the case of tokens")
-    parser.add_argument("--min-count", type=_args.positive_int, default=1,
-                        help="minimum token count for the vocabulary (default 1)")
-    parser.add_argument("--max-vocabulary", type=_args.positive_int, default=20000,
-                        help="vocabulary size limit (default 20000)")
+    parser.add_argument("--min-count", type=_args.positive_int, default=defaults.MIN_COUNT,
+                        help=f"minimum token count for the vocabulary (default {defaults.MIN_COUNT})")
+    parser.add_argument("--max-vocabulary", type=_args.positive_int, default=defaults.MAX_VOCABULARY,
+                        help=f"vocabulary size limit (default {defaults.MAX_VOCABULARY})")
     parser.add_argument("--max-length", type=_args.positive_int, default=None,
-                        help="tokens kept per text (default: 95th percentile of the training lengths, <= 256)")
-    parser.add_argument("--epochs", type=_args.positive_int, default=30,
-                        help="the maximum number of epochs (default 30); training stops "
+                        help=f"tokens kept per text (default: {defaults.LENGTH_PERCENTILE}th percentile "
+                             f"of the training lengths, <= {defaults.MAX_AUTO_LENGTH})")
+    parser.add_argument("--epochs", type=_args.positive_int, default=defaults.EPOCHS,
+                        help=f"the maximum number of epochs (default {defaults.EPOCHS}); training stops "
                              "earlier when the validation score stops improving")
-    parser.add_argument("--validation-fraction", type=_args.rate, default=0.1,
+    parser.add_argument("--validation-fraction", type=_args.rate, default=defaults.VALIDATION_FRACTION,
                         help="share of the training texts held out (stratified) to choose "
-                             "the epoch, in [0, 1); 0: no early stopping (default 0.1)")
-    parser.add_argument("--monitor", choices=["macro_f1", "accuracy", "loss"], default="macro_f1",
-                        help="validation score that picks the epoch kept (default macro_f1)")
-    parser.add_argument("--patience", type=_args.positive_int, default=3,
-                        help="epochs without a better validation score before stopping (default 3)")
+                             "the epoch, in [0, 1); 0: no early stopping "
+                             f"(default {defaults.VALIDATION_FRACTION:g})")
+    parser.add_argument("--monitor", choices=["macro_f1", "accuracy", "loss"], default=defaults.MONITOR,
+                        help=f"validation score that picks the epoch kept (default {defaults.MONITOR})")
+    parser.add_argument("--patience", type=_args.positive_int, default=defaults.PATIENCE,
+                        help="epochs without a better validation score before stopping "
+                             f"(default {defaults.PATIENCE})")
     parser.add_argument("--refit", action=argparse.BooleanOptionalAction, default=None,
                         help="after early stopping, train again from the start on all the "
                              "training texts (training and validation parts) for the epoch "
-                             f"count found (default: {'on' if REFIT else 'off'} when there is "
+                             f"count found (default: {_on(defaults.REFIT)} when there is "
                              "a validation part)")
-    parser.add_argument("--bucketing", action=argparse.BooleanOptionalAction, default=BUCKETING,
+    parser.add_argument("--bucketing", action=argparse.BooleanOptionalAction, default=defaults.BUCKETING,
                         help="train on batches of texts of similar length, each padded only "
                              "to its own longest text (fewer recurrent steps on short texts) "
-                             f"(default: {'on' if BUCKETING else 'off'})")
-    parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default="constant",
+                             f"(default: {_on(defaults.BUCKETING)})")
+    schedule = "plateau" if defaults.REDUCE_LR else "constant"
+    parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default=schedule,
                         help="constant: keep --learning-rate; plateau: halve it after each "
-                             "epoch without improvement (default constant, measured: see README)")
-    parser.add_argument("--batch-size", type=_args.positive_int, default=32,
-                        help="training batch size (default 32)")
-    parser.add_argument("--learning-rate", type=_args.positive_float, default=3e-3,
-                        help="Adam learning rate (default 3e-3)")
+                             f"epoch without improvement (default {schedule}, measured: see README)")
+    parser.add_argument("--batch-size", type=_args.positive_int, default=defaults.BATCH_SIZE,
+                        help=f"training batch size (default {defaults.BATCH_SIZE})")
+    parser.add_argument("--learning-rate", type=_args.positive_float, default=defaults.LEARNING_RATE,
+                        help=f"Adam learning rate (default {defaults.LEARNING_RATE:g})")
     parser.add_argument("--no-class-weights", action="store_true", help="do not balance the classes")
     parser.add_argument("--test-fraction", type=_args.open_fraction, default=0.2,
                         help="held-out fraction, stratified, in (0, 1) (default 0.2)")
@@ -223,7 +224,7 @@ def run(args):
         except (ValueError, OSError) as e:
             return fail(f"--embeddings: {e}")
     t_start = time.perf_counter()
-    pretrain = (args.pretrain is not None or (PRETRAIN and not args.no_pretrain)) \
+    pretrain = (args.pretrain is not None or (defaults.PRETRAIN and not args.no_pretrain)) \
         and embeddings is None and args.tokenizer != "characters"
     if pretrain:
         from keras_rnnx.models.text_classifier import pretrain_vectors
@@ -263,8 +264,7 @@ def run(args):
         validation_fraction=args.validation_fraction, monitor=args.monitor,
         patience=args.patience, reduce_lr=0.5 if args.lr_schedule == "plateau" else None,
         learning_rate=args.learning_rate, verbose=0, seed=args.seed,
-        callbacks=callbacks, backup_dir=backup_dir, refit=(REFIT if args.refit is None else args.refit) and args.validation_fraction > 0,
-        bucketing=args.bucketing,
+        callbacks=callbacks, backup_dir=backup_dir, refit=args.refit, bucketing=args.bucketing,
     )
     seconds = time.perf_counter() - t_start  # pretraining, vocabulary and fit
     training = clf.training_report

@@ -21,7 +21,7 @@ import keras
 import numpy as np  # noqa: F401 - the example uses it
 from keras import ops
 
-from keras_rnnx._validation import check_choice, check_units
+from keras_rnnx._validation import check_choice, check_number, check_units
 
 __all__ = ["BagOfNgrams", "MULTIPLIER", "POOLINGS"]
 
@@ -80,9 +80,7 @@ class BagOfNgrams(keras.layers.Layer):
         self.buckets = check_units(buckets, "buckets")
         check_choice(pooling, "pooling", POOLINGS)
         self.pooling = pooling
-        if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating)) or not scale > 0:
-            raise ValueError(f"`scale` must be a number > 0; got {scale!r}")
-        self.scale = float(scale)
+        self.scale = check_number(scale, "scale", minimum=0.0, inclusive=False)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
 

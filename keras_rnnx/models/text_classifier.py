@@ -22,6 +22,7 @@ class names: `fit` on texts (class weights, balanced by default),
 folder, `export_saved_model` (raw strings -> class names and probabilities)
 and `export_tflite` (token ids -> probabilities, vocabulary file beside it).
 """
+import inspect
 import json
 import os
 
@@ -29,12 +30,14 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_rnnx import classifier_defaults as defaults
 from keras_rnnx import metrics as classification_metrics
 from keras_rnnx.layers import bag_of_ngrams as ngram_lib
 from keras_rnnx.layers import pooling as pooling_lib
 from keras_rnnx.layers.preprocessing import SanitizeIds, TokenDropout
 from keras_rnnx.text import TOKENIZER_KINDS, TextToIds, Tokenizer, Vocabulary
 from keras_rnnx._atomic import atomic_write, check_target
+from keras_rnnx._validation import check_choice, check_number, check_units
 from keras_rnnx.training import load_model, save_model
 
 __all__ = [
@@ -148,71 +151,82 @@ def embedding_matrix(embeddings, tokens, vocabulary_size, seed=0):
 def text_classifier(
     vocabulary,
     num_classes,
-    cell="lstm",
-    units=64,
-    layers=1,
-    bidirectional=True,
-    pooling="last",
+    cell=defaults.CELL,
+    units=defaults.UNITS,
+    layers=defaults.LAYERS,
+    bidirectional=defaults.BIDIRECTIONAL,
+    pooling=defaults.POOLING,
     embeddings=None,
-    embedding_dim=64,
-    dropout=0.2,
-    token_dropout=0.0,
+    embedding_dim=defaults.EMBEDDING_DIM,
+    dropout=defaults.DROPOUT,
+    token_dropout=defaults.TOKEN_DROPOUT,
     inputs="ids",
     max_length=None,
-    tokenizer="whitespace",
-    lowercase=True,
-    normalization="NFKC",
+    tokenizer=defaults.TOKENIZER,
+    lowercase=defaults.LOWERCASE,
+    normalization=defaults.NORMALIZATION,
     train_embeddings=True,
-    ngrams=0,
-    ngram_buckets=2 ** 16,
-    ngram_pooling="sqrt",
-    ngram_l2=0.0,
-    ngram_lr_multiplier=1.0,
+    ngrams=defaults.NGRAMS,
+    ngram_buckets=defaults.NGRAM_BUCKETS,
+    ngram_pooling=defaults.NGRAM_POOLING,
+    ngram_l2=defaults.NGRAM_L2,
+    ngram_lr_multiplier=defaults.NGRAM_LR_MULTIPLIER,
     name="text_classifier",
 ):
     """A recurrent text classifier as a Keras functional model.
+
+    The defaults are `rnnx train-classifier`'s, each measured on real
+    labelled sets (`keras_rnnx.classifier_defaults` holds them, with why):
+    a wide & deep model, a 1-layer BiLSTM(32) with max pooling over 64-d
+    embeddings (dropout 0.5, token dropout 0.1) beside a linear part over
+    the hashed token uni- and bigrams.
 
     Args:
         vocabulary: a `keras_rnnx.text.Vocabulary`, its token list (pad id 0,
             OOV id 1), or the vocabulary size (ids input only).
         num_classes: int >= 2, the size of the softmax.
-        cell: "lstm" (`LSTMX`) or "gru" (`GRUX`).
-        units: units of each recurrent layer (per direction).
-        layers: number of stacked recurrent layers.
-        bidirectional: wrap each recurrent layer in `BiDirectional` (concat).
+        cell: "lstm" (`LSTMX`, the default) or "gru" (`GRUX`).
+        units: units of each recurrent layer, per direction (default 32).
+        layers: number of stacked recurrent layers (default 1).
+        bidirectional: wrap each recurrent layer in `BiDirectional` (concat;
+            default True).
         pooling: "last" (last real step; per direction when bidirectional),
-            "mean", "max" (over real steps) or "attention".
+            "mean", "max" (over real steps; the default) or "attention".
         embeddings: optional pretrained vectors to initialise the embedding:
             a matrix `[vocabulary_size, dim]`, a KeyedVectors (keras_rnnx or
             gensim) or a dict token -> vector (see `embedding_matrix`).
-        embedding_dim: the embedding size when `embeddings` is None.
+        embedding_dim: the embedding size when `embeddings` is None
+            (default 64).
         dropout: rate of the dropout after the embedding, between recurrent
-            layers and before the softmax.
+            layers and before the softmax (default 0.5; 0: none).
         token_dropout: rate of `TokenDropout` (word dropout to the OOV id
-            in training), so that unseen words at test time are understood.
-        inputs: "ids" (int32 `[B, T]`, 0-padded) or "strings" (raw strings
-            `[B]`, tokenized in-graph by `TextToIds`).
+            in training), so that unseen words at test time are understood
+            (default 0.1; 0: none).
+        inputs: "ids" (int32 `[B, T]`, 0-padded; the default) or "strings"
+            (raw strings `[B]`, tokenized in-graph by `TextToIds`).
         max_length: the sequence length: fixes `T` of the ids input, and
             truncates/pads the tokenized strings. None: any length.
         tokenizer, lowercase, normalization: the tokenizer settings for
             `inputs="strings"` (`TextToIds`): "whitespace" or
-            "unicode_script" words, or "characters".
-        train_embeddings: whether the embedding is trained.
+            "unicode_script" words (the default), or "characters";
+            lowercase True and NFKC normalization by default.
+        train_embeddings: whether the embedding is trained (default True).
         ngrams: 0 or None: no wide part. N >= 1: a wide & deep model, the
             recurrent (deep) logits plus a linear (wide) part over the
             token 1..N-grams (`keras_rnnx.layers.BagOfNgrams`: one weight row
             per token and per hash bucket of longer n-grams, straight to
             `num_classes` logits, pooled over the real n-grams), summed
-            before the softmax.
+            before the softmax. Default 2 (uni- and bigrams).
         ngram_buckets: hash buckets of the n-grams with n >= 2; the wide
             part holds `(vocabulary size + ngram_buckets) x num_classes`
-            weights.
-        ngram_pooling: the wide part's pooling: "sqrt" (sum / sqrt(count)),
-            "mean" or "sum".
-        ngram_l2: L2 penalty on the wide part's table (0: none); the table
-            is scaled by `ngram_lr_multiplier` in the logits.
+            weights (default 65536).
+        ngram_pooling: the wide part's pooling: "sqrt" (sum / sqrt(count);
+            the default), "mean" or "sum".
+        ngram_l2: L2 penalty on the wide part's table (default 1e-4; 0:
+            none); the table is scaled by `ngram_lr_multiplier` in the
+            logits.
         ngram_lr_multiplier: the wide part's learning rate as a multiple of
-            the model's (with Adam; `BagOfNgrams(scale=...)`).
+            the model's (with Adam; `BagOfNgrams(scale=...)`; default 10).
         name: the model name.
 
     Returns:
@@ -228,15 +242,12 @@ def text_classifier(
     tokens, vocabulary_size = _vocabulary_tokens(vocabulary)
     if vocabulary_size < 3:
         raise ValueError(f"`vocabulary` must have at least 3 entries (pad, OOV, a token); got {vocabulary_size}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-        raise ValueError(f"`num_classes` must be an int >= 2; got {num_classes!r}")
-    if cell not in CELLS:
-        raise ValueError(f"`cell` must be one of {CELLS}; got {cell!r}")
-    for arg, value in (("units", units), ("layers", layers), ("embedding_dim", embedding_dim)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{arg}` must be a positive int; got {value!r}")
-    if pooling not in pooling_lib.POOLINGS:
-        raise ValueError(f"`pooling` must be one of {sorted(pooling_lib.POOLINGS)}; got {pooling!r}")
+    num_classes = check_units(num_classes, "num_classes", minimum=2)
+    check_choice(cell, "cell", CELLS)
+    units = check_units(units, "units")
+    layers = check_units(layers, "layers")
+    embedding_dim = check_units(embedding_dim, "embedding_dim")
+    check_choice(pooling, "pooling", sorted(pooling_lib.POOLINGS))
     if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be a float in [0, 1); got {dropout!r}")
     if not isinstance(token_dropout, (int, float)) or not 0.0 <= token_dropout < 1.0:
@@ -247,20 +258,14 @@ def text_classifier(
         raise ValueError(f"`max_length` must be a positive int or None; got {max_length!r}")
     if tokenizer not in TOKENIZERS:
         raise ValueError(f"`tokenizer` must be one of {TOKENIZERS}; got {tokenizer!r}")
-    if ngrams is None:
-        ngrams = 0
-    if isinstance(ngrams, bool) or not isinstance(ngrams, (int, np.integer)) or ngrams < 0:
-        raise ValueError(f"`ngrams` must be an int >= 0 (0 or None: no wide part); got {ngrams!r}")
-    if ngrams and (isinstance(ngram_buckets, bool) or not isinstance(ngram_buckets, (int, np.integer))
-                   or ngram_buckets < 1):
-        raise ValueError(f"`ngram_buckets` must be a positive int; got {ngram_buckets!r}")
-    if ngrams and ngram_pooling not in ngram_lib.POOLINGS:
-        raise ValueError(f"`ngram_pooling` must be one of {ngram_lib.POOLINGS}; got {ngram_pooling!r}")
-    if not isinstance(ngram_l2, (int, float)) or isinstance(ngram_l2, bool) or ngram_l2 < 0:
-        raise ValueError(f"`ngram_l2` must be a float >= 0; got {ngram_l2!r}")
-    if isinstance(ngram_lr_multiplier, bool) or not isinstance(ngram_lr_multiplier, (int, float)) \
-            or not ngram_lr_multiplier > 0:
-        raise ValueError(f"`ngram_lr_multiplier` must be a number > 0; got {ngram_lr_multiplier!r}")
+    # the wide part: `BagOfNgrams`' own checks (`_validation`), under this function's names
+    ngrams = check_units(0 if ngrams is None else ngrams, "ngrams", minimum=0)
+    if ngrams:
+        ngram_buckets = check_units(ngram_buckets, "ngram_buckets")
+        check_choice(ngram_pooling, "ngram_pooling", ngram_lib.POOLINGS)
+    ngram_lr_multiplier = check_number(ngram_lr_multiplier, "ngram_lr_multiplier", minimum=0.0,
+                                       inclusive=False)
+    ngram_l2 = check_number(ngram_l2, "ngram_l2", minimum=0.0)
     if inputs == "strings" and tokens is None:
         raise ValueError('`inputs="strings"` needs `vocabulary` as a Vocabulary or token list')
 
@@ -315,9 +320,9 @@ def text_classifier(
     return model
 
 
-def pretrain_vectors(texts, corpus=None, tokenizer="whitespace", lowercase=True,
-                     normalization="NFKC", vector_size=64, epochs=10, min_count=2, window=5,
-                     seed=1, progress_bar=False):
+def pretrain_vectors(texts, corpus=None, tokenizer=defaults.TOKENIZER, lowercase=defaults.LOWERCASE,
+                     normalization=defaults.NORMALIZATION, vector_size=defaults.EMBEDDING_DIM,
+                     epochs=10, min_count=2, window=5, seed=1, progress_bar=False):
     """Skip-gram word vectors for a classifier's embedding, trained with the
     project's `Word2Vec` on the training texts plus an optional unlabelled
     corpus, with the classifier's own tokenizer (so the keys are its
@@ -328,8 +333,9 @@ def pretrain_vectors(texts, corpus=None, tokenizer="whitespace", lowercase=True,
         corpus: None, or a UTF-8 text file (one sentence or document a line)
             or an iterable of str, unlabelled, added to `texts`.
         tokenizer, lowercase, normalization: the classifier's tokenizer
-            settings (`TextClassifier.create`'s).
-        vector_size: the vectors' size (= the embedding size).
+            settings (`TextClassifier.create`'s, whose defaults they share).
+        vector_size: the vectors' size (= the embedding size; default 64,
+            the classifier's).
         epochs, min_count, window, seed: `Word2Vec` settings.
         progress_bar: show Word2Vec's progress bar.
 
@@ -358,16 +364,16 @@ def pretrain_vectors(texts, corpus=None, tokenizer="whitespace", lowercase=True,
     return w2v.fit([line for line in lines if line], progress_bar=progress_bar).wv
 
 
-def with_string_input(model, vocabulary, tokenizer="whitespace", lowercase=True,
-                      normalization="NFKC", max_length=None, name=None):
+def with_string_input(model, vocabulary, tokenizer=defaults.TOKENIZER, lowercase=defaults.LOWERCASE,
+                      normalization=defaults.NORMALIZATION, max_length=None, name=None):
     """Puts a `TextToIds` layer in front of an ids model (weights shared).
 
     Args:
         model: a model from int32 ids `[B, T]` to probabilities.
         vocabulary: the `Vocabulary` or token list the ids index.
         tokenizer: a `keras_rnnx.text.TOKENIZER_KINDS` kind: "whitespace"
-            or "unicode_script" words, or "characters" (one token per
-            character).
+            or "unicode_script" words (the classifier's default), or
+            "characters" (one token per character).
         lowercase, normalization, max_length: the tokenizer settings.
 
     Returns:
@@ -432,6 +438,13 @@ def _lengths(texts, vocabulary, tokenizer, lowercase, normalization):
     return tok.tokenize(texts).row_lengths().numpy()
 
 
+# `text_classifier`'s hyper-parameters that `TextClassifier.settings["model"]` records (the
+# others are the vocabulary, the tokenizer settings and `max_length`, recorded apart)
+_MODEL_PARAMETERS = {
+    k: p for k, p in inspect.signature(text_classifier).parameters.items()
+    if k not in ("vocabulary", "num_classes", "embeddings", "inputs", "max_length", "tokenizer",
+                 "lowercase", "normalization")}
+
 _REFIT_MARKER = "refit.json"  # in backup_dir: the first phase's report, while the refit runs
 
 
@@ -492,20 +505,34 @@ class TextClassifier:
 
     # -------------------------------------------------------------- build
     @classmethod
-    def create(cls, texts, labels, class_names, *, tokenizer="whitespace", lowercase=True,
-               normalization="NFKC", min_count=1, max_vocabulary=20000, max_length=None,
-               length_percentile=95, max_auto_length=256, **model_kwargs):
+    def create(cls, texts, labels, class_names, *, tokenizer=defaults.TOKENIZER,
+               lowercase=defaults.LOWERCASE, normalization=defaults.NORMALIZATION,
+               min_count=defaults.MIN_COUNT, max_vocabulary=defaults.MAX_VOCABULARY,
+               max_length=None, length_percentile=defaults.LENGTH_PERCENTILE,
+               max_auto_length=defaults.MAX_AUTO_LENGTH, **model_kwargs):
         """Builds the vocabulary from `texts` and an untrained model.
+
+        With no options this is the model `rnnx train-classifier` builds
+        for the same training texts (`keras_rnnx.classifier_defaults`).
 
         Args:
             texts, labels: training texts and their integer class ids.
             class_names: the name of each class id.
-            tokenizer, lowercase, normalization: tokenizer settings.
-            min_count, max_vocabulary: vocabulary pruning.
-            max_length: tokens kept per text; None: the `length_percentile`
-                of the training lengths, at most `max_auto_length`.
+            tokenizer, lowercase, normalization: tokenizer settings
+                (default "unicode_script" words, lowercased, NFKC).
+            min_count, max_vocabulary: vocabulary pruning (default: every
+                token seen once, at most 20000 tokens).
+            max_length: tokens kept per text; None (the default): the
+                `length_percentile` (default 95) of the training lengths,
+                at most `max_auto_length` (default 256).
             **model_kwargs: passed to `text_classifier` (cell, units,
-                layers, bidirectional, pooling, embeddings, dropout...).
+                layers, bidirectional, pooling, embeddings, dropout,
+                ngrams...), whose defaults apply to the rest.
+
+        Returns:
+            A `TextClassifier` with an untrained model; `settings["model"]`
+            holds every hyper-parameter of `text_classifier` it was built
+            with (given or default; not `embeddings`).
         """
         texts = _as_texts(texts)
         labels = np.asarray(labels, dtype=np.int64)
@@ -528,8 +555,8 @@ class TextClassifier:
             vocabulary, len(class_names), inputs="strings", max_length=int(max_length),
             tokenizer=tokenizer, lowercase=lowercase, normalization=normalization, **model_kwargs,
         )
-        hyper = {k: v for k, v in model_kwargs.items() if k != "embeddings"}
-        settings["model"] = hyper
+        settings["model"] = {  # every hyper-parameter, given or default
+            k: model_kwargs.get(k, p.default) for k, p in _MODEL_PARAMETERS.items()}
         return cls(model, vocabulary, class_names, settings)
 
     @property
@@ -553,7 +580,7 @@ class TextClassifier:
         return np.concatenate(out, axis=0)
 
     # -------------------------------------------------------------- train
-    def compile(self, learning_rate=3e-3, jit_compile="auto"):
+    def compile(self, learning_rate=defaults.LEARNING_RATE, jit_compile="auto"):
         self.ids_model.compile(
             optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
@@ -561,10 +588,12 @@ class TextClassifier:
             jit_compile=jit_compile,
         )
 
-    def fit(self, texts, labels, epochs=30, batch_size=32, class_weight="balanced",
-            validation_data=None, validation_fraction=0.1, monitor="macro_f1", patience=3,
-            reduce_lr=None, verbose="auto", callbacks=None, learning_rate=3e-3, seed=0,
-            backup_dir=None, refit=False, bucketing=False):
+    def fit(self, texts, labels, epochs=defaults.EPOCHS, batch_size=defaults.BATCH_SIZE,
+            class_weight=defaults.CLASS_WEIGHT, validation_data=None,
+            validation_fraction=defaults.VALIDATION_FRACTION, monitor=defaults.MONITOR,
+            patience=defaults.PATIENCE, reduce_lr=defaults.REDUCE_LR, verbose="auto",
+            callbacks=None, learning_rate=defaults.LEARNING_RATE, seed=0, backup_dir=None,
+            refit=None, bucketing=defaults.BUCKETING):
         """Trains on texts with `model.fit` (on the ids model), with early stopping.
 
         Part of the training texts (`validation_fraction`, stratified by
@@ -574,27 +603,33 @@ class TextClassifier:
         are kept (`keras_rnnx.training.BestEpoch`). `epochs` is a maximum.
         With `reduce_lr` the learning rate is multiplied by it after an
         epoch without improvement (measured no better than a constant rate
-        on the README's sets, so off by default). With `refit`, the epoch
-        count found that way is then trained again on all of `texts`. Only
-        the texts given here are read: keep the test texts out of them.
+        on the README's sets, so off by default). With `refit` (on by
+        default whenever a validation part of `texts` is held out), the
+        epoch count found that way is then trained again on all of
+        `texts`. The defaults are `rnnx train-classifier`'s procedure
+        (`keras_rnnx.classifier_defaults`). Only the texts given here are
+        read: keep the test texts out of them.
 
         Args:
             texts, labels: the training texts and their class ids.
-            epochs: the maximum number of epochs.
-            batch_size: texts per training batch.
-            class_weight: "balanced" (n / (k * count)), None, or a dict
-                class id -> weight.
+            epochs: the maximum number of epochs (default 30).
+            batch_size: texts per training batch (default 32).
+            class_weight: "balanced" (n / (k * count); the default), None,
+                or a dict class id -> weight.
             validation_data: optional `(texts, labels)` to score on instead
                 of a part of `texts`.
             validation_fraction: the share of `texts` held out for
-                validation when `validation_data` is None; 0 trains on
-                everything for exactly `epochs` epochs.
-            monitor: "macro_f1" (higher is better), "accuracy" or "loss";
-                equal macro-F1 or accuracy scores are ranked by the loss.
-            patience: epochs without improvement before stopping.
-            reduce_lr: None, or a factor in (0, 1) applied to the learning
-                rate after each epoch without improvement.
-            learning_rate: Adam's initial learning rate (when `fit` compiles).
+                validation when `validation_data` is None (default 0.1); 0
+                trains on everything for exactly `epochs` epochs.
+            monitor: "macro_f1" (higher is better; the default), "accuracy"
+                or "loss"; equal macro-F1 or accuracy scores are ranked by
+                the loss.
+            patience: epochs without improvement before stopping (default 3).
+            reduce_lr: None (the default: a constant rate), or a factor in
+                (0, 1) applied to the learning rate after each epoch without
+                improvement.
+            learning_rate: Adam's initial learning rate, when `fit` compiles
+                (default 3e-3).
             seed: the seed of the validation split and of the batches' order
                 with `bucketing`.
             backup_dir: the folder of an `AtomicBackupAndRestore` in
@@ -605,13 +640,16 @@ class TextClassifier:
                 start again from the weights and optimizer state this call
                 started from, and train on
                 all of `texts` (training and validation parts) for the kept
-                number of epochs; that model is the one kept. Without a
-                validation part (`validation_fraction=0`) there is nothing
-                to refit; with `validation_data` it is refused.
+                number of epochs; that model is the one kept. None (the
+                default): on whenever there is a validation part of
+                `texts`, off with `validation_data` or
+                `validation_fraction=0`. True: the same, but refused with
+                `validation_data` (there is no part to add); False: off.
             bucketing: train on `keras_rnnx.training.LengthBatches`
                 (batches of texts of similar length, each padded only to
                 its own longest text, so short batches run fewer recurrent
-                steps) instead of batches padded to `max_length`.
+                steps) instead of batches padded to `max_length` (default
+                False).
 
         Returns:
             The Keras `History` (of the refit when `refit`).
@@ -655,7 +693,7 @@ class TextClassifier:
             val_texts, val_labels = [texts[i] for i in val_idx], labels[val_idx]
         else:
             train_idx, val_idx = positions, np.zeros(0, np.int64)
-        refit = bool(refit) and len(val_idx) > 0
+        refit = bool(defaults.REFIT if refit is None else refit) and len(val_idx) > 0
         self.fit_indices = {"train": train_idx, "validation": val_idx}
         if getattr(self.ids_model, "optimizer", None) is None:
             self.compile(learning_rate)
