@@ -222,33 +222,44 @@ def test_unmasked_loop_file_keeps_dynamic_shapes_and_matches_keras(kind, tmp_pat
         np.testing.assert_allclose(got, reference(data).numpy(), atol=1e-5)
 
 
-def test_loop_file_runs_empty_sequences_between_other_lengths(tmp_path):
+@pytest.mark.parametrize("kernel", ["loop", "fused"])
+def test_file_runs_empty_sequences_between_other_lengths(kernel, tmp_path):
     """Length 0 (and 1 and odd lengths) in one interpreter, in turn: every
-    whole-sequence output is [B, 0, H] and every last output the zero
-    initial state at length 0, and the same file still equals the Keras
-    model at the other lengths (LSTM and GRU, masked and unmasked, both
-    directions, BiDirectional)."""
+    whole-sequence output is [B, 0, H] and every last output and state the
+    zero initial state at length 0, and the same file still equals the Keras
+    model at the other lengths, a row of padding only included (LSTM and
+    GRU, masked and unmasked, both directions, BiDirectional, return_state).
+    The fused file runs its LSTMs as UNIDIRECTIONAL_SEQUENCE_LSTM, whose
+    last output is read at each row's length."""
     keras.utils.set_random_seed(5)
     x = keras.Input((None, 3), name="x")
     ids = keras.Input((None,), dtype="int32", name="ids")
     emb = keras.layers.Embedding(VOCAB, 3, mask_zero=True)(ids)
     outs = {
         "u_lstm_seq": LSTMX(4, return_sequences=True)(x),
+        "u_lstm_back_seq": LSTMX(4, return_sequences=True, go_backwards=True)(x),
         "u_gru_back_seq": GRUX(4, return_sequences=True, go_backwards=True)(x),
         "m_lstm_seq": LSTMX(4, return_sequences=True)(emb),
         "m_bi_seq": BiDirectional(GRUX(2, return_sequences=True))(emb),
-        "m_lstm_last": LSTMX(4)(emb),
+        "m_bi_lstm_seq": BiDirectional(LSTMX(2, return_sequences=True))(emb),
         "u_gru_last": GRUX(4)(x),
     }
+    outs["u_lstm_last"], outs["u_lstm_h"], outs["u_lstm_c"] = LSTMX(
+        4, return_state=True)(x)
+    outs["m_lstm_last"], outs["m_lstm_h"], outs["m_lstm_c"] = LSTMX(
+        4, return_state=True)(emb)
     model = keras.Model({"x": x, "ids": ids}, outs)
     path = str(tmp_path / "empty.tflite")
-    export.to_tflite(model, path, lstm_kernel="loop")
+    info = export.to_tflite(model, path, lstm_kernel=kernel)
+    assert info.get("fused_lstm_ops", 0) == (7 if kernel == "fused" else 0)
     run = export.load_tflite(path)
     rng = np.random.default_rng(6)
-    for batch, steps in [(2, 0), (3, 1), (2, 7), (1, 0), (1, 5)]:
+    for batch, steps in [(2, 0), (3, 1), (2, 7), (1, 0), (3, 5)]:
         feed = {"x": rng.normal(size=(batch, steps, 3)).astype("float32"),
                 "ids": (_right_padded_ids(batch, steps, rng) if steps
                         else np.zeros((batch, 0), "int32"))}
+        if batch == 3 and steps == 5:
+            feed["ids"][2] = 0  # a row of padding only
         got = run(**feed)
         want = {k: v.numpy() for k, v in model(feed).items()}
         for name, value in want.items():

@@ -22,7 +22,7 @@ builtin ops through `activations.resolve_activation`):
   ``UNIDIRECTIONAL_SEQUENCE_LSTM``. The fused op takes no mask, so a mask is
   treated as *right padding* (real steps first, padding after): the kernel
   runs unmasked, gathers the output at ``length - 1`` for the last output and
-  final ``h``, and zeroes padded outputs; a backward direction first reverses
+  final ``h`` (zeros at length 0, as the loop gives), and zeroes padded outputs; a backward direction first reverses
   each sequence within its length (``tf.reverse_sequence``). That is exact
   for right-padded batches and wrong for other mask patterns (documented
   limitation). The fused op exposes no cell state: a final ``c`` is computed
@@ -344,14 +344,18 @@ def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
             x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
     seq = fused_lstm_sequence(x, kernel, recurrent_kernel, bias)
 
+    # The last output of each row is read from [zeros, seq]: a zero row
+    # first, so a length-0 sequence (or row) reads zeros (the zero initial
+    # state), never an index past the end.
+    first = tf.zeros(tf.stack([tf.shape(seq)[0], 1, tf.shape(seq)[2]]), seq.dtype)
+    padded = tf.concat([first, seq], axis=1)
     if lengths is None:
-        last = seq[:, -1]
+        last = padded[:, -1]
         outputs = seq
     else:
-        # Right padding: the last real output sits at length - 1.
-        index = tf.maximum(lengths - 1, 0)
-        last = tf.gather(seq, index, axis=1, batch_dims=1)
-        last = tf.where(tf.expand_dims(lengths > 0, -1), last, tf.zeros_like(last))
+        # Right padding: the last real output sits at length - 1 of seq,
+        # at length of `padded`.
+        last = tf.gather(padded, lengths, axis=1, batch_dims=1)
         valid = tf.expand_dims(mask, -1)
         if go_backwards:
             aligned = tf.reverse_sequence(seq, lengths, seq_axis=1, batch_axis=0)
