@@ -4,8 +4,10 @@ The Keras 3 LSTM is converted at a fixed batch 1 (it does not convert with a
 dynamic batch); ours keep batch and time dynamic. Ratios are ours / Keras at
 batch 1 with the same thread count (lower is better), the two files invoked
 alternately in the same process; batch-32 rows have no peer (Keras'
-conversion cannot run them). Latency rows are the median of `--processes`
-fresh processes (default 3), with the range of the ratio.
+conversion cannot run them). The "sequences" rows export
+`return_sequences=True` (T=50 and T=200, batch 1, one thread) against Keras'
+LSTM converted at that batch and length. Latency rows are the median of
+`--processes` fresh processes (default 3), with the range of the ratio.
 """
 import os
 import tempfile
@@ -15,13 +17,13 @@ from tools.timing import interleaved_medians, median_time, run_section
 SECTION = "TFLite export: latency and size (LSTM, T=50, 256 units)"
 
 
-def _keras_reference(units, steps, depth, weights, path):
+def _keras_reference(units, steps, depth, weights, path, return_sequences=False):
     """Keras 3 LSTM at batch 1 -> .tflite; returns (path, note)."""
     import keras
     import tensorflow as tf
 
     x = keras.Input(batch_shape=(1, steps, depth))
-    layer = keras.layers.LSTM(units)
+    layer = keras.layers.LSTM(units, return_sequences=return_sequences)
     model = keras.Model(x, layer(x))
     layer.set_weights(weights)
     try:
@@ -122,6 +124,8 @@ def _measure(quick):
                 "ours": t * 1e3, "peer": p * 1e3, "ratio": t / p, "unit": "ms",
                 "notes": ("not an export form: a WHILE loop running only h @ U per "
                           f"step; {note}; ratio=floor/keras")})
+    rows += _sequence_rows(units, depth, layer.get_weights(), tmp, pair_repeats,
+                           (20,) if quick else (50, 200))
     want = model(data[32]).numpy()
     rep = [rng.normal(size=(4, steps, depth)).astype("float32") for _ in range(16)]
     for kernel in ("loop", "fused"):
@@ -165,4 +169,64 @@ def _measure(quick):
                         "notes": (f"{note}; ratio=ours/keras, <1 = we are faster" if p
                                   else "no Keras peer (dynamic batch)"),
                     })
+    return rows
+
+
+def _sequence_rows(units, depth, weights, tmp, pair_repeats, lengths):
+    """Whole-sequence output (`return_sequences=True`), loop float32 at
+    batch 1, one thread: ours (dynamic batch and time) against Keras 3's
+    LSTM converted at fixed batch 1 and length, at each length in turn, the
+    two files invoked alternately. Writing a step's output costs O(block)
+    copies in our file (`kernels.tflite._run_blocks`), so the ratio should
+    not grow with the length."""
+    import numpy as np
+
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_rnnx import LSTMX, export
+
+    x = keras.Input((None, depth))
+    layer = LSTMX(units, return_sequences=True)
+    model = keras.Model(x, layer(x))
+    layer.set_weights(weights)
+    path = os.path.join(tmp, "loop_sequences.tflite")
+    export.to_tflite(model, path, lstm_kernel="loop")
+    run_tfl = export.load_tflite(path, num_threads=1)
+    rows = []
+    rng = np.random.default_rng(1)
+    for steps in lengths:
+        data = rng.normal(size=(1, steps, depth)).astype("float32")
+        peer_path, note = _keras_reference(
+            units, steps, depth, weights, os.path.join(tmp, f"keras_seq{steps}.tflite"),
+            return_sequences=True)
+        if peer_path is None:
+            rows.append({"benchmark": f"loop float32 sequences T{steps} batch 1 threads 1",
+                         "ours": None, "peer": None, "ratio": None, "unit": "ms",
+                         "notes": note})
+            continue
+        peer = Interpreter(model_path=peer_path, num_threads=1)
+        peer.allocate_tensors()
+        peer_in = peer.get_input_details()[0]["index"]
+        got = run_tfl(data)  # resizes and allocates for this length
+        peer.set_tensor(peer_in, data)
+        peer.invoke()
+        diff = float(np.abs(got - peer.get_tensor(peer.get_output_details()[0]["index"])).max())
+        it = run_tfl.interpreter
+        index = run_tfl._in[run_tfl.input_names[0]]
+
+        def call(it=it, index=index, x=data):
+            it.set_tensor(index, x)
+            it.invoke()
+
+        def peer_call(it=peer, index=peer_in, x=data):
+            it.set_tensor(index, x)
+            it.invoke()
+
+        t, p = interleaved_medians(call, peer_call, max(pair_repeats * 50 // steps, 5))
+        rows.append({
+            "benchmark": f"loop float32 sequences T{steps} batch 1 threads 1",
+            "ours": t * 1e3, "peer": p * 1e3, "ratio": t / p, "unit": "ms",
+            "notes": (f"return_sequences=True; {note}, length {steps}; ratio=ours/keras, "
+                      f"<1 = we are faster; max_abs_diff_vs_keras={diff:.2g}")})
     return rows
