@@ -244,8 +244,8 @@ def test_sequence_outputs_written_in_blocks_match_keras_across_block_ends(tmp_pa
     equals the Keras model each time (LSTM and GRU, masked with holes and
     left padding, unmasked, backward, BiDirectional, return_state). A
     full-integer file keeps the single loop (its calibration cannot run
-    nested loops) and the float32 one with `return_sequences=False` only
-    has no nested loop."""
+    nested loops), as do streaming files (tested with streaming), and the
+    float32 one with `return_sequences=False` only has no nested loop."""
     keras.utils.set_random_seed(8)
     x = keras.Input((None, 3), name="x")
     ids = keras.Input((None,), dtype="int32", name="ids")
@@ -483,6 +483,7 @@ def test_streaming_tflite_reproduces_full_sequence(tmp_path):
     info = export.to_tflite(model, path, streaming=True)
     assert [s["name"] for s in info["states"]] == [
         "state0_h", "state0_c", "state1_h", "state2_h"]
+    assert _nested_while_bodies(str(path)) == 0  # chunks of a step: no blocks
     run = export.load_tflite(path)
     rng = np.random.default_rng(2)
     ids_np = _right_padded_ids(3, 6, rng)

@@ -428,10 +428,13 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
     check_target(path, overwrite)
     _check_tflite_layers(model, streaming)
     # Whole-sequence outputs written in blocks (O(block) copies per step),
-    # except where the converter calibrates int8 ranges: TensorFlow's
-    # calibrating interpreter crashes on a WHILE inside a WHILE.
+    # except where the converter calibrates int8 ranges (TensorFlow's
+    # calibrating interpreter crashes on a WHILE inside a WHILE) and for
+    # streaming, whose chunks are a step or a few: there a block's extra
+    # WHILE costs more than the copies it saves.
     lowering = ("tflite_fused" if lstm_kernel == "fused"
-                else "tflite_loop" if quantize == "int8" else "tflite_loop_blocks")
+                else "tflite_loop" if quantize == "int8" or streaming
+                else "tflite_loop_blocks")
 
     def write(saved):
         info = _write_saved_model(model, saved, lowering=lowering, streaming=streaming)

@@ -21,9 +21,10 @@ builtin ops through `activations.resolve_activation`):
   `keras.layers.LSTM` does).
 * ``"tflite_loop_blocks"``: the same, except that whole-sequence outputs are
   written block by block (an inner WHILE per block of steps, see
-  `_run_blocks`): O(block) copies per step. `export.to_tflite` uses it,
-  except for full-integer quantization, whose calibration (TensorFlow's
-  own interpreter) crashes on a WHILE inside a WHILE.
+  `_run_blocks`): O(block) copies per step, about 10 us of WHILE set-up
+  per block. `export.to_tflite` uses it, except for streaming (chunks of a
+  step or a few) and full-integer quantization, whose calibration
+  (TensorFlow's own interpreter) crashes on a WHILE inside a WHILE.
 * ``"tflite_fused"`` (LSTM only): a `tf.function` carrying the Keras-2
   composite attributes, which the converter turns into TFLite's
   ``UNIDIRECTIONAL_SEQUENCE_LSTM``. The fused op takes no mask, so a mask is
