@@ -102,8 +102,8 @@ BLOCKS = 16
 
 def _run_blocks(advance, steps, carry, invariants, batch, units, dtype):
     """`carry = advance(t, carry)[1]` for t = 0 .. steps - 1, writing each
-    step's output (`advance(t, carry)[0]`, [B, H]) into a [steps, B, H]
-    buffer; returns (carry, buffer).
+    step's output (`advance(t, carry)[0]`, [B, H]) into a buffer; returns
+    (the final carry, the outputs [steps, B, H]).
 
     Every tensor a WHILE loop carries is copied whole at every iteration
     (LiteRT copies the body's outputs to the loop's outputs, and
