@@ -427,7 +427,14 @@ def to_tflite(model, path, quantize=None, representative_data=None, lstm_kernel=
     _check_model(model)
     check_target(path, overwrite)
     _check_tflite_layers(model, streaming)
-    lowering = "tflite_fused" if lstm_kernel == "fused" else "tflite_loop"
+    # Whole-sequence outputs written in blocks (O(block) copies per step),
+    # except where the converter calibrates int8 ranges (TensorFlow's
+    # calibrating interpreter crashes on a WHILE inside a WHILE) and for
+    # streaming, whose chunks are a step or a few: there a block's extra
+    # WHILE costs more than the copies it saves.
+    lowering = ("tflite_fused" if lstm_kernel == "fused"
+                else "tflite_loop" if quantize == "int8" or streaming
+                else "tflite_loop_blocks")
 
     def write(saved):
         info = _write_saved_model(model, saved, lowering=lowering, streaming=streaming)
@@ -605,8 +612,11 @@ def for_tflite():
     LSTM: `model.export(path, format="litert")` then writes a model that
     the plain interpreter refuses (FlexSplitV, FlexTensorListReserve, ...),
     and `tf.lite.TFLiteConverter.from_keras_model` with builtin ops fails.
-    Inside it, both give builtin ops with dynamic batch and time, the same
-    kernel `to_tflite(model, path)` uses. `to_tflite` does more (checks the
+    Inside it, both give builtin ops with dynamic batch and time, the loop
+    kernel `to_tflite(model, path)` uses (which also writes whole-sequence
+    outputs in blocks, O(block) rather than O(T) copies per step, except
+    for full-integer quantization: TensorFlow's calibrating interpreter
+    crashes on nested loops, and a converter you run yourself may calibrate). `to_tflite` does more (checks the
     layers, names inputs and outputs, quantizes, writes atomically, the
     fused LSTM kernel); this is for workflows built on Keras' exporter.
 

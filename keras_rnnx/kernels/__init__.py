@@ -7,8 +7,8 @@ Public surface:
   docstring of `keras_rnnx.kernels.dispatch`.
 * `lowering(name)`, `register_lowering(name, lstm=, gru=)`,
   `current_lowering()`, `lowered_kernel(kind)`, `registered_kernel(name,
-  kind)`: exporters' lowerings (`tflite` registers "tflite_loop" and
-  "tflite_fused"; `micro`, imported with it, "tflite_micro", which also
+  kind)`: exporters' lowerings (`tflite` registers "tflite_loop",
+  "tflite_loop_blocks" and "tflite_fused"; `micro`, imported with it, "tflite_micro", which also
   registers a "reverse" for `BiDirectional`).
 * `Schedule`, `schedule(**changes)`, `current_schedule()`,
   `gpu_available()`: the default kernels' CPU scheduling tunables;

@@ -13,25 +13,34 @@ builtin ops through `activations.resolve_activation`):
   matrix product outside the loop; a builtin-op `WHILE` loop carries only the
   state and, for whole-sequence outputs, a preallocated ``[max(T, 1), B, H]``
   buffer written with ``dynamic_update_slice`` (sliced to ``T`` rows after the
-  loop, so length 0 runs). Batch and time stay dynamic. Masks are
-  exact for any pattern: the state is carried over masked steps and the
-  output there is zero (or the previous output when the caller asks for
-  ``zero_output_for_mask=False``, as a plain `keras.layers.LSTM` does).
+  loop, so length 0 runs). LiteRT copies a loop-carried tensor whole at
+  every step, so that buffer costs O(T) copies per step. Batch and time stay
+  dynamic. Masks are exact for any pattern: the state is carried over masked
+  steps and the output there is zero (or the previous output when the
+  caller asks for ``zero_output_for_mask=False``, as a plain
+  `keras.layers.LSTM` does).
+* ``"tflite_loop_blocks"``: the same, except that whole-sequence outputs are
+  written block by block (an inner WHILE per block of steps, see
+  `_run_blocks`): O(block) copies per step, about 10 us of WHILE set-up
+  per block. `export.to_tflite` uses it, except for streaming (chunks of a
+  step or a few) and full-integer quantization, whose calibration
+  (TensorFlow's own interpreter) crashes on a WHILE inside a WHILE.
 * ``"tflite_fused"`` (LSTM only): a `tf.function` carrying the Keras-2
   composite attributes, which the converter turns into TFLite's
   ``UNIDIRECTIONAL_SEQUENCE_LSTM``. The fused op takes no mask, so a mask is
   treated as *right padding* (real steps first, padding after): the kernel
   runs unmasked, gathers the output at ``length - 1`` for the last output and
-  final ``h``, and zeroes padded outputs; a backward direction first reverses
-  each sequence within its length (``tf.reverse_sequence``). That is exact
+  final ``h`` (zeros at length 0, as the loop gives), and zeroes padded
+  outputs; a backward direction first reverses each sequence within its length (``tf.reverse_sequence``). That is exact
   for right-padded batches and wrong for other mask patterns (documented
   limitation). The fused op exposes no cell state: a final ``c`` is computed
   by the loop kernel alongside (pruned by the converter when the model does
   not output it), and a non-zero initial state, which the fused op cannot
   take, makes the layer fall back to the loop kernel with a warning. GRU has
-  no builtin fused kernel in TFLite and always uses the loop kernel under
-  ``"tflite_fused"``.
+  no builtin fused kernel in TFLite and always uses the loop kernel (with
+  blocks) under ``"tflite_fused"``.
 """
+import functools
 import warnings
 
 import tensorflow as tf
@@ -74,25 +83,83 @@ def _project(inputs, kernel, bias):
     return proj
 
 
-def _write_row(buffer, row, t):
-    """buffer[t] = row on a [T, B, H] buffer, as a builtin DYNAMIC_UPDATE_SLICE."""
+def _write_rows(buffer, rows, t):
+    """buffer[t:t + len(rows)] = rows on a [T, B, H] buffer, as a builtin
+    DYNAMIC_UPDATE_SLICE."""
     zero = tf.zeros([], tf.int32)
     from tensorflow.compiler.tf2xla.python import xla
 
     return xla.dynamic_update_slice(
-        buffer, tf.expand_dims(row, 0), tf.stack([tf.cast(t, tf.int32), zero, zero])
+        buffer, rows, tf.stack([tf.cast(t, tf.int32), zero, zero])
     )
 
 
+# Rows of a block of the whole-sequence output (see `_run_blocks`): at least
+# MIN_BLOCK, or T // BLOCKS when that is more.
+MIN_BLOCK = 16
+BLOCKS = 16
+
+
+def _run_blocks(advance, steps, carry, invariants, batch, units, dtype):
+    """`carry = advance(t, carry)[1]` for t = 0 .. steps - 1, writing each
+    step's output (`advance(t, carry)[0]`, [B, H]) into a buffer; returns
+    (the final carry, the outputs [steps, B, H]).
+
+    Every tensor a WHILE loop carries is copied whole at every iteration
+    (LiteRT copies the body's outputs to the loop's outputs, and
+    DYNAMIC_UPDATE_SLICE its input to its output: a loop body's inputs and
+    outputs never share memory), so one loop writing a [T, B, H] buffer
+    copies O(T B H) per step, O(T^2 B H) in all. Here an outer WHILE runs
+    blocks of `size` steps; an inner WHILE per block writes its steps into a
+    [size, B, H] block, and the outer one writes each block into the
+    buffer: O(size B H) per step and O(T B H) per block. `size` is
+    max(MIN_BLOCK, T // BLOCKS), integer ops only (the file may be quantized);
+    the buffer has a whole number of blocks, at least one, and is sliced to
+    T rows after the loop (DYNAMIC_UPDATE_SLICE is prepared even when no step
+    runs). The zero block comes from outside the loops, so every shape in
+    the outer body follows its inputs' and the loops stay in LiteRT's static
+    mode.
+    """
+    size = tf.maximum(steps // BLOCKS, MIN_BLOCK)
+    count = tf.maximum((steps + size - 1) // size, 1)
+    block0 = tf.zeros(tf.stack([size, batch, units]), dtype)
+    buffer0 = tf.zeros(tf.stack([count * size, batch, units]), dtype)
+    scalar, rows = tf.TensorShape([]), tf.TensorShape([None, None, units])
+
+    def block_body(start, *loop):
+        carry, block, buffer = list(loop[:-2]), loop[-2], loop[-1]
+        end = tf.minimum(start + tf.shape(block)[0], steps)
+
+        def step_body(t, *loop):
+            output, new = advance(t, list(loop[:-1]))
+            return [t + 1] + new + [_write_rows(loop[-1], tf.expand_dims(output, 0),
+                                                t - start)]
+
+        result = tf.while_loop(lambda t, *_: t < end, step_body,
+                               [start] + carry + [block],
+                               shape_invariants=[scalar] + invariants + [rows])
+        buffer = _write_rows(buffer, result[-1], start)
+        return [end] + list(result[1:-1]) + [block, buffer]
+
+    result = tf.while_loop(lambda start, *_: start < steps, block_body,
+                           [tf.constant(0)] + carry + [block0, buffer0],
+                           shape_invariants=[scalar] + invariants + [rows, rows])
+    outputs = tf.slice(result[-1], [0, 0, 0], tf.stack([steps, -1, -1]))
+    return list(result[1:-2]), outputs
+
+
 def _run_loop(step, x_proj, states, mask, return_sequences, units,
-              zero_output_for_mask, carry_initial_output=False):
+              zero_output_for_mask, carry_initial_output=False, blocks=False):
     """Runs `step(x_t, states) -> (output, new_states)` over batch-major
     input `x_proj` [B, T, G].
 
     Returns (last_output, outputs [T, B, H] or None, final_states). Masked
     steps output zeros, or the previous output, which starts as zeros or,
     with `carry_initial_output` (streaming: a chunk continues a sequence), as
-    the initial h.
+    the initial h. With `blocks`, whole-sequence outputs are written block
+    by block (`_run_blocks`); otherwise one WHILE carries the state and the
+    [max(T, 1), B, H] output buffer (sliced to T rows after the loop), or
+    only the state.
     """
     steps = tf.shape(x_proj)[1]
     batch = tf.shape(x_proj)[0]
@@ -102,54 +169,54 @@ def _run_loop(step, x_proj, states, mask, return_sequences, units,
         mask_tm = tf.expand_dims(tf.transpose(tf.cast(mask, tf.bool), [1, 0]), -1)
     zeros_out = tf.zeros(tf.stack([batch, units]), dtype)
 
-    # Without a mask the output is h itself: only the state (and the output
-    # buffer) are carried, fewer tensors for WHILE to pass between steps.
+    # Without a mask the output is h itself: only the state is carried,
+    # fewer tensors for WHILE to pass between steps.
     carry_out = mask is not None
 
-    def body(t, *carry):
-        carry = list(carry)
+    def advance(t, carry):
+        """Step t: (output, carry) from carry = states (+ previous output)."""
         st = carry[:n]
         output, new_st = step(tf.gather(x_proj, t, axis=1), st)
-        k = n
-        rest = []
-        if carry_out:
-            prev_out = carry[k]
-            k += 1
-            m = tf.gather(mask_tm, t)
-            new_st = [tf.where(m, a, b) for a, b in zip(new_st, st)]
-            output = tf.where(m, output, zeros_out if zero_output_for_mask else prev_out)
-            rest.append(output)
-        if return_sequences:
-            rest.append(_write_row(carry[k], output, t))
-        return [t + 1] + list(new_st) + rest
+        if not carry_out:
+            return output, list(new_st)
+        m = tf.gather(mask_tm, t)
+        new_st = [tf.where(m, a, b) for a, b in zip(new_st, st)]
+        output = tf.where(m, output, zeros_out if zero_output_for_mask else carry[n])
+        return output, new_st + [output]
 
-    loop_vars = [tf.constant(0)] + list(states)
-    invariants = [tf.TensorShape([])] + [tf.TensorShape([None, units])] * n
+    carry = list(states)
+    invariants = [tf.TensorShape([None, units])] * n
     if carry_out:
-        loop_vars.append(states[0] if carry_initial_output else zeros_out)
+        carry.append(states[0] if carry_initial_output else zeros_out)
         invariants.append(tf.TensorShape([None, units]))
-    if return_sequences:
+    outputs = None
+    if return_sequences and blocks:
+        carry, outputs = _run_blocks(advance, steps, carry, invariants, batch, units, dtype)
+    elif return_sequences:
         # At least one row: the interpreter prepares DYNAMIC_UPDATE_SLICE's
         # [1, B, H] write even when the loop runs no step, and refuses a
-        # zero-row buffer; the rows past `steps` are sliced off below.
-        rows = tf.maximum(steps, 1)
-        loop_vars.append(tf.zeros(tf.stack([rows, batch, units]), dtype))
-        invariants.append(tf.TensorShape([None, None, units]))
-    result = tf.while_loop(
-        lambda t, *_: t < steps,
-        body,
-        loop_vars,
-        shape_invariants=invariants,
-    )
-    final_states = list(result[1:1 + n])
-    k = 1 + n
-    last_output = final_states[0]
-    if carry_out:
-        last_output = result[k]
-        k += 1
-    outputs = None
-    if return_sequences:
-        outputs = tf.slice(result[k], [0, 0, 0], tf.stack([steps, -1, -1]))
+        # zero-row buffer.
+        buffer = tf.zeros(tf.stack([tf.maximum(steps, 1), batch, units]), dtype)
+
+        def body(t, *loop):
+            output, new = advance(t, list(loop[:-1]))
+            return [t + 1] + new + [_write_rows(loop[-1], tf.expand_dims(output, 0), t)]
+
+        result = tf.while_loop(
+            lambda t, *_: t < steps, body, [tf.constant(0)] + carry + [buffer],
+            shape_invariants=[tf.TensorShape([])] + invariants
+            + [tf.TensorShape([None, None, units])])
+        carry = list(result[1:-1])
+        outputs = tf.slice(result[-1], [0, 0, 0], tf.stack([steps, -1, -1]))
+    else:
+        def body(t, *loop):
+            return [t + 1] + advance(t, list(loop))[1]
+
+        carry = list(tf.while_loop(lambda t, *_: t < steps, body,
+                                   [tf.constant(0)] + carry,
+                                   shape_invariants=[tf.TensorShape([])] + invariants)[1:])
+    final_states = carry[:n]
+    last_output = carry[n] if carry_out else final_states[0]
     return last_output, outputs, final_states
 
 
@@ -170,9 +237,11 @@ def _batch_major(outputs):
 def lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
               mask=None, go_backwards=False, return_sequences=True,
               activation="tanh", recurrent_activation="sigmoid",
-              zero_output_for_mask=False, carry_initial_output=False, **unused):
+              zero_output_for_mask=False, carry_initial_output=False, blocks=False,
+              **unused):
     """LSTM over a sequence as a builtin-op WHILE loop (kernel contract of
-    `keras_rnnx.kernels.dispatch`)."""
+    `keras_rnnx.kernels.dispatch`); `blocks`: write whole-sequence outputs
+    block by block (`_run_blocks`)."""
     units = recurrent_kernel.shape[0]
     inputs, mask = _prepare(inputs, mask, go_backwards)
     # Gate columns i, f, c, o -> i, f, o, c (constant-folded by the converter)
@@ -186,7 +255,7 @@ def lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
 
     last, outputs, final = _run_loop(
         step, x_proj, [h0, c0], mask, return_sequences, units, zero_output_for_mask,
-        carry_initial_output,
+        carry_initial_output, blocks,
     )
     if mask is None:
         last = final[0]
@@ -197,8 +266,9 @@ def gru_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
              mask=None, go_backwards=False, return_sequences=True,
              activation="tanh", recurrent_activation="sigmoid",
              reset_after=True, variant="full", zero_output_for_mask=False,
-             carry_initial_output=False, **unused):
-    """GRU (full or simplified) over a sequence as a builtin-op WHILE loop."""
+             carry_initial_output=False, blocks=False, **unused):
+    """GRU (full or simplified) over a sequence as a builtin-op WHILE loop
+    (`blocks` as for `lstm_loop`)."""
     units = recurrent_kernel.shape[0]
     inputs, mask = _prepare(inputs, mask, go_backwards)
     input_bias, recurrent_bias = gru_biases(bias, reset_after, variant)
@@ -210,7 +280,7 @@ def gru_loop(inputs, initial_state, kernel, recurrent_kernel, bias, *,
 
     last, outputs, final = _run_loop(
         step, x_proj, [h0], mask, return_sequences, units, zero_output_for_mask,
-        carry_initial_output,
+        carry_initial_output, blocks,
     )
     if mask is None:
         last = final[0]
@@ -330,7 +400,8 @@ def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
     reason = fused_lstm_unsupported(activation, recurrent_activation, bias, initial_state)
     if reason is not None:
         _fallback(reason)
-        return lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias, **kwargs)
+        return lstm_loop(inputs, initial_state, kernel, recurrent_kernel, bias,
+                         blocks=True, **kwargs)
 
     lengths = None
     if mask is not None:
@@ -344,14 +415,18 @@ def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
             x = tf.reverse_sequence(x, lengths, seq_axis=1, batch_axis=0)
     seq = fused_lstm_sequence(x, kernel, recurrent_kernel, bias)
 
+    # The last output of each row is read from [zeros, seq]: a zero row
+    # first, so a length-0 sequence (or row) reads zeros (the zero initial
+    # state), never an index past the end.
+    first = tf.zeros(tf.stack([tf.shape(seq)[0], 1, tf.shape(seq)[2]]), seq.dtype)
+    padded = tf.concat([first, seq], axis=1)
     if lengths is None:
-        last = seq[:, -1]
+        last = padded[:, -1]
         outputs = seq
     else:
-        # Right padding: the last real output sits at length - 1.
-        index = tf.maximum(lengths - 1, 0)
-        last = tf.gather(seq, index, axis=1, batch_dims=1)
-        last = tf.where(tf.expand_dims(lengths > 0, -1), last, tf.zeros_like(last))
+        # Right padding: the last real output sits at length - 1 of seq,
+        # at length of `padded`.
+        last = tf.gather(padded, lengths, axis=1, batch_dims=1)
         valid = tf.expand_dims(mask, -1)
         if go_backwards:
             aligned = tf.reverse_sequence(seq, lengths, seq_axis=1, batch_axis=0)
@@ -368,7 +443,10 @@ def lstm_fused(inputs, initial_state, kernel, recurrent_kernel, bias, *,
 
 
 register_lowering("tflite_loop", lstm=lstm_loop, gru=gru_loop)
-register_lowering("tflite_fused", lstm=lstm_fused, gru=gru_loop)
+register_lowering("tflite_loop_blocks", lstm=functools.partial(lstm_loop, blocks=True),
+                  gru=functools.partial(gru_loop, blocks=True))
+register_lowering("tflite_fused", lstm=lstm_fused,
+                  gru=functools.partial(gru_loop, blocks=True))
 
 # The microcontroller lowering ("tflite_micro") lives beside these.
 from keras_rnnx.kernels import micro as _micro  # noqa: E402,F401 - registers it

@@ -4,8 +4,10 @@ The Keras 3 LSTM is converted at a fixed batch 1 (it does not convert with a
 dynamic batch); ours keep batch and time dynamic. Ratios are ours / Keras at
 batch 1 with the same thread count (lower is better), the two files invoked
 alternately in the same process; batch-32 rows have no peer (Keras'
-conversion cannot run them). Latency rows are the median of `--processes`
-fresh processes (default 3), with the range of the ratio.
+conversion cannot run them). The "sequences" rows export
+`return_sequences=True` (T=50 and T=200, batch 1, one thread) against Keras'
+LSTM converted at that batch and length. Latency rows are the median of
+`--processes` fresh processes (default 3), with the range of the ratio.
 """
 import os
 import tempfile
@@ -15,13 +17,13 @@ from tools.timing import interleaved_medians, median_time, run_section
 SECTION = "TFLite export: latency and size (LSTM, T=50, 256 units)"
 
 
-def _keras_reference(units, steps, depth, weights, path):
+def _keras_reference(units, steps, depth, weights, path, return_sequences=False):
     """Keras 3 LSTM at batch 1 -> .tflite; returns (path, note)."""
     import keras
     import tensorflow as tf
 
     x = keras.Input(batch_shape=(1, steps, depth))
-    layer = keras.layers.LSTM(units)
+    layer = keras.layers.LSTM(units, return_sequences=return_sequences)
     model = keras.Model(x, layer(x))
     layer.set_weights(weights)
     try:
@@ -122,6 +124,8 @@ def _measure(quick):
                 "ours": t * 1e3, "peer": p * 1e3, "ratio": t / p, "unit": "ms",
                 "notes": ("not an export form: a WHILE loop running only h @ U per "
                           f"step; {note}; ratio=floor/keras")})
+    rows += _sequence_rows(units, depth, layer.get_weights(), tmp, pair_repeats,
+                           ((1, 20),) if quick else ((1, 50), (1, 200), (32, 50)))
     want = model(data[32]).numpy()
     rep = [rng.normal(size=(4, steps, depth)).astype("float32") for _ in range(16)]
     for kernel in ("loop", "fused"):
@@ -165,4 +169,92 @@ def _measure(quick):
                         "notes": (f"{note}; ratio=ours/keras, <1 = we are faster" if p
                                   else "no Keras peer (dynamic batch)"),
                     })
+    return rows
+
+
+def _sequence_rows(units, depth, weights, tmp, pair_repeats, cases):
+    """Whole-sequence output (`return_sequences=True`), loop float32, one
+    thread, for each (batch, length) of `cases`: our file (outputs written
+    in blocks, `kernels.tflite._run_blocks`) against the same layer as one
+    WHILE carrying the whole output buffer (lowering "tflite_loop"), and at
+    batch 1 against Keras 3's LSTM converted at fixed batch 1 and that
+    length; each pair of files invoked alternately."""
+    import numpy as np
+
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from keras_rnnx import LSTMX, export
+
+    import tensorflow as tf
+
+    from keras_rnnx import kernels
+
+    x = keras.Input((None, depth))
+    layer = LSTMX(units, return_sequences=True)
+    model = keras.Model(x, layer(x))
+    layer.set_weights(weights)
+    path = os.path.join(tmp, "loop_sequences.tflite")
+    export.to_tflite(model, path, lstm_kernel="loop")
+    run_tfl = export.load_tflite(path, num_threads=1)
+
+    # The same layer as one WHILE carrying the whole [T, B, H] buffer (the
+    # "tflite_loop" lowering, what to_tflite wrote before the blocks).
+    @tf.function(input_signature=[tf.TensorSpec([None, None, depth], tf.float32)])
+    def single_loop(inputs):
+        with kernels.lowering("tflite_loop"):
+            return model(inputs)
+
+    single_path = os.path.join(tmp, "single_loop_sequences.tflite")
+    export.functions_to_tflite({"serving_default": single_loop}, single_path)
+    single = Interpreter(model_path=single_path, num_threads=1)
+    single_in = single.get_input_details()[0]["index"]
+    def invoker(interpreter, index, x):
+        interpreter.resize_tensor_input(index, x.shape)
+        interpreter.allocate_tensors()
+
+        def call():
+            interpreter.set_tensor(index, x)
+            interpreter.invoke()
+
+        call()
+        return call
+
+    def output(interpreter):
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+    rows = []
+    rng = np.random.default_rng(1)
+    for batch, steps in cases:
+        data = rng.normal(size=(batch, steps, depth)).astype("float32")
+        got = run_tfl(data)  # resizes and allocates for this shape
+        call = invoker(run_tfl.interpreter, run_tfl._in[run_tfl.input_names[0]], data)
+        single_call = invoker(single, single_in, data)
+        repeats = max(pair_repeats * 50 // (steps * batch), 5)
+        t, s = interleaved_medians(call, single_call, repeats)
+        rows.append({
+            "benchmark": f"loop float32 sequences T{steps} batch {batch}: blocks vs one loop",
+            "ours": t * 1e3, "peer": s * 1e3, "ratio": t / s, "unit": "ms",
+            "notes": ("peer: the same layer as one WHILE carrying the [T, B, H] output "
+                      "(lowering tflite_loop), 1 thread; ratio=blocks/one loop; "
+                      f"max_abs_diff={float(np.abs(got - output(single)).max()):.2g}")})
+        if batch != 1:
+            continue  # Keras' file runs at batch 1 only
+        peer_path, note = _keras_reference(
+            units, steps, depth, weights, os.path.join(tmp, f"keras_seq{steps}.tflite"),
+            return_sequences=True)
+        label = f"loop float32 sequences T{steps} batch 1 threads 1"
+        if peer_path is None:
+            rows.append({"benchmark": label, "ours": None, "peer": None, "ratio": None,
+                         "unit": "ms", "notes": note})
+            continue
+        peer = Interpreter(model_path=peer_path, num_threads=1)
+        peer_call = invoker(peer, peer.get_input_details()[0]["index"], data)
+        diff = float(np.abs(got - output(peer)).max())
+        t, p = interleaved_medians(call, peer_call, repeats)
+        rows.append({
+            "benchmark": label, "ours": t * 1e3, "peer": p * 1e3, "ratio": t / p,
+            "unit": "ms",
+            "notes": (f"return_sequences=True; {note}, length {steps}; ratio=ours/keras, "
+                      f"<1 = we are faster; max_abs_diff_vs_keras={diff:.2g}")})
     return rows
