@@ -48,6 +48,7 @@ __all__ = [
 
 CELLS = ("lstm", "gru")
 INPUTS = ("ids", "strings")
+NGRAM_UPDATES = ("dense", "lazy")
 TOKENIZERS = TOKENIZER_KINDS
 
 
@@ -168,6 +169,7 @@ def text_classifier(
     ngram_pooling="sqrt",
     ngram_l2=0.0,
     ngram_lr_multiplier=1.0,
+    ngram_updates="dense",
     name="text_classifier",
 ):
     """A recurrent text classifier as a Keras functional model.
@@ -211,6 +213,13 @@ def text_classifier(
             "mean" or "sum".
         ngram_l2: L2 penalty on the wide part's table (0: none); the table
             is scaled by `ngram_lr_multiplier` in the logits.
+        ngram_updates: how the wide part's table is trained. "dense": its
+            L2 counts the whole table (`embeddings_regularizer`) and Adam
+            updates every row every step. "lazy": its L2 counts the rows a
+            batch reads (`BagOfNgrams(row_l2=...)`), the table's gradient
+            stays sparse, and `TextClassifier.compile` uses
+            `keras_rnnx.optimizers.LazyAdam`, which updates those rows only
+            (a step costs in proportion to the batch, not the table).
         ngram_lr_multiplier: the wide part's learning rate as a multiple of
             the model's (with Adam; `BagOfNgrams(scale=...)`).
         name: the model name.
@@ -261,6 +270,8 @@ def text_classifier(
     if isinstance(ngram_lr_multiplier, bool) or not isinstance(ngram_lr_multiplier, (int, float)) \
             or not ngram_lr_multiplier > 0:
         raise ValueError(f"`ngram_lr_multiplier` must be a number > 0; got {ngram_lr_multiplier!r}")
+    if ngram_updates not in NGRAM_UPDATES:
+        raise ValueError(f"`ngram_updates` must be one of {NGRAM_UPDATES}; got {ngram_updates!r}")
     if inputs == "strings" and tokens is None:
         raise ValueError('`inputs="strings"` needs `vocabulary` as a Vocabulary or token list')
 
@@ -278,7 +289,9 @@ def text_classifier(
         wide = ngram_lib.BagOfNgrams(
             vocabulary_size, int(num_classes), ngrams=int(ngrams), buckets=int(ngram_buckets),
             pooling=ngram_pooling, scale=float(ngram_lr_multiplier),
-            embeddings_regularizer=keras.regularizers.L2(ngram_l2) if ngram_l2 else None,
+            embeddings_regularizer=(keras.regularizers.L2(ngram_l2)
+                                    if ngram_l2 and ngram_updates == "dense" else None),
+            row_l2=ngram_l2 if ngram_updates == "lazy" else 0.0,
             dtype="float32", name="bag_of_ngrams",
         )(x)
     embedding = keras.layers.Embedding(
@@ -554,8 +567,14 @@ class TextClassifier:
 
     # -------------------------------------------------------------- train
     def compile(self, learning_rate=3e-3, jit_compile="auto"):
+        """Compiles the ids model: Adam (`clipnorm=1`), or
+        `keras_rnnx.optimizers.LazyAdam` when the model was created with
+        `ngram_updates="lazy"`; sparse categorical cross-entropy."""
+        from keras_rnnx.optimizers import LazyAdam
+
+        lazy = self.settings.get("model", {}).get("ngram_updates") == "lazy"
         self.ids_model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+            optimizer=(LazyAdam if lazy else keras.optimizers.Adam)(learning_rate, clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             jit_compile=jit_compile,
