@@ -147,8 +147,9 @@ class BagOfNgrams(keras.layers.Layer):
         rows, weights = self.ngram_ids(inputs)
         rows = ops.where(weights > 0, rows, 0)  # a position that does not count reads row 0
         if self.row_l2:
-            read = tf.unique(ops.reshape(rows, (-1,)))[0]
-            self.add_loss(self.row_l2 * ops.sum(ops.square(ops.take(self.embeddings, read, axis=0))))
+            read = tf.unique(ops.reshape(rows, (-1,)))[0]   # row 0 (no real n-gram) left out
+            squares = ops.sum(ops.square(ops.take(self.embeddings, read, axis=0)), axis=1)
+            self.add_loss(self.row_l2 * ops.sum(ops.where(read > 0, squares, 0.0)))
         table = ops.cast(self.embeddings, self.compute_dtype)
         vectors = ops.take(table, rows, axis=0)                       # [B, F, D]
         weights = ops.cast(weights, self.compute_dtype)
