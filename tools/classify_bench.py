@@ -30,7 +30,7 @@ warm-up each, median of 3), and prints the ratio.
 
 times training steps of the default wide & deep model (the CLI's options) on
 the set's training texts with the wide part's table trained three ways, in
-turns in one process (`interleaved_medians`, one warm-up, median of 5):
+turns in one process (`interleaved_medians`, one warm-up, median of 3 fits of 40 steps):
 dense (Adam on the whole table, its L2 on every row: the peer), lazy
 (`--ngram-updates lazy`: `LazyAdam` on the rows a batch reads, its L2 on
 those rows) and no wide part at all (`--ngrams 0`), for each number of
@@ -164,7 +164,7 @@ def epoch_time(name, batch_size=32, repeats=3):
             f"mean batch length {mean_steps:.0f} | load {os.getloadavg()[0]:.1f} |")
 
 
-def step_time(name, bucket_bits=(16, 18), batch_size=32, steps=40, repeats=5):
+def step_time(name, bucket_bits=(16, 18), batch_size=32, steps=40, repeats=3):
     """ms per training step: dense vs lazy wide-part updates vs no wide part."""
     import keras
     import numpy as np
