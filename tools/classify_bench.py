@@ -97,10 +97,12 @@ CONFIGS = {
        }.items()},
     # the wide part's table trained lazily (`--ngram-updates lazy`: LazyAdam on the rows a batch
     # reads, the L2 on those rows) at 2^16 and 2^18 buckets, the other wide options the defaults'
-    **{f"lazy-b{bits}": ["--ngrams", "2", "--ngram-lr-multiplier", "10", "--ngram-l2", "1e-4",
-                         "--dropout", "0.5", "--ngram-buckets", str(2 ** bits),
-                         "--ngram-updates", "lazy"]
-       for bits in (16, 18)},
+    # (`-l2e-N`: `--ngram-l2 1e-N`, counted on the rows read)
+    **{f"lazy-b{bits}{suffix}": ["--ngrams", "2", "--ngram-lr-multiplier", "10", "--ngram-l2", l2,
+                                 "--dropout", "0.5", "--ngram-buckets", str(2 ** bits),
+                                 "--ngram-updates", "lazy"]
+       for bits in (16, 18) for suffix, l2 in (("", "1e-4"), ("-l2e-3", "1e-3"),
+                                               ("-l2e-2", "1e-2"))},
     # the recurrent part's sizes, with the wide defaults
     "units-64": ["--units", "64"],
     "embedding-dim-128": ["--embedding-dim", "128"],
