@@ -30,7 +30,8 @@ warm-up each, median of 3), and prints the ratio.
 
 times training steps of the default wide & deep model (the CLI's options) on
 the set's training texts with the wide part's table trained three ways, in
-turns in one process (`interleaved_medians`, one warm-up, median of 3 fits of 40 steps):
+turns in one process (`interleaved_medians`, one warm-up, median of 7 loops of 20
+`train_on_batch` steps on the same batches):
 dense (Adam on the whole table, its L2 on every row: the peer), lazy
 (`--ngram-updates lazy`: `LazyAdam` on the rows a batch reads, its L2 on
 those rows) and no wide part at all (`--ngrams 0`), for each number of
@@ -166,10 +167,11 @@ def epoch_time(name, batch_size=32, repeats=3):
             f"mean batch length {mean_steps:.0f} | load {os.getloadavg()[0]:.1f} |")
 
 
-def step_time(name, bucket_bits=(16, 18), batch_size=32, steps=40, repeats=3):
+def step_time(name, bucket_bits=(16, 18), batch_size=32, steps=20, repeats=7):
     """ms per training step: dense vs lazy wide-part updates vs no wide part."""
     import keras
     import numpy as np
+    import tensorflow as tf
 
     from keras_rnnx import datasets
     from keras_rnnx.commands import train_classifier as cli_defaults
@@ -183,7 +185,7 @@ def step_time(name, bucket_bits=(16, 18), batch_size=32, steps=40, repeats=3):
                   ngram_l2=cli_defaults.NGRAM_L2)
     rows = []
     for bits in bucket_bits:
-        fits = []
+        loops = []
         for kind in ("dense", "lazy", "none"):
             keras.utils.set_random_seed(0)
             options = dict(common, ngram_buckets=2 ** bits, ngram_updates=kind)
@@ -191,13 +193,19 @@ def step_time(name, bucket_bits=(16, 18), batch_size=32, steps=40, repeats=3):
                 options.update(ngrams=0, ngram_updates="dense")
             clf = TextClassifier.create(train.texts, train.labels, train.class_names, **options)
             clf.compile()
-            x = clf.texts_to_ids(train.texts)[: steps * batch_size]
-            y = np.asarray(train.labels)[: steps * batch_size]
+            x = clf.texts_to_ids(train.texts)
+            y = np.asarray(train.labels)
+            batches = [(tf.constant(x[i:i + batch_size]), tf.constant(y[i:i + batch_size]))
+                       for i in range(0, steps * batch_size, batch_size)]
             model = clf.ids_model
-            fits.append(lambda model=model, x=x, y=y: model.fit(
-                x, y, epochs=1, batch_size=batch_size, verbose=0, shuffle=True))
+
+            def loop(model=model, batches=batches):
+                for xb, yb in batches:
+                    model.train_on_batch(xb, yb)
+
+            loops.append(loop)
         t_dense, t_lazy, t_none = (1000 * t / steps for t in interleaved_medians(
-            fits[0], fits[1], repeats=repeats, warmup=1, more=fits[2:]))
+            loops[0], loops[1], repeats=repeats, warmup=1, more=loops[2:]))
         rows.append(
             f"| {name} | {len(train.class_names)} classes, 2^{bits} buckets, batch {batch_size}, "
             f"max_length {clf.max_length} | dense {t_dense:.1f} ms | lazy {t_lazy:.1f} ms | "
