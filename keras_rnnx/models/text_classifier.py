@@ -213,6 +213,8 @@ def text_classifier(
             "mean" or "sum".
         ngram_l2: L2 penalty on the wide part's table (0: none); the table
             is scaled by `ngram_lr_multiplier` in the logits.
+        ngram_lr_multiplier: the wide part's learning rate as a multiple of
+            the model's (with Adam; `BagOfNgrams(scale=...)`).
         ngram_updates: how the wide part's table is trained. "dense": its
             L2 counts the whole table (`embeddings_regularizer`) and Adam
             updates every row every step. "lazy": its L2 counts the rows a
@@ -220,8 +222,6 @@ def text_classifier(
             stays sparse, and `TextClassifier.compile` uses
             `keras_rnnx.optimizers.LazyAdam`, which updates those rows only
             (a step costs in proportion to the batch, not the table).
-        ngram_lr_multiplier: the wide part's learning rate as a multiple of
-            the model's (with Adam; `BagOfNgrams(scale=...)`).
         name: the model name.
 
     Returns:
