@@ -14,6 +14,8 @@ Layout (each folder names a role):
 * `keras_rnnx.export`: SavedModel and TFLite export, the TFLite runner, verify.
 * `keras_rnnx.models`: task models (text classifier, translator, language model).
 * `keras_rnnx.word2vec`, `keras_rnnx.datasets`: embeddings and data.
+* `keras_rnnx.optimizers`: `LazyAdam` (Adam on the rows a sparse gradient
+  touches).
 
 Importing the package registers every layer with Keras' serialization, so
 `keras.saving.load_model("model.keras")` needs no `custom_objects`.
@@ -44,6 +46,7 @@ from keras_rnnx.text import TextToIds  # noqa: E402
 from keras_rnnx.word2vec import Word2Vec  # noqa: E402
 from keras_rnnx.models.language_model import LanguageModel  # noqa: E402
 import keras_rnnx.models  # noqa: E402,F401  (registers the task models' layers)
+import keras_rnnx.optimizers  # noqa: E402,F401  (registers LazyAdam)
 
 __all__ = [
     "AttentionDecoder",

@@ -140,8 +140,10 @@ def test_exports_predict_like_keras(trained_dir):
     np.testing.assert_allclose(np.asarray(runner(app_ids))[0], clf.predict_proba(["The superb film"])[0], atol=1e-4)
 
 
-def test_train_classifier_resumes_an_interrupted_run(tmp_path, monkeypatch):
-    """A run that dies after its first committed epoch resumes from there."""
+@pytest.mark.parametrize("updates", ["dense", "lazy"])
+def test_train_classifier_resumes_an_interrupted_run(tmp_path, monkeypatch, updates):
+    """A run that dies after its first committed epoch resumes from there
+    (with the n-gram table trained lazily too: LazyAdam's state comes back)."""
     from keras_rnnx import training
 
     data = tmp_path / "train.txt"
@@ -149,7 +151,7 @@ def test_train_classifier_resumes_an_interrupted_run(tmp_path, monkeypatch):
     backup = tmp_path / "backup"
     args = ["train-classifier", str(data), "--out", str(tmp_path / "model"), "--epochs", "3",
             "--units", "4", "--embedding-dim", "8", "--quiet", "--no-export",
-            "--backup-dir", str(backup)]
+            "--backup-dir", str(backup), "--ngram-updates", updates]
     original_end = training.AtomicBackupAndRestore.on_epoch_end
 
     def die_after_first_epoch(self, epoch, logs=None):
@@ -168,6 +170,11 @@ def test_train_classifier_resumes_an_interrupted_run(tmp_path, monkeypatch):
     def record_start(self, logs=None):
         original_begin(self, logs)
         starts.append(self.initial_epoch)
+        optimizer = self.model.optimizer
+        if not starts[1:]:   # the resumed phase: its optimizer state is the backup's
+            assert type(optimizer).__name__ == ("LazyAdam" if updates == "lazy" else "Adam")
+            assert int(optimizer.iterations) > 0
+            assert any(np.asarray(v).any() for v in optimizer.variables[2:])
 
     monkeypatch.setattr(training.AtomicBackupAndRestore, "on_train_begin", record_start)
     assert cli.main(args) == 0

@@ -33,6 +33,7 @@ REGISTERED = {
     "keras_rnnx>LSTMX",
     "keras_rnnx>LanguageModel",
     "keras_rnnx>LastStepPooling",
+    "keras_rnnx>LazyAdam",
     "keras_rnnx>RandomSampler",
     "keras_rnnx>MaskedMaxPooling",
     "keras_rnnx>MaskedMeanPooling",

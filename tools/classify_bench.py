@@ -25,6 +25,17 @@ times one training epoch of the default model padded to `max_length` (the
 peer) against the same model on `training.LengthBatches` (`--bucketing`),
 called alternately in one process (`tools.timing.interleaved_medians`: one
 warm-up each, median of 3), and prints the ratio.
+
+    nice -n 5 python tools/classify_bench.py --step-time [--sets a,b] [--buckets 16,18]
+
+times training steps of the default wide & deep model (the CLI's options) on
+the set's training texts with the wide part's table trained three ways, in
+turns in one process (`interleaved_medians`, one warm-up, median of 7 loops of 20
+`train_on_batch` steps on the same batches):
+dense (Adam on the whole table, its L2 on every row: the peer), lazy
+(`--ngram-updates lazy`: `LazyAdam` on the rows a batch reads, its L2 on
+those rows) and no wide part at all (`--ngrams 0`), for each number of
+buckets (2^N), and prints ms per step and the ratios.
 """
 import argparse
 import json
@@ -85,6 +96,14 @@ CONFIGS = {
            "ngrams-2-lr10-l2e-4-dropout-0.5": (2, 10, 1e-4, 0.5, 16),   # = the defaults now
            "ngrams-2-lr10-l2e-4-dropout-0.5-b18": (2, 10, 1e-4, 0.5, 18),
        }.items()},
+    # the wide part's table trained lazily (`--ngram-updates lazy`: LazyAdam on the rows a batch
+    # reads, the L2 on those rows) at 2^16 and 2^18 buckets, the other wide options the defaults'
+    # (`-l2e-N`: `--ngram-l2 1e-N`, counted on the rows read)
+    **{f"lazy-b{bits}{suffix}": ["--ngrams", "2", "--ngram-lr-multiplier", "10", "--ngram-l2", l2,
+                                 "--dropout", "0.5", "--ngram-buckets", str(2 ** bits),
+                                 "--ngram-updates", "lazy"]
+       for bits in (16, 18) for suffix, l2 in (("", "1e-4"), ("-l2e-3", "1e-3"),
+                                               ("-l2e-2", "1e-2"))},
     # the recurrent part's sizes, with the wide defaults
     "units-64": ["--units", "64"],
     "embedding-dim-128": ["--embedding-dim", "128"],
@@ -146,6 +165,55 @@ def epoch_time(name, batch_size=32, repeats=3):
             f"mean batch length {mean_steps:.0f} | load {os.getloadavg()[0]:.1f} |")
 
 
+def step_time(name, bucket_bits=(16, 18), batch_size=32, steps=20, repeats=7):
+    """ms per training step: dense vs lazy wide-part updates vs no wide part."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_rnnx import datasets
+    from keras_rnnx.commands import train_classifier as cli_defaults
+    from keras_rnnx.models import TextClassifier
+    from tools.timing import interleaved_medians
+
+    train, _ = datasets.load(name).split(0.2, seed=0)
+    common = dict(tokenizer="unicode_script", pooling="max", units=32, embedding_dim=64,
+                  dropout=0.5, token_dropout=0.1, ngrams=cli_defaults.NGRAMS,
+                  ngram_lr_multiplier=cli_defaults.NGRAM_LR_MULTIPLIER,
+                  ngram_l2=cli_defaults.NGRAM_L2)
+    rows = []
+    for bits in bucket_bits:
+        loops = []
+        for kind in ("dense", "lazy", "none"):
+            keras.utils.set_random_seed(0)
+            options = dict(common, ngram_buckets=2 ** bits, ngram_updates=kind)
+            if kind == "none":
+                options.update(ngrams=0, ngram_updates="dense")
+            clf = TextClassifier.create(train.texts, train.labels, train.class_names, **options)
+            clf.compile()
+            x = clf.texts_to_ids(train.texts)
+            y = np.asarray(train.labels)
+            batches = [(tf.constant(x[i:i + batch_size]), tf.constant(y[i:i + batch_size]))
+                       for i in range(0, steps * batch_size, batch_size)]
+            model = clf.ids_model
+
+            def loop(model=model, batches=batches):
+                for xb, yb in batches:
+                    model.train_on_batch(xb, yb)
+
+            loops.append(loop)
+        t_dense, t_lazy, t_none = (1000 * t / steps for t in interleaved_medians(
+            loops[0], loops[1], repeats=repeats, warmup=1, more=loops[2:]))
+        rows.append(
+            f"| {name} | {len(train.class_names)} classes, 2^{bits} buckets, batch {batch_size}, "
+            f"max_length {clf.max_length} | dense {t_dense:.1f} ms | lazy {t_lazy:.1f} ms | "
+            f"no wide part {t_none:.1f} ms | lazy / dense {t_lazy / t_dense:.2f} | "
+            f"dense / none {t_dense / t_none:.2f} | lazy / none {t_lazy / t_none:.2f} | "
+            f"load {os.getloadavg()[0]:.1f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default=",".join(SETS))
@@ -153,10 +221,18 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="write the markdown table here")
     parser.add_argument("--epoch-time", action="store_true",
                         help="time one epoch padded vs bucketed instead")
+    parser.add_argument("--step-time", action="store_true",
+                        help="time training steps: dense vs lazy n-gram updates vs none")
+    parser.add_argument("--buckets", default="16,18",
+                        help="with --step-time: log2 of the n-gram buckets to time")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0,
                         help="the split's seed for both models, and ours' --seed")
     args = parser.parse_args(argv)
+    if args.step_time:
+        for name in args.sets.split(","):
+            step_time(name, [int(b) for b in args.buckets.split(",")], args.batch_size)
+        return
     if args.epoch_time:
         for name in args.sets.split(","):
             print(epoch_time(name, args.batch_size), flush=True)

@@ -16,23 +16,25 @@ def median_time(fn, repeats=5, warmup=1):
     return statistics.median(times)
 
 
-def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2, clock=None):
-    """Median times (wall by default, or `clock`) of `fn_a()` and `fn_b()`,
-    called alternately (a, b, a, b, ...) so that both see the same noise of
-    a shared machine."""
+def interleaved_medians(fn_a, fn_b, repeats=5, warmup=2, clock=None, more=()):
+    """Median times (wall by default, or `clock`) of `fn_a()` and `fn_b()`
+    (and of the functions in `more`), called in turn (a, b, ..., a, b, ...)
+    so that all see the same noise of a shared machine; one median per
+    function, in their order."""
     import statistics
 
     clock = clock or time.perf_counter
+    fns = (fn_a, fn_b, *more)
     for _ in range(warmup):
-        fn_a()
-        fn_b()
-    ta, tb = [], []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, times in ((fn_a, ta), (fn_b, tb)):
+        for fn, t in zip(fns, times):
             t0 = clock()
             fn()
-            times.append(clock() - t0)
-    return statistics.median(ta), statistics.median(tb)
+            t.append(clock() - t0)
+    return tuple(statistics.median(t) for t in times)
 
 
 def rows_from_process(section, call, timeout=1800):

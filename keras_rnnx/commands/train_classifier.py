@@ -71,6 +71,11 @@ def add_arguments(parser):
                              f"(default {defaults.NGRAM_LR_MULTIPLIER:g})")
     parser.add_argument("--ngram-l2", type=_args.non_negative_float, default=defaults.NGRAM_L2,
                         help=f"L2 penalty on the n-gram part's weights (default {defaults.NGRAM_L2:g})")
+    parser.add_argument("--ngram-updates", choices=["dense", "lazy"],
+                        default=defaults.NGRAM_UPDATES,
+                        help="dense: Adam updates the whole n-gram table every step, its L2 on "
+                             "every row; lazy: LazyAdam updates only the rows a batch reads, its "
+                             f"L2 on those rows (default {defaults.NGRAM_UPDATES})")
     parser.add_argument("--dropout", type=_args.rate, default=defaults.DROPOUT,
                         help="dropout rate after the embedding and pooling (and between "
                              f"recurrent layers), in [0, 1) (default {defaults.DROPOUT:g})")
@@ -250,6 +255,7 @@ def run(args):
             embeddings=embeddings, dropout=args.dropout, token_dropout=args.token_dropout,
             ngrams=args.ngrams, ngram_buckets=args.ngram_buckets,
             ngram_lr_multiplier=args.ngram_lr_multiplier, ngram_l2=args.ngram_l2,
+            ngram_updates=args.ngram_updates,
         )
     except (ValueError, TypeError) as e:
         return fail(e)

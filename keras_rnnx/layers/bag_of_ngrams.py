@@ -16,9 +16,17 @@ of Cheng et al. 2016, "Wide & Deep Learning"):
 The pooled vector is `sum / sqrt(count)` of the n-grams' rows (`pooling=
 "sqrt"`, close to TF-IDF's L2 normalisation of a count vector), their mean
 (`"mean"`, fastText's) or their sum; a row with no real token gives zeros.
+
+The table's gradient is sparse (`tf.IndexedSlices`, the rows of the real
+n-grams of the batch; positions that do not count read row 0, the padding
+id's, which never counts), so `keras_rnnx.optimizers.LazyAdam` updates only
+those rows. `row_l2` is an L2 penalty that keeps it so: it counts the rows
+the batch reads, where `embeddings_regularizer` counts the whole table (a
+dense gradient).
 """
 import keras
 import numpy as np  # noqa: F401 - the example uses it
+import tensorflow as tf
 from keras import ops
 
 from keras_rnnx._validation import check_choice, check_number, check_units
@@ -53,7 +61,13 @@ class BagOfNgrams(keras.layers.Layer):
             model.
         embeddings_initializer: initializer of the table (default zeros, as
             a linear model starts).
-        embeddings_regularizer: optional regularizer of the table.
+        embeddings_regularizer: optional regularizer of the whole table
+            (its gradient is dense: every row, every step).
+        row_l2: L2 penalty `row_l2 * sum of squares` of the distinct table
+            rows the batch's real n-grams read (each row once per batch),
+            added to the loss (`layer.losses`) on every call. Its gradient
+            is `2 * row_l2 * w` on those rows, what a whole-table L2 gives
+            them, and zero elsewhere, so the table's gradient stays sparse.
 
     Call arguments:
         inputs: int ids `[B, T]`, 0 = padding (anywhere in the row).
@@ -72,7 +86,8 @@ class BagOfNgrams(keras.layers.Layer):
     """
 
     def __init__(self, vocabulary_size, output_dim, ngrams=2, buckets=2 ** 16, pooling="sqrt",
-                 scale=1.0, embeddings_initializer="zeros", embeddings_regularizer=None, **kwargs):
+                 scale=1.0, embeddings_initializer="zeros", embeddings_regularizer=None,
+                 row_l2=0.0, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = check_units(vocabulary_size, "vocabulary_size", minimum=2)
         self.output_dim = check_units(output_dim, "output_dim")
@@ -83,6 +98,9 @@ class BagOfNgrams(keras.layers.Layer):
         self.scale = check_number(scale, "scale", minimum=0.0, inclusive=False)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        if isinstance(row_l2, bool) or not isinstance(row_l2, (int, float, np.floating)) or not row_l2 >= 0:
+            raise ValueError(f"`row_l2` must be a number >= 0; got {row_l2!r}")
+        self.row_l2 = float(row_l2)
 
     @property
     def rows(self):
@@ -125,6 +143,11 @@ class BagOfNgrams(keras.layers.Layer):
 
     def call(self, inputs):
         rows, weights = self.ngram_ids(inputs)
+        rows = ops.where(weights > 0, rows, 0)  # a position that does not count reads row 0
+        if self.row_l2:
+            read = tf.unique(ops.reshape(rows, (-1,)))[0]   # row 0 (no real n-gram) left out
+            squares = ops.sum(ops.square(ops.take(self.embeddings, read, axis=0)), axis=1)
+            self.add_loss(self.row_l2 * ops.sum(ops.where(read > 0, squares, 0.0)))
         table = ops.cast(self.embeddings, self.compute_dtype)
         vectors = ops.take(table, rows, axis=0)                       # [B, F, D]
         weights = ops.cast(weights, self.compute_dtype)
@@ -150,4 +173,5 @@ class BagOfNgrams(keras.layers.Layer):
             "scale": self.scale,
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
+            "row_l2": self.row_l2,
         }

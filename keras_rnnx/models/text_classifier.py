@@ -51,6 +51,7 @@ __all__ = [
 
 CELLS = ("lstm", "gru")
 INPUTS = ("ids", "strings")
+NGRAM_UPDATE_MODES = ("dense", "lazy")
 TOKENIZERS = TOKENIZER_KINDS
 
 
@@ -171,6 +172,7 @@ def text_classifier(
     ngram_pooling=defaults.NGRAM_POOLING,
     ngram_l2=defaults.NGRAM_L2,
     ngram_lr_multiplier=defaults.NGRAM_LR_MULTIPLIER,
+    ngram_updates=defaults.NGRAM_UPDATES,
     name="text_classifier",
 ):
     """A recurrent text classifier as a Keras functional model.
@@ -227,6 +229,13 @@ def text_classifier(
             logits.
         ngram_lr_multiplier: the wide part's learning rate as a multiple of
             the model's (with Adam; `BagOfNgrams(scale=...)`; default 10).
+        ngram_updates: how the wide part's table is trained. "dense" (the
+            default): its L2 counts the whole table (`embeddings_regularizer`)
+            and Adam updates every row every step. "lazy": its L2 counts the rows a
+            batch reads (`BagOfNgrams(row_l2=...)`), the table's gradient
+            stays sparse, and `TextClassifier.compile` uses
+            `keras_rnnx.optimizers.LazyAdam`, which updates those rows only
+            (a step costs in proportion to the batch, not the table).
         name: the model name.
 
     Returns:
@@ -266,6 +275,7 @@ def text_classifier(
     ngram_lr_multiplier = check_number(ngram_lr_multiplier, "ngram_lr_multiplier", minimum=0.0,
                                        inclusive=False)
     ngram_l2 = check_number(ngram_l2, "ngram_l2", minimum=0.0)
+    check_choice(ngram_updates, "ngram_updates", NGRAM_UPDATE_MODES)
     if inputs == "strings" and tokens is None:
         raise ValueError('`inputs="strings"` needs `vocabulary` as a Vocabulary or token list')
 
@@ -283,7 +293,9 @@ def text_classifier(
         wide = ngram_lib.BagOfNgrams(
             vocabulary_size, int(num_classes), ngrams=int(ngrams), buckets=int(ngram_buckets),
             pooling=ngram_pooling, scale=float(ngram_lr_multiplier),
-            embeddings_regularizer=keras.regularizers.L2(ngram_l2) if ngram_l2 else None,
+            embeddings_regularizer=(keras.regularizers.L2(ngram_l2)
+                                    if ngram_l2 and ngram_updates == "dense" else None),
+            row_l2=ngram_l2 if ngram_updates == "lazy" else 0.0,
             dtype="float32", name="bag_of_ngrams",
         )(x)
     embedding = keras.layers.Embedding(
@@ -581,8 +593,14 @@ class TextClassifier:
 
     # -------------------------------------------------------------- train
     def compile(self, learning_rate=defaults.LEARNING_RATE, jit_compile="auto"):
+        """Compiles the ids model: Adam (`clipnorm=1`), or
+        `keras_rnnx.optimizers.LazyAdam` when the model was created with
+        `ngram_updates="lazy"`; sparse categorical cross-entropy."""
+        from keras_rnnx.optimizers import LazyAdam
+
+        lazy = self.settings.get("model", {}).get("ngram_updates") == "lazy"
         self.ids_model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
+            optimizer=(LazyAdam if lazy else keras.optimizers.Adam)(learning_rate, clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
             jit_compile=jit_compile,
