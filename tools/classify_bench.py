@@ -88,6 +88,11 @@ CONFIGS = {
     # the recurrent part's sizes, with the wide defaults
     "units-64": ["--units", "64"],
     "embedding-dim-128": ["--embedding-dim", "128"],
+    # issue 18, third round, with the wide part and the refit on (the defaults then)
+    "ngrams-3": ["--ngrams", "3"],
+    "layers-2": ["--layers", "2"],
+    "ngram-pooling-mean": ["--ngram-pooling", "mean"],
+    "ngram-pooling-sum": ["--ngram-pooling", "sum"],
 }
 
 

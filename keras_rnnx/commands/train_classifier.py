@@ -19,6 +19,9 @@ from keras_rnnx.commands import _args
 NAME = "train-classifier"
 # pretrained word vectors by default (see the README's measurements)
 PRETRAIN = False
+# epochs the embedding stays frozen at the start when it starts from word vectors (--pretrain,
+# --embeddings), then it is fine-tuned (--embedding-warmup; see the README's measurements)
+EMBEDDING_WARMUP = 0
 # train again on training + validation texts for the epoch found (--refit): on whenever there is
 # a validation part; with the wide part on, macro-F1 +0.5 / -0.7 / +0.7 / +0.5 (seed 0) on the
 # four sets of tools/classify_bench.py and it lifts the two sets where TF-IDF + LR is closest,
@@ -32,6 +35,7 @@ NGRAMS = 2
 NGRAM_BUCKETS = 2 ** 16
 NGRAM_LR_MULTIPLIER = 10.0
 NGRAM_L2 = 1e-4
+NGRAM_POOLING = "sqrt"
 HELP = "train a recurrent text classifier from a data folder or file"
 
 
@@ -64,6 +68,11 @@ def add_arguments(parser):
                              f"and start the embedding from them (default: {'on' if PRETRAIN else 'off'})")
     parser.add_argument("--no-pretrain", action="store_true",
                         help="start the embedding from random values")
+    parser.add_argument("--embedding-warmup", type=_args.non_negative_int, default=None,
+                        metavar="K",
+                        help="with --pretrain or --embeddings: keep the embedding frozen at its "
+                             "starting vectors for the first K epochs (and the refit's first K), "
+                             f"then fine-tune it (default {EMBEDDING_WARMUP})")
     parser.add_argument("--ngrams", type=_args.non_negative_int, default=NGRAMS, metavar="N",
                         help="wide & deep: add a linear part over the hashed token 1..N-grams "
                              f"to the recurrent logits; 0: off (default {NGRAMS})")
@@ -76,6 +85,9 @@ def add_arguments(parser):
                              f"(default {NGRAM_LR_MULTIPLIER:g})")
     parser.add_argument("--ngram-l2", type=_args.non_negative_float, default=NGRAM_L2,
                         help=f"L2 penalty on the n-gram part's weights (default {NGRAM_L2:g})")
+    parser.add_argument("--ngram-pooling", choices=["sqrt", "mean", "sum"], default=NGRAM_POOLING,
+                        help="how the n-gram part pools its rows: sum / sqrt(count), mean or "
+                             f"sum (default {NGRAM_POOLING})")
     parser.add_argument("--dropout", type=_args.rate, default=0.5,
                         help="dropout rate after the embedding and pooling (and between "
                              "recurrent layers), in [0, 1) (default 0.5)")
@@ -156,6 +168,12 @@ OUTPUTS = ("model.keras", "classifier.json", "vocab.txt", "metrics.json", "split
            "saved_model", "model.tflite")
 
 
+def _starts_from_vectors(args):
+    """Whether the embedding starts from word vectors (--embeddings, --pretrain or its default)."""
+    pretrain = args.pretrain is not None or (PRETRAIN and not args.no_pretrain)
+    return bool(args.embeddings) or (pretrain and args.tokenizer != "characters")
+
+
 def check(args):
     import os
 
@@ -168,6 +186,9 @@ def check(args):
     if args.pretrain is not None and args.tokenizer == "characters":
         raise _args.UsageError("argument --pretrain: word vectors need a word tokenizer "
                                "(--tokenizer whitespace or unicode_script), not characters")
+    if args.embedding_warmup and not _starts_from_vectors(args):
+        raise _args.UsageError("argument --embedding-warmup: freezes starting word vectors; "
+                               "give them with --pretrain or --embeddings")
     if args.refit and args.validation_fraction == 0:  # asked for explicitly
         raise _args.UsageError("argument --refit: needs a validation part to choose the epoch "
                                "count (--validation-fraction > 0)")
@@ -249,10 +270,13 @@ def run(args):
             embeddings=embeddings, dropout=args.dropout, token_dropout=args.token_dropout,
             ngrams=args.ngrams, ngram_buckets=args.ngram_buckets,
             ngram_lr_multiplier=args.ngram_lr_multiplier, ngram_l2=args.ngram_l2,
+            ngram_pooling=args.ngram_pooling,
         )
     except (ValueError, TypeError) as e:
         return fail(e)
     print(f"vocabulary {len(clf.vocabulary)} tokens, max_length {clf.max_length}", flush=True)
+    warmup = 0 if embeddings is None else (
+        EMBEDDING_WARMUP if args.embedding_warmup is None else args.embedding_warmup)
     backup_dir = args.backup_dir or os.path.join(args.out, "backup")
     callbacks = [AtomicBackupAndRestore(backup_dir, delete_checkpoint=True)]
     if not args.quiet:
@@ -264,7 +288,7 @@ def run(args):
         patience=args.patience, reduce_lr=0.5 if args.lr_schedule == "plateau" else None,
         learning_rate=args.learning_rate, verbose=0, seed=args.seed,
         callbacks=callbacks, backup_dir=backup_dir, refit=(REFIT if args.refit is None else args.refit) and args.validation_fraction > 0,
-        bucketing=args.bucketing,
+        bucketing=args.bucketing, embedding_warmup=warmup,
     )
     seconds = time.perf_counter() - t_start  # pretraining, vocabulary and fit
     training = clf.training_report
@@ -279,7 +303,8 @@ def run(args):
     atomic_write(
         os.path.join(args.out, "metrics.json"),
         json.dumps({"held_out": report, "train_seconds": seconds, "training": training,
-                    "pretrained_vectors": bool(pretrain), "bucketing": bool(args.bucketing),
+                    "pretrained_vectors": bool(pretrain), "embedding_warmup": warmup,
+                    "bucketing": bool(args.bucketing),
                     "refit": training["refit"],
                     "train_size": training["train_size"],
                     "validation_size": training["validation_size"],

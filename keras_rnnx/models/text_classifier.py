@@ -564,7 +564,7 @@ class TextClassifier:
     def fit(self, texts, labels, epochs=30, batch_size=32, class_weight="balanced",
             validation_data=None, validation_fraction=0.1, monitor="macro_f1", patience=3,
             reduce_lr=None, verbose="auto", callbacks=None, learning_rate=3e-3, seed=0,
-            backup_dir=None, refit=False, bucketing=False):
+            backup_dir=None, refit=False, bucketing=False, embedding_warmup=0):
         """Trains on texts with `model.fit` (on the ids model), with early stopping.
 
         Part of the training texts (`validation_fraction`, stratified by
@@ -612,18 +612,27 @@ class TextClassifier:
                 (batches of texts of similar length, each padded only to
                 its own longest text, so short batches run fewer recurrent
                 steps) instead of batches padded to `max_length`.
+            embedding_warmup: int >= 0; the embedding is frozen (its rows
+                stay exactly as they started, e.g. pretrained vectors) for
+                the first `embedding_warmup` epochs while the rest of the
+                model trains, then fine-tuned with it
+                (`keras_rnnx.training.FrozenWarmup`). The refit repeats the
+                schedule (frozen for the first `min(embedding_warmup, kept)`
+                epochs). Early stopping counts the warm-up epochs like any
+                other, so with `embedding_warmup > patience` it can stop
+                before the embedding is ever trained.
 
         Returns:
             The Keras `History` (of the refit when `refit`).
             `self.training_report` says how many epochs ran, which was kept
             and why (`epochs_run`, `kept_epoch` (1-based), `reason`,
-            `monitor`, `best_score`, sizes, `refit`: None or the refit's
-            `epochs` and `train_size`); `self.fit_indices` holds the
+            `monitor`, `best_score`, sizes, `embedding_warmup`, `refit`:
+            None or the refit's `epochs` and `train_size`); `self.fit_indices` holds the
             positions in `texts` used for `train` and `validation` (with
             `refit`, also `refit`: every position).
         """
         from keras_rnnx.datasets.classification import stratified_split
-        from keras_rnnx.training import BestEpoch
+        from keras_rnnx.training import BestEpoch, FrozenWarmup
 
         texts = _as_texts(texts)
         labels = np.asarray(labels, dtype=np.int64)
@@ -642,6 +651,11 @@ class TextClassifier:
         if refit and validation_data is not None:
             raise ValueError("`refit` trains again on `texts` with their validation part; with "
                              "`validation_data` there is no part to add: pass refit=False")
+        if isinstance(embedding_warmup, bool) or not isinstance(embedding_warmup, (int, np.integer)) \
+                or embedding_warmup < 0:
+            raise ValueError(f"`embedding_warmup` must be an int >= 0 (epochs with the embedding "
+                             f"frozen); got {embedding_warmup!r}")
+        embedding_warmup = int(embedding_warmup)
         if class_weight is not None and class_weight != "balanced" and not isinstance(class_weight, dict):
             raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
         positions = np.arange(len(texts))
@@ -668,6 +682,8 @@ class TextClassifier:
         marker = os.path.join(backup_dir, _REFIT_MARKER) if refit and backup_dir else None
         train_labels = labels[train_idx]
         callbacks = list(callbacks or [])
+        if embedding_warmup:  # first, so the phase is set before any other callback's epoch
+            callbacks.insert(0, FrozenWarmup("embedding", embedding_warmup))
         history = None
         if marker and os.path.exists(marker):  # resumed during the refit
             with open(marker, encoding="utf-8") as f:
@@ -706,8 +722,12 @@ class TextClassifier:
                            f"no validation data: kept the last of {ran} epoch(s)"),
                 "train_size": int(len(train_idx)),
                 "validation_size": int(len(val_labels) if val_labels is not None else 0),
+                "embedding_warmup": embedding_warmup,
                 "refit": None,
             }
+            if embedding_warmup:
+                self.training_report["reason"] += (
+                    f"; the embedding frozen for the first {min(embedding_warmup, ran)} epoch(s)")
             if marker:
                 os.makedirs(backup_dir, exist_ok=True)
                 atomic_write(marker, json.dumps(self.training_report))
@@ -721,9 +741,11 @@ class TextClassifier:
                                     _class_weights(class_weight, labels, k), verbose,
                                     _refit_callbacks(callbacks), bucketing, seed)
             report["refit"] = {"epochs": kept, "train_size": len(texts)}
+            frozen = (f" (the embedding frozen for the first {min(embedding_warmup, kept)})"
+                      if embedding_warmup else "")
             report["reason"] += (f"; then trained again from the start on all {len(texts)} "
                                  f"training texts (training and validation parts) for {kept} "
-                                 "epoch(s), the model kept")
+                                 f"epoch(s){frozen}, the model kept")
             self.fit_indices["refit"] = positions
             if marker:
                 os.remove(marker)
