@@ -93,6 +93,9 @@ CONFIGS = {
     "layers-2": ["--layers", "2"],
     "ngram-pooling-mean": ["--ngram-pooling", "mean"],
     "ngram-pooling-sum": ["--ngram-pooling", "sum"],
+    # pretrained vectors with the embedding frozen for the first K epochs, then fine-tuned
+    "pretrain-warmup-1": ["--pretrain", "--embedding-warmup", "1"],
+    "pretrain-warmup-2": ["--pretrain", "--embedding-warmup", "2"],
 }
 
 
