@@ -380,6 +380,6 @@ def test_cli_embedding_warmup_resumes_in_the_phase_of_its_epoch(tmp_path, monkey
 def test_cli_embedding_warmup_needs_starting_vectors(tmp_path, capsys):
     data = _write(tmp_path, 20)
     assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "out"),
-                     "--embedding-warmup", "2"]) == 2
+                     "--no-pretrain", "--embedding-warmup", "2"]) == 2
     err = capsys.readouterr().err
     assert "--embedding-warmup" in err and "--pretrain" in err and "Traceback" not in err
