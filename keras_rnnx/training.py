@@ -290,6 +290,82 @@ class BestEpoch(keras.callbacks.Callback):
         self.reason = f"{kept}; {why}"
 
 
+class FrozenWarmup(keras.callbacks.Callback):
+    """Keeps some layers frozen for the first epochs of a fit, then trains them.
+
+    For pretrained parts of a model (an embedding started from word vectors):
+    while the rest of the model learns from its random start during the first
+    `epochs` epochs, the frozen layers' weights stay exactly as they are; from
+    epoch `epochs` on (0-based) they are trained too. The phase follows the
+    epoch number, so a fit resumed at epoch `e` (`AtomicBackupAndRestore`,
+    `initial_epoch`) is in the phase of epoch `e`, and a second fit (a refit)
+    with the same callback repeats the schedule. At the end of training the
+    layers are trainable again. A layer that is not trainable when training
+    begins (and that this callback did not freeze) is left alone.
+
+    The optimizer is built with the layers' weights before they are frozen,
+    so it holds their state (Adam's moments) from the start; a frozen
+    layer's weights are simply left out of the gradient and the update.
+    Changing `trainable` re-traces the training step once at each change
+    (`Model.make_train_function(force=True)`, the documented Keras way).
+
+    Args:
+        layers: a layer, a layer name, or a list of them (of the fitted model).
+        epochs: int >= 0, the number of epochs the layers stay frozen.
+
+    Example:
+
+    >>> import numpy as np, keras
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(4, name="pre"),
+    ...                           keras.layers.Dense(1)])
+    >>> model.compile("adam", "mse")
+    >>> before = model.get_layer("pre").get_weights()[0].copy()
+    >>> _ = model.fit(np.ones((8, 2)), np.zeros((8, 1)), epochs=1, verbose=0,
+    ...               callbacks=[FrozenWarmup("pre", epochs=1)])
+    >>> bool((model.get_layer("pre").get_weights()[0] == before).all())
+    True
+    """
+
+    def __init__(self, layers, epochs):
+        super().__init__()
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"`epochs` must be an int >= 0; got {epochs!r}")
+        layers = layers if isinstance(layers, (list, tuple)) else [layers]
+        for layer in layers:
+            if not isinstance(layer, (str, keras.layers.Layer)):
+                raise ValueError(f"`layers` must be layers or layer names; got {layer!r}")
+        self.layers, self.epochs = list(layers), epochs
+        self._managed, self._frozen = [], []
+
+    def _set(self, trainable):
+        changed = False
+        for layer in self._managed:
+            if layer.trainable != trainable:
+                layer.trainable = trainable
+                changed = True
+            if not trainable and not any(f is layer for f in self._frozen):
+                self._frozen.append(layer)
+        if changed:
+            self.model.make_train_function(force=True)
+
+    def on_train_begin(self, logs=None):
+        layers = [self.model.get_layer(x) if isinstance(x, str) else x for x in self.layers]
+        # a layer frozen by this callback in a fit that never ended counts as trainable
+        self._managed = [layer for layer in layers
+                         if layer.trainable or any(f is layer for f in self._frozen)]
+        for layer in self._managed:
+            layer.trainable = True
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)  # the frozen layers' state too
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._set(epoch >= self.epochs)
+
+    def on_train_end(self, logs=None):
+        self._set(True)
+
+
 def load_model(path, **kwargs):
     """`keras.saving.load_model(path)` with a clear error for a damaged file.
 

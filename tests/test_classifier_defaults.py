@@ -63,6 +63,11 @@ def test_the_command_defaults_are_the_python_defaults():
         "ngram_buckets": (model["ngram_buckets"], args.ngram_buckets),
         "ngram_lr_multiplier": (model["ngram_lr_multiplier"], args.ngram_lr_multiplier),
         "ngram_l2": (model["ngram_l2"], args.ngram_l2),
+        "ngram_pooling": (model["ngram_pooling"], args.ngram_pooling),
+        "ngram_updates": (model["ngram_updates"], args.ngram_updates),
+        "pretrain": (create["pretrain"], args.pretrain is not None
+                     or (classifier_defaults.PRETRAIN and not args.no_pretrain)),
+        "embedding_warmup": (fit["embedding_warmup"], args.embedding_warmup),
         "tokenizer": (create["tokenizer"], args.tokenizer),
         "lowercase": (create["lowercase"], not args.no_lowercase),
         "min_count": (create["min_count"], args.min_count),
@@ -85,7 +90,9 @@ def test_the_command_defaults_are_the_python_defaults():
     assert (model["units"], model["pooling"], model["dropout"], model["ngrams"],
             create["tokenizer"]) == (32, "max", 0.5, 2, "unicode_script")
     assert fit["refit"] is None and classifier_defaults.REFIT is True
-    assert args.pretrain is None and not args.no_pretrain and classifier_defaults.PRETRAIN is False
+    # pretrained vectors, frozen for the first epochs (None: EMBEDDING_WARMUP when they start it)
+    assert create["pretrain"] is True and fit["embedding_warmup"] is None
+    assert classifier_defaults.EMBEDDING_WARMUP == 2
     # the help texts state the same values
     help_text = " ".join(parser.format_help().split())
     for option, value in (("--units", 32), ("--dropout", 0.5), ("--token-dropout", 0.1),
@@ -133,11 +140,13 @@ def test_create_and_fit_with_no_options_are_the_command(cli_run):
     config = json.loads((out / "classifier.json").read_text(encoding="utf-8"))
     assert {k: config[k] for k in clf.settings} == json.loads(json.dumps(clf.settings))
     assert clf.settings["model"]["ngrams"] == 2 and clf.settings["model"]["units"] == 32
+    assert clf.settings["starts_from_vectors"] is True   # pretrained, as the command does
 
     clf.fit(train.texts, train.labels, epochs=1, verbose=0)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert clf.training_report == metrics["training"]
     assert clf.training_report["refit"] == {"epochs": 1, "train_size": len(train)}
+    assert clf.training_report["embedding_warmup"] == 2 == metrics["embedding_warmup"]
     np.testing.assert_allclose(clf.predict_proba(test.texts), saved.predict_proba(test.texts),
                                atol=1e-6)
 

@@ -42,6 +42,8 @@ CASES = [
     (["train-classifier", "{t}/data.txt", "--ngram-buckets", "0"], "--ngram-buckets"),
     (["train-classifier", "{t}/data.txt", "--ngram-lr-multiplier", "0"], "--ngram-lr-multiplier"),
     (["train-classifier", "{t}/data.txt", "--ngram-l2", "-1"], "--ngram-l2"),
+    (["train-classifier", "{t}/data.txt", "--ngram-pooling", "max"], "--ngram-pooling"),
+    (["train-classifier", "{t}/data.txt", "--embedding-warmup", "-1"], "--embedding-warmup"),
     (["train-classifier", "{t}/data.txt", "--test-fraction", "0"], "--test-fraction"),
     (["train-classifier", "{t}/bad.txt"], "DATA: "),
     (["train-classifier", "{t}/missing.txt"], "DATA: "),

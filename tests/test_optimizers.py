@@ -129,7 +129,7 @@ VOCAB = ["[PAD]", "[UNK]"] + [f"w{i}" for i in range(30)]
 def _lazy_model(**kwargs):
     return text_classifier(VOCAB, 3, units=4, embedding_dim=4, ngrams=2, ngram_buckets=512,
                            ngram_l2=1e-3, ngram_lr_multiplier=10.0, ngram_updates="lazy",
-                           max_length=6, **kwargs)
+                           token_dropout=0.0, max_length=6, **kwargs)
 
 
 def _batch(n=16, seed=0):

@@ -252,3 +252,134 @@ def test_cli_refit_resumes_after_a_kill_without_choosing_the_epoch_again(tmp_pat
     assert metrics["training"]["kept_epoch"] == first["kept_epoch"]
     assert metrics["refit"]["epochs"] == first["kept_epoch"]
     assert not backup.exists()
+
+
+# ------------------------------------------------------------ embedding warm-up
+
+class _EpochWeights(keras.callbacks.Callback):
+    """Per `fit` phase, after every epoch: the embedding and the wide part's table."""
+
+    def __init__(self):
+        super().__init__()
+        self.phases = []
+
+    def on_train_begin(self, logs=None):
+        self.phases.append([])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.phases[-1].append((np.array(self.model.get_layer("embedding").embeddings),
+                                np.array(self.model.get_layer("bag_of_ngrams").embeddings)))
+
+
+def test_embedding_warmup_keeps_the_vectors_exact_then_fine_tunes_and_the_refit_repeats_it():
+    texts, labels = _toy(80, 3)
+    keras.utils.set_random_seed(3)
+    probe = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=6)
+    vectors = np.random.default_rng(0).normal(0, 0.3, (len(probe.vocabulary), 6)).astype("float32")
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embeddings=vectors,
+                                ngrams=2, dropout=0.0)
+    start = np.array(clf.ids_model.get_layer("embedding").embeddings)
+    np.testing.assert_array_equal(start, vectors)   # the pretrained rows, exactly
+    seen = _EpochWeights()
+    clf.fit(texts, labels, epochs=4, batch_size=8, learning_rate=0.003, verbose=0,
+            validation_fraction=0.25, monitor="loss", patience=4, refit=True, seed=1,
+            embedding_warmup=2, callbacks=[seen])
+    report = clf.training_report
+    kept = report["kept_epoch"]
+    assert report["embedding_warmup"] == 2 and report["epochs_run"] == 4
+    assert kept > 2, "the toy set's validation loss should fall for more than the warm-up"
+    first, refit = seen.phases
+    assert len(first) == 4 and len(refit) == kept
+    for phase in (first, refit):
+        for epoch, (embedding, table) in enumerate(phase):
+            if epoch < 2:   # frozen: every row stays the pretrained vector, bit for bit
+                np.testing.assert_array_equal(embedding, vectors)
+            else:           # fine-tuned from then on
+                assert np.abs(embedding - vectors).max() > 1e-4
+            assert np.abs(table).max() > 0     # the rest of the model trains all along
+    assert clf.ids_model.get_layer("embedding").trainable     # trainable again afterwards
+    assert "the embedding frozen for the first 2 epoch(s)" in report["reason"]
+    assert "(the embedding frozen for the first 2)" in report["reason"]
+    with pytest.raises(ValueError, match="embedding_warmup"):
+        clf.fit(texts, labels, epochs=1, verbose=0, embedding_warmup=-1)
+
+
+def test_frozen_warmup_leaves_a_layer_frozen_by_the_user_alone():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="pre"),
+                              keras.layers.Dense(1)])
+    model.get_layer("pre").trainable = False
+    model.compile("adam", "mse")
+    before = np.array(model.get_layer("pre").kernel)
+    model.fit(np.ones((8, 2)), np.zeros((8, 1)), epochs=3, verbose=0,
+              callbacks=[training.FrozenWarmup("pre", 1)])
+    np.testing.assert_array_equal(model.get_layer("pre").kernel, before)
+    assert not model.get_layer("pre").trainable
+    with pytest.raises(ValueError, match="epochs"):
+        training.FrozenWarmup("pre", -1)
+    with pytest.raises(ValueError, match="layers"):
+        training.FrozenWarmup(3, 1)
+    import doctest
+
+    finder = doctest.DocTestFinder().find(training.FrozenWarmup, "FrozenWarmup",
+                                          globs={"FrozenWarmup": training.FrozenWarmup})
+    runner = doctest.DocTestRunner()
+    for test in finder:
+        runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0 and runner.summarize(verbose=False).attempted
+
+
+@pytest.mark.parametrize("killed_after", [0, 2])
+def test_cli_embedding_warmup_resumes_in_the_phase_of_its_epoch(tmp_path, monkeypatch, killed_after):
+    """Killed after epoch 1 (frozen) or 3 (fine-tuning) of `--embedding-warmup 2`: the resumed
+    run trains its next epoch in that epoch's phase; frozen epochs keep the embedding exact."""
+    data = _write(tmp_path, 40)
+    backup = tmp_path / "backup"
+    args = ["train-classifier", str(data), "--out", str(tmp_path / "model"), "--epochs", "4",
+            "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export", "--no-refit",
+            "--pretrain", "--embedding-warmup", "2", "--patience", "4",
+            "--backup-dir", str(backup)]
+    epochs = []   # (epoch, embedding trainable, embedding at the start, at the end)
+
+    def begin(self, epoch, logs=None):   # the backup runs after FrozenWarmup set the phase
+        layer = self.model.get_layer("embedding")
+        epochs.append([epoch, layer.trainable, np.array(layer.embeddings), None])
+
+    original_end = training.AtomicBackupAndRestore.on_epoch_end
+
+    def end(self, epoch, logs=None):
+        epochs[-1][3] = np.array(self.model.get_layer("embedding").embeddings)
+        original_end(self, epoch, logs)
+
+    def die(self, epoch, logs=None):
+        end(self, epoch, logs)
+        if epoch == killed_after:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_begin", begin)
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", die)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(args)
+    assert training.read_state(str(backup))["epoch"] == killed_after + 1
+    before_kill = len(epochs)
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", end)
+    assert cli.main(args) == 0
+    resumed = epochs[before_kill:]
+    assert [e[0] for e in resumed] == list(range(killed_after + 1, 4))
+    for epoch, trainable, at_start, at_end in epochs:
+        assert trainable == (epoch >= 2)
+        if epoch < 2:
+            np.testing.assert_array_equal(at_end, at_start)
+        else:
+            assert np.abs(at_end - at_start).max() > 0
+    # the resumed run starts from the embedding of the last committed epoch
+    np.testing.assert_array_equal(resumed[0][2], epochs[before_kill - 1][3])
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["embedding_warmup"] == 2 and metrics["pretrained_vectors"] is True
+
+
+def test_cli_embedding_warmup_needs_starting_vectors(tmp_path, capsys):
+    data = _write(tmp_path, 20)
+    assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "out"),
+                     "--no-pretrain", "--embedding-warmup", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--embedding-warmup" in err and "--pretrain" in err and "Traceback" not in err

@@ -58,6 +58,11 @@ def add_arguments(parser):
                              f"and start the embedding from them (default: {_on(defaults.PRETRAIN)})")
     parser.add_argument("--no-pretrain", action="store_true",
                         help="start the embedding from random values")
+    parser.add_argument("--embedding-warmup", type=_args.non_negative_int, default=None,
+                        metavar="K",
+                        help="with --pretrain or --embeddings: keep the embedding frozen at its "
+                             "starting vectors for the first K epochs (and the refit's first K), "
+                             f"then fine-tune it (default {defaults.EMBEDDING_WARMUP})")
     parser.add_argument("--ngrams", type=_args.non_negative_int, default=defaults.NGRAMS, metavar="N",
                         help="wide & deep: add a linear part over the hashed token 1..N-grams "
                              f"to the recurrent logits; 0: off (default {defaults.NGRAMS})")
@@ -76,6 +81,10 @@ def add_arguments(parser):
                         help="dense: Adam updates the whole n-gram table every step, its L2 on "
                              "every row; lazy: LazyAdam updates only the rows a batch reads, its "
                              f"L2 on those rows (default {defaults.NGRAM_UPDATES})")
+    parser.add_argument("--ngram-pooling", choices=["sqrt", "mean", "sum"],
+                        default=defaults.NGRAM_POOLING,
+                        help="how the n-gram part pools its rows: sum / sqrt(count), mean or "
+                             f"sum (default {defaults.NGRAM_POOLING})")
     parser.add_argument("--dropout", type=_args.rate, default=defaults.DROPOUT,
                         help="dropout rate after the embedding and pooling (and between "
                              f"recurrent layers), in [0, 1) (default {defaults.DROPOUT:g})")
@@ -162,6 +171,12 @@ OUTPUTS = ("model.keras", "classifier.json", "vocab.txt", "metrics.json", "split
            "saved_model", "model.tflite")
 
 
+def _starts_from_vectors(args):
+    """Whether the embedding starts from word vectors (--embeddings, --pretrain or its default)."""
+    pretrain = args.pretrain is not None or (defaults.PRETRAIN and not args.no_pretrain)
+    return bool(args.embeddings) or (pretrain and args.tokenizer != "characters")
+
+
 def check(args):
     import os
 
@@ -174,6 +189,9 @@ def check(args):
     if args.pretrain is not None and args.tokenizer == "characters":
         raise _args.UsageError("argument --pretrain: word vectors need a word tokenizer "
                                "(--tokenizer whitespace or unicode_script), not characters")
+    if args.embedding_warmup and not _starts_from_vectors(args):
+        raise _args.UsageError("argument --embedding-warmup: freezes starting word vectors; "
+                               "give them with --pretrain or --embeddings")
     if args.refit and args.validation_fraction == 0:  # asked for explicitly
         raise _args.UsageError("argument --refit: needs a validation part to choose the epoch "
                                "count (--validation-fraction > 0)")
@@ -252,10 +270,12 @@ def run(args):
             max_length=args.max_length, cell=args.cell, units=args.units,
             layers=args.layers, bidirectional=not args.unidirectional,
             pooling=args.pooling, embedding_dim=args.embedding_dim,
-            embeddings=embeddings, dropout=args.dropout, token_dropout=args.token_dropout,
+            embeddings=embeddings, pretrain=False,  # pretrained above, with --pretrain's corpus
+            dropout=args.dropout, token_dropout=args.token_dropout,
             ngrams=args.ngrams, ngram_buckets=args.ngram_buckets,
             ngram_lr_multiplier=args.ngram_lr_multiplier, ngram_l2=args.ngram_l2,
             ngram_updates=args.ngram_updates,
+            ngram_pooling=args.ngram_pooling,
         )
     except (ValueError, TypeError) as e:
         return fail(e)
@@ -271,6 +291,7 @@ def run(args):
         patience=args.patience, reduce_lr=0.5 if args.lr_schedule == "plateau" else None,
         learning_rate=args.learning_rate, verbose=0, seed=args.seed,
         callbacks=callbacks, backup_dir=backup_dir, refit=args.refit, bucketing=args.bucketing,
+        embedding_warmup=args.embedding_warmup,
     )
     seconds = time.perf_counter() - t_start  # pretraining, vocabulary and fit
     training = clf.training_report
@@ -285,7 +306,8 @@ def run(args):
     atomic_write(
         os.path.join(args.out, "metrics.json"),
         json.dumps({"held_out": report, "train_seconds": seconds, "training": training,
-                    "pretrained_vectors": bool(pretrain), "bucketing": bool(args.bucketing),
+                    "pretrained_vectors": bool(pretrain), "embedding_warmup": training["embedding_warmup"],
+                    "bucketing": bool(args.bucketing),
                     "refit": training["refit"],
                     "train_size": training["train_size"],
                     "validation_size": training["validation_size"],

@@ -521,7 +521,8 @@ class TextClassifier:
                lowercase=defaults.LOWERCASE, normalization=defaults.NORMALIZATION,
                min_count=defaults.MIN_COUNT, max_vocabulary=defaults.MAX_VOCABULARY,
                max_length=None, length_percentile=defaults.LENGTH_PERCENTILE,
-               max_auto_length=defaults.MAX_AUTO_LENGTH, **model_kwargs):
+               max_auto_length=defaults.MAX_AUTO_LENGTH, pretrain=defaults.PRETRAIN,
+               **model_kwargs):
         """Builds the vocabulary from `texts` and an untrained model.
 
         With no options this is the model `rnnx train-classifier` builds
@@ -537,6 +538,11 @@ class TextClassifier:
             max_length: tokens kept per text; None (the default): the
                 `length_percentile` (default 95) of the training lengths,
                 at most `max_auto_length` (default 256).
+            pretrain: with no `embeddings` and a word tokenizer, start the
+                embedding from skip-gram vectors trained on `texts`
+                (`pretrain_vectors`, sized `embedding_dim`; default True, as
+                `rnnx train-classifier`); `fit` then keeps it frozen for its
+                first epochs (`embedding_warmup`).
             **model_kwargs: passed to `text_classifier` (cell, units,
                 layers, bidirectional, pooling, embeddings, dropout,
                 ngrams...), whose defaults apply to the rest.
@@ -544,7 +550,9 @@ class TextClassifier:
         Returns:
             A `TextClassifier` with an untrained model; `settings["model"]`
             holds every hyper-parameter of `text_classifier` it was built
-            with (given or default; not `embeddings`).
+            with (given or default; not `embeddings`), and
+            `settings["starts_from_vectors"]` whether the embedding starts
+            from word vectors (`embeddings` or `pretrain`).
         """
         texts = _as_texts(texts)
         labels = np.asarray(labels, dtype=np.int64)
@@ -558,9 +566,14 @@ class TextClassifier:
         if max_length is None:
             lengths = _lengths(decoded, vocabulary, tokenizer, lowercase, normalization)
             max_length = int(min(max(np.percentile(lengths, length_percentile), 1), max_auto_length))
+        if pretrain and model_kwargs.get("embeddings") is None and tokenizer != "characters":
+            model_kwargs["embeddings"] = pretrain_vectors(
+                decoded, tokenizer=tokenizer, lowercase=lowercase, normalization=normalization,
+                vector_size=model_kwargs.get("embedding_dim", defaults.EMBEDDING_DIM))
         settings = {
             "tokenizer": tokenizer, "lowercase": lowercase, "normalization": normalization,
             "max_length": int(max_length),
+            "starts_from_vectors": model_kwargs.get("embeddings") is not None,
         }
         model_kwargs.setdefault("name", "text_classifier")
         model = text_classifier(
@@ -611,7 +624,7 @@ class TextClassifier:
             validation_fraction=defaults.VALIDATION_FRACTION, monitor=defaults.MONITOR,
             patience=defaults.PATIENCE, reduce_lr=defaults.REDUCE_LR, verbose="auto",
             callbacks=None, learning_rate=defaults.LEARNING_RATE, seed=0, backup_dir=None,
-            refit=None, bucketing=defaults.BUCKETING):
+            refit=None, bucketing=defaults.BUCKETING, embedding_warmup=None):
         """Trains on texts with `model.fit` (on the ids model), with early stopping.
 
         Part of the training texts (`validation_fraction`, stratified by
@@ -668,18 +681,30 @@ class TextClassifier:
                 its own longest text, so short batches run fewer recurrent
                 steps) instead of batches padded to `max_length` (default
                 False).
+            embedding_warmup: None (the default): 2 epochs
+                (`classifier_defaults.EMBEDDING_WARMUP`) when the embedding
+                starts from word vectors (`create`'s `embeddings` or
+                `pretrain`), else 0. An int >= 0: the embedding is frozen (its rows
+                stay exactly as they started, e.g. pretrained vectors) for
+                the first `embedding_warmup` epochs while the rest of the
+                model trains, then fine-tuned with it
+                (`keras_rnnx.training.FrozenWarmup`). The refit repeats the
+                schedule (frozen for the first `min(embedding_warmup, kept)`
+                epochs). Early stopping counts the warm-up epochs like any
+                other, so with `embedding_warmup > patience` it can stop
+                before the embedding is ever trained.
 
         Returns:
             The Keras `History` (of the refit when `refit`).
             `self.training_report` says how many epochs ran, which was kept
             and why (`epochs_run`, `kept_epoch` (1-based), `reason`,
-            `monitor`, `best_score`, sizes, `refit`: None or the refit's
-            `epochs` and `train_size`); `self.fit_indices` holds the
+            `monitor`, `best_score`, sizes, `embedding_warmup`, `refit`:
+            None or the refit's `epochs` and `train_size`); `self.fit_indices` holds the
             positions in `texts` used for `train` and `validation` (with
             `refit`, also `refit`: every position).
         """
         from keras_rnnx.datasets.classification import stratified_split
-        from keras_rnnx.training import BestEpoch
+        from keras_rnnx.training import BestEpoch, FrozenWarmup
 
         texts = _as_texts(texts)
         labels = np.asarray(labels, dtype=np.int64)
@@ -698,6 +723,14 @@ class TextClassifier:
         if refit and validation_data is not None:
             raise ValueError("`refit` trains again on `texts` with their validation part; with "
                              "`validation_data` there is no part to add: pass refit=False")
+        if embedding_warmup is None:
+            embedding_warmup = (defaults.EMBEDDING_WARMUP
+                                if self.settings.get("starts_from_vectors") else 0)
+        if isinstance(embedding_warmup, bool) or not isinstance(embedding_warmup, (int, np.integer)) \
+                or embedding_warmup < 0:
+            raise ValueError(f"`embedding_warmup` must be an int >= 0 (epochs with the embedding "
+                             f"frozen); got {embedding_warmup!r}")
+        embedding_warmup = int(embedding_warmup)
         if class_weight is not None and class_weight != "balanced" and not isinstance(class_weight, dict):
             raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
         positions = np.arange(len(texts))
@@ -724,6 +757,8 @@ class TextClassifier:
         marker = os.path.join(backup_dir, _REFIT_MARKER) if refit and backup_dir else None
         train_labels = labels[train_idx]
         callbacks = list(callbacks or [])
+        if embedding_warmup:  # first, so the phase is set before any other callback's epoch
+            callbacks.insert(0, FrozenWarmup("embedding", embedding_warmup))
         history = None
         if marker and os.path.exists(marker):  # resumed during the refit
             with open(marker, encoding="utf-8") as f:
@@ -762,8 +797,12 @@ class TextClassifier:
                            f"no validation data: kept the last of {ran} epoch(s)"),
                 "train_size": int(len(train_idx)),
                 "validation_size": int(len(val_labels) if val_labels is not None else 0),
+                "embedding_warmup": embedding_warmup,
                 "refit": None,
             }
+            if embedding_warmup:
+                self.training_report["reason"] += (
+                    f"; the embedding frozen for the first {min(embedding_warmup, ran)} epoch(s)")
             if marker:
                 os.makedirs(backup_dir, exist_ok=True)
                 atomic_write(marker, json.dumps(self.training_report))
@@ -777,9 +816,11 @@ class TextClassifier:
                                     _class_weights(class_weight, labels, k), verbose,
                                     _refit_callbacks(callbacks), bucketing, seed)
             report["refit"] = {"epochs": kept, "train_size": len(texts)}
+            frozen = (f" (the embedding frozen for the first {min(embedding_warmup, kept)})"
+                      if embedding_warmup else "")
             report["reason"] += (f"; then trained again from the start on all {len(texts)} "
                                  f"training texts (training and validation parts) for {kept} "
-                                 "epoch(s), the model kept")
+                                 f"epoch(s){frozen}, the model kept")
             self.fit_indices["refit"] = positions
             if marker:
                 os.remove(marker)
