@@ -4,6 +4,7 @@
 classifier when given no options."""
 import argparse
 import inspect
+import itertools
 import json
 import re
 
@@ -167,3 +168,27 @@ def test_fit_refits_by_default_whenever_there_is_a_validation_part():
     with pytest.raises(ValueError, match="refit"):
         clf.fit(texts, labels, epochs=1, verbose=0, refit=True,
                 validation_data=(texts[:4], labels[:4]))
+
+
+def test_default_pretraining_falls_back_to_a_random_start_on_texts_too_small_for_it(tmp_path):
+    """No word occurs twice: `create`'s default pretraining warns and starts
+    the embedding at random (no warm-up in `fit`); the command says so and
+    trains; an explicit `--pretrain` is still an error naming it."""
+    words = ["".join(p) for p in itertools.permutations("abcde", 3)]   # letters only: one word each
+    texts = [f"{words[2 * i]} {words[2 * i + 1]}" for i in range(12)]
+    labels = np.arange(12) % 2
+    with pytest.warns(UserWarning, match="no word vectors pretrained"):
+        clf = TextClassifier.create(texts, labels, ["a", "b"], units=2, embedding_dim=2)
+    assert clf.settings["starts_from_vectors"] is False
+    clf.fit(texts, labels, epochs=1, verbose=0)
+    assert clf.training_report["embedding_warmup"] == 0
+
+    data = tmp_path / "tiny.txt"
+    data.write_text("".join(f"__label__{'ab'[y]} {t}\n" for t, y in zip(texts, labels)),
+                    encoding="utf-8")
+    assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "m"), "--epochs", "1",
+                     "--units", "2", "--embedding-dim", "2", "--no-export", "--quiet"]) == 0
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["pretrained_vectors"] is False and metrics["embedding_warmup"] == 0
+    assert cli.main(["train-classifier", str(data), "--out", str(tmp_path / "p"), "--pretrain",
+                     "--epochs", "1", "--no-export", "--quiet"]) != 0

@@ -259,9 +259,14 @@ def run(args):
                 lowercase=not args.no_lowercase, vector_size=args.embedding_dim,
                 seed=max(args.seed, 0) + 1, progress_bar=not args.quiet and progress.interactive())
         except ValueError as e:
-            return fail(f"--pretrain: {e}")
-        print(f"pretrained {len(embeddings)} word vectors in {time.perf_counter() - t_w2v:.1f}s",
-              flush=True)
+            if args.pretrain is not None:  # asked for
+                return fail(f"--pretrain: {e}")
+            # the default on texts too small for it (no word occurs twice): a random start
+            print(f"no word vectors pretrained ({e}); the embedding starts at random", flush=True)
+            pretrain = False
+        else:
+            print(f"pretrained {len(embeddings)} word vectors in {time.perf_counter() - t_w2v:.1f}s",
+                  flush=True)
     try:
         clf = TextClassifier.create(
             train.texts, train.labels, train.class_names,

@@ -25,6 +25,7 @@ and `export_tflite` (token ids -> probabilities, vocabulary file beside it).
 import inspect
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -542,7 +543,9 @@ class TextClassifier:
                 embedding from skip-gram vectors trained on `texts`
                 (`pretrain_vectors`, sized `embedding_dim`; default True, as
                 `rnnx train-classifier`); `fit` then keeps it frozen for its
-                first epochs (`embedding_warmup`).
+                first epochs (`embedding_warmup`). On texts where no word
+                occurs twice there is nothing to pretrain: a warning, and
+                the embedding starts at random.
             **model_kwargs: passed to `text_classifier` (cell, units,
                 layers, bidirectional, pooling, embeddings, dropout,
                 ngrams...), whose defaults apply to the rest.
@@ -567,9 +570,13 @@ class TextClassifier:
             lengths = _lengths(decoded, vocabulary, tokenizer, lowercase, normalization)
             max_length = int(min(max(np.percentile(lengths, length_percentile), 1), max_auto_length))
         if pretrain and model_kwargs.get("embeddings") is None and tokenizer != "characters":
-            model_kwargs["embeddings"] = pretrain_vectors(
-                decoded, tokenizer=tokenizer, lowercase=lowercase, normalization=normalization,
-                vector_size=model_kwargs.get("embedding_dim", defaults.EMBEDDING_DIM))
+            try:
+                model_kwargs["embeddings"] = pretrain_vectors(
+                    decoded, tokenizer=tokenizer, lowercase=lowercase, normalization=normalization,
+                    vector_size=model_kwargs.get("embedding_dim", defaults.EMBEDDING_DIM))
+            except ValueError as e:  # texts too small for it (no word occurs twice)
+                warnings.warn(f"no word vectors pretrained ({e}); the embedding starts at random",
+                              stacklevel=2)
         settings = {
             "tokenizer": tokenizer, "lowercase": lowercase, "normalization": normalization,
             "max_length": int(max_length),
