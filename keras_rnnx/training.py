@@ -28,6 +28,7 @@ import tempfile
 import keras
 
 from keras_rnnx._atomic import atomic_write, check_target, umask_mode
+from keras_rnnx._validation import check_units
 
 _METADATA = "training_state.json"
 
@@ -328,8 +329,7 @@ class FrozenWarmup(keras.callbacks.Callback):
 
     def __init__(self, layers, epochs):
         super().__init__()
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"`epochs` must be an int >= 0; got {epochs!r}")
+        epochs = check_units(epochs, "epochs", minimum=0)
         layers = layers if isinstance(layers, (list, tuple)) else [layers]
         for layer in layers:
             if not isinstance(layer, (str, keras.layers.Layer)):
@@ -585,9 +585,8 @@ class LengthBatches:
             raise ValueError(f"`ids` must be an int array [N, T]; got {ids.dtype} {ids.shape}")
         if len(labels) != len(ids):
             raise ValueError(f"`labels` must have one entry per row of `ids` ({len(ids)}); got {len(labels)}")
-        for arg, value in (("batch_size", batch_size), ("window", window)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"`{arg}` must be a positive int; got {value!r}")
+        check_units(batch_size, "batch_size")
+        check_units(window, "window")
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, np.float32)
             if sample_weight.shape != (len(ids),):

@@ -98,9 +98,7 @@ class BagOfNgrams(keras.layers.Layer):
         self.scale = check_number(scale, "scale", minimum=0.0, inclusive=False)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
-        if isinstance(row_l2, bool) or not isinstance(row_l2, (int, float, np.floating)) or not row_l2 >= 0:
-            raise ValueError(f"`row_l2` must be a number >= 0; got {row_l2!r}")
-        self.row_l2 = float(row_l2)
+        self.row_l2 = check_number(row_l2, "row_l2", minimum=0.0)
 
     @property
     def rows(self):

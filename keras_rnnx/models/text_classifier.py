@@ -733,11 +733,7 @@ class TextClassifier:
         if embedding_warmup is None:
             embedding_warmup = (defaults.EMBEDDING_WARMUP
                                 if self.settings.get("starts_from_vectors") else 0)
-        if isinstance(embedding_warmup, bool) or not isinstance(embedding_warmup, (int, np.integer)) \
-                or embedding_warmup < 0:
-            raise ValueError(f"`embedding_warmup` must be an int >= 0 (epochs with the embedding "
-                             f"frozen); got {embedding_warmup!r}")
-        embedding_warmup = int(embedding_warmup)
+        embedding_warmup = check_units(embedding_warmup, "embedding_warmup", minimum=0)
         if class_weight is not None and class_weight != "balanced" and not isinstance(class_weight, dict):
             raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
         positions = np.arange(len(texts))
