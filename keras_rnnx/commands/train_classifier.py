@@ -171,10 +171,16 @@ OUTPUTS = ("model.keras", "classifier.json", "vocab.txt", "metrics.json", "split
            "saved_model", "model.tflite")
 
 
+def _pretrains(args):
+    """Whether skip-gram vectors are trained for the embedding (--pretrain or its default;
+    not with --embeddings or characters)."""
+    asked = args.pretrain is not None or (defaults.PRETRAIN and not args.no_pretrain)
+    return asked and not args.embeddings and args.tokenizer != "characters"
+
+
 def _starts_from_vectors(args):
     """Whether the embedding starts from word vectors (--embeddings, --pretrain or its default)."""
-    pretrain = args.pretrain is not None or (defaults.PRETRAIN and not args.no_pretrain)
-    return bool(args.embeddings) or (pretrain and args.tokenizer != "characters")
+    return bool(args.embeddings) or _pretrains(args)
 
 
 def check(args):
@@ -247,8 +253,7 @@ def run(args):
         except (ValueError, OSError) as e:
             return fail(f"--embeddings: {e}")
     t_start = time.perf_counter()
-    pretrain = (args.pretrain is not None or (defaults.PRETRAIN and not args.no_pretrain)) \
-        and embeddings is None and args.tokenizer != "characters"
+    pretrain = _pretrains(args)
     if pretrain:
         from keras_rnnx.models.text_classifier import pretrain_vectors
 
