@@ -38,12 +38,9 @@ def add_arguments(parser):
     parser.add_argument("--out", default="classifier", help="output folder (default: ./classifier)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the classifier files already in --out")
-    parser.add_argument("--cell", choices=["lstm", "gru"], default=defaults.CELL,
-                        help=f"recurrent cell (default {defaults.CELL})")
-    parser.add_argument("--units", type=_args.positive_int, default=defaults.UNITS,
-                        help=f"units per direction (default {defaults.UNITS})")
-    parser.add_argument("--layers", type=_args.positive_int, default=defaults.LAYERS,
-                        help=f"stacked recurrent layers (default {defaults.LAYERS})")
+    _args.add_cell(parser, defaults.CELL)
+    _args.add_units(parser, defaults.UNITS, "units per direction")
+    _args.add_layers(parser, defaults.LAYERS)
     parser.add_argument("--unidirectional", action="store_true", help="no backward direction")
     parser.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default=defaults.POOLING,
                         help=f"how the sequence becomes one vector (default {defaults.POOLING})")
@@ -102,9 +99,8 @@ def add_arguments(parser):
     parser.add_argument("--max-length", type=_args.positive_int, default=None,
                         help=f"tokens kept per text (default: {defaults.LENGTH_PERCENTILE}th percentile "
                              f"of the training lengths, <= {defaults.MAX_AUTO_LENGTH})")
-    parser.add_argument("--epochs", type=_args.positive_int, default=defaults.EPOCHS,
-                        help=f"the maximum number of epochs (default {defaults.EPOCHS}); training stops "
-                             "earlier when the validation score stops improving")
+    _args.add_epochs(parser, defaults.EPOCHS, "the maximum number of epochs; training stops "
+                                              "earlier when the validation score stops improving")
     parser.add_argument("--validation-fraction", type=_args.rate, default=defaults.VALIDATION_FRACTION,
                         help="share of the training texts held out (stratified) to choose "
                              "the epoch, in [0, 1); 0: no early stopping "
@@ -127,23 +123,18 @@ def add_arguments(parser):
     parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default=schedule,
                         help="constant: keep --learning-rate; plateau: halve it after each "
                              f"epoch without improvement (default {schedule}, measured: see README)")
-    parser.add_argument("--batch-size", type=_args.positive_int, default=defaults.BATCH_SIZE,
-                        help=f"training batch size (default {defaults.BATCH_SIZE})")
-    parser.add_argument("--learning-rate", type=_args.positive_float, default=defaults.LEARNING_RATE,
-                        help=f"Adam learning rate (default {defaults.LEARNING_RATE:g})")
+    _args.add_batch_size(parser, defaults.BATCH_SIZE)
+    _args.add_learning_rate(parser, defaults.LEARNING_RATE)
     parser.add_argument("--no-class-weights", action="store_true", help="do not balance the classes")
     parser.add_argument("--test-fraction", type=_args.open_fraction, default=0.2,
                         help="held-out fraction, stratified, in (0, 1) (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _args.add_seed(parser, 0)
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel and TFLite exports")
     parser.add_argument("--quantize", choices=["dynamic", "float16"], default=None, help="TFLite weight quantization")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output (default: a bar on a terminal, one line "
                              "per epoch when piped)")
-    parser.add_argument("--backup-dir", default=None,
-                        help="training backup folder (default OUT/backup): a run killed "
-                             "part-way resumes after its last completed epoch; removed "
-                             "when training finishes")
+    _args.add_backup_dir(parser, "OUT/backup")
 
 
 def _load_data(args):
@@ -262,7 +253,7 @@ def run(args):
             embeddings = pretrain_vectors(
                 train.texts, corpus=args.pretrain or None, tokenizer=args.tokenizer,
                 lowercase=not args.no_lowercase, vector_size=args.embedding_dim,
-                seed=max(args.seed, 0) + 1, progress_bar=not args.quiet and progress.interactive())
+                seed=(args.seed + 1) % 2 ** 32, progress_bar=not args.quiet and progress.interactive())
         except ValueError as e:
             if args.pretrain is not None:  # asked for
                 return fail(f"--pretrain: {e}")
