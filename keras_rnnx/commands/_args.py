@@ -204,6 +204,16 @@ def _check_parent(path, option):
 CELLS = ("lstm", "gru")
 
 
+def store_mapped(mapping):
+    """An `action=` that stores `mapping[choice]` for an option whose
+    `choices` are `mapping`'s keys (`default=` is a value, not a key)."""
+    class StoreMapped(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            setattr(namespace, self.dest, mapping[values])
+
+    return StoreMapped
+
+
 def _option(parser, flag, default, what, **kwargs):
     """`parser.add_argument(flag, ...)` with the help `what (default X)`; a
     default of None is not shown (`what` says what None means)."""

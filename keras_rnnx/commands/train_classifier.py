@@ -41,7 +41,10 @@ def add_arguments(parser):
     _args.add_cell(parser, defaults.CELL)
     _args.add_units(parser, defaults.UNITS, "units per direction")
     _args.add_layers(parser, defaults.LAYERS)
-    parser.add_argument("--unidirectional", action="store_true", help="no backward direction")
+    parser.add_argument("--unidirectional", dest="bidirectional", action="store_false",
+                        default=defaults.BIDIRECTIONAL,
+                        help="no backward direction (default: "
+                             f"{'both directions' if defaults.BIDIRECTIONAL else 'forward only'})")
     parser.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default=defaults.POOLING,
                         help=f"how the sequence becomes one vector (default {defaults.POOLING})")
     parser.add_argument("--embedding-dim", type=_args.positive_int, default=defaults.EMBEDDING_DIM,
@@ -91,7 +94,9 @@ def add_arguments(parser):
     parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script", "characters"],
                         default=defaults.TOKENIZER,
                         help=f"words (whitespace, unicode_script) or characters (default {defaults.TOKENIZER})")
-    parser.add_argument("--no-lowercase", action="store_true", help="keep the case of tokens")
+    parser.add_argument("--no-lowercase", dest="lowercase", action="store_false",
+                        default=defaults.LOWERCASE,
+                        help=f"keep the case of tokens (default: {'lowercase' if defaults.LOWERCASE else 'kept'})")
     parser.add_argument("--min-count", type=_args.positive_int, default=defaults.MIN_COUNT,
                         help=f"minimum token count for the vocabulary (default {defaults.MIN_COUNT})")
     parser.add_argument("--max-vocabulary", type=_args.positive_int, default=defaults.MAX_VOCABULARY,
@@ -120,12 +125,18 @@ def add_arguments(parser):
                              "to its own longest text (fewer recurrent steps on short texts) "
                              f"(default: {_on(defaults.BUCKETING)})")
     schedule = "plateau" if defaults.REDUCE_LR else "constant"
-    parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default=schedule,
-                        help="constant: keep --learning-rate; plateau: halve it after each "
-                             f"epoch without improvement (default {schedule}, measured: see README)")
+    parser.add_argument("--lr-schedule", dest="reduce_lr", choices=["plateau", "constant"],
+                        action=_args.store_mapped({"plateau": defaults.PLATEAU_FACTOR,
+                                                   "constant": None}),
+                        default=defaults.REDUCE_LR,
+                        help="constant: keep --learning-rate; plateau: multiply it by "
+                             f"{defaults.PLATEAU_FACTOR:g} after each epoch without improvement "
+                             f"(default {schedule}, measured: see README)")
     _args.add_batch_size(parser, defaults.BATCH_SIZE)
     _args.add_learning_rate(parser, defaults.LEARNING_RATE)
-    parser.add_argument("--no-class-weights", action="store_true", help="do not balance the classes")
+    parser.add_argument("--no-class-weights", dest="class_weight", action="store_const", const=None,
+                        default=defaults.CLASS_WEIGHT,
+                        help=f"do not weight the classes (default: {defaults.CLASS_WEIGHT} class weights)")
     parser.add_argument("--test-fraction", type=_args.open_fraction, default=0.2,
                         help="held-out fraction, stratified, in (0, 1) (default 0.2)")
     _args.add_seed(parser, 0)
@@ -252,7 +263,7 @@ def run(args):
         try:
             embeddings = pretrain_vectors(
                 train.texts, corpus=args.pretrain or None, tokenizer=args.tokenizer,
-                lowercase=not args.no_lowercase, vector_size=args.embedding_dim,
+                lowercase=args.lowercase, vector_size=args.embedding_dim,
                 seed=(args.seed + 1) % 2 ** 32, progress_bar=not args.quiet and progress.interactive())
         except ValueError as e:
             if args.pretrain is not None:  # asked for
@@ -266,10 +277,10 @@ def run(args):
     try:
         clf = TextClassifier.create(
             train.texts, train.labels, train.class_names,
-            tokenizer=args.tokenizer, lowercase=not args.no_lowercase,
+            tokenizer=args.tokenizer, lowercase=args.lowercase,
             min_count=args.min_count, max_vocabulary=args.max_vocabulary,
             max_length=args.max_length, cell=args.cell, units=args.units,
-            layers=args.layers, bidirectional=not args.unidirectional,
+            layers=args.layers, bidirectional=args.bidirectional,
             pooling=args.pooling, embedding_dim=args.embedding_dim,
             embeddings=embeddings, pretrain=False,  # pretrained above, with --pretrain's corpus
             dropout=args.dropout, token_dropout=args.token_dropout,
@@ -287,9 +298,9 @@ def run(args):
         callbacks.append(progress.EpochProgress())
     clf.fit(
         train.texts, train.labels, epochs=args.epochs, batch_size=args.batch_size,
-        class_weight=None if args.no_class_weights else "balanced",
+        class_weight=args.class_weight,
         validation_fraction=args.validation_fraction, monitor=args.monitor,
-        patience=args.patience, reduce_lr=0.5 if args.lr_schedule == "plateau" else None,
+        patience=args.patience, reduce_lr=args.reduce_lr,
         learning_rate=args.learning_rate, verbose=0, seed=args.seed,
         callbacks=callbacks, backup_dir=backup_dir, refit=args.refit, bucketing=args.bucketing,
         embedding_warmup=args.embedding_warmup,
