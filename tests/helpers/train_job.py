@@ -5,7 +5,7 @@
         on one device and once under MirroredStrategy, saves both weights.
     python tests/helpers/train_job.py lazy --out DIR
         splits the CPU into 2 logical devices, trains a model with two
-        sparse-gradient tables (an Embedding and a BagOfNgrams) with LazyAdam
+        sparse-gradient tables (an Embedding and a BagOfNgrams with row_l2) with LazyAdam
         on one device and under MirroredStrategy; saves the initial and both
         final weights and optimizer variables, and the table rows no batch reads.
     python tests/helpers/train_job.py worker --out DIR      (TF_CONFIG set)
@@ -70,11 +70,9 @@ LAZY_ROWS = 3 * VOCAB
 
 
 def build_lazy_model(optimizer="lazy"):
-    """ids -> (Embedding -> mean -> Dense) + BagOfNgrams, softmax over 2
-    classes; random (non-zero) starting weights; LazyAdam ("lazy") or
-    Keras' Adam ("adam"), learning rate 0.05. No row_l2: under a strategy
-    its penalty counts the rows each replica's part of the batch reads, so
-    it is not the one-device penalty (this job checks the optimizer)."""
+    """ids -> (Embedding -> mean -> Dense) + BagOfNgrams(row_l2), softmax
+    over 2 classes; random (non-zero) starting weights; LazyAdam ("lazy") or
+    Keras' Adam ("adam"), learning rate 0.05."""
     import keras
     import numpy as np
 
@@ -84,7 +82,8 @@ def build_lazy_model(optimizer="lazy"):
     inp = keras.Input((T,), dtype="int32")
     x = keras.layers.Embedding(LAZY_ROWS, 4, name="embedding")(inp)
     deep = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(x))
-    wide = BagOfNgrams(LAZY_ROWS, 2, ngrams=2, buckets=64, name="bag_of_ngrams")(inp)
+    wide = BagOfNgrams(LAZY_ROWS, 2, ngrams=2, buckets=64, row_l2=1e-3,
+                       name="bag_of_ngrams")(inp)
     out = keras.layers.Activation("softmax")(keras.layers.Add()([deep, wide]))
     model = keras.Model(inp, out)
     rng = np.random.default_rng(42)
