@@ -217,9 +217,9 @@ def store_mapped(mapping):
 def _option(parser, flag, default, what, **kwargs):
     """`parser.add_argument(flag, ...)` with the help `what (default X)`; a
     default of None is not shown (`what` says what None means)."""
-    shown = what if default is None else f"{what} (default {default:g})" if isinstance(
-        default, float) else f"{what} (default {default})"
-    return parser.add_argument(flag, default=default, help=shown, **kwargs)
+    if default is not None:
+        what += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
+    return parser.add_argument(flag, default=default, help=what, **kwargs)
 
 
 def add_seed(parser, default, what="random seed"):
