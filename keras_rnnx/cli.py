@@ -97,6 +97,16 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def command_parser(name, module=None):
+    """The argument parser of `rnnx NAME` (`module`: the command's module, if
+    loaded already). Its errors raise `UsageError` with argparse's message."""
+    module = module or commands()[name]
+    parser = _Parser(prog=f"rnnx {name}", description=module.HELP)
+    module.add_arguments(parser)
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    return parser
+
+
 def main(argv=None, load_package=None):
     """Runs `rnnx` on `argv` (default: sys.argv[1:]); returns the exit code.
 
@@ -132,9 +142,7 @@ def main(argv=None, load_package=None):
                                     f"{', '.join(by_name)}")
     name = argv[0]
     module = by_name[name]
-    cmd_parser = _Parser(prog=f"rnnx {name}", description=module.HELP)
-    module.add_arguments(cmd_parser)
-    cmd_parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+    cmd_parser = command_parser(name, module)
     try:
         args = cmd_parser.parse_args(argv[1:])
         if hasattr(module, "check"):

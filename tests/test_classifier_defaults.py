@@ -55,7 +55,7 @@ def test_the_command_defaults_are_the_python_defaults():
         "cell": (model["cell"], args.cell),
         "units": (model["units"], args.units),
         "layers": (model["layers"], args.layers),
-        "bidirectional": (model["bidirectional"], not args.unidirectional),
+        "bidirectional": (model["bidirectional"], args.bidirectional),
         "pooling": (model["pooling"], args.pooling),
         "embedding_dim": (model["embedding_dim"], args.embedding_dim),
         "dropout": (model["dropout"], args.dropout),
@@ -70,17 +70,17 @@ def test_the_command_defaults_are_the_python_defaults():
                      or (classifier_defaults.PRETRAIN and not args.no_pretrain)),
         "embedding_warmup": (fit["embedding_warmup"], args.embedding_warmup),
         "tokenizer": (create["tokenizer"], args.tokenizer),
-        "lowercase": (create["lowercase"], not args.no_lowercase),
+        "lowercase": (create["lowercase"], args.lowercase),
         "min_count": (create["min_count"], args.min_count),
         "max_vocabulary": (create["max_vocabulary"], args.max_vocabulary),
         "max_length": (create["max_length"], args.max_length),
         "epochs": (fit["epochs"], args.epochs),
         "batch_size": (fit["batch_size"], args.batch_size),
-        "class_weight": (fit["class_weight"], None if args.no_class_weights else "balanced"),
+        "class_weight": (fit["class_weight"], args.class_weight),
         "validation_fraction": (fit["validation_fraction"], args.validation_fraction),
         "monitor": (fit["monitor"], args.monitor),
         "patience": (fit["patience"], args.patience),
-        "reduce_lr": (fit["reduce_lr"], None if args.lr_schedule == "constant" else 0.5),
+        "reduce_lr": (fit["reduce_lr"], args.reduce_lr),
         "learning_rate": (fit["learning_rate"], args.learning_rate),
         "refit": (fit["refit"], args.refit),
         "bucketing": (fit["bucketing"], args.bucketing),
@@ -100,6 +100,23 @@ def test_the_command_defaults_are_the_python_defaults():
                           ("--ngrams", 2), ("--tokenizer", "unicode_script"),
                           ("--learning-rate", 0.003), ("--patience", 3)):
         assert re.search(rf" {option} (?:(?! --).)*\(default:? {value}\)", help_text), option
+
+
+def test_the_command_switches_give_the_python_values():
+    """The boolean switches and --lr-schedule store what the command passes
+    to the Python API (defaults above), set: the other value."""
+    parser = _parser()
+    args = parser.parse_args(["DATA", "--unidirectional", "--no-lowercase", "--no-class-weights",
+                              "--lr-schedule", "plateau"])
+    assert (args.bidirectional, args.lowercase, args.class_weight, args.reduce_lr) == (
+        False, False, None, classifier_defaults.PLATEAU_FACTOR)
+    assert parser.parse_args(["DATA", "--lr-schedule", "constant"]).reduce_lr is None
+    assert classifier_defaults.PLATEAU_FACTOR == 0.5   # halves the rate, as before
+    help_text = " ".join(parser.format_help().split())
+    for said in ("(default: both directions)", "(default: lowercase)",
+                 "(default: balanced class weights)", "multiply it by 0.5 after each epoch",
+                 "(default constant,"):
+        assert said in help_text, said
 
 
 def _layers(model):

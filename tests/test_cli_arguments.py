@@ -3,6 +3,7 @@ the option, writes nothing, and answers before the package (TensorFlow, the
 model, training) is loaded: `load_package` is never called."""
 import io
 import os
+import re
 import sys
 import types
 
@@ -114,6 +115,110 @@ def test_bad_arguments_exit_2_with_one_line_before_anything_loads(tmp_path, caps
     assert lines[0].startswith("rnnx"), err
     assert "Traceback" not in err and out == ""
     assert _listing(tmp_path) == before  # nothing written
+
+
+# -- options several commands take: one definition each (keras_rnnx.commands._args)
+
+# option: (a value every command refuses, one it takes, the commands that take it)
+SHARED = {
+    "--seed": ("-1", "3", ["demo", "verify", "generate", "word2vec", "train-classifier"]),
+    "--cell": ("rnn", "gru", ["demo", "generate", "train-classifier"]),
+    "--units": ("0", "3", ["generate", "train-classifier"]),
+    "--layers": ("0", "3", ["generate", "train-classifier"]),
+    "--epochs": ("0", "3", ["demo", "generate", "word2vec", "train-classifier"]),
+    "--batch-size": ("0", "3", ["generate", "word2vec", "train-classifier"]),
+    "--learning-rate": ("0", "0.5", ["generate", "train-classifier"]),
+}
+
+
+def _minimal(name, tmp):
+    """The fewest arguments `rnnx NAME` parses with (files that exist in `tmp`)."""
+    return {"demo": [], "generate": [], "verify": [f"{tmp}/m.keras", f"{tmp}/x.tflite"],
+            "word2vec": [f"{tmp}/corpus.txt", "--out", f"{tmp}/v.txt"],
+            "train-classifier": [f"{tmp}/data.txt"], "export": [f"{tmp}/m.keras", "--format",
+                                                                 "tflite", "--out", f"{tmp}/o"],
+            "predict": [f"{tmp}/clf", "text"], "word2vec-eval": [f"{tmp}/vectors.txt"]}[name]
+
+
+def test_shared_options_are_where_the_table_says(tmp_path):
+    """Every command that takes one of the shared options is in SHARED, so
+    the refusals below cover it."""
+    _setup(tmp_path)
+    for option, (_, good, names) in SHARED.items():
+        taking = []
+        for name in cli.commands():
+            minimal = _minimal(name, tmp_path)
+            args, unknown = cli.command_parser(name).parse_known_args(minimal + [option, good])
+            # (not an abbreviation: verify's --batch-sizes takes `--batch-size 3`)
+            if not unknown and hasattr(args, option[2:].replace("-", "_")):
+                taking.append(name)
+        assert sorted(taking) == sorted(names), option
+
+
+@pytest.mark.parametrize("option", sorted(SHARED))
+def test_every_command_refuses_a_bad_shared_option_alike(tmp_path, capsys, option):
+    """The same one-line argparse error naming the option, exit 2, nothing
+    loaded, in every command that takes it."""
+    _setup(tmp_path)
+    bad, _, names = SHARED[option]
+    messages = set()
+    for name in names:
+        loaded = []
+        argv = [name, *_minimal(name, tmp_path), option, bad]
+        assert cli.main(argv, load_package=lambda: loaded.append(True)) == 2, argv
+        out, err = capsys.readouterr()
+        assert loaded == [] and out == "" and "Traceback" not in err, err
+        prefix = f"rnnx {name}: error: argument {option}: "
+        assert len(err.splitlines()) == 1 and err.startswith(prefix), err
+        messages.add(err[len(prefix):])
+    assert len(messages) == 1, messages   # one definition, one message
+
+
+def test_seeds_are_numpy_seeds_in_every_command(tmp_path, capsys):
+    """[0, 2**32 - 1], what `keras.utils.set_random_seed` takes: a negative
+    seed or one past 2**32 - 1 was a NumPy traceback after loading the data."""
+    _setup(tmp_path)
+    for name in SHARED["--seed"][2]:
+        minimal = _minimal(name, tmp_path)
+        assert cli.command_parser(name).parse_args(minimal + ["--seed", "4294967295"]).seed == 2 ** 32 - 1
+        for bad in ("-1", "4294967296", "1.5"):
+            assert cli.main([name, *minimal, "--seed", bad], load_package=lambda: None) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"rnnx {name}: error: argument --seed: "), err
+    assert cli.main(["train-classifier", f"{tmp_path}/data.txt", "--seed", "-1"]) == 2
+    assert capsys.readouterr().err == ("rnnx train-classifier: error: argument --seed: expected an "
+                                       "integer in [0, 4294967295], got '-1'\n")
+
+
+def test_shared_option_defaults_are_each_commands_own(tmp_path):
+    """Each command keeps its defaults (those it had before the options were
+    shared), and its --help states every one that is not None."""
+    from keras_rnnx import classifier_defaults as d
+
+    _setup(tmp_path)
+    expected = {
+        "demo": dict(seed=0, cell="lstm", epochs=None, backup_dir=None),
+        "verify": dict(seed=0),
+        "generate": dict(seed=None, cell="lstm", units=256, layers=1, epochs=5, batch_size=64,
+                         learning_rate=3e-3, backup_dir=None),
+        "word2vec": dict(seed=1, epochs=5, batch_size=2048, backup_dir=None),
+        "train-classifier": dict(seed=0, cell=d.CELL, units=d.UNITS, layers=d.LAYERS,
+                                 epochs=d.EPOCHS, batch_size=d.BATCH_SIZE,
+                                 learning_rate=d.LEARNING_RATE, backup_dir=None),
+    }
+    for name, defaults in expected.items():
+        parser = cli.command_parser(name)
+        args = vars(parser.parse_args(_minimal(name, tmp_path)))
+        assert {k: args[k] for k in defaults} == defaults, name
+        help_text = " ".join(parser.format_help().split())
+        for key, value in defaults.items():
+            if value is not None:
+                option = "--" + key.replace("_", "-")
+                shown = f"{value:g}" if isinstance(value, float) else str(value)
+                assert re.search(rf" {option} (?:(?! --).)*\(default {re.escape(shown)}\)",
+                                 help_text), (name, option)
+    # a default of None is said in words
+    assert "(default 8, quick 1)" in " ".join(cli.command_parser("demo").format_help().split())
 
 
 def test_non_utf8_is_refused_with_the_byte_offset(tmp_path, capsys):

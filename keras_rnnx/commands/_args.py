@@ -30,20 +30,29 @@ def _number(text, kind):
     return kind(text)
 
 
-def int_at_least(minimum):
-    """A `type=` for integers >= `minimum`."""
+def int_in(low, high=None):
+    """A `type=` for integers in [low, high] (`high` None: no upper bound)."""
+    wanted = f"an integer >= {low}" if high is None else f"an integer in [{low}, {high}]"
+
     def parse(text):
         value = _number(text, int)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
         return value
 
     parse.__name__ = "int"
     return parse
 
 
+def int_at_least(minimum):
+    """A `type=` for integers >= `minimum`."""
+    return int_in(minimum)
+
+
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
+# what every seed user accepts (`keras.utils.set_random_seed`: NumPy's legacy seeds)
+seed = int_in(0, 2 ** 32 - 1)
 
 
 def float_in(low=None, high=None, low_open=False, high_open=False):
@@ -184,3 +193,74 @@ def _check_parent(path, option):
         raise UsageError(f"{option}: cannot create {path!r}: {probe!r} is a file")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise UsageError(f"{option}: cannot write under {probe!r} (not a writable folder)")
+
+
+# -- options several commands take: one definition each ------------------------
+# Each command passes its own default and, where its meaning differs, its own
+# wording; the type, the choices and the "(default X)" in the help are here.
+
+# the recurrent cell kinds (keras_rnnx.kernels.dispatch.KINDS; not imported
+# from there, as that loads TensorFlow)
+CELLS = ("lstm", "gru")
+
+
+def store_mapped(mapping):
+    """An `action=` that stores `mapping[choice]` for an option whose
+    `choices` are `mapping`'s keys (`default=` is a value, not a key)."""
+    class StoreMapped(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):
+            setattr(namespace, self.dest, mapping[values])
+
+    return StoreMapped
+
+
+def _option(parser, flag, default, what, **kwargs):
+    """`parser.add_argument(flag, ...)` with the help `what (default X)`; a
+    default of None is not shown (`what` says what None means)."""
+    if default is not None:
+        what += f" (default {default:g})" if isinstance(default, float) else f" (default {default})"
+    return parser.add_argument(flag, default=default, help=what, **kwargs)
+
+
+def add_seed(parser, default, what="random seed"):
+    """`--seed`: an integer in [0, 2**32 - 1]."""
+    return _option(parser, "--seed", default, what, type=seed)
+
+
+def add_cell(parser, default, what="recurrent cell"):
+    """`--cell`: one of `CELLS`."""
+    return _option(parser, "--cell", default, what, choices=CELLS)
+
+
+def add_units(parser, default, what="units per recurrent layer"):
+    """`--units`: an integer >= 1."""
+    return _option(parser, "--units", default, what, type=positive_int)
+
+
+def add_layers(parser, default, what="stacked recurrent layers"):
+    """`--layers`: an integer >= 1."""
+    return _option(parser, "--layers", default, what, type=positive_int)
+
+
+def add_epochs(parser, default, what="training epochs"):
+    """`--epochs`: an integer >= 1."""
+    return _option(parser, "--epochs", default, what, type=positive_int)
+
+
+def add_batch_size(parser, default, what="training batch size"):
+    """`--batch-size`: an integer >= 1."""
+    return _option(parser, "--batch-size", default, what, type=positive_int)
+
+
+def add_learning_rate(parser, default, what="Adam learning rate"):
+    """`--learning-rate`: a number > 0."""
+    return _option(parser, "--learning-rate", default, what, type=positive_float)
+
+
+def add_backup_dir(parser, where):
+    """`--backup-dir` of a training command (`keras_rnnx.training`'s backups);
+    `where`: the folder used without it, in words."""
+    return parser.add_argument(
+        "--backup-dir", default=None,
+        help=f"training backup folder (default {where}): a run killed part-way resumes "
+             "after its last completed epoch; removed when training finishes")

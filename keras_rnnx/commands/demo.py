@@ -30,21 +30,17 @@ def add_arguments(parser):
                         help="tiny configuration for CI (well under a minute)")
     parser.add_argument("--out", default="export",
                         help="output folder for the exports and the heatmap (default: export)")
-    parser.add_argument("--epochs", type=_args.positive_int, default=None,
-                        help=f"training epochs (default {FULL['epochs']}, quick {QUICK['epochs']})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _args.add_epochs(parser, None,
+                     f"training epochs (default {FULL['epochs']}, quick {QUICK['epochs']})")
+    _args.add_seed(parser, 0)
     parser.add_argument("--train-size", type=_args.positive_int, default=None,
                         help=f"training pairs (default {FULL['train']})")
     parser.add_argument("--test-size", type=_args.positive_int, default=None,
                         help=f"held-out pairs (default {FULL['test']})")
-    parser.add_argument("--cell", choices=["lstm", "gru"], default="lstm",
-                        help="recurrent cell of encoder and decoder (default lstm)")
+    _args.add_cell(parser, "lstm", "recurrent cell of encoder and decoder")
     parser.add_argument("--beam-width", type=_args.positive_int, default=4,
                         help="beam width (default 4)")
-    parser.add_argument("--backup-dir", default=None,
-                        help="training backup folder (default OUT/.demo_backup): a run "
-                             "killed part-way resumes after its last completed epoch; "
-                             "removed when training finishes")
+    _args.add_backup_dir(parser, "OUT/.demo_backup")
     parser.add_argument("--min-accuracy", type=_args.probability, default=None,
                         help="exit 2 when held-out beam accuracy is below this share (0 to 1)")
     parser.add_argument("--overwrite", action="store_true",

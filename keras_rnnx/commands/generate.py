@@ -44,28 +44,19 @@ def add_arguments(parser):
                    help="vocabulary level: characters or words (default char)")
     g.add_argument("--min-count", type=_args.positive_int, default=2,
                    help="minimum token count for the vocabulary (default 2)")
-    g.add_argument("--cell", choices=["lstm", "gru"], default="lstm",
-                   help="recurrent cell (default lstm)")
-    g.add_argument("--units", type=_args.positive_int, default=256,
-                   help="units per recurrent layer (default 256)")
+    _args.add_cell(g, "lstm")
+    _args.add_units(g, 256)
     g.add_argument("--embedding-dim", type=_args.positive_int, default=64,
                    help="token embedding size (default 64)")
-    g.add_argument("--layers", type=_args.positive_int, default=1,
-                   help="stacked recurrent layers (default 1)")
-    g.add_argument("--epochs", type=_args.positive_int, default=5,
-                   help="training epochs (default 5)")
+    _args.add_layers(g, 1)
+    _args.add_epochs(g, 5)
     g.add_argument("--seq-len", type=_args.int_at_least(2), default=100,
                    help="training window in tokens (default 100)")
-    g.add_argument("--batch-size", type=_args.positive_int, default=64,
-                   help="training batch size (default 64)")
-    g.add_argument("--learning-rate", type=_args.positive_float, default=3e-3,
-                   help="Adam learning rate (default 3e-3)")
+    _args.add_batch_size(g, 64)
+    _args.add_learning_rate(g, 3e-3)
     g.add_argument("--save", help="save the trained model, its vocabulary included, to "
                                   "this .keras path")
-    g.add_argument("--backup-dir", default=None,
-                   help="training backup folder (default: beside --save, if given): a run "
-                        "killed part-way resumes after its last completed epoch; removed "
-                        "when training finishes")
+    _args.add_backup_dir(g, "beside --save, if given")
     d = parser.add_argument_group("generation")
     d.add_argument("--prompt", action="append", default=None,
                    help="prompt text (repeat for several); default 'The'")
@@ -83,8 +74,7 @@ def add_arguments(parser):
                    help="sampling temperature, > 0 (default 1)")
     d.add_argument("--top-k", type=_args.positive_int, default=None,
                    help="sample from the K most probable tokens only (default: all)")
-    d.add_argument("--seed", type=_args.non_negative_int, default=None,
-                   help="random seed (training and sampling)")
+    _args.add_seed(d, None, "random seed (training and sampling)")
     e = parser.add_argument_group("export")
     e.add_argument("--export", help="write a SavedModel with a 'generate' signature here")
     e.add_argument("--export-tflite", help="write a builtin-ops .tflite with a 'generate' signature")

@@ -38,13 +38,13 @@ def add_arguments(parser):
     parser.add_argument("--out", default="classifier", help="output folder (default: ./classifier)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the classifier files already in --out")
-    parser.add_argument("--cell", choices=["lstm", "gru"], default=defaults.CELL,
-                        help=f"recurrent cell (default {defaults.CELL})")
-    parser.add_argument("--units", type=_args.positive_int, default=defaults.UNITS,
-                        help=f"units per direction (default {defaults.UNITS})")
-    parser.add_argument("--layers", type=_args.positive_int, default=defaults.LAYERS,
-                        help=f"stacked recurrent layers (default {defaults.LAYERS})")
-    parser.add_argument("--unidirectional", action="store_true", help="no backward direction")
+    _args.add_cell(parser, defaults.CELL)
+    _args.add_units(parser, defaults.UNITS, "units per direction")
+    _args.add_layers(parser, defaults.LAYERS)
+    parser.add_argument("--unidirectional", dest="bidirectional", action="store_false",
+                        default=defaults.BIDIRECTIONAL,
+                        help="no backward direction (default: "
+                             f"{'both directions' if defaults.BIDIRECTIONAL else 'forward only'})")
     parser.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default=defaults.POOLING,
                         help=f"how the sequence becomes one vector (default {defaults.POOLING})")
     parser.add_argument("--embedding-dim", type=_args.positive_int, default=defaults.EMBEDDING_DIM,
@@ -94,7 +94,9 @@ def add_arguments(parser):
     parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script", "characters"],
                         default=defaults.TOKENIZER,
                         help=f"words (whitespace, unicode_script) or characters (default {defaults.TOKENIZER})")
-    parser.add_argument("--no-lowercase", action="store_true", help="keep the case of tokens")
+    parser.add_argument("--no-lowercase", dest="lowercase", action="store_false",
+                        default=defaults.LOWERCASE,
+                        help=f"keep the case of tokens (default: {'lowercase' if defaults.LOWERCASE else 'kept'})")
     parser.add_argument("--min-count", type=_args.positive_int, default=defaults.MIN_COUNT,
                         help=f"minimum token count for the vocabulary (default {defaults.MIN_COUNT})")
     parser.add_argument("--max-vocabulary", type=_args.positive_int, default=defaults.MAX_VOCABULARY,
@@ -102,9 +104,8 @@ def add_arguments(parser):
     parser.add_argument("--max-length", type=_args.positive_int, default=None,
                         help=f"tokens kept per text (default: {defaults.LENGTH_PERCENTILE}th percentile "
                              f"of the training lengths, <= {defaults.MAX_AUTO_LENGTH})")
-    parser.add_argument("--epochs", type=_args.positive_int, default=defaults.EPOCHS,
-                        help=f"the maximum number of epochs (default {defaults.EPOCHS}); training stops "
-                             "earlier when the validation score stops improving")
+    _args.add_epochs(parser, defaults.EPOCHS, "the maximum number of epochs; training stops "
+                                              "earlier when the validation score stops improving")
     parser.add_argument("--validation-fraction", type=_args.rate, default=defaults.VALIDATION_FRACTION,
                         help="share of the training texts held out (stratified) to choose "
                              "the epoch, in [0, 1); 0: no early stopping "
@@ -124,26 +125,27 @@ def add_arguments(parser):
                              "to its own longest text (fewer recurrent steps on short texts) "
                              f"(default: {_on(defaults.BUCKETING)})")
     schedule = "plateau" if defaults.REDUCE_LR else "constant"
-    parser.add_argument("--lr-schedule", choices=["plateau", "constant"], default=schedule,
-                        help="constant: keep --learning-rate; plateau: halve it after each "
-                             f"epoch without improvement (default {schedule}, measured: see README)")
-    parser.add_argument("--batch-size", type=_args.positive_int, default=defaults.BATCH_SIZE,
-                        help=f"training batch size (default {defaults.BATCH_SIZE})")
-    parser.add_argument("--learning-rate", type=_args.positive_float, default=defaults.LEARNING_RATE,
-                        help=f"Adam learning rate (default {defaults.LEARNING_RATE:g})")
-    parser.add_argument("--no-class-weights", action="store_true", help="do not balance the classes")
+    parser.add_argument("--lr-schedule", dest="reduce_lr", choices=["plateau", "constant"],
+                        action=_args.store_mapped({"plateau": defaults.PLATEAU_FACTOR,
+                                                   "constant": None}),
+                        default=defaults.REDUCE_LR,
+                        help="constant: keep --learning-rate; plateau: multiply it by "
+                             f"{defaults.PLATEAU_FACTOR:g} after each epoch without improvement "
+                             f"(default {schedule}, measured: see README)")
+    _args.add_batch_size(parser, defaults.BATCH_SIZE)
+    _args.add_learning_rate(parser, defaults.LEARNING_RATE)
+    parser.add_argument("--no-class-weights", dest="class_weight", action="store_const", const=None,
+                        default=defaults.CLASS_WEIGHT,
+                        help=f"do not weight the classes (default: {defaults.CLASS_WEIGHT} class weights)")
     parser.add_argument("--test-fraction", type=_args.open_fraction, default=0.2,
                         help="held-out fraction, stratified, in (0, 1) (default 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _args.add_seed(parser, 0)
     parser.add_argument("--no-export", action="store_true", help="skip the SavedModel and TFLite exports")
     parser.add_argument("--quantize", choices=["dynamic", "float16"], default=None, help="TFLite weight quantization")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output (default: a bar on a terminal, one line "
                              "per epoch when piped)")
-    parser.add_argument("--backup-dir", default=None,
-                        help="training backup folder (default OUT/backup): a run killed "
-                             "part-way resumes after its last completed epoch; removed "
-                             "when training finishes")
+    _args.add_backup_dir(parser, "OUT/backup")
 
 
 def _load_data(args):
@@ -261,8 +263,8 @@ def run(args):
         try:
             embeddings = pretrain_vectors(
                 train.texts, corpus=args.pretrain or None, tokenizer=args.tokenizer,
-                lowercase=not args.no_lowercase, vector_size=args.embedding_dim,
-                seed=max(args.seed, 0) + 1, progress_bar=not args.quiet and progress.interactive())
+                lowercase=args.lowercase, vector_size=args.embedding_dim,
+                seed=(args.seed + 1) % 2 ** 32, progress_bar=not args.quiet and progress.interactive())
         except ValueError as e:
             if args.pretrain is not None:  # asked for
                 return fail(f"--pretrain: {e}")
@@ -275,10 +277,10 @@ def run(args):
     try:
         clf = TextClassifier.create(
             train.texts, train.labels, train.class_names,
-            tokenizer=args.tokenizer, lowercase=not args.no_lowercase,
+            tokenizer=args.tokenizer, lowercase=args.lowercase,
             min_count=args.min_count, max_vocabulary=args.max_vocabulary,
             max_length=args.max_length, cell=args.cell, units=args.units,
-            layers=args.layers, bidirectional=not args.unidirectional,
+            layers=args.layers, bidirectional=args.bidirectional,
             pooling=args.pooling, embedding_dim=args.embedding_dim,
             embeddings=embeddings, pretrain=False,  # pretrained above, with --pretrain's corpus
             dropout=args.dropout, token_dropout=args.token_dropout,
@@ -296,9 +298,9 @@ def run(args):
         callbacks.append(progress.EpochProgress())
     clf.fit(
         train.texts, train.labels, epochs=args.epochs, batch_size=args.batch_size,
-        class_weight=None if args.no_class_weights else "balanced",
+        class_weight=args.class_weight,
         validation_fraction=args.validation_fraction, monitor=args.monitor,
-        patience=args.patience, reduce_lr=0.5 if args.lr_schedule == "plateau" else None,
+        patience=args.patience, reduce_lr=args.reduce_lr,
         learning_rate=args.learning_rate, verbose=0, seed=args.seed,
         callbacks=callbacks, backup_dir=backup_dir, refit=args.refit, bucketing=args.bucketing,
         embedding_warmup=args.embedding_warmup,

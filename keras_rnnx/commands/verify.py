@@ -18,8 +18,7 @@ def add_arguments(parser):
                         help="tolerance (default: 1e-4 for float exports, more for quantized; "
                              "int8 files pass on correlation and argmax agreement with the "
                              "model unless --atol is given)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the random inputs (default 0)")
+    _args.add_seed(parser, 0, "seed of the random inputs")
     parser.add_argument("--inputs", type=_args.input_file, default=None,
                         help="an .npz of real inputs keyed by input name, checked too")
 

@@ -26,23 +26,17 @@ def add_arguments(parser):
                         help="ignore words seen fewer times (default 5)")
     parser.add_argument("--max-vocab-size", type=_args.positive_int, default=None,
                         help="keep at most this many words, the most frequent (default: all)")
-    parser.add_argument("--epochs", type=_args.positive_int, default=5,
-                        help="passes over the corpus (default 5)")
+    _args.add_epochs(parser, 5, "passes over the corpus")
     parser.add_argument("--alpha", type=_args.positive_float, default=0.025,
                         help="initial learning rate, > 0 (default 0.025)")
     parser.add_argument("--min-alpha", type=_args.non_negative_float, default=1e-4,
                         help="final learning rate of the linear decay (default 1e-4)")
-    parser.add_argument("--batch-size", type=_args.positive_int, default=2048,
-                        help="centre words per training block (default 2048)")
-    parser.add_argument("--seed", type=_args.non_negative_int, default=1,
-                        help="random seed (default 1)")
+    _args.add_batch_size(parser, 2048, "centre words per training block")
+    _args.add_seed(parser, 1)
     parser.add_argument("--workers", type=_args.positive_int, default=2,
                         help="parts of each block trained concurrently; the vectors do not "
                              "depend on it beyond rounding (default 2)")
-    parser.add_argument("--backup-dir", default=None,
-                        help="training backup folder (default OUT.backup): a run killed "
-                             "part-way resumes after its last completed epoch; removed "
-                             "when training finishes")
+    _args.add_backup_dir(parser, "OUT.backup")
     parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script"], default="whitespace",
                         help="split on whitespace or at Unicode script boundaries (default whitespace)")
     parser.add_argument("--keep-punctuation", action="store_true", help="do not strip punctuation")

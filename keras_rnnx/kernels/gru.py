@@ -1,7 +1,7 @@
 """The default GRU kernel: loops with hand-written backward passes for
-tanh/sigmoid (full reset_after True/False, simplified), a lean inference
-loop, and an any-activation loop differentiated by autodiff. The step math
-is `steps.gru_step`."""
+tanh/sigmoid (full reset_after True/False, simplified), and one loop
+differentiated by autodiff for any activation, which is also the lean
+tanh/sigmoid inference loop. The step math is `steps.gru_step`."""
 from keras_rnnx.kernels.activations import resolve_activation
 from keras_rnnx.kernels import loop
 from keras_rnnx.kernels.loop import (_BackwardSteps, _Projection, _StepMask,
@@ -209,32 +209,10 @@ def _gru_fast_simplified(x, w, b, h0, u, mask_tb, du_in_loop=True):
     return core(x, w, b, h0, u)
 
 
-def _gru_lean(x, w, b, h0, u, b_rec, mask_tb, reset_after, variant):
-    """tanh/sigmoid GRU inference loop: the fast kernels' step, nothing saved
-    for a backward pass (still differentiable by autodiff)."""
-    import tensorflow as tf
-
-    dtype = x.dtype
-    hdim = u.shape[0]
-    n = _time_steps(x)
-    zx_s = _Projection(x, w, b, n)
-    step_mask = _StepMask(mask_tb, n)
-
-    def body(t, h, hs_ta):
-        h_new = gru_step(zx_s[t], h, u, b_rec, tf.tanh, tf.sigmoid,
-                         reset_after=reset_after, variant=variant).h
-        h_new = step_mask.keep(t, h_new, h)
-        return h_new, hs_ta.write(t, h_new)
-
-    _, hs_ta = _loop(n, body, (h0, _ta(dtype, n)))
-    hs = hs_ta.stack()
-    hs.set_shape(x.shape[:2].concatenate([hdim]))
-    return hs
-
-
 def _gru_generic(x, w, b, h0, u, b_rec, mask_tb, act, ract, reset_after,
                  variant):
-    """Any-activation GRU recurrence, differentiated by autodiff."""
+    """Any-activation GRU recurrence, differentiated by autodiff; also the
+    tanh/sigmoid inference loop (nothing is saved for a backward pass)."""
     import tensorflow as tf
 
     dtype = x.dtype
@@ -291,10 +269,7 @@ def _gru_rows(inputs, initial_state, kernel, recurrent_kernel, bias, *, mask,
     h0 = tf.cast(tf.convert_to_tensor(initial_state[0]), dtype)
     if b_rec is not None:
         b_rec = tf.cast(b_rec, dtype)
-    fast = _is_fast(activation, recurrent_activation)
-    if fast and _inference_only(training):
-        hs = _gru_lean(x, w, b_in, h0, u, b_rec, mask_tb, reset_after, variant)
-    elif fast:
+    if not _inference_only(training) and _is_fast(activation, recurrent_activation):
         in_loop = not grouped
         if variant == "simplified":
             hs = _gru_fast_simplified(x, w, b_in, h0, u, mask_tb, in_loop)

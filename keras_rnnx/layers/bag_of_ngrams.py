@@ -68,6 +68,8 @@ class BagOfNgrams(keras.layers.Layer):
             added to the loss (`layer.losses`) on every call. Its gradient
             is `2 * row_l2 * w` on those rows, what a whole-table L2 gives
             them, and zero elsewhere, so the table's gradient stays sparse.
+            Under a `tf.distribute` strategy the rows are those the global
+            batch reads (gathered from every replica), as on one device.
 
     Call arguments:
         inputs: int ids `[B, T]`, 0 = padding (anywhere in the row).
@@ -144,6 +146,13 @@ class BagOfNgrams(keras.layers.Layer):
         rows = ops.where(weights > 0, rows, 0)  # a position that does not count reads row 0
         if self.row_l2:
             read = tf.unique(ops.reshape(rows, (-1,)))[0]   # row 0 (no real n-gram) left out
+            replica = tf.distribute.get_replica_context()
+            if replica is not None and replica.num_replicas_in_sync > 1:
+                # the rows the global batch reads: every replica adds their whole penalty
+                # and Keras divides each replica's loss by the replica count, so the sum is
+                # the one-device penalty (each replica's own rows would weigh a row read by
+                # k of R replicas k/R)
+                read = tf.unique(replica.all_gather(read, axis=0))[0]
             squares = ops.sum(ops.square(ops.take(self.embeddings, read, axis=0)), axis=1)
             self.add_loss(self.row_l2 * ops.sum(ops.where(read > 0, squares, 0.0)))
         table = ops.cast(self.embeddings, self.compute_dtype)

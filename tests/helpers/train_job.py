@@ -3,6 +3,11 @@
     python tests/helpers/train_job.py local --out DIR
         splits the CPU into 2 logical devices, trains the classifier once
         on one device and once under MirroredStrategy, saves both weights.
+    python tests/helpers/train_job.py lazy --out DIR
+        splits the CPU into 2 logical devices, trains a model with two
+        sparse-gradient tables (an Embedding and a BagOfNgrams with row_l2) with LazyAdam
+        on one device and under MirroredStrategy; saves the initial and both
+        final weights and optimizer variables, and the table rows no batch reads.
     python tests/helpers/train_job.py worker --out DIR      (TF_CONFIG set)
         trains under MultiWorkerMirroredStrategy; the chief saves weights.
     python tests/helpers/train_job.py resumable --backup DIR --out DIR
@@ -59,6 +64,70 @@ def build_model(lr=0.1):
     return model
 
 
+# rows of the LazyAdam model's tables: the data's ids are < VOCAB, so the Embedding's
+# rows VOCAB.. are never read, and many of the BagOfNgrams' bucket rows neither
+LAZY_ROWS = 3 * VOCAB
+
+
+def build_lazy_model(optimizer="lazy"):
+    """ids -> (Embedding -> mean -> Dense) + BagOfNgrams(row_l2), softmax
+    over 2 classes; random (non-zero) starting weights; LazyAdam ("lazy") or
+    Keras' Adam ("adam"), learning rate 0.05."""
+    import keras
+    import numpy as np
+
+    from keras_rnnx.layers import BagOfNgrams
+    from keras_rnnx.optimizers import LazyAdam
+
+    inp = keras.Input((T,), dtype="int32")
+    x = keras.layers.Embedding(LAZY_ROWS, 4, name="embedding")(inp)
+    deep = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(x))
+    wide = BagOfNgrams(LAZY_ROWS, 2, ngrams=2, buckets=64, row_l2=1e-3,
+                       name="bag_of_ngrams")(inp)
+    out = keras.layers.Activation("softmax")(keras.layers.Add()([deep, wide]))
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(42)
+    model.set_weights([rng.normal(0, 0.4, w.shape).astype("float32")
+                       for w in model.get_weights()])
+    opt = LazyAdam(0.05) if optimizer == "lazy" else keras.optimizers.Adam(0.05)
+    model.compile(opt, "sparse_categorical_crossentropy")
+    return model
+
+
+def lazy_runs(out):
+    """`lazy` mode: see the module docstring."""
+    import functools
+
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_rnnx import distributed
+
+    distributed.split_cpu(2)   # before TensorFlow starts
+    mirrored = distributed.get_strategy("mirrored")
+    assert mirrored.num_replicas_in_sync == 2, mirrored.num_replicas_in_sync
+    x, y = make_data()
+    y = y[:, 0].astype("int32")
+    model = build_lazy_model()
+    tables = [model.get_layer("embedding").embeddings, model.get_layer("bag_of_ngrams").embeddings]
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x[:GLOBAL_BATCH], y[:GLOBAL_BATCH], model(x[:GLOBAL_BATCH]))
+    assert all(isinstance(g, tf.IndexedSlices) for g in tape.gradient(loss, tables))
+    layer = model.get_layer("bag_of_ngrams")
+    rows, weights = (np.asarray(a) for a in layer.ngram_ids(x))
+    np.savez(os.path.join(out, "never.npz"),
+             embedding=np.setdiff1d(np.arange(LAZY_ROWS), x),
+             bag_of_ngrams=np.setdiff1d(np.arange(layer.rows), rows[weights > 0]))
+    save_weights(model, os.path.join(out, "initial.npz"))
+    for name, strategy, optimizer in (("single", None, "lazy"), ("mirrored", mirrored, "lazy"),
+                                      ("adam", None, "adam")):
+        model = distributed.scoped(strategy, functools.partial(build_lazy_model, optimizer))
+        model.fit(x, y, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
+        save_weights(model, os.path.join(out, f"{name}.npz"))
+        np.savez(os.path.join(out, f"{name}_optimizer.npz"),
+                 *[np.asarray(v) for v in model.optimizer.variables])
+
+
 def save_weights(model, path):
     import numpy as np
 
@@ -80,7 +149,7 @@ def train(strategy=None, epochs=EPOCHS):
 
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["local", "worker", "resumable"])
+    p.add_argument("mode", choices=["local", "lazy", "worker", "resumable"])
     p.add_argument("--out", required=True)
     p.add_argument("--backup")
     p.add_argument("--epochs", type=int, default=4)
@@ -101,6 +170,8 @@ def main(argv=None):
         assert mirrored.num_replicas_in_sync == 2, mirrored.num_replicas_in_sync
         model = train(mirrored)
         save_weights(model, os.path.join(a.out, "mirrored.npz"))
+    elif a.mode == "lazy":
+        lazy_runs(a.out)
     elif a.mode == "worker":
         strategy = distributed.get_strategy("multi_worker")
         assert strategy.num_replicas_in_sync == 2, strategy.num_replicas_in_sync
