@@ -19,6 +19,12 @@ installed packages carry:
   the splits; short snippets and words that several languages share (`a`,
   `de`, `in`, `je`...) keep it from being trivially separable.
 
+The real labelled sets read files that Debian packages install, and each
+loader names the package to `apt-get install` when they are missing:
+`fortunes-topic`, `fortunes-language` and `fortunes-offensive` (fortune
+cookies), `bible-genre` (a SWORD Bible module), `wordnet-supersense` and
+`wordnet-pos` (WordNet's data files).
+
 Readers for user data in common layouts: `read_fasttext` (`__label__x text`
 lines), `read_csv` (a label and a text column) and `read_folders` (one folder
 per class, one document per file), all behind `read(path, format)`.
@@ -765,7 +771,8 @@ TASKS = {
 
 
 def load(name, **kwargs):
-    """Loads a built-in task by name: one of `TASKS` (sentiment, topic, language)."""
+    """Loads a built-in task by name: one of `TASKS` (`sentiment`, `topic`, `language`, and
+    the sets from Debian packages: `fortunes-topic`, `wordnet-pos`...)."""
     if name not in TASKS:
         raise ValueError(f"unknown data set {name!r}; expected one of {sorted(TASKS)}")
     return TASKS[name](**kwargs)
