@@ -133,6 +133,66 @@ def test_read_fortune_file(tmp_path):
     assert datasets.read_fortune_file(str(path)) == ["latin-1 caf\u00e9"]
 
 
+def _strfile_index(path, entries, flags=0):
+    """`path`.dat as `strfile` writes it: a version-2 header (big-endian uint32
+    version, count, longest, shortest, flags), the delimiter, then offsets."""
+    import struct
+
+    lengths = [len(e.encode()) for e in entries]
+    header = struct.pack(">5I", 2, len(entries), max(lengths), min(lengths), flags) + b"%\0\0\0"
+    with open(str(path) + ".dat", "wb") as f:
+        f.write(header + b"\0" * 4 * (len(entries) + 1))
+
+
+def test_read_fortune_file_decodes_rot13_when_its_index_says_so(tmp_path):
+    path = tmp_path / "off"
+    entries = ["Nal sbby pna jevgr pbqr.", "Pnsé pba yrpur"]  # ROT13 of the texts below
+    path.write_bytes(("\n%\n".join(entries) + "\n%\n").encode())
+    assert datasets.read_fortune_file(str(path)) == entries  # no index: read as stored
+    _strfile_index(path, entries, flags=0)
+    assert datasets.read_fortune_file(str(path)) == entries
+    _strfile_index(path, entries, flags=4)  # STR_ROTATED
+    assert datasets.read_fortune_file(str(path)) == ["Any fool can write code.", "Café con leche"]
+
+
+def test_fortunes_offensive_on_a_fixture_folder(tmp_path):
+    def write(rel, entries, flags=None):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n%\n".join(entries) + "\n%\n")
+        if flags is not None:
+            _strfile_index(path, entries, flags)
+
+    import codecs
+
+    rot = [codecs.encode(t, "rot13") for t in ("un chiste grosero", "otro chiste feo")]
+    write("es/off/varios.fortunes", rot, flags=4)  # Spanish: rotated, inside fortunes-es
+    write("es/refranes.fortunes", ["refran uno", "refran dos", "refran tres", "un chiste grosero"])
+    write("es/vida.fortunes", ["la vida es bella"])
+    write("off/it/italia-o", ["battuta volgare"])  # Italian: plain text, fortunes-it-off
+    write("it/italia", ["proverbio uno", "proverbio due"])
+    ds = datasets.load_fortunes_offensive(folder=str(tmp_path), seed=0)
+    assert ds.class_names == ["clean", "offensive"] and ds.class_counts().tolist() == [3, 3]
+    off = [t for t, y in zip(ds.texts, ds.labels) if y == 1]
+    assert off == ["un chiste grosero", "otro chiste feo", "battuta volgare"]
+    clean = [t for t, y in zip(ds.texts, ds.labels) if y == 0]
+    # two of the four Spanish clean entries (the one also offensive is not among them), one Italian
+    assert set(clean[:2]) <= {"refran uno", "refran dos", "refran tres", "la vida es bella"}
+    assert clean[2] in {"proverbio uno", "proverbio due"}
+    assert ds.texts == datasets.load_fortunes_offensive(folder=str(tmp_path), seed=0).texts
+    assert len({tuple(datasets.load_fortunes_offensive(folder=str(tmp_path), seed=s).texts)
+                for s in range(8)}) > 1  # the seed draws the clean entries
+    italian = datasets.load_fortunes_offensive(["it"], folder=str(tmp_path))
+    assert italian.texts[0] == "battuta volgare" and italian.labels.tolist() == [1, 0]
+    assert italian.texts[1] in {"proverbio uno", "proverbio due"}
+    (tmp_path / "off/it/italia-o").unlink()
+    (tmp_path / "off/it").rmdir()
+    with pytest.raises(ValueError, match="apt-get install fortunes-it-off"):
+        datasets.load_fortunes_offensive(folder=str(tmp_path))
+    with pytest.raises(ValueError, match="`languages` must be a non-empty list"):
+        datasets.load_fortunes_offensive(["fr"], folder=str(tmp_path))
+
+
 def test_fortune_loaders_on_a_fixture_folder(tmp_path):
     for name, entries in {"computers": ["a byte", "a bug", "a RAM"],
                           "zippy": ["yow", "are we having fun yet"]}.items():
@@ -203,14 +263,64 @@ def test_wordnet_supersenses_on_a_fixture_file(tmp_path):
         datasets.load_wordnet_supersenses(per_class=0, folder=str(tmp_path))
 
 
-@pytest.mark.parametrize("name", ["fortunes-topic", "fortunes-language", "bible-genre",
-                                  "wordnet-supersense"])
-def test_installed_package_sets(name):
+def test_wordnet_pos_on_fixture_files(tmp_path):
+    rows = {
+        "noun": ["00015388 05 n 01 animal 0 000 | a living organism", "02700000 06 n 01 car 0 000 | a motor vehicle",
+                 "02700001 06 n 01 go 0 000 | a turn to play"],
+        "verb": ["00001740 29 v 01 breathe 0 000 | draw air into the lungs",
+                 "00002000 38 v 01 go 0 000 | a turn to play"],  # the same gloss as a noun's
+        "adj": ["00001740 00 a 01 able 0 000 | having the necessary means"],
+        "adv": ["00001740 02 r 01 a_cappella 0 000 | without musical accompaniment"],
+    }
+    for pos, lines in rows.items():
+        (tmp_path / f"data.{pos}").write_text(
+            "  1 This software and database is being provided to you\n" + "\n".join(lines) + "\n")
+    ds = datasets.load_wordnet_pos(folder=str(tmp_path))
+    assert ds.class_names == ["noun", "verb", "adj", "adv"]
+    assert ds.class_counts().tolist() == [2, 1, 1, 1]  # "a turn to play" is under two
+    assert ds.texts == ["a living organism", "a motor vehicle", "draw air into the lungs",
+                        "having the necessary means", "without musical accompaniment"]
+    assert datasets.load_wordnet_pos(per_class=1, folder=str(tmp_path)).class_counts().tolist() \
+        == [1, 1, 1, 1]
+    with pytest.raises(ValueError, match="`per_class` must be an int >= 1"):
+        datasets.load_wordnet_pos(per_class=True, folder=str(tmp_path))
+    (tmp_path / "data.adv").unlink()
+    with pytest.raises(ValueError, match="apt-get install wordnet-base"):
+        datasets.load_wordnet_pos(folder=str(tmp_path))
+
+
+def _installed(name):
     try:
-        ds = datasets.load(name)
+        return datasets.load(name)
     except ValueError as e:
         if "apt-get install" in str(e):
             pytest.skip(f"Debian package not installed: {e}")
         raise
+
+
+@pytest.mark.parametrize("name", ["fortunes-topic", "fortunes-language", "bible-genre",
+                                  "wordnet-supersense"])
+def test_installed_package_sets(name):
+    ds = _installed(name)
     assert len(ds) > 4000 and ds.num_classes >= 6 and min(ds.class_counts()) > 400
     assert all(t.strip() for t in ds.texts)
+
+
+def test_installed_fortunes_offensive():
+    ds = _installed("fortunes-offensive")
+    # Debian 12: 1,220 Spanish (fortunes-es 1.36) and 1,116 Italian (fortunes-it-off 1.99)
+    # offensive entries once duplicates are dropped, each matched by as many clean ones
+    assert ds.class_counts().tolist() == [2336, 2336]
+    off = [t for t, y in zip(ds.texts, ds.labels) if y == 1]
+    assert len(set(off)) == len(off) and not set(off) & set(ds.texts[i] for i in
+                                                          np.flatnonzero(ds.labels == 0))
+    # the Spanish section is stored in ROT13: decoded, its texts hold common Spanish words
+    words = " ".join(off[:1220]).lower().split()
+    assert words.count("que") > 100 and words.count("qhr") == 0
+
+
+def test_installed_wordnet_pos():
+    ds = _installed("wordnet-pos")
+    # WordNet 3.0: 3,621 adverb synsets, one of whose glosses is also a noun's or an adjective's
+    assert ds.class_counts().tolist() == [5000, 5000, 5000, 3620]
+    assert len(set(ds.texts)) == len(ds) and all(t.strip() for t in ds.texts)

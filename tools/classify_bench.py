@@ -48,7 +48,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-SETS = ["fortunes-topic", "fortunes-language", "bible-genre", "wordnet-supersense"]
+SETS = ["fortunes-topic", "fortunes-language", "bible-genre", "wordnet-supersense",
+        "fortunes-offensive", "wordnet-pos"]
 # configuration name -> extra train-classifier options
 CONFIGS = {
     # the command's defaults of the day: since issue 18's third round they pretrain the embedding

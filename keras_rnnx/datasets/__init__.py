@@ -14,12 +14,14 @@ from keras_rnnx.datasets.classification import (  # noqa: F401
     load,
     load_bible_genres,
     load_fortunes_languages,
+    load_fortunes_offensive,
     load_fortunes_topics,
     load_language_id,
     read_fortune_file,
     read_sword_ztext,
     load_newsgroups,
     load_polarity,
+    load_wordnet_pos,
     load_wordnet_supersenses,
     read_wordnet_glosses,
     read,
@@ -33,8 +35,9 @@ from keras_rnnx.datasets.packaged import gensim_test_file, package_dir  # noqa: 
 
 __all__ = [
     "TextDataset", "load", "load_polarity", "load_newsgroups", "load_language_id",
-    "load_fortunes_topics", "load_fortunes_languages", "load_bible_genres", "read_fortune_file",
-    "read_sword_ztext", "load_wordnet_supersenses", "read_wordnet_glosses",
+    "load_fortunes_topics", "load_fortunes_languages", "load_fortunes_offensive",
+    "load_bible_genres", "read_fortune_file",
+    "read_sword_ztext", "load_wordnet_supersenses", "load_wordnet_pos", "read_wordnet_glosses",
     "read", "read_fasttext", "read_csv", "read_folders", "stratified_split", "TASKS", "FORMATS",
     "LANGUAGE_LOCALES", "load_corpus", "lee_corpus_path", "gensim_test_file", "package_dir",
 ]

@@ -19,6 +19,12 @@ installed packages carry:
   the splits; short snippets and words that several languages share (`a`,
   `de`, `in`, `je`...) keep it from being trivially separable.
 
+The real labelled sets read files that Debian packages install, and each
+loader names the package to `apt-get install` when they are missing:
+`fortunes-topic`, `fortunes-language` and `fortunes-offensive` (fortune
+cookies), `bible-genre` (a SWORD Bible module), `wordnet-supersense` and
+`wordnet-pos` (WordNet's data files).
+
 Readers for user data in common layouts: `read_fasttext` (`__label__x text`
 lines), `read_csv` (a label and a text column) and `read_folders` (one folder
 per class, one document per file), all behind `read(path, format)`.
@@ -45,11 +51,13 @@ __all__ = [
     "load_language_id",
     "load_fortunes_topics",
     "load_fortunes_languages",
+    "load_fortunes_offensive",
     "load_bible_genres",
     "read_fortune_file",
     "read_sword_ztext",
     "load_wordnet_supersenses",
     "read_wordnet_glosses",
+    "load_wordnet_pos",
     "read",
     "read_fasttext",
     "read_csv",
@@ -365,14 +373,27 @@ def read_fortune_file(path):
     """The entries of one fortune file: texts between lines holding only `%`.
 
     Entries are stripped; empty ones are skipped. Bytes that are not UTF-8
-    are decoded as Latin-1 (a few old files).
+    are decoded as Latin-1 (a few old files). A file whose `strfile` index
+    (`PATH.dat`: version, count, longest, shortest, flags, big-endian
+    uint32 each) has the `STR_ROTATED` flag (4) is stored in ROT13, as
+    offensive sections often are, and is decoded.
     """
+    import codecs
+    import struct
+
     with open(path, "rb") as f:
         raw = f.read()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
+    rotated = False
+    if os.path.isfile(path + ".dat"):
+        with open(path + ".dat", "rb") as f:
+            header = f.read(20)
+        rotated = len(header) == 20 and bool(struct.unpack(">5I", header)[4] & 4)
+    if rotated:
+        text = codecs.encode(text, "rot13")
     entries, current = [], []
     for line in text.replace("\r\n", "\n").split("\n"):
         if line.strip() == "%":
@@ -459,6 +480,63 @@ def load_fortunes_languages(languages=None, per_language=1000, seed=0, folder=FO
         texts.extend(entries[i] for i in pick)
         labels.extend([label] * len(pick))
     return TextDataset(texts, labels, languages, name="fortunes-language", source=folder)
+
+
+# language -> (package, folder of offensive fortunes, package, folder of the others), under
+# FORTUNES_DIR. Debian's `fortunes-es` carries its offensive section in `es/off` itself
+# (`fortunes-es-off` installs the same files elsewhere); Italian's is `fortunes-it-off`.
+FORTUNE_OFFENSIVE = {
+    "es": ("fortunes-es", "es/off", "fortunes-es", "es"),
+    "it": ("fortunes-it-off", "off/it", "fortunes-it", "it"),
+}
+
+
+def load_fortunes_offensive(languages=None, seed=0, folder=FORTUNES_DIR):
+    """Offensive or not: Spanish and Italian fortune cookies, two classes.
+
+    Short informal texts (jokes, proverbs, one-liners; median 11 words in
+    Spanish, 21 in Italian). Class `offensive`: every entry of the
+    language's offensive section, the files its fortune package keeps apart
+    so that `fortune` shows them only when asked (`fortune -o`): Spanish
+    `es/off` of Debian's `fortunes-es` (crude, sexist and truckers'
+    jokes and sayings, vulgar proverbs), Italian `off/it` of `fortunes-it-off`. Class `clean`:
+    as many entries of the same language's other files (`es`, `it` of
+    `fortunes-es`, `fortunes-it`), drawn with `seed`; an entry found in both
+    sections counts as offensive. Each language is balanced, so the label
+    is what a filter would decide, not which language the text is in. With
+    the defaults: 4,672 texts (1,220 + 1,220 Spanish, 1,116 + 1,116 Italian).
+    The packages' `copyright` files call the fortunes public domain; some
+    entries are offensive by design.
+
+    Args:
+        languages: codes from `FORTUNE_OFFENSIVE` (default `es` and `it`).
+        seed: the draw of the clean entries.
+        folder: where the fortune files are (default the Debian location).
+    """
+    languages = list(FORTUNE_OFFENSIVE if languages is None else languages)
+    unknown = [lang for lang in languages if lang not in FORTUNE_OFFENSIVE]
+    if unknown or not languages:
+        raise ValueError(f"`languages` must be a non-empty list of {sorted(FORTUNE_OFFENSIVE)}; "
+                         f"got {languages!r}")
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for lang in languages:
+        off_package, off_folder, package, clean_folder = FORTUNE_OFFENSIVE[lang]
+        offensive, clean = [], []
+        for path in _fortune_files(off_folder, off_package, folder):
+            offensive.extend(read_fortune_file(path))
+        for path in _fortune_files(clean_folder, package, folder):
+            clean.extend(read_fortune_file(path))
+        offensive = list(dict.fromkeys(offensive))
+        seen = set(offensive)
+        clean = [t for t in dict.fromkeys(clean) if t not in seen]
+        pick = np.sort(rng.permutation(len(clean))[:len(offensive)])
+        texts.extend(offensive)
+        labels.extend([1] * len(offensive))
+        texts.extend(clean[i] for i in pick)
+        labels.extend([0] * len(pick))
+    return TextDataset(texts, labels, ["clean", "offensive"], name="fortunes-offensive",
+                       source=folder)
 
 
 SWORD_DIR = "/usr/share/sword/modules/texts/ztext"
@@ -635,19 +713,66 @@ def load_wordnet_supersenses(pos="noun", per_class=600, min_class=600, seed=0, f
     return TextDataset(texts, labels, names, name="wordnet-supersense", source=path)
 
 
+WORDNET_POS = ("noun", "verb", "adj", "adv")
+
+
+def load_wordnet_pos(per_class=5000, seed=0, folder=WORDNET_DIR):
+    """Short texts, few classes: WordNet definitions by the part of speech defined.
+
+    Each text is one synset's gloss (definition and usage examples, median
+    11 words, Debian's `wordnet-base`), its class whether the synset
+    is a `noun`, `verb`, `adj` or `adv` (the `data.POS` file it is in); the
+    defined word itself is not part of the text. A gloss found under two
+    parts of speech is left out. Up to `per_class` glosses of each part of
+    speech are drawn with `seed`; WordNet 3.0 has 3,621 adverb synsets, so
+    with the defaults: 18,620 texts (one adverb gloss is also another part
+    of speech's). WordNet's licence allows use and redistribution with its
+    copyright notice (`/usr/share/doc/wordnet-base/copyright`).
+
+    Args:
+        per_class: the most glosses taken per part of speech.
+        seed: the draw's seed.
+        folder: where WordNet's data files are (default the Debian location).
+    """
+    if isinstance(per_class, bool) or not isinstance(per_class, int) or per_class < 1:
+        raise ValueError(f"`per_class` must be an int >= 1; got {per_class!r}")
+    by_pos = {}
+    for pos in WORDNET_POS:
+        path = os.path.join(folder, f"data.{pos}")
+        if not os.path.exists(path):
+            raise ValueError(f"this data set reads {path}, which Debian's package "
+                             f"'wordnet-base' installs; `apt-get install wordnet-base`")
+        by_pos[pos] = list(dict.fromkeys(g for _, g in read_wordnet_glosses(path)))
+    counts = {}
+    for glosses in by_pos.values():
+        for g in glosses:
+            counts[g] = counts.get(g, 0) + 1
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for label, pos in enumerate(WORDNET_POS):
+        glosses = [g for g in by_pos[pos] if counts[g] == 1]
+        pick = np.sort(rng.permutation(len(glosses))[:per_class])
+        texts.extend(glosses[i] for i in pick)
+        labels.extend([label] * len(pick))
+    return TextDataset(texts, labels, list(WORDNET_POS), name="wordnet-pos", source=folder)
+
+
 TASKS = {
     "sentiment": load_polarity,
     "topic": load_newsgroups,
     "language": load_language_id,
     "fortunes-topic": load_fortunes_topics,
     "fortunes-language": load_fortunes_languages,
+    "fortunes-offensive": load_fortunes_offensive,
     "bible-genre": load_bible_genres,
     "wordnet-supersense": load_wordnet_supersenses,
+    "wordnet-pos": load_wordnet_pos,
 }
 
 
 def load(name, **kwargs):
-    """Loads a built-in task by name: one of `TASKS` (sentiment, topic, language)."""
+    """Loads a built-in task by name: one of `TASKS` (`sentiment`, `topic`, `language`, and
+    the sets from Debian packages: `fortunes-topic`, `wordnet-pos`...)."""
     if name not in TASKS:
         raise ValueError(f"unknown data set {name!r}; expected one of {sorted(TASKS)}")
     return TASKS[name](**kwargs)
