@@ -51,6 +51,9 @@ NGRAM_L2 = 1e-4
 # 21 classes with 2^16 / 2^18 buckets, but with this L2 loses 3.7 on fortunes-topic, and with an
 # L2 of 1e-3 moved -0.5 / +0.8 / -0.1 / +0.8 (seed 0) with more epochs before stopping
 NGRAM_UPDATES = "dense"
+# how each n-gram counts in the wide part: "none" (1 each) or "idf" (its inverse document frequency
+# in the training texts, pooled with the weights' L2 norm: the TF-IDF vector a linear model reads)
+NGRAM_WEIGHTING = "none"
 
 # ---------------------------------------------------------------- tokenizer and vocabulary (`create`)
 # words split at whitespace and at Unicode script boundaries; "whitespace": -1.1 on WordNet
@@ -95,3 +98,7 @@ BUCKETING = False
 PRETRAIN = True
 # epochs the embedding stays frozen when it starts from word vectors (--embedding-warmup)
 EMBEDDING_WARMUP = 2
+# wide first (--wide-warmup K): the deep part's logits start at zero and the deep part stays
+# frozen for the first K epochs while the wide part (a linear model) trains alone; then both train
+# (the embedding's warm-up follows, for EMBEDDING_WARMUP epochs more)
+WIDE_WARMUP = 0

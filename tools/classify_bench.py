@@ -119,6 +119,12 @@ CONFIGS = {
     # (pretrain-warmup-2 = the defaults since these measurements)
     "pretrain-warmup-1": ["--pretrain", "--embedding-warmup", "1"],
     "pretrain-warmup-2": ["--pretrain", "--embedding-warmup", "2"],
+    # issue 18, fourth round: what the linear model gets that the wide part did not, on today's
+    # defaults (pretraining, warm-up 2, refit)
+    "idf": ["--ngram-weighting", "idf"],
+    "wide-first-1": ["--wide-warmup", "1"],
+    "wide-first-2": ["--wide-warmup", "2"],
+    "wide-first-2-idf": ["--wide-warmup", "2", "--ngram-weighting", "idf"],
 }
 
 
