@@ -102,3 +102,6 @@ EMBEDDING_WARMUP = 2
 # frozen for the first K epochs while the wide part (a linear model) trains alone; then both train
 # (the embedding's warm-up follows, for EMBEDDING_WARMUP epochs more)
 WIDE_WARMUP = 0
+# how the wide part's table starts (--wide-init): "zeros", as a linear model; "naive_bayes": the
+# multinomial naive Bayes log-count ratios of the training part's n-grams (Wang & Manning 2012)
+WIDE_INIT = "zeros"

@@ -164,6 +164,33 @@ def test_idf_arguments():
         text_classifier(VOCAB, 2, ngrams=2, ngram_weighting="tf")
 
 
+def test_naive_bayes_log_count_ratios_match_numpy():
+    labels = np.array([0, 1, 2, 0, 1])
+    layer = BagOfNgrams(len(VOCAB), 3, ngrams=2, buckets=7)
+    got = layer.naive_bayes(IDS, labels, alpha=0.5, batch_size=2)
+    _, rows_of = _reference(IDS, np.zeros((layer.rows, 3)), len(VOCAB), 2, 7, "sum")
+    counts = np.zeros((layer.rows, 3))
+    for rows, c in zip(rows_of, labels):
+        for r in rows:                        # every occurrence counts
+            counts[r, c] += 1
+    log_p = np.log((counts + 0.5) / (counts.sum(0) + 0.5 * layer.rows))
+    np.testing.assert_allclose(got, log_p - log_p.mean(1, keepdims=True), rtol=1e-12)
+    assert got.dtype == np.float64 and np.abs(got.sum(1)).max() < 1e-9
+    # the table set to it, summed, is naive Bayes' logits up to a per-class constant
+    layer.build(IDS.shape)
+    layer.embeddings.assign(got.astype("float32"))
+    layer.pooling = "sum"
+    prior_free = np.array([log_p[rows].sum(0) if rows else np.zeros(3) for rows in rows_of])
+    shift = np.asarray(layer(IDS), np.float64) - prior_free   # one constant per text
+    np.testing.assert_allclose(shift - shift.mean(1, keepdims=True), 0.0, atol=1e-4)
+    for bad, match in [((IDS, labels[:3]), "`labels`"), ((IDS, labels + 2), "`labels`"),
+                       ((IDS[:0], labels[:0]), "`ids`")]:
+        with pytest.raises(ValueError, match=match):
+            layer.naive_bayes(*bad)
+    with pytest.raises(ValueError, match="`alpha`"):
+        layer.naive_bayes(IDS, labels, alpha=0.0)
+
+
 # ------------------------------------------------------------ wide & deep model
 
 def _randomise(model, seed=0):

@@ -507,3 +507,29 @@ def test_cli_wide_warmup_resumes_in_the_phase_of_its_epoch(tmp_path, monkeypatch
         assert resumed[0][-2].any()          # a trained deep part, not zeroed again
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["training"]["wide_warmup"] == 2
+
+
+def test_wide_init_naive_bayes_starts_each_phase_from_the_texts_it_trains_on():
+    texts, labels = _toy(60, 6)
+    keras.utils.set_random_seed(6)
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=2, embedding_dim=4,
+                                ngrams=2, ngram_buckets=32, pretrain=False)
+    seen = _LayerWeights()
+    clf.fit(texts, labels, epochs=2, batch_size=8, verbose=0, validation_fraction=0.25,
+            monitor="loss", patience=2, refit=True, seed=2, wide_init="naive_bayes",
+            callbacks=[seen])
+    wide = clf.ids_model.get_layer("bag_of_ngrams")
+    train = clf.fit_indices["train"]
+    assert 0 < len(train) < len(texts)
+    want_first = wide.naive_bayes(clf.texts_to_ids([texts[i] for i in train]), labels[train])
+    want_refit = wide.naive_bayes(clf.texts_to_ids(texts), labels)   # all of them
+    first, refit = seen.phases
+    for phase, want in ((first, want_first), (refit, want_refit)):
+        np.testing.assert_array_equal(phase[0]["bag_of_ngrams"][0],
+                                      (want / wide.scale).astype("float32"))
+    assert not np.array_equal(want_first, want_refit)
+    # the signs of the two class words' unigram rows: what naive Bayes learned
+    row = {t: i for i, t in enumerate(clf.vocabulary.tokens)}
+    assert want_first[row["great"], 1] > 0 > want_first[row["awful"], 1]
+    with pytest.raises(ValueError, match="wide_init"):
+        clf.fit(texts, labels, epochs=1, verbose=0, wide_init="ones")

@@ -125,6 +125,7 @@ CONFIGS = {
     "wide-first-1": ["--wide-warmup", "1"],
     "wide-first-2": ["--wide-warmup", "2"],
     "wide-first-2-idf": ["--wide-warmup", "2", "--ngram-weighting", "idf"],
+    "naive-bayes": ["--wide-init", "naive_bayes"],
 }
 
 

@@ -165,6 +165,40 @@ class BagOfNgrams(keras.layers.Layer):
         self.row_weights.assign(np.log((1.0 + len(ids)) / (1.0 + df)) + 1.0)
         return self
 
+    def naive_bayes(self, ids, labels, alpha=1.0, batch_size=1024):
+        """Multinomial naive Bayes over the table's rows, from labelled texts.
+
+        Args:
+            ids: int ids `[N, T]` of N texts (0 = padding).
+            labels: `[N]` class ids in `[0, output_dim)`.
+            alpha: additive (Laplace) smoothing of the counts, > 0.
+            batch_size: texts per graph call while counting.
+
+        Returns:
+            float64 `[rows, output_dim]`: `log p(row | class)` of every
+            table row, `(count of the row's real n-grams in the class's
+            texts + alpha) / (all the class's counts + alpha * rows)`, minus
+            its mean over the classes (Wang & Manning's log-count ratios,
+            for many classes). A table set to it divided by `scale` (pooled
+            with "sum") gives naive Bayes' logits up to a per-class constant.
+        """
+        ids, labels = np.asarray(ids), np.asarray(labels)
+        if ids.ndim != 2 or not len(ids) or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"`ids` must be a non-empty int array [texts, time]; got {ids.dtype} "
+                             f"of shape {ids.shape}")
+        if labels.shape != (len(ids),) or not np.issubdtype(labels.dtype, np.integer) \
+                or labels.min() < 0 or labels.max() >= self.output_dim:
+            raise ValueError(f"`labels` must be {len(ids)} class ids in [0, {self.output_dim}); "
+                             f"got {labels.dtype} of shape {labels.shape}")
+        alpha = check_number(alpha, "alpha", minimum=0.0, inclusive=False)
+        counts = np.zeros((self.rows, self.output_dim))
+        for start in range(0, len(ids), int(batch_size)):
+            rows, real = (np.asarray(t) for t in self.ngram_ids(ids[start:start + int(batch_size)]))
+            cls = np.broadcast_to(labels[start:start + int(batch_size), None], rows.shape)
+            np.add.at(counts, (rows[real > 0], cls[real > 0]), 1.0)
+        log_p = np.log((counts + alpha) / (counts.sum(0) + alpha * self.rows))
+        return log_p - log_p.mean(1, keepdims=True)
+
     def ngram_ids(self, inputs):
         """The table rows of every n-gram position and whether it counts.
 

@@ -54,6 +54,7 @@ CELLS = ("lstm", "gru")
 INPUTS = ("ids", "strings")
 NGRAM_UPDATE_MODES = ("dense", "lazy")
 NGRAM_WEIGHTINGS = ("none", "idf")
+WIDE_INITS = ("zeros", "naive_bayes")
 TOKENIZERS = TOKENIZER_KINDS
 
 
@@ -645,7 +646,7 @@ class TextClassifier:
             patience=defaults.PATIENCE, reduce_lr=defaults.REDUCE_LR, verbose="auto",
             callbacks=None, learning_rate=defaults.LEARNING_RATE, seed=0, backup_dir=None,
             refit=None, bucketing=defaults.BUCKETING, embedding_warmup=None,
-            wide_warmup=defaults.WIDE_WARMUP):
+            wide_warmup=defaults.WIDE_WARMUP, wide_init=defaults.WIDE_INIT):
         """Trains on texts with `model.fit` (on the ids model), with early stopping.
 
         Part of the training texts (`validation_fraction`, stratified by
@@ -722,6 +723,12 @@ class TextClassifier:
                 alone, as a linear model; then all train, the embedding
                 after `embedding_warmup` more epochs. The refit repeats the
                 schedule.
+            wide_init: "zeros" (the default: the table as the model was
+                built, zero) or "naive_bayes", for a model not trained yet:
+                the wide part's table starts from the multinomial naive
+                Bayes log-count ratios of the texts trained on
+                (`BagOfNgrams.naive_bayes`, divided by its `scale`): the
+                training part's, and for the refit all of `texts`.
 
         Returns:
             The Keras `History` (of the refit when `refit`).
@@ -760,6 +767,10 @@ class TextClassifier:
         if wide_warmup and not self.settings.get("model", {}).get("ngrams"):
             raise ValueError(f"`wide_warmup` trains the wide part first; this model has none "
                              f"(ngrams=0); received wide_warmup={wide_warmup}")
+        check_choice(wide_init, "wide_init", WIDE_INITS)
+        if wide_init != "zeros" and not self.settings.get("model", {}).get("ngrams"):
+            raise ValueError(f"`wide_init` starts the wide part; this model has none "
+                             f"(ngrams=0); received wide_init={wide_init!r}")
         if class_weight is not None and class_weight != "balanced" and not isinstance(class_weight, dict):
             raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
         positions = np.arange(len(texts))
@@ -778,13 +789,17 @@ class TextClassifier:
         if getattr(self.ids_model, "optimizer", None) is None:
             self.compile(learning_rate)
         deep = []
+        untrained = not int(self.ids_model.optimizer.iterations)
         if wide_warmup:
             model = self.ids_model
             deep = [layer.name for layer in model.layers
                     if layer.weights and layer.name not in ("bag_of_ngrams", "embedding")]
-            if not int(model.optimizer.iterations):  # untrained: the deep logits start at zero
+            if untrained:  # the deep logits start at zero
                 classes = model.get_layer("classes")
                 classes.kernel.assign(np.zeros(classes.kernel.shape, "float32"))
+        naive_bayes = wide_init == "naive_bayes" and untrained
+        if naive_bayes:
+            self._naive_bayes_start([texts[i] for i in train_idx], labels[train_idx])
         if refit:  # where the refit starts from: these weights, the optimizer's state now
             optimizer = self.ids_model.optimizer
             if not optimizer.built:
@@ -857,6 +872,8 @@ class TextClassifier:
             self.ids_model.set_weights(start_weights)
             for v, value in zip(optimizer.variables, start_optimizer):
                 v.assign(value)  # a fresh optimizer, without tracing the step again
+            if naive_bayes:
+                self._naive_bayes_start(texts, labels)
             history = self._fit_ids(self.texts_to_ids(texts), labels, kept, batch_size,
                                     _class_weights(class_weight, labels, k), verbose,
                                     _refit_callbacks(callbacks), bucketing, seed)
@@ -878,6 +895,12 @@ class TextClassifier:
                 except OSError:
                     pass
         return history
+
+    def _naive_bayes_start(self, texts, labels):
+        """The wide part's table from naive Bayes on `texts` (`fit(wide_init=...)`)."""
+        wide = self.ids_model.get_layer("bag_of_ngrams")
+        table = wide.naive_bayes(self.texts_to_ids(texts), labels) / wide.scale
+        wide.embeddings.assign(table.astype("float32"))
 
     def _fit_ids(self, x, y, epochs, batch_size, class_weight, verbose, callbacks, bucketing, seed):
         """`model.fit` of the ids model on ids `x`: batches padded to
