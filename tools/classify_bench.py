@@ -126,6 +126,8 @@ CONFIGS = {
     "wide-first-2": ["--wide-warmup", "2"],
     "wide-first-2-idf": ["--wide-warmup", "2", "--ngram-weighting", "idf"],
     "naive-bayes": ["--wide-init", "naive_bayes"],
+    "naive-bayes-idf": ["--wide-init", "naive_bayes", "--ngram-weighting", "idf"],
+    "wide-first-2-naive-bayes": ["--wide-warmup", "2", "--wide-init", "naive_bayes"],
 }
 
 

@@ -97,7 +97,7 @@ class BagOfNgrams(keras.layers.Layer):
     >>> ids.numpy().tolist(), weights.numpy().tolist()
     ([[4, 5, 0, 11, 25]], [[1.0, 1.0, 0.0, 1.0, 0.0]])
     >>> idf = BagOfNgrams(10, 3, ngrams=1, weighting="idf")
-    >>> idf.adapt(np.array([[4, 5], [4, 0]])).row_weights.numpy()[[4, 5, 6]].round(3).tolist()
+    >>> [round(float(w), 3) for w in idf.adapt(np.array([[4, 5], [4, 0]])).row_weights[4:7]]
     [1.0, 1.405, 2.099]
     """
 
