@@ -455,6 +455,10 @@ def test_wide_warmup_arguments():
         clf.fit(texts, labels, epochs=1, verbose=0, wide_warmup=1)
     with pytest.raises(ValueError, match="wide_warmup"):
         clf.fit(texts, labels, epochs=1, verbose=0, wide_warmup=-1)
+    with pytest.raises(ValueError, match="wide_init.*ngrams=0"):
+        clf.fit(texts, labels, epochs=1, verbose=0, wide_init="naive_bayes")
+    clf.fit(texts, labels, epochs=1, verbose=0)       # the default needs no wide part
+    assert clf.training_report["wide_init"] == "zeros"
 
 
 @pytest.mark.parametrize("killed_after", [0, 2])

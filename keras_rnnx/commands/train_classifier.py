@@ -68,11 +68,10 @@ def add_arguments(parser):
                         help="wide first: the recurrent part's logits start at zero and it stays "
                              "frozen for the first K epochs (and the refit's) while the n-gram "
                              f"part trains alone (default {defaults.WIDE_WARMUP})")
-    parser.add_argument("--wide-init", choices=["zeros", "naive_bayes"],
-                        default=defaults.WIDE_INIT,
+    parser.add_argument("--wide-init", choices=["zeros", "naive_bayes"], default=None,
                         help="how the n-gram part's weights start: zeros, or the multinomial naive "
                              "Bayes log-count ratios of the texts trained on "
-                             f"(default {defaults.WIDE_INIT})")
+                             f"(default {defaults.WIDE_INIT} with --ngrams above 0)")
     parser.add_argument("--ngrams", type=_args.non_negative_int, default=defaults.NGRAMS, metavar="N",
                         help="wide & deep: add a linear part over the hashed token 1..N-grams "
                              f"to the recurrent logits; 0: off (default {defaults.NGRAMS})")

@@ -646,7 +646,7 @@ class TextClassifier:
             patience=defaults.PATIENCE, reduce_lr=defaults.REDUCE_LR, verbose="auto",
             callbacks=None, learning_rate=defaults.LEARNING_RATE, seed=0, backup_dir=None,
             refit=None, bucketing=defaults.BUCKETING, embedding_warmup=None,
-            wide_warmup=defaults.WIDE_WARMUP, wide_init=defaults.WIDE_INIT):
+            wide_warmup=defaults.WIDE_WARMUP, wide_init=None):
         """Trains on texts with `model.fit` (on the ids model), with early stopping.
 
         Part of the training texts (`validation_fraction`, stratified by
@@ -723,18 +723,20 @@ class TextClassifier:
                 alone, as a linear model; then all train, the embedding
                 after `embedding_warmup` more epochs. The refit repeats the
                 schedule.
-            wide_init: "zeros" (the default: the table as the model was
-                built, zero) or "naive_bayes", for a model not trained yet:
-                the wide part's table starts from the multinomial naive
-                Bayes log-count ratios of the texts trained on
-                (`BagOfNgrams.naive_bayes`, divided by its `scale`): the
-                training part's, and for the refit all of `texts`.
+            wide_init: how the wide part's table starts, in a model not
+                trained yet. "zeros": as the model was built (zero).
+                "naive_bayes": the multinomial naive Bayes log-count ratios
+                of the texts trained on (`BagOfNgrams.naive_bayes`, divided
+                by its `scale`): the training part's, and for the refit all
+                of `texts`. None (the default):
+                `classifier_defaults.WIDE_INIT` for a model with a wide
+                part, nothing for one without.
 
         Returns:
             The Keras `History` (of the refit when `refit`).
             `self.training_report` says how many epochs ran, which was kept
             and why (`epochs_run`, `kept_epoch` (1-based), `reason`,
-            `monitor`, `best_score`, sizes, `embedding_warmup`, `wide_warmup`, `refit`:
+            `monitor`, `best_score`, sizes, `embedding_warmup`, `wide_warmup`, `wide_init`, `refit`:
             None or the refit's `epochs` and `train_size`); `self.fit_indices` holds the
             positions in `texts` used for `train` and `validation` (with
             `refit`, also `refit`: every position).
@@ -767,6 +769,9 @@ class TextClassifier:
         if wide_warmup and not self.settings.get("model", {}).get("ngrams"):
             raise ValueError(f"`wide_warmup` trains the wide part first; this model has none "
                              f"(ngrams=0); received wide_warmup={wide_warmup}")
+        if wide_init is None:
+            wide_init = defaults.WIDE_INIT if self.settings.get("model", {}).get("ngrams") \
+                else "zeros"
         check_choice(wide_init, "wide_init", WIDE_INITS)
         if wide_init != "zeros" and not self.settings.get("model", {}).get("ngrams"):
             raise ValueError(f"`wide_init` starts the wide part; this model has none "
@@ -854,6 +859,7 @@ class TextClassifier:
                 "validation_size": int(len(val_labels) if val_labels is not None else 0),
                 "embedding_warmup": embedding_warmup,
                 "wide_warmup": wide_warmup,
+                "wide_init": wide_init,
                 "refit": None,
             }
             if wide_warmup:
