@@ -128,6 +128,8 @@ CONFIGS = {
     "naive-bayes": ["--wide-init", "naive_bayes"],
     "naive-bayes-idf": ["--wide-init", "naive_bayes", "--ngram-weighting", "idf"],
     "wide-first-2-naive-bayes": ["--wide-warmup", "2", "--wide-init", "naive_bayes"],
+    "naive-bayes-idf-monitor-loss": ["--wide-init", "naive_bayes", "--ngram-weighting", "idf",
+                                     "--monitor", "loss"],
 }
 
 
