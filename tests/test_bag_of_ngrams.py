@@ -101,6 +101,96 @@ def test_layer_config_round_trip_and_bad_arguments():
         BagOfNgrams(12, 4)(np.zeros((2, 3, 1), "int32"))
 
 
+# ------------------------------------------------------------ IDF weighting
+
+def _reference_idf(ids, rows_of, n_rows):
+    """float64: scikit-learn's smoothed IDF of each table row over the texts `ids`."""
+    df = np.zeros(n_rows)
+    for rows in rows_of:
+        df[sorted(set(rows))] += 1
+    return np.log((1.0 + len(ids)) / (1.0 + df)) + 1.0
+
+
+@pytest.mark.parametrize("ngrams,buckets,pooling", [(1, 8, "sqrt"), (2, 7, "sqrt"), (3, 5, "mean"),
+                                                    (2, 16, "sum")])
+def test_idf_weights_and_pooling_match_numpy(ngrams, buckets, pooling):
+    layer = BagOfNgrams(len(VOCAB), 3, ngrams=ngrams, buckets=buckets, pooling=pooling,
+                        embeddings_initializer="random_normal", weighting="idf")
+    layer.build(IDS.shape)
+    np.testing.assert_array_equal(np.asarray(layer.row_weights), 1.0)   # 1 until adapted
+    assert layer.adapt(IDS, batch_size=2) is layer                      # in batches: the same counts
+    table = np.asarray(layer.embeddings, np.float64)
+    _, rows_of = _reference(IDS, table, len(VOCAB), ngrams, buckets, pooling)
+    idf = _reference_idf(IDS, rows_of, layer.rows)
+    np.testing.assert_allclose(np.asarray(layer.row_weights), idf, rtol=1e-6)
+    got = np.asarray(layer(IDS))
+    for b, rows in enumerate(rows_of):       # each occurrence counts its row's IDF
+        w = idf[rows]
+        total = (table[rows] * w[:, None]).sum(0) if rows else np.zeros(3)
+        norm = {"sqrt": max(np.sqrt((w ** 2).sum()), 1.0), "mean": max(w.sum(), 1.0), "sum": 1.0}
+        np.testing.assert_allclose(got[b], total / norm[pooling], rtol=1e-5, atol=1e-6)
+    assert layer.trainable_weights == [layer.embeddings]     # the weights are not trained
+
+
+def test_idf_unigrams_with_an_identity_table_are_sklearns_tfidf_vectors():
+    """With one output per token and the identity as table, the pooled vector of
+    texts without repeated tokens is `TfidfVectorizer`'s (smooth IDF, L2 norm)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    texts = [[3, 4, 5], [3, 6], [4, 5, 6, 7], [8], [3, 4, 9, 10, 11]]
+    ids = np.zeros((len(texts), 6), "int32")
+    for i, t in enumerate(texts):
+        ids[i, 1:1 + len(t)] = t      # left padding, as anywhere else: it adds nothing
+    layer = BagOfNgrams(len(VOCAB), len(VOCAB), ngrams=1, weighting="idf",
+                        embeddings_initializer="identity")
+    got = np.asarray(layer.adapt(ids)(ids), np.float64)
+    vectorizer = TfidfVectorizer(analyzer=lambda t: [str(i) for i in t])
+    want = vectorizer.fit_transform(texts).toarray()
+    for token, column in vectorizer.vocabulary_.items():
+        np.testing.assert_allclose(got[:, int(token)], want[:, column], rtol=1e-6, atol=1e-7)
+        assert np.asarray(layer.row_weights)[int(token)] == pytest.approx(
+            vectorizer.idf_[column], rel=1e-6)
+
+
+def test_idf_arguments():
+    with pytest.raises(ValueError, match="`weighting`"):
+        BagOfNgrams(12, 2, weighting="tfidf")
+    with pytest.raises(ValueError, match="weighting=None"):
+        BagOfNgrams(12, 2).adapt(IDS)
+    for bad in (np.zeros((0, 3), "int32"), np.zeros(3, "int32"), np.zeros((2, 3), "float32")):
+        with pytest.raises(ValueError, match="`ids`"):
+            BagOfNgrams(12, 2, weighting="idf").adapt(bad)
+    with pytest.raises(ValueError, match="`ngram_weighting`"):
+        text_classifier(VOCAB, 2, ngrams=2, ngram_weighting="tf")
+
+
+def test_naive_bayes_log_count_ratios_match_numpy():
+    labels = np.array([0, 1, 2, 0, 1])
+    layer = BagOfNgrams(len(VOCAB), 3, ngrams=2, buckets=7)
+    got = layer.naive_bayes(IDS, labels, alpha=0.5, batch_size=2)
+    _, rows_of = _reference(IDS, np.zeros((layer.rows, 3)), len(VOCAB), 2, 7, "sum")
+    counts = np.zeros((layer.rows, 3))
+    for rows, c in zip(rows_of, labels):
+        for r in rows:                        # every occurrence counts
+            counts[r, c] += 1
+    log_p = np.log((counts + 0.5) / (counts.sum(0) + 0.5 * layer.rows))
+    np.testing.assert_allclose(got, log_p - log_p.mean(1, keepdims=True), rtol=1e-12)
+    assert got.dtype == np.float64 and np.abs(got.sum(1)).max() < 1e-9
+    # the table set to it, summed, is naive Bayes' logits up to a per-class constant
+    layer.build(IDS.shape)
+    layer.embeddings.assign(got.astype("float32"))
+    layer.pooling = "sum"
+    prior_free = np.array([log_p[rows].sum(0) if rows else np.zeros(3) for rows in rows_of])
+    shift = np.asarray(layer(IDS), np.float64) - prior_free   # one constant per text
+    np.testing.assert_allclose(shift - shift.mean(1, keepdims=True), 0.0, atol=1e-4)
+    for bad, match in [((IDS, labels[:3]), "`labels`"), ((IDS, labels + 2), "`labels`"),
+                       ((IDS[:0], labels[:0]), "`ids`")]:
+        with pytest.raises(ValueError, match=match):
+            layer.naive_bayes(*bad)
+    with pytest.raises(ValueError, match="`alpha`"):
+        layer.naive_bayes(IDS, labels, alpha=0.0)
+
+
 # ------------------------------------------------------------ wide & deep model
 
 def _randomise(model, seed=0):
@@ -154,13 +244,13 @@ def _toy(n=64, seed=0):
     return texts, np.array(labels)
 
 
-@pytest.fixture(scope="module")
-def wide_classifier():
+@pytest.fixture(scope="module", params=["none", "idf"])
+def wide_classifier(request):
     keras.utils.set_random_seed(3)
     texts, labels = _toy()
     clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=4,
                                 max_length=10, ngrams=2, ngram_buckets=64, ngram_l2=1e-4,
-                                ngram_lr_multiplier=5.0)
+                                ngram_lr_multiplier=5.0, ngram_weighting=request.param)
     clf.fit(texts, labels, epochs=3, verbose=0, learning_rate=2e-2, validation_fraction=0.0)
     return clf
 
@@ -178,6 +268,14 @@ def test_wide_classifier_trains_and_round_trips_through_keras_file(wide_classifi
     loaded = TextClassifier.load(str(tmp_path / "clf"))
     wide = loaded.ids_model.get_layer("bag_of_ngrams")
     assert (wide.ngrams, wide.buckets, wide.pooling, wide.scale) == (2, 64, "sqrt", 5.0)
+    if clf.settings["model"]["ngram_weighting"] == "idf":   # create() adapted it to its texts
+        texts, _ = _toy()
+        idf = BagOfNgrams(len(clf.vocabulary), 2, ngrams=2, buckets=64, weighting="idf")
+        want_idf = np.asarray(idf.adapt(clf.texts_to_ids(texts)).row_weights)
+        assert wide.weighting == "idf" and np.asarray(wide.row_weights).max() > 1.0
+        np.testing.assert_array_equal(np.asarray(wide.row_weights), want_idf)
+        np.testing.assert_array_equal(
+            np.asarray(clf.ids_model.get_layer("bag_of_ngrams").row_weights), want_idf)
     np.testing.assert_allclose(loaded.predict_proba(TEXTS), want, atol=1e-6)
     model = keras.saving.load_model(str(tmp_path / "clf" / "model.keras"))
     np.testing.assert_allclose(np.asarray(model(tf.constant(TEXTS))), want, atol=1e-6)

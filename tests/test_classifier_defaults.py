@@ -66,6 +66,9 @@ def test_the_command_defaults_are_the_python_defaults():
         "ngram_l2": (model["ngram_l2"], args.ngram_l2),
         "ngram_pooling": (model["ngram_pooling"], args.ngram_pooling),
         "ngram_updates": (model["ngram_updates"], args.ngram_updates),
+        "ngram_weighting": (model["ngram_weighting"], args.ngram_weighting),
+        "wide_warmup": (fit["wide_warmup"], args.wide_warmup),
+        "wide_init": (fit["wide_init"], args.wide_init),
         "pretrain": (create["pretrain"], args.pretrain is not None
                      or (classifier_defaults.PRETRAIN and not args.no_pretrain)),
         "embedding_warmup": (fit["embedding_warmup"], args.embedding_warmup),

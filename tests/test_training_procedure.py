@@ -383,3 +383,157 @@ def test_cli_embedding_warmup_needs_starting_vectors(tmp_path, capsys):
                      "--no-pretrain", "--embedding-warmup", "2"]) == 2
     err = capsys.readouterr().err
     assert "--embedding-warmup" in err and "--pretrain" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------ wide first
+
+_DEEP = ("bidirectional_0", "classes")
+
+
+class _LayerWeights(keras.callbacks.Callback):
+    """Per `fit` phase: every layer's weights at its start and after every epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.phases = []
+
+    def _weights(self):
+        return {layer.name: [np.array(w) for w in layer.weights]
+                for layer in self.model.layers if layer.weights}
+
+    def on_train_begin(self, logs=None):
+        self.phases.append([self._weights()])
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.phases[-1].append(self._weights())
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_wide_warmup_trains_the_wide_part_alone_then_all_and_the_refit_repeats_it():
+    texts, labels = _toy(80, 4)
+    keras.utils.set_random_seed(4)
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=6,
+                                ngrams=2, dropout=0.0, pretrain=False)
+    seen = _LayerWeights()
+    clf.fit(texts, labels, epochs=5, batch_size=8, learning_rate=0.003, verbose=0,
+            validation_fraction=0.25, monitor="loss", patience=5, refit=True, seed=1,
+            wide_warmup=2, embedding_warmup=1, callbacks=[seen])
+    report = clf.training_report
+    assert report["wide_warmup"] == 2 and report["epochs_run"] == 5
+    kept = report["kept_epoch"]
+    assert kept > 3, "the toy set's validation loss should fall for more than the warm-ups"
+    first, refit = seen.phases
+    assert len(first) == 6 and len(refit) == kept + 1
+    for phase in (first, refit):
+        start = phase[0]
+        assert not start["classes"][0].any()       # the deep logits start at zero
+        for epoch, weights in enumerate(phase[1:]):
+            deep_frozen = epoch < 2
+            for name in _DEEP:      # bit for bit through the wide part's epochs, then trained
+                assert _same(weights[name], start[name]) == deep_frozen, (name, epoch)
+            assert _same(weights["embedding"], start["embedding"]) == (epoch < 3)
+            assert not _same(weights["bag_of_ngrams"], start["bag_of_ngrams"])
+    # the refit starts from the same weights as the first phase did
+    for name, weights in first[0].items():
+        assert _same(refit[0][name], weights), name
+    model = clf.ids_model
+    assert all(model.get_layer(n).trainable for n in _DEEP + ("embedding",))
+    assert "the wide part trained alone for the first 2 epoch(s)" in report["reason"]
+    assert "the embedding frozen for the first 3 epoch(s)" in report["reason"]
+    assert "(the wide part alone for the first 2, the embedding frozen for the first 3)" \
+        in report["reason"]
+
+
+def test_wide_warmup_arguments():
+    texts, labels = _toy(16, 5)
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=2, embedding_dim=4,
+                                ngrams=0, pretrain=False)
+    with pytest.raises(ValueError, match="wide_warmup.*ngrams=0"):
+        clf.fit(texts, labels, epochs=1, verbose=0, wide_warmup=1)
+    with pytest.raises(ValueError, match="wide_warmup"):
+        clf.fit(texts, labels, epochs=1, verbose=0, wide_warmup=-1)
+    with pytest.raises(ValueError, match="wide_init.*ngrams=0"):
+        clf.fit(texts, labels, epochs=1, verbose=0, wide_init="naive_bayes")
+    clf.fit(texts, labels, epochs=1, verbose=0)       # the default needs no wide part
+    assert clf.training_report["wide_init"] == "zeros"
+
+
+@pytest.mark.parametrize("killed_after", [0, 2])
+def test_cli_wide_warmup_resumes_in_the_phase_of_its_epoch(tmp_path, monkeypatch, killed_after):
+    """Killed after epoch 0 (the wide part alone) or 2 (all trained) of `--wide-warmup 2`: the
+    resumed run starts from the backup's weights (a trained deep part is not zeroed again) in
+    that epoch's phase; the deep weights stay bit for bit through the wide part's epochs."""
+    data = _write(tmp_path, 40)
+    backup = tmp_path / "backup"
+    args = ["train-classifier", str(data), "--out", str(tmp_path / "model"), "--epochs", "4",
+            "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export", "--no-refit",
+            "--no-pretrain", "--wide-warmup", "2", "--patience", "4",
+            "--backup-dir", str(backup)]
+    epochs = []   # [epoch, (deep weights, wide table) at the start, the same at the end]
+
+    def weights(model):
+        return ([np.array(w) for n in _DEEP for w in model.get_layer(n).weights],
+                np.array(model.get_layer("bag_of_ngrams").embeddings))
+
+    def begin(self, epoch, logs=None):   # the backup runs after FrozenWarmup set the phase
+        epochs.append([epoch, weights(self.model), None])
+
+    original_end = training.AtomicBackupAndRestore.on_epoch_end
+
+    def end(self, epoch, logs=None):
+        epochs[-1][2] = weights(self.model)
+        original_end(self, epoch, logs)
+
+    def die(self, epoch, logs=None):
+        end(self, epoch, logs)
+        if epoch == killed_after:
+            raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_begin", begin)
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", die)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(args)
+    before_kill = len(epochs)
+    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", end)
+    assert cli.main(args) == 0
+    assert [e[0] for e in epochs[before_kill:]] == list(range(killed_after + 1, 4))
+    assert not epochs[0][1][0][-2].any()     # the classes kernel (last but one): zero at the start
+    for epoch, (deep0, wide0), (deep1, wide1) in epochs:
+        assert _same(deep1, deep0) == (epoch < 2), epoch
+        assert np.abs(wide1 - wide0).max() > 0
+    # the resumed run starts from the last committed epoch's weights, deep part included
+    resumed, last = epochs[before_kill][1], epochs[before_kill - 1][2]
+    assert _same(resumed[0], last[0]) and np.array_equal(resumed[1], last[1])
+    if killed_after == 2:
+        assert resumed[0][-2].any()          # a trained deep part, not zeroed again
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["training"]["wide_warmup"] == 2
+
+
+def test_wide_init_naive_bayes_starts_each_phase_from_the_texts_it_trains_on():
+    texts, labels = _toy(60, 6)
+    keras.utils.set_random_seed(6)
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=2, embedding_dim=4,
+                                ngrams=2, ngram_buckets=32, pretrain=False)
+    seen = _LayerWeights()
+    clf.fit(texts, labels, epochs=2, batch_size=8, verbose=0, validation_fraction=0.25,
+            monitor="loss", patience=2, refit=True, seed=2, wide_init="naive_bayes",
+            callbacks=[seen])
+    wide = clf.ids_model.get_layer("bag_of_ngrams")
+    train = clf.fit_indices["train"]
+    assert 0 < len(train) < len(texts)
+    want_first = wide.naive_bayes(clf.texts_to_ids([texts[i] for i in train]), labels[train])
+    want_refit = wide.naive_bayes(clf.texts_to_ids(texts), labels)   # all of them
+    first, refit = seen.phases
+    for phase, want in ((first, want_first), (refit, want_refit)):
+        np.testing.assert_array_equal(phase[0]["bag_of_ngrams"][0],
+                                      (want / wide.scale).astype("float32"))
+    assert not np.array_equal(want_first, want_refit)
+    # the signs of the two class words' unigram rows: what naive Bayes learned
+    row = {t: i for i, t in enumerate(clf.vocabulary.tokens)}
+    assert want_first[row["great"], 1] > 0 > want_first[row["awful"], 1]
+    with pytest.raises(ValueError, match="wide_init"):
+        clf.fit(texts, labels, epochs=1, verbose=0, wide_init="ones")

@@ -120,6 +120,17 @@ CONFIGS = {
     # (pretrain-warmup-2 = the defaults since these measurements)
     "pretrain-warmup-1": ["--pretrain", "--embedding-warmup", "1"],
     "pretrain-warmup-2": ["--pretrain", "--embedding-warmup", "2"],
+    # issue 18, fourth round: what the linear model gets that the wide part did not, on today's
+    # defaults (pretraining, warm-up 2, refit)
+    "idf": ["--ngram-weighting", "idf"],
+    "wide-first-1": ["--wide-warmup", "1"],
+    "wide-first-2": ["--wide-warmup", "2"],
+    "wide-first-2-idf": ["--wide-warmup", "2", "--ngram-weighting", "idf"],
+    "naive-bayes": ["--wide-init", "naive_bayes"],
+    "naive-bayes-idf": ["--wide-init", "naive_bayes", "--ngram-weighting", "idf"],
+    "wide-first-2-naive-bayes": ["--wide-warmup", "2", "--wide-init", "naive_bayes"],
+    "naive-bayes-idf-monitor-loss": ["--wide-init", "naive_bayes", "--ngram-weighting", "idf",
+                                     "--monitor", "loss"],
 }
 
 

@@ -63,6 +63,15 @@ def add_arguments(parser):
                         help="with --pretrain or --embeddings: keep the embedding frozen at its "
                              "starting vectors for the first K epochs (and the refit's first K), "
                              f"then fine-tune it (default {defaults.EMBEDDING_WARMUP})")
+    parser.add_argument("--wide-warmup", type=_args.non_negative_int,
+                        default=defaults.WIDE_WARMUP, metavar="K",
+                        help="wide first: the recurrent part's logits start at zero and it stays "
+                             "frozen for the first K epochs (and the refit's) while the n-gram "
+                             f"part trains alone (default {defaults.WIDE_WARMUP})")
+    parser.add_argument("--wide-init", choices=["zeros", "naive_bayes"], default=None,
+                        help="how the n-gram part's weights start: zeros, or the multinomial naive "
+                             "Bayes log-count ratios of the texts trained on "
+                             f"(default {defaults.WIDE_INIT} with --ngrams above 0)")
     parser.add_argument("--ngrams", type=_args.non_negative_int, default=defaults.NGRAMS, metavar="N",
                         help="wide & deep: add a linear part over the hashed token 1..N-grams "
                              f"to the recurrent logits; 0: off (default {defaults.NGRAMS})")
@@ -85,6 +94,11 @@ def add_arguments(parser):
                         default=defaults.NGRAM_POOLING,
                         help="how the n-gram part pools its rows: sum / sqrt(count), mean or "
                              f"sum (default {defaults.NGRAM_POOLING})")
+    parser.add_argument("--ngram-weighting", choices=["none", "idf"],
+                        default=defaults.NGRAM_WEIGHTING,
+                        help="none: every n-gram counts 1 in the n-gram part; idf: its inverse "
+                             "document frequency in the training texts, pooled with the weights' "
+                             f"L2 norm, as TF-IDF (default {defaults.NGRAM_WEIGHTING})")
     parser.add_argument("--dropout", type=_args.rate, default=defaults.DROPOUT,
                         help="dropout rate after the embedding and pooling (and between "
                              f"recurrent layers), in [0, 1) (default {defaults.DROPOUT:g})")
@@ -287,7 +301,7 @@ def run(args):
             ngrams=args.ngrams, ngram_buckets=args.ngram_buckets,
             ngram_lr_multiplier=args.ngram_lr_multiplier, ngram_l2=args.ngram_l2,
             ngram_updates=args.ngram_updates,
-            ngram_pooling=args.ngram_pooling,
+            ngram_pooling=args.ngram_pooling, ngram_weighting=args.ngram_weighting,
         )
     except (ValueError, TypeError) as e:
         return fail(e)
@@ -303,7 +317,8 @@ def run(args):
         patience=args.patience, reduce_lr=args.reduce_lr,
         learning_rate=args.learning_rate, verbose=0, seed=args.seed,
         callbacks=callbacks, backup_dir=backup_dir, refit=args.refit, bucketing=args.bucketing,
-        embedding_warmup=args.embedding_warmup,
+        embedding_warmup=args.embedding_warmup, wide_warmup=args.wide_warmup,
+        wide_init=args.wide_init,
     )
     seconds = time.perf_counter() - t_start  # pretraining, vocabulary and fit
     training = clf.training_report

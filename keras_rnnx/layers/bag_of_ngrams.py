@@ -17,6 +17,14 @@ The pooled vector is `sum / sqrt(count)` of the n-grams' rows (`pooling=
 "sqrt"`, close to TF-IDF's L2 normalisation of a count vector), their mean
 (`"mean"`, fastText's) or their sum; a row with no real token gives zeros.
 
+With `weighting="idf"` each n-gram's row is weighted by its inverse document
+frequency in the texts given to `adapt` (scikit-learn's smoothed IDF,
+`log((1 + N) / (1 + df)) + 1`, per table row), the weights held as a
+non-trainable weight of the layer (a constant in an exported model), and
+"sqrt" divides by the L2 norm of those weights: the n-grams' TF-IDF vector,
+normalised as `TfidfVectorizer` does (each occurrence counted, so a repeated
+n-gram counts `tf` times rather than `1 + log(tf)`), times the table.
+
 The table's gradient is sparse (`tf.IndexedSlices`, the rows of the real
 n-grams of the batch; positions that do not count read row 0, the padding
 id's, which never counts), so `keras_rnnx.optimizers.LazyAdam` updates only
@@ -31,11 +39,12 @@ from keras import ops
 
 from keras_rnnx._validation import check_choice, check_number, check_units
 
-__all__ = ["BagOfNgrams", "MULTIPLIER", "POOLINGS"]
+__all__ = ["BagOfNgrams", "MULTIPLIER", "POOLINGS", "WEIGHTINGS"]
 
 # the hash's multiplier: a prime, so consecutive ids spread over the buckets
 MULTIPLIER = 1000003
 POOLINGS = ("sqrt", "mean", "sum")
+WEIGHTINGS = (None, "idf")
 
 
 @keras.saving.register_keras_serializable(package="keras_rnnx")
@@ -70,6 +79,10 @@ class BagOfNgrams(keras.layers.Layer):
             them, and zero elsewhere, so the table's gradient stays sparse.
             Under a `tf.distribute` strategy the rows are those the global
             batch reads (gathered from every replica), as on one device.
+        weighting: None (every real n-gram counts 1) or "idf": each counts
+            its row's inverse document frequency, set by `adapt` (1 for
+            every row until then), and "sqrt" pooling divides by the L2
+            norm of the weights, "mean" by their sum.
 
     Call arguments:
         inputs: int ids `[B, T]`, 0 = padding (anywhere in the row).
@@ -85,11 +98,14 @@ class BagOfNgrams(keras.layers.Layer):
     >>> ids, weights = layer.ngram_ids(np.array([[4, 5, 0]]))
     >>> ids.numpy().tolist(), weights.numpy().tolist()
     ([[4, 5, 0, 11, 25]], [[1.0, 1.0, 0.0, 1.0, 0.0]])
+    >>> idf = BagOfNgrams(10, 3, ngrams=1, weighting="idf")
+    >>> [round(float(w), 3) for w in idf.adapt(np.array([[4, 5], [4, 0]])).row_weights[4:7]]
+    [1.0, 1.405, 2.099]
     """
 
     def __init__(self, vocabulary_size, output_dim, ngrams=2, buckets=2 ** 16, pooling="sqrt",
                  scale=1.0, embeddings_initializer="zeros", embeddings_regularizer=None,
-                 row_l2=0.0, **kwargs):
+                 row_l2=0.0, weighting=None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = check_units(vocabulary_size, "vocabulary_size", minimum=2)
         self.output_dim = check_units(output_dim, "output_dim")
@@ -101,6 +117,8 @@ class BagOfNgrams(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
         self.row_l2 = check_number(row_l2, "row_l2", minimum=0.0)
+        check_choice(weighting, "weighting", WEIGHTINGS)
+        self.weighting = weighting
 
     @property
     def rows(self):
@@ -114,7 +132,74 @@ class BagOfNgrams(keras.layers.Layer):
             shape=(self.rows, self.output_dim), initializer=self.embeddings_initializer,
             regularizer=self.embeddings_regularizer, name="embeddings",
         )
+        if self.weighting == "idf":
+            self.row_weights = self.add_weight(
+                shape=(self.rows,), initializer="ones", trainable=False, name="row_weights")
         self.built = True
+
+    def adapt(self, ids, batch_size=1024):
+        """Sets the IDF weights (`weighting="idf"`) from the texts `ids`.
+
+        Args:
+            ids: int ids `[N, T]` of N texts (0 = padding), e.g. the
+                training texts as the model reads them.
+            batch_size: texts per graph call while counting.
+
+        Each table row's weight becomes `log((1 + N) / (1 + df)) + 1`, where
+        `df` is the number of texts in which one of the row's n-grams is
+        real (scikit-learn's `TfidfVectorizer(smooth_idf=True)`); a row no
+        text reads gets `log(1 + N) + 1`. Returns the layer.
+        """
+        if self.weighting != "idf":
+            raise ValueError(f"`adapt` sets IDF weights; this layer has weighting={self.weighting!r}")
+        ids = np.asarray(ids)
+        if ids.ndim != 2 or not len(ids) or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"`ids` must be a non-empty int array [texts, time]; got {ids.dtype} "
+                             f"of shape {ids.shape}")
+        if not self.built:
+            self.build(ids.shape)
+        df = np.zeros(self.rows, np.int64)
+        for start in range(0, len(ids), int(batch_size)):
+            rows, real = (np.asarray(t) for t in self.ngram_ids(ids[start:start + int(batch_size)]))
+            doc = np.broadcast_to(np.arange(len(rows))[:, None], rows.shape)
+            pairs = np.unique(doc[real > 0].astype(np.int64) * self.rows + rows[real > 0])
+            np.add.at(df, pairs % self.rows, 1)
+        self.row_weights.assign(np.log((1.0 + len(ids)) / (1.0 + df)) + 1.0)
+        return self
+
+    def naive_bayes(self, ids, labels, alpha=1.0, batch_size=1024):
+        """Multinomial naive Bayes over the table's rows, from labelled texts.
+
+        Args:
+            ids: int ids `[N, T]` of N texts (0 = padding).
+            labels: `[N]` class ids in `[0, output_dim)`.
+            alpha: additive (Laplace) smoothing of the counts, > 0.
+            batch_size: texts per graph call while counting.
+
+        Returns:
+            float64 `[rows, output_dim]`: `log p(row | class)` of every
+            table row, `(count of the row's real n-grams in the class's
+            texts + alpha) / (all the class's counts + alpha * rows)`, minus
+            its mean over the classes (Wang & Manning's log-count ratios,
+            for many classes). A table set to it divided by `scale` (pooled
+            with "sum") gives naive Bayes' logits up to a per-class constant.
+        """
+        ids, labels = np.asarray(ids), np.asarray(labels)
+        if ids.ndim != 2 or not len(ids) or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"`ids` must be a non-empty int array [texts, time]; got {ids.dtype} "
+                             f"of shape {ids.shape}")
+        if labels.shape != (len(ids),) or not np.issubdtype(labels.dtype, np.integer) \
+                or labels.min() < 0 or labels.max() >= self.output_dim:
+            raise ValueError(f"`labels` must be {len(ids)} class ids in [0, {self.output_dim}); "
+                             f"got {labels.dtype} of shape {labels.shape}")
+        alpha = check_number(alpha, "alpha", minimum=0.0, inclusive=False)
+        counts = np.zeros((self.rows, self.output_dim))
+        for start in range(0, len(ids), int(batch_size)):
+            rows, real = (np.asarray(t) for t in self.ngram_ids(ids[start:start + int(batch_size)]))
+            cls = np.broadcast_to(labels[start:start + int(batch_size), None], rows.shape)
+            np.add.at(counts, (rows[real > 0], cls[real > 0]), 1.0)
+        log_p = np.log((counts + alpha) / (counts.sum(0) + alpha * self.rows))
+        return log_p - log_p.mean(1, keepdims=True)
 
     def ngram_ids(self, inputs):
         """The table rows of every n-gram position and whether it counts.
@@ -157,12 +242,17 @@ class BagOfNgrams(keras.layers.Layer):
             self.add_loss(self.row_l2 * ops.sum(ops.where(read > 0, squares, 0.0)))
         table = ops.cast(self.embeddings, self.compute_dtype)
         vectors = ops.take(table, rows, axis=0)                       # [B, F, D]
+        if self.weighting == "idf":
+            weights = weights * ops.take(self.row_weights, rows, axis=0)
         weights = ops.cast(weights, self.compute_dtype)
         total = ops.sum(vectors * ops.expand_dims(weights, -1), axis=1)
         if self.scale != 1.0:
             total = total * self.scale
         if self.pooling == "sum":
             return total
+        if self.weighting == "idf" and self.pooling == "sqrt":  # the weights' L2 norm
+            return total / ops.sqrt(ops.maximum(ops.sum(ops.square(weights), axis=1,
+                                                        keepdims=True), 1.0))
         count = ops.maximum(ops.sum(weights, axis=1, keepdims=True), 1.0)
         return total / (ops.sqrt(count) if self.pooling == "sqrt" else count)
 
@@ -181,4 +271,5 @@ class BagOfNgrams(keras.layers.Layer):
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
             "row_l2": self.row_l2,
+            "weighting": self.weighting,
         }

@@ -53,6 +53,8 @@ __all__ = [
 CELLS = ("lstm", "gru")
 INPUTS = ("ids", "strings")
 NGRAM_UPDATE_MODES = ("dense", "lazy")
+NGRAM_WEIGHTINGS = ("none", "idf")
+WIDE_INITS = ("zeros", "naive_bayes")
 TOKENIZERS = TOKENIZER_KINDS
 
 
@@ -174,6 +176,7 @@ def text_classifier(
     ngram_l2=defaults.NGRAM_L2,
     ngram_lr_multiplier=defaults.NGRAM_LR_MULTIPLIER,
     ngram_updates=defaults.NGRAM_UPDATES,
+    ngram_weighting=defaults.NGRAM_WEIGHTING,
     name="text_classifier",
 ):
     """A recurrent text classifier as a Keras functional model.
@@ -237,6 +240,12 @@ def text_classifier(
             stays sparse, and `TextClassifier.compile` uses
             `keras_rnnx.optimizers.LazyAdam`, which updates those rows only
             (a step costs in proportion to the batch, not the table).
+        ngram_weighting: "none" (the default: every real n-gram counts 1)
+            or "idf": each n-gram counts its inverse document frequency
+            (`BagOfNgrams(weighting="idf")`; "sqrt" pooling divides by the
+            weights' L2 norm), set from training texts by the wide part's
+            `adapt` (`TextClassifier.create` does it with its texts; until
+            then every weight is 1).
         name: the model name.
 
     Returns:
@@ -277,6 +286,7 @@ def text_classifier(
                                        inclusive=False)
     ngram_l2 = check_number(ngram_l2, "ngram_l2", minimum=0.0)
     check_choice(ngram_updates, "ngram_updates", NGRAM_UPDATE_MODES)
+    check_choice(ngram_weighting, "ngram_weighting", NGRAM_WEIGHTINGS)
     if inputs == "strings" and tokens is None:
         raise ValueError('`inputs="strings"` needs `vocabulary` as a Vocabulary or token list')
 
@@ -297,6 +307,7 @@ def text_classifier(
             embeddings_regularizer=(keras.regularizers.L2(ngram_l2)
                                     if ngram_l2 and ngram_updates == "dense" else None),
             row_l2=ngram_l2 if ngram_updates == "lazy" else 0.0,
+            weighting=None if ngram_weighting == "none" else ngram_weighting,
             dtype="float32", name="bag_of_ngrams",
         )(x)
     embedding = keras.layers.Embedding(
@@ -589,7 +600,10 @@ class TextClassifier:
         )
         settings["model"] = {  # every hyper-parameter, given or default
             k: model_kwargs.get(k, p.default) for k, p in _MODEL_PARAMETERS.items()}
-        return cls(model, vocabulary, class_names, settings)
+        clf = cls(model, vocabulary, class_names, settings)
+        if settings["model"]["ngrams"] and settings["model"]["ngram_weighting"] == "idf":
+            clf.ids_model.get_layer("bag_of_ngrams").adapt(clf.texts_to_ids(texts))
+        return clf
 
     @property
     def ids_model(self):
@@ -631,7 +645,8 @@ class TextClassifier:
             validation_fraction=defaults.VALIDATION_FRACTION, monitor=defaults.MONITOR,
             patience=defaults.PATIENCE, reduce_lr=defaults.REDUCE_LR, verbose="auto",
             callbacks=None, learning_rate=defaults.LEARNING_RATE, seed=0, backup_dir=None,
-            refit=None, bucketing=defaults.BUCKETING, embedding_warmup=None):
+            refit=None, bucketing=defaults.BUCKETING, embedding_warmup=None,
+            wide_warmup=defaults.WIDE_WARMUP, wide_init=None):
         """Trains on texts with `model.fit` (on the ids model), with early stopping.
 
         Part of the training texts (`validation_fraction`, stratified by
@@ -700,12 +715,28 @@ class TextClassifier:
                 epochs). Early stopping counts the warm-up epochs like any
                 other, so with `embedding_warmup > patience` it can stop
                 before the embedding is ever trained.
+            wide_warmup: int >= 0 (default 0), for a wide & deep model
+                (`ngrams`): wide first. A model not trained yet starts its
+                deep logits at zero (the `classes` kernel), and every layer
+                with weights but the wide part (`bag_of_ngrams`) is frozen
+                for the first `wide_warmup` epochs, so the wide part trains
+                alone, as a linear model; then all train, the embedding
+                after `embedding_warmup` more epochs. The refit repeats the
+                schedule.
+            wide_init: how the wide part's table starts, in a model not
+                trained yet. "zeros": as the model was built (zero).
+                "naive_bayes": the multinomial naive Bayes log-count ratios
+                of the texts trained on (`BagOfNgrams.naive_bayes`, divided
+                by its `scale`): the training part's, and for the refit all
+                of `texts`. None (the default):
+                `classifier_defaults.WIDE_INIT` for a model with a wide
+                part, nothing for one without.
 
         Returns:
             The Keras `History` (of the refit when `refit`).
             `self.training_report` says how many epochs ran, which was kept
             and why (`epochs_run`, `kept_epoch` (1-based), `reason`,
-            `monitor`, `best_score`, sizes, `embedding_warmup`, `refit`:
+            `monitor`, `best_score`, sizes, `embedding_warmup`, `wide_warmup`, `wide_init`, `refit`:
             None or the refit's `epochs` and `train_size`); `self.fit_indices` holds the
             positions in `texts` used for `train` and `validation` (with
             `refit`, also `refit`: every position).
@@ -734,6 +765,17 @@ class TextClassifier:
             embedding_warmup = (defaults.EMBEDDING_WARMUP
                                 if self.settings.get("starts_from_vectors") else 0)
         embedding_warmup = check_units(embedding_warmup, "embedding_warmup", minimum=0)
+        wide_warmup = check_units(wide_warmup, "wide_warmup", minimum=0)
+        if wide_warmup and not self.settings.get("model", {}).get("ngrams"):
+            raise ValueError(f"`wide_warmup` trains the wide part first; this model has none "
+                             f"(ngrams=0); received wide_warmup={wide_warmup}")
+        if wide_init is None:
+            wide_init = defaults.WIDE_INIT if self.settings.get("model", {}).get("ngrams") \
+                else "zeros"
+        check_choice(wide_init, "wide_init", WIDE_INITS)
+        if wide_init != "zeros" and not self.settings.get("model", {}).get("ngrams"):
+            raise ValueError(f"`wide_init` starts the wide part; this model has none "
+                             f"(ngrams=0); received wide_init={wide_init!r}")
         if class_weight is not None and class_weight != "balanced" and not isinstance(class_weight, dict):
             raise ValueError(f'`class_weight` must be "balanced", None or a dict; got {class_weight!r}')
         positions = np.arange(len(texts))
@@ -751,6 +793,18 @@ class TextClassifier:
         self.fit_indices = {"train": train_idx, "validation": val_idx}
         if getattr(self.ids_model, "optimizer", None) is None:
             self.compile(learning_rate)
+        deep = []
+        untrained = not int(self.ids_model.optimizer.iterations)
+        if wide_warmup:
+            model = self.ids_model
+            deep = [layer.name for layer in model.layers
+                    if layer.weights and layer.name not in ("bag_of_ngrams", "embedding")]
+            if untrained:  # the deep logits start at zero
+                classes = model.get_layer("classes")
+                classes.kernel.assign(np.zeros(classes.kernel.shape, "float32"))
+        naive_bayes = wide_init == "naive_bayes" and untrained
+        if naive_bayes:
+            self._naive_bayes_start([texts[i] for i in train_idx], labels[train_idx])
         if refit:  # where the refit starts from: these weights, the optimizer's state now
             optimizer = self.ids_model.optimizer
             if not optimizer.built:
@@ -760,8 +814,11 @@ class TextClassifier:
         marker = os.path.join(backup_dir, _REFIT_MARKER) if refit and backup_dir else None
         train_labels = labels[train_idx]
         callbacks = list(callbacks or [])
-        if embedding_warmup:  # first, so the phase is set before any other callback's epoch
-            callbacks.insert(0, FrozenWarmup("embedding", embedding_warmup))
+        # first, so the phase is set before any other callback's epoch
+        if embedding_warmup or wide_warmup:
+            callbacks.insert(0, FrozenWarmup("embedding", wide_warmup + embedding_warmup))
+        if wide_warmup:
+            callbacks.insert(0, FrozenWarmup(deep, wide_warmup))
         history = None
         if marker and os.path.exists(marker):  # resumed during the refit
             with open(marker, encoding="utf-8") as f:
@@ -801,11 +858,17 @@ class TextClassifier:
                 "train_size": int(len(train_idx)),
                 "validation_size": int(len(val_labels) if val_labels is not None else 0),
                 "embedding_warmup": embedding_warmup,
+                "wide_warmup": wide_warmup,
+                "wide_init": wide_init,
                 "refit": None,
             }
-            if embedding_warmup:
+            if wide_warmup:
                 self.training_report["reason"] += (
-                    f"; the embedding frozen for the first {min(embedding_warmup, ran)} epoch(s)")
+                    f"; the wide part trained alone for the first {min(wide_warmup, ran)} epoch(s)")
+            if embedding_warmup or wide_warmup:
+                self.training_report["reason"] += (
+                    f"; the embedding frozen for the first "
+                    f"{min(wide_warmup + embedding_warmup, ran)} epoch(s)")
             if marker:
                 os.makedirs(backup_dir, exist_ok=True)
                 atomic_write(marker, json.dumps(self.training_report))
@@ -815,12 +878,18 @@ class TextClassifier:
             self.ids_model.set_weights(start_weights)
             for v, value in zip(optimizer.variables, start_optimizer):
                 v.assign(value)  # a fresh optimizer, without tracing the step again
+            if naive_bayes:
+                self._naive_bayes_start(texts, labels)
             history = self._fit_ids(self.texts_to_ids(texts), labels, kept, batch_size,
                                     _class_weights(class_weight, labels, k), verbose,
                                     _refit_callbacks(callbacks), bucketing, seed)
             report["refit"] = {"epochs": kept, "train_size": len(texts)}
-            frozen = (f" (the embedding frozen for the first {min(embedding_warmup, kept)})"
-                      if embedding_warmup else "")
+            frozen = (f" (the embedding frozen for the first "
+                      f"{min(wide_warmup + embedding_warmup, kept)})"
+                      if embedding_warmup or wide_warmup else "")
+            if wide_warmup:
+                frozen = (f" (the wide part alone for the first {min(wide_warmup, kept)}, "
+                          + frozen[2:])
             report["reason"] += (f"; then trained again from the start on all {len(texts)} "
                                  f"training texts (training and validation parts) for {kept} "
                                  f"epoch(s){frozen}, the model kept")
@@ -832,6 +901,12 @@ class TextClassifier:
                 except OSError:
                     pass
         return history
+
+    def _naive_bayes_start(self, texts, labels):
+        """The wide part's table from naive Bayes on `texts` (`fit(wide_init=...)`)."""
+        wide = self.ids_model.get_layer("bag_of_ngrams")
+        table = wide.naive_bayes(self.texts_to_ids(texts), labels) / wide.scale
+        wide.embeddings.assign(table.astype("float32"))
 
     def _fit_ids(self, x, y, epochs, batch_size, class_weight, verbose, callbacks, bucketing, seed):
         """`model.fit` of the ids model on ids `x`: batches padded to
