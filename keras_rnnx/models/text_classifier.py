@@ -185,7 +185,7 @@ def text_classifier(
     labelled sets (`keras_rnnx.classifier_defaults` holds them, with why):
     a wide & deep model, a 1-layer BiLSTM(32) with max pooling over 64-d
     embeddings (dropout 0.5, token dropout 0.1) beside a linear part over
-    the hashed token uni- and bigrams.
+    the hashed token uni- and bigrams, each counting its IDF.
 
     Args:
         vocabulary: a `keras_rnnx.text.Vocabulary`, its token list (pad id 0,
@@ -240,12 +240,12 @@ def text_classifier(
             stays sparse, and `TextClassifier.compile` uses
             `keras_rnnx.optimizers.LazyAdam`, which updates those rows only
             (a step costs in proportion to the batch, not the table).
-        ngram_weighting: "none" (the default: every real n-gram counts 1)
-            or "idf": each n-gram counts its inverse document frequency
+        ngram_weighting: "idf" (the default): each n-gram counts its
+            inverse document frequency
             (`BagOfNgrams(weighting="idf")`; "sqrt" pooling divides by the
             weights' L2 norm), set from training texts by the wide part's
             `adapt` (`TextClassifier.create` does it with its texts; until
-            then every weight is 1).
+            then every weight is 1), or "none": every real n-gram counts 1.
         name: the model name.
 
     Returns:
@@ -729,8 +729,10 @@ class TextClassifier:
                 of the texts trained on (`BagOfNgrams.naive_bayes`, divided
                 by its `scale`): the training part's, and for the refit all
                 of `texts`. None (the default):
-                `classifier_defaults.WIDE_INIT` for a model with a wide
-                part, nothing for one without.
+                `classifier_defaults.WIDE_INIT` ("naive_bayes") for a model
+                with a wide part, nothing for one without. A model that has
+                trained already (a second `fit`, a resumed run) keeps its
+                table.
 
         Returns:
             The Keras `History` (of the refit when `refit`).
