@@ -48,33 +48,20 @@ def test_deterministic_under_seed(tmp_path):
 
 
 def _interrupt_after_first_backup(folder, fit):
-    """Runs `fit()` and interrupts it (KeyboardInterrupt, as Ctrl-C does) as
-    soon as `folder` holds a committed backup: a watcher thread sees the
-    backup's state file appear and calls `_thread.interrupt_main`."""
-    import _thread
-    import threading
-    import time
+    """Runs `fit(on_epoch_end)` and interrupts it (KeyboardInterrupt, as
+    Ctrl-C does) at the first epoch end at which `folder` holds a committed
+    backup. Raised from the run's own callback, not from a watcher thread,
+    so a loaded machine cannot let the run finish first."""
 
-    finished = threading.Event()
+    def stop(epoch, logs, seconds):
+        # a committed state file (not the hidden temporary one it is written
+        # to before it is moved into place)
+        if os.path.isdir(folder) and any(n.endswith(".json") and not n.startswith(".")
+                                         for n in os.listdir(folder)):
+            raise KeyboardInterrupt
 
-    def watch():
-        while not finished.is_set():
-            # a committed state file (not the hidden temporary one it is
-            # written to before it is moved into place)
-            if os.path.isdir(folder) and any(n.endswith(".json") and not n.startswith(".")
-                                             for n in os.listdir(folder)):
-                _thread.interrupt_main()
-                return
-            time.sleep(0.001)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            fit()
-    finally:
-        finished.set()
-        watcher.join()
+    with pytest.raises(KeyboardInterrupt):
+        fit(stop)
 
 
 def test_killed_run_resumes_to_the_same_vectors(tmp_path):
@@ -90,7 +77,8 @@ def test_killed_run_resumes_to_the_same_vectors(tmp_path):
     want = Word2Vec(**kw).fit(lines)
     backup = tmp_path / "backup"
     _interrupt_after_first_backup(
-        str(backup), lambda: Word2Vec(**kw).fit(lines, backup_dir=str(backup)))
+        str(backup), lambda stop: Word2Vec(**kw).fit(lines, backup_dir=str(backup),
+                                                      on_epoch_end=stop))
     [state_file] = [p for p in backup.iterdir()
                     if p.suffix == ".json" and not p.name.startswith(".")]
     shutil.copytree(backup, tmp_path / "corrupt")

@@ -53,8 +53,9 @@ SETS = ["fortunes-topic", "fortunes-language", "bible-genre", "wordnet-supersens
 # configuration name -> extra train-classifier options
 CONFIGS = {
     # the command's defaults of the day: since issue 18's third round they pretrain the embedding
-    # (--pretrain --embedding-warmup 2); the rows measured before ran without pretraining (the
-    # `no-pretrain` run of today's options)
+    # (--pretrain --embedding-warmup 2), since its fourth the wide part counts IDF and starts from
+    # naive Bayes (= `naive-bayes-idf`); rows measured before either are `before-idf` or
+    # `no-pretrain` runs of today's options
     "defaults": [],
     # the architecture defaults before the wide part (no n-grams, dropout 0.2)
     "before-wide": ["--ngrams", "0", "--dropout", "0.2", "--no-pretrain"],
@@ -128,6 +129,11 @@ CONFIGS = {
     "wide-first-2-idf": ["--wide-warmup", "2", "--ngram-weighting", "idf"],
     "naive-bayes": ["--wide-init", "naive_bayes"],
     "naive-bayes-idf": ["--wide-init", "naive_bayes", "--ngram-weighting", "idf"],
+    "naive-bayes-idf-no-pretrain": ["--wide-init", "naive_bayes", "--ngram-weighting", "idf",
+                                    "--no-pretrain"],
+    # the defaults before naive-bayes-idf became them (pretraining, warm-up 2, the wide part
+    # from zeros, every n-gram counting 1)
+    "before-idf": ["--wide-init", "zeros", "--ngram-weighting", "none"],
     "wide-first-2-naive-bayes": ["--wide-warmup", "2", "--wide-init", "naive_bayes"],
     "naive-bayes-idf-monitor-loss": ["--wide-init", "naive_bayes", "--ngram-weighting", "idf",
                                      "--monitor", "loss"],
