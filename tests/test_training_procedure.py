@@ -332,26 +332,21 @@ def test_frozen_warmup_leaves_a_layer_frozen_by_the_user_alone():
     assert runner.summarize(verbose=False).failed == 0 and runner.summarize(verbose=False).attempted
 
 
-@pytest.mark.parametrize("killed_after", [0, 2])
-def test_cli_embedding_warmup_resumes_in_the_phase_of_its_epoch(tmp_path, monkeypatch, killed_after):
-    """Killed after epoch 1 (frozen) or 3 (fine-tuning) of `--embedding-warmup 2`: the resumed
-    run trains its next epoch in that epoch's phase; frozen epochs keep the embedding exact."""
-    data = _write(tmp_path, 40)
-    backup = tmp_path / "backup"
-    args = ["train-classifier", str(data), "--out", str(tmp_path / "model"), "--epochs", "4",
-            "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export", "--no-refit",
-            "--pretrain", "--embedding-warmup", "2", "--patience", "4",
-            "--backup-dir", str(backup)]
-    epochs = []   # (epoch, embedding trainable, embedding at the start, at the end)
-
-    def begin(self, epoch, logs=None):   # the backup runs after FrozenWarmup set the phase
-        layer = self.model.get_layer("embedding")
-        epochs.append([epoch, layer.trainable, np.array(layer.embeddings), None])
-
+def _killed_and_resumed(monkeypatch, args, killed_after, snapshot, after_kill=None):
+    """Runs `rnnx ARGS`, kills it (KeyboardInterrupt) at the end of epoch
+    `killed_after` once its backup is written, calls `after_kill()`, runs it
+    again to the end. Returns `[epoch, snapshot(model) at the epoch's start,
+    at its end]` for every epoch of both runs, and how many the killed run
+    had. The snapshots are taken by the backup callback, after FrozenWarmup
+    set the epoch's phase."""
+    epochs = []
     original_end = training.AtomicBackupAndRestore.on_epoch_end
 
+    def begin(self, epoch, logs=None):
+        epochs.append([epoch, snapshot(self.model), None])
+
     def end(self, epoch, logs=None):
-        epochs[-1][3] = np.array(self.model.get_layer("embedding").embeddings)
+        epochs[-1][2] = snapshot(self.model)
         original_end(self, epoch, logs)
 
     def die(self, epoch, logs=None):
@@ -363,20 +358,42 @@ def test_cli_embedding_warmup_resumes_in_the_phase_of_its_epoch(tmp_path, monkey
     monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", die)
     with pytest.raises(KeyboardInterrupt):
         cli.main(args)
-    assert training.read_state(str(backup))["epoch"] == killed_after + 1
+    if after_kill is not None:
+        after_kill()
     before_kill = len(epochs)
     monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", end)
     assert cli.main(args) == 0
+    return epochs, before_kill
+
+
+@pytest.mark.parametrize("killed_after", [0, 2])
+def test_cli_embedding_warmup_resumes_in_the_phase_of_its_epoch(tmp_path, monkeypatch, killed_after):
+    """Killed after epoch 1 (frozen) or 3 (fine-tuning) of `--embedding-warmup 2`: the resumed
+    run trains its next epoch in that epoch's phase; frozen epochs keep the embedding exact."""
+    data = _write(tmp_path, 40)
+    backup = tmp_path / "backup"
+    args = ["train-classifier", str(data), "--out", str(tmp_path / "model"), "--epochs", "4",
+            "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export", "--no-refit",
+            "--pretrain", "--embedding-warmup", "2", "--patience", "4",
+            "--backup-dir", str(backup)]
+    def embedding(model):   # the backup runs after FrozenWarmup set the phase
+        layer = model.get_layer("embedding")
+        return layer.trainable, np.array(layer.embeddings)
+
+    def after_kill():
+        assert training.read_state(str(backup))["epoch"] == killed_after + 1
+
+    epochs, before_kill = _killed_and_resumed(monkeypatch, args, killed_after, embedding, after_kill)
     resumed = epochs[before_kill:]
     assert [e[0] for e in resumed] == list(range(killed_after + 1, 4))
-    for epoch, trainable, at_start, at_end in epochs:
+    for epoch, (trainable, at_start), (_, at_end) in epochs:
         assert trainable == (epoch >= 2)
         if epoch < 2:
             np.testing.assert_array_equal(at_end, at_start)
         else:
             assert np.abs(at_end - at_start).max() > 0
     # the resumed run starts from the embedding of the last committed epoch
-    np.testing.assert_array_equal(resumed[0][2], epochs[before_kill - 1][3])
+    np.testing.assert_array_equal(resumed[0][1][1], epochs[before_kill - 1][2][1])
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["embedding_warmup"] == 2 and metrics["pretrained_vectors"] is True
 
@@ -476,33 +493,11 @@ def test_cli_wide_warmup_resumes_in_the_phase_of_its_epoch(tmp_path, monkeypatch
             "--units", "2", "--embedding-dim", "4", "--quiet", "--no-export", "--no-refit",
             "--no-pretrain", "--wide-warmup", "2", "--patience", "4",
             "--backup-dir", str(backup)]
-    epochs = []   # [epoch, (deep weights, wide table) at the start, the same at the end]
-
-    def weights(model):
+    def weights(model):   # (deep weights, wide table)
         return ([np.array(w) for n in _DEEP for w in model.get_layer(n).weights],
                 np.array(model.get_layer("bag_of_ngrams").embeddings))
 
-    def begin(self, epoch, logs=None):   # the backup runs after FrozenWarmup set the phase
-        epochs.append([epoch, weights(self.model), None])
-
-    original_end = training.AtomicBackupAndRestore.on_epoch_end
-
-    def end(self, epoch, logs=None):
-        epochs[-1][2] = weights(self.model)
-        original_end(self, epoch, logs)
-
-    def die(self, epoch, logs=None):
-        end(self, epoch, logs)
-        if epoch == killed_after:
-            raise KeyboardInterrupt("simulated kill")
-
-    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_begin", begin)
-    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", die)
-    with pytest.raises(KeyboardInterrupt):
-        cli.main(args)
-    before_kill = len(epochs)
-    monkeypatch.setattr(training.AtomicBackupAndRestore, "on_epoch_end", end)
-    assert cli.main(args) == 0
+    epochs, before_kill = _killed_and_resumed(monkeypatch, args, killed_after, weights)
     assert [e[0] for e in epochs[before_kill:]] == list(range(killed_after + 1, 4))
     assert not epochs[0][1][0][-2].any()     # the classes kernel (last but one): zero at the start
     for epoch, (deep0, wide0), (deep1, wide1) in epochs:
