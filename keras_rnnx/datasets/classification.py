@@ -405,7 +405,9 @@ def read_fortune_file(path):
     return [e for e in entries if e]
 
 
-def _fortune_path(name, package, folder=FORTUNES_DIR):
+def _package_path(name, package, folder=FORTUNES_DIR):
+    """`folder/name`, a file or folder that Debian's `package` installs, or
+    a `ValueError` that says which package to install."""
     path = os.path.join(folder, name)
     if not os.path.exists(path):
         raise ValueError(
@@ -417,11 +419,11 @@ def _fortune_path(name, package, folder=FORTUNES_DIR):
 
 def _fortune_files(spec, package, folder):
     if isinstance(spec, str):  # a folder: every fortune file in it
-        sub = _fortune_path(spec, package, folder)
+        sub = _package_path(spec, package, folder)
         names = sorted(n for n in os.listdir(sub) if not n.endswith((".dat", ".u8")))
         return [os.path.join(sub, n) for n in names
                 if os.path.isfile(os.path.join(sub, n)) and not os.path.islink(os.path.join(sub, n))]
-    return [_fortune_path(n, package, folder) for n in spec]
+    return [_package_path(n, package, folder) for n in spec]
 
 
 def load_fortunes_topics(topics=FORTUNE_TOPICS, folder=FORTUNES_DIR):
@@ -438,7 +440,7 @@ def load_fortunes_topics(topics=FORTUNE_TOPICS, folder=FORTUNES_DIR):
     """
     texts, names = [], []
     for topic in topics:
-        for entry in read_fortune_file(_fortune_path(topic, "fortunes", folder)):
+        for entry in read_fortune_file(_package_path(topic, "fortunes", folder)):
             texts.append(entry)
             names.append(topic)
     ds = _from_named_labels(texts, names, "fortunes-topic", folder)
@@ -693,10 +695,7 @@ def load_wordnet_supersenses(pos="noun", per_class=600, min_class=600, seed=0, f
     for arg, value in (("per_class", per_class), ("min_class", min_class)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"`{arg}` must be an int >= 1; got {value!r}")
-    path = os.path.join(folder, f"data.{pos}")
-    if not os.path.exists(path):
-        raise ValueError(f"this data set reads {path}, which Debian's package 'wordnet-base' "
-                         f"installs; `apt-get install wordnet-base`")
+    path = _package_path(f"data.{pos}", "wordnet-base", folder)
     by_class = {}
     for lexname, gloss in read_wordnet_glosses(path):
         by_class.setdefault(lexname, []).append(gloss)
@@ -738,10 +737,7 @@ def load_wordnet_pos(per_class=5000, seed=0, folder=WORDNET_DIR):
         raise ValueError(f"`per_class` must be an int >= 1; got {per_class!r}")
     by_pos = {}
     for pos in WORDNET_POS:
-        path = os.path.join(folder, f"data.{pos}")
-        if not os.path.exists(path):
-            raise ValueError(f"this data set reads {path}, which Debian's package "
-                             f"'wordnet-base' installs; `apt-get install wordnet-base`")
+        path = _package_path(f"data.{pos}", "wordnet-base", folder)
         by_pos[pos] = list(dict.fromkeys(g for _, g in read_wordnet_glosses(path)))
     counts = {}
     for glosses in by_pos.values():
