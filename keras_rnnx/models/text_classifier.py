@@ -805,8 +805,10 @@ class TextClassifier:
                 classes = model.get_layer("classes")
                 classes.kernel.assign(np.zeros(classes.kernel.shape, "float32"))
         naive_bayes = wide_init == "naive_bayes" and untrained
+        x = None  # the training part's ids, made once: for naive Bayes and for the fit
         if naive_bayes:
-            self._naive_bayes_start([texts[i] for i in train_idx], labels[train_idx])
+            x = self.texts_to_ids([texts[i] for i in train_idx])
+            self._naive_bayes_start(x, labels[train_idx])
         if refit:  # where the refit starts from: these weights, the optimizer's state now
             optimizer = self.ids_model.optimizer
             if not optimizer.built:
@@ -844,7 +846,8 @@ class TextClassifier:
                 best = BestEpoch(score, monitor, mode="min" if monitor == "loss" else "max",
                                  patience=patience, reduce_lr=reduce_lr, backup_dir=backup_dir,
                                  tie_break=None if monitor == "loss" else "loss")
-            x = self.texts_to_ids([texts[i] for i in train_idx])
+            if x is None:
+                x = self.texts_to_ids([texts[i] for i in train_idx])
             history = self._fit_ids(x, train_labels, int(epochs), batch_size,
                                     _class_weights(class_weight, train_labels, k), verbose,
                                     ([best] if best else []) + callbacks, bucketing, seed)
@@ -880,9 +883,10 @@ class TextClassifier:
             self.ids_model.set_weights(start_weights)
             for v, value in zip(optimizer.variables, start_optimizer):
                 v.assign(value)  # a fresh optimizer, without tracing the step again
+            all_x = self.texts_to_ids(texts)
             if naive_bayes:
-                self._naive_bayes_start(texts, labels)
-            history = self._fit_ids(self.texts_to_ids(texts), labels, kept, batch_size,
+                self._naive_bayes_start(all_x, labels)
+            history = self._fit_ids(all_x, labels, kept, batch_size,
                                     _class_weights(class_weight, labels, k), verbose,
                                     _refit_callbacks(callbacks), bucketing, seed)
             report["refit"] = {"epochs": kept, "train_size": len(texts)}
@@ -904,10 +908,10 @@ class TextClassifier:
                     pass
         return history
 
-    def _naive_bayes_start(self, texts, labels):
-        """The wide part's table from naive Bayes on `texts` (`fit(wide_init=...)`)."""
+    def _naive_bayes_start(self, ids, labels):
+        """The wide part's table from naive Bayes on the texts' `ids` (`fit(wide_init=...)`)."""
         wide = self.ids_model.get_layer("bag_of_ngrams")
-        table = wide.naive_bayes(self.texts_to_ids(texts), labels) / wide.scale
+        table = wide.naive_bayes(ids, labels) / wide.scale
         wide.embeddings.assign(table.astype("float32"))
 
     def _fit_ids(self, x, y, epochs, batch_size, class_weight, verbose, callbacks, bucketing, seed):
