@@ -63,40 +63,24 @@ def brute_force(table, start, end, max_length, alpha):
     return hyps
 
 
-def reference_beam(table, start, end, beam, max_length, alpha, num_return, chunked=False):
-    """Float64 Python beam search with the documented semantics.
-
-    `chunked`: after the first step, equal scores rank in the documented
-    order of a search over `beam * vocab >= 2048` candidates: lower beam
-    first, then within a beam's row token `v` by `(v % m, v // m)`, with
-    `m = ceil(vocab / c)` chunks of `c` entries, `c` the divisor of vocab
-    nearest 128 between 64 and 256 (128 when there is none), instead of by
-    token."""
+def reference_beam(table, start, end, beam, max_length, alpha, num_return):
+    """Float64 Python beam search with the documented semantics: equal
+    scores rank by lower beam, then lower token."""
     vocab = table.shape[0]
     beams = [((), 0.0, 0.0, False, start)]  # seq, cum, score, finished, last
     finished = []
-    divisors = [d for d in range(64, 257) if vocab % d == 0]
-    c = min(divisors, key=lambda d: (abs(d - 128), d)) if divisors else 128
-    m = -(-vocab // c)
     for t in range(max_length):
         cands = []
         for slot, (seq, cum, score, fin, last) in enumerate(beams):
             if fin:
-                i = slot * vocab + end
-                cands.append((score, seq + (end,), cum, True, True, end, i))
+                cands.append((score, seq + (end,), cum, True, True, end))
                 continue
             for v in range(vocab):
                 c = cum + table[last, v]
-                i = slot * vocab + v
-                cands.append((c / lp(t + 1, alpha), seq + (v,), c, v == end, False, v, i))
+                cands.append((c / lp(t + 1, alpha), seq + (v,), c, v == end, False, v))
             if t == 0:
                 break  # all beams are identical at the start
-        if chunked and t > 0:
-            cands.sort(key=lambda c: (-c[0], c[6] // vocab, c[6] % vocab % m,
-                                      c[6] % vocab // m))
-        else:
-            cands.sort(key=lambda c: -c[0])  # stable: ties keep lower index first
-        cands = [c[:6] for c in cands]
+        cands.sort(key=lambda c: -c[0])  # stable: ties keep lower (beam, token) first
         beams = []
         for score, seq, cum, fin, was_fin, last in cands[:beam]:
             if fin and not was_fin:
@@ -209,9 +193,9 @@ def large_table(vocab, end, seed, halves=False):
 @pytest.mark.parametrize("xla", [False, True])
 @pytest.mark.parametrize("vocab", [600, 601])
 def test_large_vocabulary_equals_float64_reference(alpha, xla, vocab):
-    # beam x vocabulary >= 2048 candidates: the top k goes through chunk
-    # maxima of each beam's row (600 = 5 chunks of 120 entries; 601, a
-    # prime, is padded to 5 chunks of 128)
+    # beam x vocabulary >= 2048 candidates: the top k goes through the
+    # maxima of chunks of consecutive tokens of each beam's row (600 = 10
+    # chunks of 60 tokens; 601, a prime, is padded to 10 chunks of 64)
     beam, max_length, num_return, end, start = 4, 5, 3, 7, 11
     table = large_table(vocab, end, seed=5)
     ref = reference_beam(table, start, end, beam, max_length, alpha, num_return)
@@ -227,13 +211,13 @@ def test_large_vocabulary_equals_float64_reference(alpha, xla, vocab):
 
 
 @pytest.mark.parametrize("seed,vocab", [(0, 600), (1, 600), (2, 600), (4, 601)])
-def test_large_vocabulary_ties_rank_in_chunk_order(seed, vocab):
-    # many exactly equal scores: candidates of equal score rank in the
-    # documented chunk order; the scores are a valid beam's
+def test_large_vocabulary_ties_rank_as_a_full_top_k(seed, vocab):
+    # many exactly equal scores: through the chunk maxima, candidates of
+    # equal score still rank by lower beam, then lower token
     beam, max_length, num_return, end, start = 4, 5, 4, 3, 0
     table = large_table(vocab, end, seed=seed, halves=True)
     assert len(np.unique(table[start])) < vocab // 10
-    ref = reference_beam(table, start, end, beam, max_length, 0.0, num_return, chunked=True)
+    ref = reference_beam(table, start, end, beam, max_length, 0.0, num_return)
     seqs, scores = run_beam(table, start, end, beam, max_length, 0.0, num_return)
     np.testing.assert_array_equal(scores[0], [h[0] for h in ref])
     assert seqs[0].tolist() == [pad(h[1], end, max_length) for h in ref]

@@ -11,12 +11,11 @@ exact best over all sequences (checked against brute force in the tests).
 
 Each step takes the best `beam_width` of the `beam_width x vocabulary`
 extensions with `_extend`: from 2,048 candidates on, through the maxima of
-chunks of about 128 entries of each beam's row of log-probabilities (one
-reduction over the step's output; no `[batch, beam, vocabulary]` tensor of
-scores is formed). The scores kept are the same as a full top-k's; only
-among candidates of exactly equal score does the one kept follow chunk order
-instead of the lower token (see `_extend`; tested against a float64
-reference with ties).
+chunks of about 64 consecutive tokens of each beam's row of log-probabilities
+(one reduction over the step's output; no `[batch, beam, vocabulary]` tensor
+of scores is formed). The result is exactly a full top-k's, ties included:
+of equal scores, the lower beam and then the lower token is kept (tested
+against a float64 reference with ties).
 """
 import tensorflow as tf
 
@@ -233,18 +232,22 @@ def _extend(log_probs, finished, base, penalty, end_id, offsets):
     the extension's score, its beam, its token and the token's log-prob.
 
     Below `_CHUNKED_MIN` candidates, with fewer than 4 chunks per beam row
-    or with V unknown, this is a `tf.math.top_k` over the `K * V` scores;
-    ties go to the lower beam, then the lower token. Otherwise each beam
-    row of V tokens is read as `c` rows of `m` columns (`_chunks`; token
-    `i * m + j` at row i, column j; -inf pads) and column j of beam k is
-    chunk `(k, j)`. Adding a beam's base (and dividing by the penalty) is
-    monotone, so a chunk's best score is that of its base plus the column's
-    maximum: one reduction over the step's log-probabilities, and no
-    `[B, K, V]` tensor of scores is formed. The K chunks with the best such
-    scores hold the best K extensions (one outside them is outranked by the
-    best entry of each of K chunks), and the top K of their `K * c` entries
-    is the result: exactly the top K under the order "higher score first,
-    then lower beam, lower column j, lower row i".
+    or with V unknown, this is a `tf.math.top_k` over the `K * V` scores.
+    Otherwise each beam row of V tokens is read as `n` chunks of `m`
+    consecutive tokens (`_chunks`; -inf pads the last), chunk `(k, i)`
+    holding tokens `i * m` to `i * m + m - 1` of beam k. Adding a beam's
+    base (and dividing by the penalty) is monotone, so a chunk's best score
+    is that of its base plus the chunk's maximum: one reduction over the
+    step's log-probabilities, and no `[B, K, V]` tensor of scores is formed.
+    The K chunks with the best such scores (of equal ones, the lower
+    `(k, i)`) hold the best K extensions: one outside them is outranked by
+    the best entry of each of K chunks, each either higher or equal and
+    lower in `(beam, token)`. The top K of their `K * m` entries, laid out
+    in ascending `(beam, token)` order, is the result.
+
+    In both forms ties go to the lower beam, then the lower token: the
+    result is exactly the top K under "higher score first, then lower beam,
+    lower token".
     """
     K, V = log_probs.shape[1], log_probs.shape[-1]
 
@@ -252,8 +255,8 @@ def _extend(log_probs, finished, base, penalty, end_id, offsets):
         total = base + lp
         return total / penalty if penalty is not None else total
 
-    c, m = _chunks(V) if V is not None else (None, 0)
-    if m < 4 or K * V < _CHUNKED_MIN:
+    n, m = _chunks(V) if V is not None else (0, None)
+    if n < 4 or K * V < _CHUNKED_MIN:
         end_row = tf.where(tf.equal(tf.range(tf.shape(log_probs)[-1]), end_id), 0.0,
                            _NEG_INF)
         rows = tf.where(finished[:, :, None], end_row, log_probs)
@@ -262,42 +265,42 @@ def _extend(log_probs, finished, base, penalty, end_id, offsets):
         parent, token = index // V, index % V
         lp = tf.gather(tf.reshape(log_probs, [-1]), (parent + offsets) * V + token)
         return top, parent, token, lp
-    if c * m != V:
-        log_probs = tf.pad(log_probs, [[0, 0], [0, 0], [0, c * m - V]],
+    if n * m != V:
+        log_probs = tf.pad(log_probs, [[0, 0], [0, 0], [0, n * m - V]],
                            constant_values=_NEG_INF)
-    maxima = tf.reduce_max(tf.reshape(log_probs, [-1, K, c, m]), axis=2)  # [B, K, m]
-    # a finished beam's only extension is end_id at 0: in column end_id % m
-    end_column = tf.where(tf.equal(tf.range(m), end_id % m), 0.0, _NEG_INF)
-    maxima = tf.where(finished[:, :, None], end_column, maxima)
-    best = tf.math.top_k(tf.reshape(score(base[:, :, None], maxima), [-1, K * m]), k=K).indices
-    chunk = tf.sort(best, axis=-1)  # [B, K] as k * m + j, ascending
-    beam, column = chunk // m, chunk % m
-    token = tf.range(c)[None, None, :] * m + column[:, :, None]  # [B, K, c]
-    rows = beam + offsets  # [B, K] row of log_probs
-    lp = tf.gather(tf.reshape(log_probs, [-1]), rows[:, :, None] * (c * m) + token)
+    chunks = tf.reshape(log_probs, [-1, n, m])  # [B * K * n, m]: chunk (k, i) of row k
+    maxima = tf.reshape(tf.reduce_max(chunks, axis=-1), [-1, K, n])  # [B, K, n]
+    # a finished beam's only extension is end_id at 0: in chunk end_id // m
+    end_chunk = tf.where(tf.equal(tf.range(n), end_id // m), 0.0, _NEG_INF)
+    maxima = tf.where(finished[:, :, None], end_chunk, maxima)
+    best = tf.math.top_k(tf.reshape(score(base[:, :, None], maxima), [-1, K * n]), k=K).indices
+    chunk = tf.sort(best, axis=-1)  # [B, K] as k * n + i, ascending
+    beam, index = chunk // n, chunk % n
+    token = index[:, :, None] * m + tf.range(m)[None, None, :]  # [B, K, m]
+    lp = tf.gather(tf.reshape(chunks, [-1, m]), (beam + offsets) * n + index)  # [B, K, m]
     fin = tf.gather(finished, beam, batch_dims=1)[:, :, None]
     lp = tf.where(fin, tf.where(tf.equal(token, end_id), 0.0, _NEG_INF), lp)
     total = score(tf.gather(base, beam, batch_dims=1)[:, :, None], lp)
-    top, position = tf.math.top_k(tf.reshape(total, [-1, K * c]), k=K)
-    pick = position // c
-    token = tf.minimum(tf.gather(tf.reshape(token, [-1, K * c]), position, batch_dims=1), V - 1)
-    lp = tf.gather(tf.reshape(lp, [-1, K * c]), position, batch_dims=1)
+    top, position = tf.math.top_k(tf.reshape(total, [-1, K * m]), k=K)
+    pick = position // m
+    token = tf.minimum(tf.gather(tf.reshape(token, [-1, K * m]), position, batch_dims=1), V - 1)
+    lp = tf.gather(tf.reshape(lp, [-1, K * m]), position, batch_dims=1)
     return top, tf.gather(beam, pick, batch_dims=1), token, lp
 
 
 # candidates (beams x vocabulary) from which `_extend` goes through chunk
 # maxima, and the entries per chunk it aims at
-_CHUNKED_MIN, _CHUNK = 2048, 128
+_CHUNKED_MIN, _CHUNK = 2048, 64
 
 
 def _chunks(V):
-    """`(c, m)`: a beam row of V tokens read as c rows of m columns (m
-    chunks of c entries, `c * m >= V`). c is the divisor of V nearest 128
-    between 64 and 256, so that nothing is padded; without one, c is 128
-    and the last row is padded."""
+    """`(n, m)`: a beam row of V tokens read as n chunks of m consecutive
+    tokens (`n * m >= V`). m is the divisor of V nearest 64 between 32 and
+    128, so that nothing is padded; without one, m is 64 and the last chunk
+    is padded."""
     divisors = [d for d in range(_CHUNK // 2, 2 * _CHUNK + 1) if V % d == 0]
-    c = min(divisors, key=lambda d: (abs(d - _CHUNK), d)) if divisors else _CHUNK
-    return c, -(-V // c)
+    m = min(divisors, key=lambda d: (abs(d - _CHUNK), d)) if divisors else _CHUNK
+    return -(-V // m), m
 
 
 def _merge_finished(fin_scores, fin_sequences, cand_scores, cand_sequences, k):
