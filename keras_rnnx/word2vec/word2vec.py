@@ -64,7 +64,10 @@ class Word2Vec:
         workers: parts of each block computed concurrently (threads). The
             result is the same for any value up to floating-point summation
             order, and for one value the same on every run with the same
-            seed (unlike gensim's workers, whose threads race).
+            seed (unlike gensim's workers, whose threads race). Each part's
+            products already run on every core through TensorFlow's
+            intra-op threads, so more parts only pay off on machines with
+            many cores (on 2 cores, 1 part trains fastest).
         lines_per_batch: lines tokenized together (the one tokenizing pass).
         max_update_norm: clip the norm of each word's summed update per
             block (None: plain sum). Guards tiny vocabularies, where the same
@@ -81,7 +84,7 @@ class Word2Vec:
 
     def __init__(self, vector_size=100, window=5, negative=5, ns_exponent=0.75, sample=1e-3,
                  min_count=5, max_vocab_size=None, epochs=5, alpha=0.025, min_alpha=1e-4,
-                 batch_size=2048, seed=1, tokenizer=None, workers=2, lines_per_batch=1024, max_update_norm=1.0):
+                 batch_size=4096, seed=1, tokenizer=None, workers=1, lines_per_batch=1024, max_update_norm=1.0):
         _check("vector_size", vector_size, int, 1)
         _check("window", window, int, 1)
         _check("negative", negative, int, 1)
