@@ -98,6 +98,25 @@ def test_corpus_ids_hand_checked():
     assert corpus.raw_total == 110 and len(corpus.row_splits) == 41
 
 
+def test_counted_corpus_ids_counts_every_token_in_the_same_pass():
+    from keras_rnnx.text import Tokenizer, Vocabulary
+
+    texts = ["The cat, the DOG.", "", "dog x cat the", "...", "x"]
+    lines = tf.data.Dataset.from_tensor_slices(texts)
+    tokenizer = Tokenizer(kind="whitespace", drop_punctuation=True)
+    tokens, counts, corpus = sd.counted_corpus_ids(lines, tokenizer, lines_per_batch=2)
+    assert tokens == ["the", "cat", "dog", "x"]  # first appearance
+    np.testing.assert_array_equal(counts, [3, 2, 2, 2])
+    assert dict(zip(tokens, counts.tolist())) == Vocabulary.count_tokens(texts, tokenizer)[0]
+    np.testing.assert_array_equal(corpus.ids, [0, 1, 0, 2, 2, 3, 1, 0, 3])
+    np.testing.assert_array_equal(corpus.row_splits, [0, 4, 4, 8, 8, 9])
+    kept = sd.restrict(corpus, tokens, ["the", "x"])  # "cat" and "dog" dropped, still read
+    np.testing.assert_array_equal(kept.ids, [0, 0, 1, 0, 1])
+    np.testing.assert_array_equal(kept.row_splits, [0, 2, 2, 4, 4, 5])
+    np.testing.assert_array_equal(kept.raw_before, [0, 4, 4, 8, 8])
+    assert kept.raw_total == 9
+
+
 def test_epoch_blocks_deterministic_and_well_formed():
     from keras_rnnx.layers.skipgram import negatives_per_tile, tile_size
 

@@ -104,6 +104,11 @@ def test_vocabulary_hand_checked():
     vocab = model.build_vocab(["the cat sat, on the mat.", "The dog SAT"])
     assert vocab.tokens == ["the", "sat"] and vocab.counts == [3, 2]
     assert model.total_words == 9
+    # fit counts in its one tokenizing pass: the same vocabulary as build_vocab's pass
+    fitted = Word2Vec(min_count=2, epochs=1, vector_size=4).fit(
+        (line for line in ["the cat sat, on the mat.", "The dog SAT"]))  # a generator: read once
+    assert fitted.vocabulary.tokens == vocab.tokens and fitted.vocabulary.counts == vocab.counts
+    assert fitted.total_words == 9 and fitted.wv.index_to_key == ["the", "sat"]
 
 
 def test_bad_input(tmp_path):

@@ -31,11 +31,11 @@ def add_arguments(parser):
                         help="initial learning rate, > 0 (default 0.025)")
     parser.add_argument("--min-alpha", type=_args.non_negative_float, default=1e-4,
                         help="final learning rate of the linear decay (default 1e-4)")
-    _args.add_batch_size(parser, 2048, "centre words per training block")
+    _args.add_batch_size(parser, 4096, "centre words per training block")
     _args.add_seed(parser, 1)
-    parser.add_argument("--workers", type=_args.positive_int, default=2,
-                        help="parts of each block trained concurrently; the vectors do not "
-                             "depend on it beyond rounding (default 2)")
+    parser.add_argument("--workers", type=_args.positive_int, default=1,
+                        help="parts of each block trained concurrently (each part already uses "
+                             "every core); the vectors do not depend on it beyond rounding (default 1)")
     _args.add_backup_dir(parser, "OUT.backup")
     parser.add_argument("--tokenizer", choices=["whitespace", "unicode_script"], default="whitespace",
                         help="split on whitespace or at Unicode script boundaries (default whitespace)")

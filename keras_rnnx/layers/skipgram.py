@@ -346,19 +346,23 @@ def sgd_negative_sampling_step(syn0, syn1, block, max_update_norm=None, workers=
     m = tf.shape(weights)[0]
     tiles = m // tile
     centers = words[w:w + m]
+    # the output rows of tile t: its T centres, then its K negatives
+    out_ids = tf.reshape(tf.concat([tf.reshape(centers, [tiles, tile]), negatives], 1), [-1])
     u_rows = tf.gather(syn0, words)  # [m + 2w, D]: each position's input vector, read once
-    v_rows = tf.gather(syn1, tf.concat([centers, tf.reshape(negatives, [-1])], 0))
     band_src = tf.constant(_band_index(tile, w))
     rows = tf.range(tile + 2 * w)
+    label = tf.constant([1.0] * tile + [0.0] * k)  # columns: the tile's centres, then its negatives
+    sign = tf.constant([-1.0] * tile + [1.0] * k)  # loss: softplus(-z) for a pair, softplus(z) for a negative
     parts = max(1, int(workers))
     bounds = [(tiles * p) // parts for p in range(parts + 1)]
-    d_mains, d_tails, d_centers, d_negs, losses = [], [], [], [], []
+    in_ids, d_ins, d_outs, losses = [], [], [], []
     for p in range(parts):
         a, b = bounds[p], bounds[p + 1]
         n = b - a
-        u = tf.gather(u_rows, (a + tf.range(n))[:, None] * tile + rows[None, :])  # [n, T+2w, D]
-        v = tf.concat([tf.reshape(v_rows[a * tile:b * tile], [n, tile, d]),
-                       tf.reshape(v_rows[m + a * k:m + b * k], [n, k, d])], 1)  # [n, T+K, D]
+        positions = tf.reshape((a + tf.range(n))[:, None] * tile + rows[None, :], [-1])
+        u = tf.reshape(tf.gather(u_rows, positions), [n, tile + 2 * w, d])  # [n, T+2w, D]
+        in_ids.append(tf.gather(words, positions))
+        v = tf.reshape(tf.gather(syn1, out_ids[a * (tile + k):b * (tile + k)]), [n, tile + k, d])
         logits = tf.matmul(u, v, transpose_b=True)  # [n, T+2w, T+K]
         wt = tf.reshape(weights[a * tile:b * tile], [n, tile * 2 * w])
         band = tf.reshape(tf.gather(tf.pad(wt, [[0, 0], [0, 1]]), band_src, axis=1),
@@ -366,24 +370,19 @@ def sgd_negative_sampling_step(syn0, syn1, block, max_update_norm=None, workers=
         lr_t = tf.reshape(lr[a * tile:b * tile], [n, 1, tile])
         cen = tf.reshape(centers[a * tile:b * tile], [n, tile, 1])
         differ = tf.cast(cen != negatives[a:b, None, :], tf.float32)  # [n, T, K]
-        neg_pairs = tf.matmul(band, differ) * neg_scale  # [n, T+2w, K]: pairs of each (position, negative)
+        # pairs of each (position, column) and their learning rates: the band for the
+        # centres, the band times "negative differs from the centre" for the negatives
+        pairs = tf.concat([band, tf.matmul(band, differ) * neg_scale], 2)  # [n, T+2w, T+K]
         coef_pos = band * lr_t
-        coef_neg = tf.matmul(coef_pos, differ) * neg_scale
-        sig = tf.sigmoid(logits)
-        g = tf.concat([(1.0 - sig[:, :, :tile]) * coef_pos, -sig[:, :, tile:] * coef_neg], 2)
+        coef = tf.concat([coef_pos, tf.matmul(coef_pos, differ) * neg_scale], 2)
+        g = coef * (label - tf.sigmoid(logits))
         d_u = tf.matmul(g, v)  # [n, T+2w, D]
         d_v = tf.matmul(g, u, transpose_a=True)  # [n, T+K, D]
-        d_mains.append(tf.reshape(d_u[:, :tile], [-1, d]))
-        d_tails.append(tf.reshape(tf.pad(d_u[:, tile:], [[0, 0], [0, tile - 2 * w], [0, 0]]), [-1, d]))
-        d_centers.append(tf.reshape(d_v[:, :tile], [-1, d]))
-        d_negs.append(tf.reshape(d_v[:, tile:], [-1, d]))
-        losses.append(tf.reduce_sum(band * tf.nn.softplus(-logits[:, :, :tile]))
-                      + tf.reduce_sum(neg_pairs * tf.nn.softplus(logits[:, :, tile:])))
-    # tile t's positions are rows t*T .. t*T + T + 2w of the block: its first T
-    # rows are its own, its last 2w the first of tile t + 1
-    main, tail = tf.concat(d_mains, 0), tf.concat(d_tails, 0)
-    d_u_rows = tf.pad(main, [[0, 2 * w], [0, 0]]) + tf.pad(tail[:m + 2 * w - tile], [[tile, 0], [0, 0]])
-    _apply_rows(syn0, words, d_u_rows, max_update_norm)
-    out_ids = tf.concat([centers, tf.reshape(negatives, [-1])], 0)
-    _apply_rows(syn1, out_ids, tf.concat(d_centers + d_negs, 0), max_update_norm)
+        d_ins.append(tf.reshape(d_u, [-1, d]))
+        d_outs.append(tf.reshape(d_v, [-1, d]))
+        losses.append(tf.reduce_sum(pairs * tf.nn.softplus(logits * sign)))
+    # a tile's last 2w positions are the next tile's first: their two updates are
+    # summed with the word's others
+    _apply_rows(syn0, tf.concat(in_ids, 0), tf.concat(d_ins, 0), max_update_norm)
+    _apply_rows(syn1, out_ids, tf.concat(d_outs, 0), max_update_norm)
     return tf.add_n(losses) / tf.maximum(tf.reduce_sum(weights), 1.0)

@@ -1,7 +1,9 @@
 """Skip-gram training blocks with gensim's conventions, prepared in NumPy.
 
-The corpus is tokenized once in tf.data (`id_batches`) and held as one flat
-int32 id array (`corpus_ids`: 4 bytes a word). Each epoch's blocks are then
+The corpus is tokenized once in tf.data and held as one flat int32 id array
+(`counted_corpus_ids` counts the words in the same pass, so the vocabulary
+needs no pass of its own; `restrict` maps the ids onto the vocabulary
+built from the counts: 4 bytes a word). Each epoch's blocks are then
 drawn in NumPy from a generator seeded with `(seed, epoch)`, so the stream is
 a pure function of those two numbers (a resumed run sees the blocks an
 uninterrupted one would).
@@ -102,30 +104,6 @@ def subsample(ids, keep_prob, rng):
     return rng.random(len(ids)) < np.asarray(keep_prob)[ids]
 
 
-def id_batches(lines, tokenizer, tokens, lines_per_batch=256):
-    """Streams `lines` (a `tf.data.Dataset` of strings) into ragged id batches.
-
-    Out-of-vocabulary words are dropped (as gensim does). Yields
-    `(ids [S, None] int32 ragged, raw_words [S] int64)` where `raw_words`
-    counts every token of each line before the vocabulary filter (gensim's
-    progress unit).
-    """
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(
-            tf.constant(list(tokens)), tf.range(len(tokens), dtype=tf.int32)
-        ),
-        default_value=-1,
-    )
-
-    def to_ids(batch):
-        toks = tokenizer.tokenize(batch)
-        ids = tf.ragged.map_flat_values(table.lookup, toks)
-        ids = tf.ragged.boolean_mask(ids, ids >= 0)
-        return ids, toks.row_lengths()
-
-    return lines.batch(lines_per_batch).map(to_ids, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
 CorpusIds = collections.namedtuple("CorpusIds", "ids row_splits raw_before raw_total")
 CorpusIds.__doc__ = """A tokenized corpus: `ids` int32 [n] (in-vocabulary words
 of every line, in order), `row_splits` int64 [lines + 1] (line i is
@@ -134,18 +112,52 @@ tokens, out-of-vocabulary ones included, before each line) and `raw_total`."""
 
 
 def corpus_ids(lines, tokenizer, tokens, lines_per_batch=256):
-    """Tokenizes `lines` (a `tf.data.Dataset` of strings) once into `CorpusIds`."""
-    ids, lengths, raw = [], [], []
-    for batch, raw_words in id_batches(lines, tokenizer, tokens, lines_per_batch):
-        ids.append(batch.flat_values.numpy())
-        lengths.append(batch.row_lengths().numpy())
-        raw.append(raw_words.numpy())
+    """Tokenizes `lines` (a `tf.data.Dataset` of strings) once into `CorpusIds`
+    over the vocabulary `tokens` (out-of-vocabulary words dropped, as gensim
+    does; `raw_before` and `raw_total` count them, gensim's progress unit)."""
+    seen, _, corpus = counted_corpus_ids(lines, tokenizer, lines_per_batch)
+    return restrict(corpus, seen, tokens)
+
+
+def counted_corpus_ids(lines, tokenizer, lines_per_batch=256):
+    """Tokenizes `lines` (a `tf.data.Dataset` of strings) once, counting as it goes.
+
+    Returns `(tokens, counts, corpus)`: every distinct token (str) in order
+    of first appearance, its count (int64 array) and the `CorpusIds` of the
+    corpus over those token ids; `restrict` then maps it onto a vocabulary
+    built from the counts (one tokenizing pass instead of a counting pass
+    and an id pass).
+    """
+    def to_index(batch):
+        toks = tokenizer.tokenize(batch)
+        uniq, index = tf.unique(toks.flat_values, out_idx=tf.int32)
+        return uniq, index, toks.row_lengths()
+
+    seen, ids, lengths = {}, [], []
+    batches = lines.batch(lines_per_batch).map(to_index, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    for uniq, index, row_lengths in batches:
+        uniq = uniq.numpy().tolist()
+        lut = np.fromiter((seen.setdefault(t, len(seen)) for t in uniq), np.int32, len(uniq))
+        ids.append(lut[index.numpy()])
+        lengths.append(row_lengths.numpy())
     ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros([0], np.int32)
     lengths = np.concatenate(lengths) if lengths else np.zeros([0], np.int64)
-    raw = np.concatenate(raw) if raw else np.zeros([0], np.int64)
     row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    raw_before = np.concatenate([[0], np.cumsum(raw)[:-1]]).astype(np.int64) if raw.size else raw
-    return CorpusIds(ids, row_splits, raw_before, int(raw.sum()))
+    tokens = [t.decode("utf-8") for t in seen]
+    counts = np.bincount(ids, minlength=len(tokens)).astype(np.int64)
+    return tokens, counts, CorpusIds(ids, row_splits, row_splits[:-1].copy(), int(ids.shape[0]))
+
+
+def restrict(corpus, tokens, vocabulary_tokens):
+    """`corpus` (`CorpusIds` over `tokens`) with ids of `vocabulary_tokens`
+    instead, words outside it dropped; the raw counts stay (gensim's progress
+    unit counts every word)."""
+    position = {t: i for i, t in enumerate(vocabulary_tokens)}
+    new = np.array([position.get(t, -1) for t in tokens], np.int32)
+    ids = new[corpus.ids]
+    keep = ids >= 0
+    kept_before = np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)
+    return CorpusIds(ids[keep], kept_before[corpus.row_splits], corpus.raw_before, corpus.raw_total)
 
 
 def epoch_blocks(corpus, *, keep_prob, sampler, window, negative, block_size, seed, epoch,

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_rnnx.word2vec import data as sd
 from keras_rnnx._atomic import atomic_write
+from keras_rnnx.commands._args import utf8_problem
 from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 from keras_rnnx.layers.skipgram import (
     AliasSampler,
@@ -64,7 +65,10 @@ class Word2Vec:
         workers: parts of each block computed concurrently (threads). The
             result is the same for any value up to floating-point summation
             order, and for one value the same on every run with the same
-            seed (unlike gensim's workers, whose threads race).
+            seed (unlike gensim's workers, whose threads race). Each part's
+            products already run on every core through TensorFlow's
+            intra-op threads, so more parts only pay off on machines with
+            many cores (on 2 cores, 1 part trains fastest).
         lines_per_batch: lines tokenized together (the one tokenizing pass).
         max_update_norm: clip the norm of each word's summed update per
             block (None: plain sum). Guards tiny vocabularies, where the same
@@ -81,7 +85,7 @@ class Word2Vec:
 
     def __init__(self, vector_size=100, window=5, negative=5, ns_exponent=0.75, sample=1e-3,
                  min_count=5, max_vocab_size=None, epochs=5, alpha=0.025, min_alpha=1e-4,
-                 batch_size=2048, seed=1, tokenizer=None, workers=2, lines_per_batch=1024, max_update_norm=1.0):
+                 batch_size=4096, seed=1, tokenizer=None, workers=1, lines_per_batch=1024, max_update_norm=1.0):
         _check("vector_size", vector_size, int, 1)
         _check("window", window, int, 1)
         _check("negative", negative, int, 1)
@@ -128,6 +132,9 @@ class Word2Vec:
     def build_vocab(self, corpus, progress=None):
         """Counts words over the corpus (one streaming pass) and sets the vocabulary."""
         counts, total = Vocabulary.count_tokens(corpus, self.tokenizer, progress=progress)
+        return self._set_vocabulary(counts, total)
+
+    def _set_vocabulary(self, counts, total):
         if total == 0:
             raise ValueError("corpus is empty: no tokens found")
         self.vocabulary = Vocabulary.from_counts(
@@ -138,7 +145,11 @@ class Word2Vec:
 
     def _lines(self, corpus):
         if isinstance(corpus, (str, os.PathLike)):
-            return sd.lines_dataset(os.fspath(corpus))
+            path = os.fspath(corpus)
+            if not os.path.isfile(path) or utf8_problem(path):
+                for _ in iter_lines(path, "corpus"):  # raises naming the path (and line)
+                    pass
+            return sd.lines_dataset(path)
         return sd.lines_dataset(list(iter_lines(corpus, "corpus")))
 
     # ---------------------------------------------------------------- train
@@ -167,7 +178,12 @@ class Word2Vec:
             raise ValueError(f"on_epoch_end must be callable, got {on_epoch_end!r}")
         if isinstance(corpus, (str, os.PathLike)):
             corpus = os.fspath(corpus)
-        vocab = self.build_vocab(corpus)
+        # one tokenizing pass: counts and ids together, then the ids of the vocabulary
+        tokens, token_counts, all_ids = sd.counted_corpus_ids(self._lines(corpus), self.tokenizer,
+                                                              self.lines_per_batch)
+        vocab = self._set_vocabulary(dict(zip(tokens, token_counts.tolist())), all_ids.raw_total)
+        ids = sd.restrict(all_ids, tokens, vocab.tokens)
+        del all_ids
         counts = np.asarray(vocab.counts, np.float64)
         keep = sd.keep_probabilities(counts, self.sample) if self.sample else None
         sampler = AliasSampler(unigram_probabilities(counts, self.ns_exponent))
@@ -179,7 +195,6 @@ class Word2Vec:
         rng = np.random.default_rng(self.seed)
         syn0.assign(((rng.random((len(vocab), self.vector_size)) - 0.5) / self.vector_size).astype(np.float32))
         syn1.assign(np.zeros((len(vocab), self.vector_size), np.float32))
-        ids = sd.corpus_ids(self._lines(corpus), self.tokenizer, vocab.tokens, self.lines_per_batch)
         start, losses = 0, [[] for _ in range(self.epochs)]
         if backup_dir is not None:
             start, done_losses = _restore_backup(backup_dir, syn0, syn1, self.get_config())
