@@ -201,7 +201,7 @@ def test_shared_option_defaults_are_each_commands_own(tmp_path):
         "verify": dict(seed=0),
         "generate": dict(seed=None, cell="lstm", units=256, layers=1, epochs=5, batch_size=64,
                          learning_rate=3e-3, backup_dir=None),
-        "word2vec": dict(seed=1, epochs=5, batch_size=2048, backup_dir=None),
+        "word2vec": dict(seed=1, epochs=5, batch_size=4096, backup_dir=None),
         "train-classifier": dict(seed=0, cell=d.CELL, units=d.UNITS, layers=d.LAYERS,
                                  epochs=d.EPOCHS, batch_size=d.BATCH_SIZE,
                                  learning_rate=d.LEARNING_RATE, backup_dir=None),
