@@ -80,7 +80,8 @@ def _corpus():
     from keras_rnnx.text import Tokenizer
 
     lines = tf.data.Dataset.from_tensor_slices(["a b c d", "b c", "d a b x", "c"] * 10)
-    return sd.corpus_ids(lines, Tokenizer(), ["a", "b", "c", "d"], lines_per_batch=3)
+    seen, _, corpus = sd.counted_corpus_ids(lines, Tokenizer(), lines_per_batch=3)
+    return sd.restrict(corpus, seen, ["a", "b", "c", "d"])
 
 
 def _blocks(seed, epoch=0, block_size=16, window=2):
@@ -90,7 +91,7 @@ def _blocks(seed, epoch=0, block_size=16, window=2):
                                 block_size=block_size, seed=seed, epoch=epoch, chunk_words=50))
 
 
-def test_corpus_ids_hand_checked():
+def test_restricted_corpus_ids_hand_checked():
     corpus = _corpus()
     np.testing.assert_array_equal(corpus.ids[:10], [0, 1, 2, 3, 1, 2, 3, 0, 1, 2])  # "x" is dropped
     np.testing.assert_array_equal(corpus.row_splits[:5], [0, 4, 6, 9, 10])

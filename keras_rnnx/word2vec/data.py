@@ -111,14 +111,6 @@ of every line, in order), `row_splits` int64 [lines + 1] (line i is
 tokens, out-of-vocabulary ones included, before each line) and `raw_total`."""
 
 
-def corpus_ids(lines, tokenizer, tokens, lines_per_batch=256):
-    """Tokenizes `lines` (a `tf.data.Dataset` of strings) once into `CorpusIds`
-    over the vocabulary `tokens` (out-of-vocabulary words dropped, as gensim
-    does; `raw_before` and `raw_total` count them, gensim's progress unit)."""
-    seen, _, corpus = counted_corpus_ids(lines, tokenizer, lines_per_batch)
-    return restrict(corpus, seen, tokens)
-
-
 def counted_corpus_ids(lines, tokenizer, lines_per_batch=256):
     """Tokenizes `lines` (a `tf.data.Dataset` of strings) once, counting as it goes.
 
