@@ -84,10 +84,10 @@ def _corpus():
     return sd.restrict(corpus, seen, ["a", "b", "c", "d"])
 
 
-def _blocks(seed, epoch=0, block_size=16, window=2):
+def _chunks(seed, epoch=0, block_size=16, window=2):
     keep = sd.keep_probabilities(np.array([10, 20, 20, 10.0]), 0.3)
     sampler = AliasSampler(unigram_probabilities([10, 20, 20, 10]))
-    return list(sd.epoch_blocks(_corpus(), keep_prob=keep, sampler=sampler, window=window, negative=3,
+    return list(sd.epoch_chunks(_corpus(), keep_prob=keep, sampler=sampler, window=window, negative=3,
                                 block_size=block_size, seed=seed, epoch=epoch, chunk_words=50))
 
 
@@ -118,12 +118,13 @@ def test_counted_corpus_ids_counts_every_token_in_the_same_pass():
     assert kept.raw_total == 9
 
 
-def test_epoch_blocks_deterministic_and_well_formed():
-    from keras_rnnx.layers.skipgram import negatives_per_tile, tile_size
+def test_epoch_chunks_deterministic_and_well_formed():
+    from keras_rnnx.layers.skipgram import chunk_block, context_offsets, negatives_per_tile, tile_size
 
-    a, b, c, d = _blocks(7), _blocks(7), _blocks(8), _blocks(7, epoch=1)
-    assert len(a) == len(b)
+    a, b, c, d = _chunks(7), _chunks(7), _chunks(8), _chunks(7, epoch=1)
+    assert len(a) == len(b) and len(a) > 1  # 110 words in chunks of about 50
     for x, y in zip(a, b):
+        assert x.keys() == y.keys()
         for k in x:
             np.testing.assert_array_equal(x[k], y[k])
     for other in (c, d):
@@ -131,28 +132,42 @@ def test_epoch_blocks_deterministic_and_well_formed():
                    for x, y in zip(a, other))
     tile = tile_size(2)
     corpus = _corpus()
-    for blk in a:
-        m = blk["weights"].shape[0]
-        assert m % tile == 0 and m <= 16 and blk["words"].shape == (m + 4,)
-        assert blk["negatives"].shape == (m // tile, negatives_per_tile(3))
-        assert set(np.unique(blk["weights"])) <= {0.0, 1.0}
-        p = blk["progress"]
+    blocks = []
+    for chunk in a:
+        m = chunk["weights"].shape[0]
+        assert m % tile == 0 and chunk["words"].shape == (m + 4,)
+        assert chunk["negatives"].shape == (m // tile, negatives_per_tile(3))
+        assert set(np.unique(chunk["weights"])) <= {0.0, 1.0}
+        p = chunk["progress"]
         assert np.all((p >= 0) & (p <= 1))
-    prog = np.concatenate([blk["progress"][blk["weights"].sum(1) > 0] for blk in a])
+        # blocks of 16 centres (one tile), the last one ending with the chunk
+        np.testing.assert_array_equal(chunk["bounds"], np.arange(0, m + 1, 16))
+        real = p[chunk["weights"].sum(1) > 0]
+        assert real.max() < chunk["end"] <= 1.0  # read after the chunk: past its last line's start
+        chunk = dict(chunk, lr=p)
+        for s, e in zip(chunk["bounds"][:-1], chunk["bounds"][1:]):
+            blk = chunk_block(chunk, s, e)
+            np.testing.assert_array_equal(blk["words"], chunk["words"][s:e + 4])
+            np.testing.assert_array_equal(blk["negatives"], chunk["negatives"][s // tile:e // tile])
+            blocks.append(blk)
+    assert [x["end"] for x in a] == sorted(x["end"] for x in a) and a[-1]["end"] == 1.0
+    prog = np.concatenate([blk["lr"][blk["weights"].sum(1) > 0] for blk in blocks])
     assert np.all(np.diff(prog) >= 0)
     # every pair of the blocks is a pair of one line of the corpus, at its distance
     lines = [tuple(corpus.ids[s:e]) for s, e in zip(corpus.row_splits[:-1], corpus.row_splits[1:])]
-    from keras_rnnx.layers.skipgram import context_offsets
-
     offsets = context_offsets(2)
     pairs = 0
-    for blk in a:
+    for blk in blocks:
         i, j = np.nonzero(blk["weights"])
         for centre, slot in zip(i, j):
             x, y = blk["words"][centre + 2], blk["words"][centre + 2 + offsets[slot]]
             assert any(x in ln and y in ln for ln in lines)
             pairs += 1
     assert pairs > 50
+    # a block size that is no multiple of the tile is rounded down to one
+    for chunk in _chunks(7, block_size=40):
+        m = chunk["weights"].shape[0]
+        np.testing.assert_array_equal(chunk["bounds"], list(range(0, m, 32)) + [m])
 
 
 def _np_ns_loss(u, v_pos, v_neg):
