@@ -312,3 +312,38 @@ def test_sgd_step_matches_numpy_reference(workers, max_norm, window):
     if max_norm is not None:  # the clip was active: without it the update is larger
         u0, _, _ = _reference_step(s0, s1, block, None, negative)
         assert np.abs(u0 - s0).max() > np.abs(e0 - s0).max() + 1e-3
+
+
+def test_sgd_chunk_trains_its_blocks_in_order():
+    """`sgd_negative_sampling_chunk` (its graph loop, in a `tf.function`)
+    against the float64 reference applied block after block: each block's
+    update starts from the tables the blocks before it left, and the
+    per-block losses come back in order."""
+    from keras_rnnx.layers.skipgram import chunk_block, sgd_negative_sampling_chunk, tile_size
+
+    rng = np.random.default_rng(7)
+    v, d, k, negative, window = 9, 5, 4, 2, 2
+    tile = tile_size(window)
+    m = 6 * tile
+    chunk = {
+        "words": rng.integers(0, v, m + 2 * window).astype(np.int32),
+        "weights": (rng.random((m, 2 * window)) > 0.3).astype(np.float32),
+        "negatives": rng.integers(0, v, (6, k)).astype(np.int32),
+        "lr": rng.uniform(0.05, 0.2, m).astype(np.float32),
+        "bounds": np.array([0, 2, 3, 6], np.int32) * tile,  # blocks of 2, 1 and 3 tiles
+    }
+    syn0 = tf.Variable(rng.normal(size=(v, d)).astype("float32"))
+    syn1 = tf.Variable(rng.normal(size=(v, d)).astype("float32"))
+    s0, s1 = syn0.numpy().astype(float), syn1.numpy().astype(float)
+    start0, start1 = s0, s1
+    losses = tf.function(lambda c: sgd_negative_sampling_chunk(syn0, syn1, c, 0.5, 2, negative))(chunk)
+    expected = []
+    for s, e in zip(chunk["bounds"][:-1], chunk["bounds"][1:]):
+        s0, s1, loss = _reference_step(s0, s1, chunk_block(chunk, s, e), 0.5, negative)
+        expected.append(loss)
+    np.testing.assert_allclose(syn0.numpy(), s0, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(syn1.numpy(), s1, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(losses.numpy(), expected, rtol=1e-5)
+    # the chunk as one block, every update from the starting tables, is another result
+    joint, _, _ = _reference_step(start0, start1, chunk_block(chunk, 0, m), 0.5, negative)
+    assert np.abs(joint - s0).max() > 1e-2
