@@ -51,6 +51,8 @@ py=${PYTHON:-python3}; [ -x .venv/bin/python ] && py=${PYTHON:-.venv/bin/python}
 corpus=$(PYTHONPATH=$PWD "$py" -c "from tools.benchmarks.word2vec import big_corpus; print(big_corpus() or '')")
 [ -n "$corpus" ] || { echo "no word2vec corpus: apt-get install bible-kjv (or set RNNX_W2V_CORPUS)" >&2; exit 1; }
 xz -9 -c "$corpus" > .gpu/w2v_corpus.txt.xz
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || printf '/.gpu/\n/.gpuc*/\n' >> .git/info/exclude
+exclude=$(git rev-parse --git-path info/exclude)  # .git is a file in a worktree
+mkdir -p "$(dirname "$exclude")"
+grep -qx '/.gpu/' "$exclude" 2>/dev/null || printf '/.gpu/\n/.gpuc*/\n' >> "$exclude"
 rm -rf "$work"
 echo "chunks: .gpuc1 .. .gpuc$n; then carry .gpu and run: source .gpu/setup.sh"
