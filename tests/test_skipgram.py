@@ -84,10 +84,10 @@ def _corpus():
     return sd.restrict(corpus, seen, ["a", "b", "c", "d"])
 
 
-def _blocks(seed, epoch=0, block_size=16, window=2):
+def _chunks(seed, epoch=0, block_size=16, window=2):
     keep = sd.keep_probabilities(np.array([10, 20, 20, 10.0]), 0.3)
     sampler = AliasSampler(unigram_probabilities([10, 20, 20, 10]))
-    return list(sd.epoch_blocks(_corpus(), keep_prob=keep, sampler=sampler, window=window, negative=3,
+    return list(sd.epoch_chunks(_corpus(), keep_prob=keep, sampler=sampler, window=window, negative=3,
                                 block_size=block_size, seed=seed, epoch=epoch, chunk_words=50))
 
 
@@ -118,12 +118,13 @@ def test_counted_corpus_ids_counts_every_token_in_the_same_pass():
     assert kept.raw_total == 9
 
 
-def test_epoch_blocks_deterministic_and_well_formed():
-    from keras_rnnx.layers.skipgram import negatives_per_tile, tile_size
+def test_epoch_chunks_deterministic_and_well_formed():
+    from keras_rnnx.layers.skipgram import chunk_block, context_offsets, negatives_per_tile, tile_size
 
-    a, b, c, d = _blocks(7), _blocks(7), _blocks(8), _blocks(7, epoch=1)
-    assert len(a) == len(b)
+    a, b, c, d = _chunks(7), _chunks(7), _chunks(8), _chunks(7, epoch=1)
+    assert len(a) == len(b) and len(a) > 1  # 110 words in chunks of about 50
     for x, y in zip(a, b):
+        assert x.keys() == y.keys()
         for k in x:
             np.testing.assert_array_equal(x[k], y[k])
     for other in (c, d):
@@ -131,28 +132,42 @@ def test_epoch_blocks_deterministic_and_well_formed():
                    for x, y in zip(a, other))
     tile = tile_size(2)
     corpus = _corpus()
-    for blk in a:
-        m = blk["weights"].shape[0]
-        assert m % tile == 0 and m <= 16 and blk["words"].shape == (m + 4,)
-        assert blk["negatives"].shape == (m // tile, negatives_per_tile(3))
-        assert set(np.unique(blk["weights"])) <= {0.0, 1.0}
-        p = blk["progress"]
+    blocks = []
+    for chunk in a:
+        m = chunk["weights"].shape[0]
+        assert m % tile == 0 and chunk["words"].shape == (m + 4,)
+        assert chunk["negatives"].shape == (m // tile, negatives_per_tile(3))
+        assert set(np.unique(chunk["weights"])) <= {0.0, 1.0}
+        p = chunk["progress"]
         assert np.all((p >= 0) & (p <= 1))
-    prog = np.concatenate([blk["progress"][blk["weights"].sum(1) > 0] for blk in a])
+        # blocks of 16 centres (one tile), the last one ending with the chunk
+        np.testing.assert_array_equal(chunk["bounds"], np.arange(0, m + 1, 16))
+        real = p[chunk["weights"].sum(1) > 0]
+        assert real.max() < chunk["end"] <= 1.0  # read after the chunk: past its last line's start
+        chunk = dict(chunk, lr=p)
+        for s, e in zip(chunk["bounds"][:-1], chunk["bounds"][1:]):
+            blk = chunk_block(chunk, s, e)
+            np.testing.assert_array_equal(blk["words"], chunk["words"][s:e + 4])
+            np.testing.assert_array_equal(blk["negatives"], chunk["negatives"][s // tile:e // tile])
+            blocks.append(blk)
+    assert [x["end"] for x in a] == sorted(x["end"] for x in a) and a[-1]["end"] == 1.0
+    prog = np.concatenate([blk["lr"][blk["weights"].sum(1) > 0] for blk in blocks])
     assert np.all(np.diff(prog) >= 0)
     # every pair of the blocks is a pair of one line of the corpus, at its distance
     lines = [tuple(corpus.ids[s:e]) for s, e in zip(corpus.row_splits[:-1], corpus.row_splits[1:])]
-    from keras_rnnx.layers.skipgram import context_offsets
-
     offsets = context_offsets(2)
     pairs = 0
-    for blk in a:
+    for blk in blocks:
         i, j = np.nonzero(blk["weights"])
         for centre, slot in zip(i, j):
             x, y = blk["words"][centre + 2], blk["words"][centre + 2 + offsets[slot]]
             assert any(x in ln and y in ln for ln in lines)
             pairs += 1
     assert pairs > 50
+    # a block size that is no multiple of the tile is rounded down to one
+    for chunk in _chunks(7, block_size=40):
+        m = chunk["weights"].shape[0]
+        np.testing.assert_array_equal(chunk["bounds"], list(range(0, m, 32)) + [m])
 
 
 def _np_ns_loss(u, v_pos, v_neg):
@@ -297,3 +312,38 @@ def test_sgd_step_matches_numpy_reference(workers, max_norm, window):
     if max_norm is not None:  # the clip was active: without it the update is larger
         u0, _, _ = _reference_step(s0, s1, block, None, negative)
         assert np.abs(u0 - s0).max() > np.abs(e0 - s0).max() + 1e-3
+
+
+def test_sgd_chunk_trains_its_blocks_in_order():
+    """`sgd_negative_sampling_chunk` (its graph loop, in a `tf.function`)
+    against the float64 reference applied block after block: each block's
+    update starts from the tables the blocks before it left, and the
+    per-block losses come back in order."""
+    from keras_rnnx.layers.skipgram import chunk_block, sgd_negative_sampling_chunk, tile_size
+
+    rng = np.random.default_rng(7)
+    v, d, k, negative, window = 9, 5, 4, 2, 2
+    tile = tile_size(window)
+    m = 6 * tile
+    chunk = {
+        "words": rng.integers(0, v, m + 2 * window).astype(np.int32),
+        "weights": (rng.random((m, 2 * window)) > 0.3).astype(np.float32),
+        "negatives": rng.integers(0, v, (6, k)).astype(np.int32),
+        "lr": rng.uniform(0.05, 0.2, m).astype(np.float32),
+        "bounds": np.array([0, 2, 3, 6], np.int32) * tile,  # blocks of 2, 1 and 3 tiles
+    }
+    syn0 = tf.Variable(rng.normal(size=(v, d)).astype("float32"))
+    syn1 = tf.Variable(rng.normal(size=(v, d)).astype("float32"))
+    s0, s1 = syn0.numpy().astype(float), syn1.numpy().astype(float)
+    start0, start1 = s0, s1
+    losses = tf.function(lambda c: sgd_negative_sampling_chunk(syn0, syn1, c, 0.5, 2, negative))(chunk)
+    expected = []
+    for s, e in zip(chunk["bounds"][:-1], chunk["bounds"][1:]):
+        s0, s1, loss = _reference_step(s0, s1, chunk_block(chunk, s, e), 0.5, negative)
+        expected.append(loss)
+    np.testing.assert_allclose(syn0.numpy(), s0, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(syn1.numpy(), s1, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(losses.numpy(), expected, rtol=1e-5)
+    # the chunk as one block, every update from the starting tables, is another result
+    joint, _, _ = _reference_step(start0, start1, chunk_block(chunk, 0, m), 0.5, negative)
+    assert np.abs(joint - s0).max() > 1e-2

@@ -47,6 +47,52 @@ def test_deterministic_under_seed(tmp_path):
     np.testing.assert_allclose(one.vectors, a.vectors, rtol=1e-4, atol=1e-6)
 
 
+def test_fit_equals_a_loop_over_each_block():
+    """`fit` trains each chunk's blocks in one call (a loop inside one
+    `tf.function`); a hand-written loop that calls the step once per block,
+    over the same public seams (`epoch_chunks`, `sgd_negative_sampling_step`,
+    gensim's learning-rate decay), gives bit-identical vectors and losses."""
+    import tensorflow as tf
+
+    from keras_rnnx.layers.skipgram import (AliasSampler, negatives_per_tile, sgd_negative_sampling_step,
+                                            tile_size, unigram_probabilities)
+    from keras_rnnx.word2vec import data as sd
+
+    lines, _, _ = _two_topics(60)
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, batch_size=32, sample=0.05, seed=5,
+              max_update_norm=1.0, workers=1, negative=3, alpha=0.05, min_alpha=0.001)
+    model = Word2Vec(**kw).fit(lines)
+    tokens, _, corpus = sd.counted_corpus_ids(sd.lines_dataset(lines), model.tokenizer)
+    corpus = sd.restrict(corpus, tokens, model.vocabulary.tokens)
+    counts = np.asarray(model.vocabulary.counts, np.float64)
+    keep = sd.keep_probabilities(counts, kw["sample"])
+    sampler = AliasSampler(unigram_probabilities(counts))
+    v, d, w, t = len(counts), kw["vector_size"], kw["window"], tile_size(kw["window"])
+    rng = np.random.default_rng(kw["seed"])
+    syn0 = tf.Variable(((rng.random((v, d)) - 0.5) / d).astype(np.float32))
+    syn1 = tf.Variable(np.zeros((v, d), np.float32))
+    spec = {"words": tf.TensorSpec([None], tf.int32), "weights": tf.TensorSpec([None, 2 * w], tf.float32),
+            "negatives": tf.TensorSpec([None, negatives_per_tile(3)], tf.int32),
+            "lr": tf.TensorSpec([None], tf.float32)}
+    step = tf.function(lambda block: sgd_negative_sampling_step(syn0, syn1, block, 1.0, 1, 3),
+                       input_signature=[spec])
+    history, blocks = [], 0
+    for epoch in range(2):
+        losses = []
+        for c in sd.epoch_chunks(corpus, keep_prob=keep, sampler=sampler, window=w, negative=3,
+                                 block_size=32, seed=5, epoch=epoch):
+            frac = np.minimum((epoch + c["progress"]) / 2, 1.0)
+            lr = (0.05 - (0.05 - 0.001) * frac).astype(np.float32)
+            for s, e in zip(c["bounds"][:-1], c["bounds"][1:]):
+                losses.append(float(step({"words": c["words"][s:e + 2 * w], "weights": c["weights"][s:e],
+                                          "negatives": c["negatives"][s // t:e // t], "lr": lr[s:e]})))
+                blocks += 1
+        history.append(float(np.mean(losses)))
+    assert blocks > 2 * 4  # several blocks per chunk
+    np.testing.assert_array_equal(model.wv.vectors, syn0.numpy())
+    assert model.loss_history == history
+
+
 def _interrupt_after_first_backup(folder, fit):
     """Runs `fit(on_epoch_end)` and interrupts it (KeyboardInterrupt, as
     Ctrl-C does) at the first epoch end at which `folder` holds a committed

@@ -4,7 +4,8 @@
 output (`context_embeddings`, gensim's syn1neg) tables. Called on
 `(targets, contexts)` it returns the per-pair loss, so it trains with any
 Keras optimizer inside `model.fit`. `Word2Vec` uses the same variables with a
-faster, gensim-style batched sparse SGD step (`sgd_negative_sampling_step`).
+faster, gensim-style batched sparse SGD step (`sgd_negative_sampling_step`),
+run over a chunk of blocks in one graph loop (`sgd_negative_sampling_chunk`).
 """
 import keras
 import numpy as np
@@ -303,7 +304,7 @@ def _band_index(tile, window):
 def sgd_negative_sampling_step(syn0, syn1, block, max_update_norm=None, workers=2, negative=None):
     """One gensim-style SGD step over a block of skip-gram windows.
 
-    A block (`keras_rnnx.word2vec.data.epoch_blocks`) is a run of `m`
+    A block (`chunk_block` of a `keras_rnnx.word2vec.data.epoch_chunks` chunk) is a run of `m`
     consecutive centre positions, `m` a multiple of `T = tile_size(w)`:
     `words` [m + 2w] ids (the positions, with `w` positions of context on
     each side), `weights` [m, 2w] (1.0 where the word at offset -w..-1, 1..w
@@ -386,3 +387,56 @@ def sgd_negative_sampling_step(syn0, syn1, block, max_update_norm=None, workers=
     _apply_rows(syn0, tf.concat(in_ids, 0), tf.concat(d_ins, 0), max_update_norm)
     _apply_rows(syn1, out_ids, tf.concat(d_outs, 0), max_update_norm)
     return tf.add_n(losses) / tf.maximum(tf.reduce_sum(weights), 1.0)
+
+
+def chunk_block(chunk, start, end):
+    """Block `[start, end)` of a chunk (`keras_rnnx.word2vec.data.epoch_chunks`,
+    with `lr` [M] beside or instead of `progress`): the block
+    `sgd_negative_sampling_step` takes. `start` and `end` are centre offsets,
+    multiples of the tile, as in the chunk's `bounds`; NumPy arrays and
+    Python ints or tensors."""
+    w = chunk["weights"].shape[1] // 2
+    tile = tile_size(w)
+    return {
+        "words": chunk["words"][start:end + 2 * w],
+        "weights": chunk["weights"][start:end],
+        "negatives": chunk["negatives"][start // tile:end // tile],
+        "lr": chunk["lr"][start:end],
+    }
+
+
+def sgd_negative_sampling_chunk(syn0, syn1, chunk, max_update_norm=None, workers=2, negative=None):
+    """`sgd_negative_sampling_step` on each block of a chunk, in order, in one
+    loop (a `tf.while_loop`, one iteration a block): inside a `tf.function`,
+    one call trains a whole chunk, so the host hands over a chunk's arrays
+    once and dispatches once per chunk rather than once per block.
+
+    `chunk` holds `words`, `weights`, `negatives` and `lr` for all its
+    centres and `bounds` [blocks + 1] (`keras_rnnx.word2vec.data.epoch_chunks`,
+    with each centre's learning rate as `lr`); block `b` is
+    `chunk_block(chunk, bounds[b], bounds[b + 1])`. Each block sees the
+    tables as the blocks before it left them, exactly as when the step is
+    called once per block.
+
+    Returns float32 [blocks]: each block's mean loss over its pairs.
+    """
+    chunk = {
+        "words": tf.convert_to_tensor(chunk["words"], tf.int32),
+        "weights": tf.convert_to_tensor(chunk["weights"], tf.float32),
+        "negatives": tf.convert_to_tensor(chunk["negatives"], tf.int32),
+        "lr": tf.convert_to_tensor(chunk["lr"], tf.float32),
+        "bounds": tf.convert_to_tensor(chunk["bounds"], tf.int32),
+    }
+    bounds = chunk["bounds"]
+    blocks = tf.shape(bounds)[0] - 1
+
+    def body(b, losses):
+        block = chunk_block(chunk, bounds[b], bounds[b + 1])
+        loss = sgd_negative_sampling_step(syn0, syn1, block, max_update_norm, workers, negative)
+        return b + 1, losses.write(b, loss)
+
+    # one block at a time: each reads the tables the one before updated
+    _, losses = tf.while_loop(lambda b, _: b < blocks, body,
+                              (tf.constant(0), tf.TensorArray(tf.float32, size=blocks)),
+                              parallel_iterations=1)
+    return losses.stack()

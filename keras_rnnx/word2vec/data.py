@@ -6,7 +6,9 @@ needs no pass of its own; `restrict` maps the ids onto the vocabulary
 built from the counts: 4 bytes a word). Each epoch's blocks are then
 drawn in NumPy from a generator seeded with `(seed, epoch)`, so the stream is
 a pure function of those two numbers (a resumed run sees the blocks an
-uninterrupted one would).
+uninterrupted one would). They come a chunk of lines at a time
+(`epoch_chunks`: about 2^18 words, with the bounds of the chunk's blocks),
+which `Word2Vec` trains in one call.
 
 Conventions (gensim `word2vec.py` / `word2vec_inner.pyx`):
 
@@ -30,7 +32,8 @@ A block is a run of consecutive centre positions of the subsampled stream,
 with `window` positions of context on each side (`words`); its contexts are
 addressed by offset, so each position's input vector is read and written
 once per block (`keras_rnnx.layers.skipgram.sgd_negative_sampling_step`,
-which also states the block's layout).
+which also states the block's layout). A chunk has the same layout over all
+its centres; `keras_rnnx.layers.skipgram.chunk_block` cuts a block out of it.
 """
 import collections
 
@@ -152,9 +155,10 @@ def restrict(corpus, tokens, vocabulary_tokens):
     return CorpusIds(ids[keep], kept_before[corpus.row_splits], corpus.raw_before, corpus.raw_total)
 
 
-def epoch_blocks(corpus, *, keep_prob, sampler, window, negative, block_size, seed, epoch,
+def epoch_chunks(corpus, *, keep_prob, sampler, window, negative, block_size, seed, epoch,
                  chunk_words=1 << 18):
-    """One epoch of training blocks, a pure function of `(seed, epoch)`.
+    """One epoch of training blocks, a chunk of them at a time; a pure
+    function of `(seed, epoch)`.
 
     Args:
         corpus: `CorpusIds`.
@@ -162,26 +166,30 @@ def epoch_blocks(corpus, *, keep_prob, sampler, window, negative, block_size, se
         sampler: an `AliasSampler` over the negative distribution.
         window, negative: gensim's `window` and `negative`.
         block_size: centre positions per block, rounded down to a multiple
-            of the tile (`tile_size(window)`; the last block of each chunk of
-            lines may hold fewer tiles).
+            of the tile (`tile_size(window)`; the last block of each chunk
+            may hold fewer tiles).
         seed, epoch: seed the NumPy generator of the epoch.
         chunk_words: lines are prepared about this many words at a time.
 
-    Yields dicts of NumPy arrays, for a block of `m` centres (`m` a multiple
-    of the tile `T`): `words` [m + 2 * window] int32 (the ids of the block's
+    Yields dicts of NumPy arrays, for a chunk of `M` centres (`M` a multiple
+    of the tile `T`): `words` [M + 2 * window] int32 (the ids of the chunk's
     positions, `window` more on each side; 0 where the stream ends),
-    `weights` [m, 2 * window] float32 (`window_weights`; 0 for the centres
-    that complete a chunk's last tile), `negatives` [m / T,
-    negatives_per_tile(negative)] int32 and `progress` [m] float32 (the
-    fraction of the epoch's raw words read before the centre's line).
-    Positions with no context (a line of one word after subsampling) are
-    left out: they take part in no pair.
+    `weights` [M, 2 * window] float32 (`window_weights`; 0 for the centres
+    that complete the chunk's last tile), `negatives` [M / T,
+    negatives_per_tile(negative)] int32, `progress` [M] float32 (the
+    fraction of the epoch's raw words read before the centre's line),
+    `bounds` [blocks + 1] int32 (block `b` is centres `bounds[b]` to
+    `bounds[b + 1]`, multiples of `T`; `keras_rnnx.layers.skipgram.chunk_block`
+    cuts it out) and `end`, a float: the fraction of the epoch's raw words
+    read once the chunk is trained. Positions with no context (a line of one
+    word after subsampling) are left out: they take part in no pair.
     """
     tile = tile_size(window)
     rng = np.random.default_rng([int(seed), int(epoch)])
     splits = corpus.row_splits
     total = float(max(corpus.raw_total, 1))
     n_lines = len(splits) - 1
+    per_block = max(1, block_size // tile) * tile
     first = 0
     while first < n_lines:
         last = int(np.searchsorted(splits, splits[first] + chunk_words, side="right")) - 1
@@ -201,19 +209,15 @@ def epoch_blocks(corpus, *, keep_prob, sampler, window, negative, block_size, se
             continue
         tiles = -(-n // tile)
         pad = tiles * tile - n  # centres of weight 0 complete the last tile
-        negatives = sampler.draw(rng, (tiles, negatives_per_tile(negative)))
-        progress = np.pad((corpus.raw_before[line] / total).astype(np.float32), (0, pad), constant_values=1.0)
-        weights = np.pad(weights, ((0, pad), (0, 0)))
-        padded = np.concatenate([np.zeros(window, np.int32), ids, np.zeros(window + pad, np.int32)])
-        per_block = max(1, block_size // tile) * tile
-        for s in range(0, tiles * tile, per_block):
-            e = min(s + per_block, tiles * tile)
-            yield {
-                "words": padded[s:e + 2 * window],
-                "weights": weights[s:e],
-                "negatives": negatives[s // tile:e // tile],
-                "progress": progress[s:e],
-            }
+        yield {
+            "words": np.concatenate([np.zeros(window, np.int32), ids, np.zeros(window + pad, np.int32)]),
+            "weights": np.pad(weights, ((0, pad), (0, 0))),
+            "negatives": sampler.draw(rng, (tiles, negatives_per_tile(negative))),
+            "progress": np.pad((corpus.raw_before[line] / total).astype(np.float32), (0, pad),
+                               constant_values=1.0),
+            "bounds": np.append(np.arange(0, tiles * tile, per_block), tiles * tile).astype(np.int32),
+            "end": (corpus.raw_before[last] if last < n_lines else corpus.raw_total) / total,
+        }
 
 
 def lines_dataset(corpus):

@@ -3,12 +3,15 @@
 Hyperparameters and conventions are gensim's (`vector_size`, `window`,
 `negative`, `ns_exponent`, `sample`, `min_count`, `max_vocab_size`, `epochs`,
 `alpha`, `min_alpha`, `seed`, `workers`), so runs are comparable. The corpus
-is tokenized once in tf.data and held as word ids; each epoch's blocks are
-prepared in NumPy (`keras_rnnx.word2vec.data.epoch_blocks`) on a background
-thread while TensorFlow trains the previous ones. A block is trained with
-one gather per table, small dense products over tiles of consecutive
-windows that share their negatives, and one sparse update per table
-(`sgd_negative_sampling_step`).
+is tokenized once in tf.data and held as word ids; each epoch's training
+blocks are prepared in NumPy a chunk of lines at a time
+(`keras_rnnx.word2vec.data.epoch_chunks`) on a background thread while
+TensorFlow trains the previous chunk. One `tf.function` call trains a whole
+chunk (`sgd_negative_sampling_chunk`: a loop over its blocks in the graph,
+so the chunk's arrays are handed over once and nothing returns to Python
+between blocks). A block is trained with one gather per table, small dense
+products over tiles of consecutive windows that share their negatives, and
+one sparse update per table (`sgd_negative_sampling_step`).
 """
 import os
 import queue
@@ -26,7 +29,7 @@ from keras_rnnx.layers.skipgram import (
     AliasSampler,
     SkipGram,
     negatives_per_tile,
-    sgd_negative_sampling_step,
+    sgd_negative_sampling_chunk,
     unigram_probabilities,
 )
 from keras_rnnx.text import Tokenizer, Vocabulary, iter_lines
@@ -207,18 +210,19 @@ class Word2Vec:
             "weights": tf.TensorSpec([None, 2 * w], tf.float32),
             "negatives": tf.TensorSpec([None, negatives_per_tile(self.negative)], tf.int32),
             "lr": tf.TensorSpec([None], tf.float32),
+            "bounds": tf.TensorSpec([None], tf.int32),
         }
 
         @tf.function(input_signature=[signature])
-        def step(block):
-            return sgd_negative_sampling_step(syn0, syn1, block, self.max_update_norm, self.workers, self.negative)
+        def train_chunk(chunk):  # one call, and one copy of its arrays, per chunk
+            return sgd_negative_sampling_chunk(syn0, syn1, chunk, self.max_update_norm, self.workers, self.negative)
 
         bar = None
         if progress_bar:
             from tqdm import tqdm
 
             bar = tqdm(total=self.total_words * self.epochs, unit="word", unit_scale=True, desc="word2vec")
-        blocks = _prefetched(self._blocks(ids, keep, sampler, start))
+        chunks = _prefetched(self._chunks(ids, keep, sampler, start))
         t0 = time.perf_counter()
         done = start * self.total_words
         if bar is not None and done:
@@ -229,27 +233,26 @@ class Word2Vec:
             nonlocal epoch_began
             if on_epoch_end is not None:
                 now = time.perf_counter()
-                loss = float(np.mean([float(x) for x in losses[e]])) if losses[e] else float("nan")
-                on_epoch_end(e + 1, {"loss": loss}, now - epoch_began)
+                on_epoch_end(e + 1, {"loss": _mean_loss(losses[e])}, now - epoch_began)
                 epoch_began = now
 
         current = start
-        for epoch, progress, block in blocks:
+        for epoch, end, chunk in chunks:
             if epoch != current:
                 epoch_done(current)
                 if backup_dir is not None:
                     _commit_backup(backup_dir, syn0, syn1, epoch, losses, self.get_config())
                 current = epoch
-            losses[epoch].append(step(block))
+            losses[epoch].append(train_chunk(chunk))  # each block's mean loss
             if bar is not None:
-                now = int((epoch + progress) * self.total_words)
+                now = int((epoch + end) * self.total_words)
                 if now > done:
                     bar.update(now - done)
                     done = now
                     bar.set_postfix(epoch=epoch + 1)
         if start < self.epochs:
             epoch_done(current)
-        self.loss_history = [float(np.mean([float(x) for x in ls])) if ls else float("nan") for ls in losses]
+        self.loss_history = [_mean_loss(ls) for ls in losses]
         if bar is not None:
             bar.update(self.total_words * self.epochs - done)
         self.train_seconds = time.perf_counter() - t0
@@ -260,17 +263,18 @@ class Word2Vec:
             _remove_backup(backup_dir)
         return self
 
-    def _blocks(self, ids, keep, sampler, start):
-        """(epoch, progress, block with its learning rates) for epochs start.."""
+    def _chunks(self, ids, keep, sampler, start):
+        """(epoch, fraction of it read after the chunk, chunk with each
+        centre's learning rate) for epochs start.."""
         span = self.alpha - self.min_alpha
         for epoch in range(start, self.epochs):
-            for block in sd.epoch_blocks(ids, keep_prob=keep, sampler=sampler, window=self.window,
+            for chunk in sd.epoch_chunks(ids, keep_prob=keep, sampler=sampler, window=self.window,
                                          negative=self.negative, block_size=self.batch_size,
                                          seed=self.seed, epoch=epoch):
-                progress = block.pop("progress")
+                progress, end = chunk.pop("progress"), chunk.pop("end")
                 frac = np.minimum((epoch + progress) / self.epochs, 1.0)
-                block["lr"] = (self.alpha - span * frac).astype(np.float32)
-                yield epoch, float(progress[0]), block
+                chunk["lr"] = (self.alpha - span * frac).astype(np.float32)
+                yield epoch, end, chunk
 
     @property
     def words_per_second(self):
@@ -286,9 +290,16 @@ class Word2Vec:
         }
 
 
-def _prefetched(items, depth=8):
+def _mean_loss(losses):
+    """The mean of an epoch's block losses (arrays of them, one per chunk, or
+    a backup's number), or NaN for none."""
+    values = [np.asarray(x, np.float64).reshape(-1) for x in losses]
+    return float(np.mean(np.concatenate(values))) if values else float("nan")
+
+
+def _prefetched(items, depth=2):
     """Iterates `items` on a background thread, `depth` items ahead (NumPy
-    prepares the next blocks while TensorFlow trains). An exception in the
+    prepares the next chunks while TensorFlow trains). An exception in the
     producer is raised in the consumer."""
     q = queue.Queue(maxsize=depth)
     end = object()
@@ -337,7 +348,7 @@ def _commit_backup(folder, syn0, syn1, epochs_done, losses, config):
     os.replace(tmp, os.path.join(folder, name))
     state = {
         "epoch": epochs_done, "vectors": name, "config": config,
-        "losses": [float(np.mean([float(x) for x in ls])) for ls in losses[:epochs_done]],
+        "losses": [_mean_loss(ls) for ls in losses[:epochs_done]],
     }
     atomic_write(os.path.join(folder, _BACKUP_STATE), json.dumps(state))
     for old in os.listdir(folder):  # earlier epochs' vectors are no longer referenced

@@ -4,9 +4,11 @@ Same corpus, same tokens (gensim gets the token lists our tokenizer makes, so
 its time excludes tokenization while ours includes it: the vocabulary pass
 and the one tokenizing pass are inside our time), same hyperparameters
 (skip-gram, negative=5, window=5, sample=1e-3, min_count=5, epochs=5,
-vector_size=100), gensim with 2 worker threads, ours with its defaults
-(`batch_size`, `workers`: one part per block, whose products TensorFlow's
-intra-op threads run on both cores).
+vector_size=100), gensim with 2 worker threads (`compare(gensim_workers=)`:
+the GPU row, `tools/gpu/check.sh`, gives it every core of that machine),
+ours with its defaults (`batch_size`, `workers`: one part per block, whose
+products TensorFlow's intra-op threads run on both cores; on a GPU the
+chunk loop runs there).
 
 The corpus: the King James Bible from the Debian package `bible-kjv` (public
 domain; `apt-get install bible-kjv`, dumped with `bible gen1:1-rev22:21`)
@@ -58,7 +60,7 @@ def big_corpus():
     return out
 
 
-def compare(path, name, epochs=None, ours_first=True):
+def compare(path, name, epochs=None, ours_first=True, gensim_workers=2):
     import gensim
     import numpy as np
 
@@ -87,7 +89,7 @@ def compare(path, name, epochs=None, ours_first=True):
 
     def train_gensim():
         t0 = time.perf_counter()
-        model = gensim.models.Word2Vec(sents, sg=1, hs=0, workers=2, seed=1, **gparams)
+        model = gensim.models.Word2Vec(sents, sg=1, hs=0, workers=gensim_workers, seed=1, **gparams)
         return model, time.perf_counter() - t0
 
     if ours_first:
@@ -104,6 +106,7 @@ def compare(path, name, epochs=None, ours_first=True):
         "ours_train_loop_words_per_s": round(ours.words_per_second),
         "vocab": f"{len(ours.wv)} vs {len(g.wv)}",
         "order": "ours first" if ours_first else "gensim first",
+        "gensim_workers": gensim_workers,
         "load": "-".join(map(str, load)),
     }]
     a_ours = ours.wv.evaluate_word_analogies(questions)
@@ -127,7 +130,7 @@ def compare(path, name, epochs=None, ours_first=True):
         for p in probe
     ])
     # calibration: the same overlap between two gensim runs that differ only in seed
-    g2 = gensim.models.Word2Vec(sents, sg=1, hs=0, workers=2, seed=2, **gparams)
+    g2 = gensim.models.Word2Vec(sents, sg=1, hs=0, workers=gensim_workers, seed=2, **gparams)
     base = np.mean([
         len({w for w, _ in g2.wv.most_similar(p, topn=10)} & {w for w, _ in g.wv.most_similar(p, topn=10)}) / 10
         for p in probe
