@@ -306,12 +306,9 @@ def main(argv=None):
         if args.train_size < 2:
             parser.error(f"--train-size must be an int >= 2, got {args.train_size}")
         rows = [small_training(name, args.train_size, args.seed) for name in args.sets.split(",")]
-        if args.out:
-            head = ("| set | training texts | held-out texts | seed | ours: macro-F1 | TF-IDF + LR "
-                    "(C by 3-fold CV): macro-F1 | difference | epoch kept, train time |\n"
-                    "|---|---|---|---|---|---|---|---|\n")
-            with open(args.out, "w", encoding="utf-8") as f:
-                f.write(head + "\n".join(rows) + "\n")
+        _write_table(args.out, ["set", "training texts", "held-out texts", "seed", "ours: macro-F1",
+                                "TF-IDF + LR (C by 3-fold CV): macro-F1", "difference",
+                                "epoch kept, train time"], rows)
         return
     if args.step_time:
         for name in args.sets.split(","):
@@ -341,11 +338,16 @@ def main(argv=None):
                    f"{peer[0]:.3f} / {peer[1]:.3f}, {peer_s:.1f} s | {os.getloadavg()[0]:.1f} |")
             print(row, flush=True)
             rows.append(row)
-    if args.out:
-        head = ("| set | texts | classes | configuration | ours: accuracy / macro-F1, train time "
-                "(epoch kept) | TF-IDF + LR: accuracy / macro-F1, train time | load average |\n"
-                "|---|---|---|---|---|---|---|\n")
-        with open(args.out, "w", encoding="utf-8") as f:
+    _write_table(args.out, ["set", "texts", "classes", "configuration",
+                            "ours: accuracy / macro-F1, train time (epoch kept)",
+                            "TF-IDF + LR: accuracy / macro-F1, train time", "load average"], rows)
+
+
+def _write_table(path, columns, rows):
+    """Writes the markdown table of `rows` (printed rows) to `path`, if given."""
+    if path:
+        head = "| " + " | ".join(columns) + " |\n" + "|---" * len(columns) + "|\n"
+        with open(path, "w", encoding="utf-8") as f:
             f.write(head + "\n".join(rows) + "\n")
 
 
