@@ -50,11 +50,11 @@ def test_deterministic_under_seed(tmp_path):
 def test_fit_equals_a_loop_over_each_block():
     """`fit` trains each chunk's blocks in one call (a loop inside one
     `tf.function`); a hand-written loop that calls the step once per block,
-    over the same public seams (`epoch_chunks`, `sgd_negative_sampling_step`,
-    gensim's learning-rate decay), gives bit-identical vectors and losses."""
+    over the same public seams (`epoch_chunks`, `sgd_negative_sampling_step`
+    with `block_signature`, gensim's learning-rate decay), gives bit-identical vectors and losses."""
     import tensorflow as tf
 
-    from keras_rnnx.layers.skipgram import (AliasSampler, negatives_per_tile, sgd_negative_sampling_step,
+    from keras_rnnx.layers.skipgram import (AliasSampler, block_signature, sgd_negative_sampling_step,
                                             tile_size, unigram_probabilities)
     from keras_rnnx.word2vec import data as sd
 
@@ -71,11 +71,8 @@ def test_fit_equals_a_loop_over_each_block():
     rng = np.random.default_rng(kw["seed"])
     syn0 = tf.Variable(((rng.random((v, d)) - 0.5) / d).astype(np.float32))
     syn1 = tf.Variable(np.zeros((v, d), np.float32))
-    spec = {"words": tf.TensorSpec([None], tf.int32), "weights": tf.TensorSpec([None, 2 * w], tf.float32),
-            "negatives": tf.TensorSpec([None, negatives_per_tile(3)], tf.int32),
-            "lr": tf.TensorSpec([None], tf.float32)}
     step = tf.function(lambda block: sgd_negative_sampling_step(syn0, syn1, block, 1.0, 1, 3),
-                       input_signature=[spec])
+                       input_signature=[block_signature(w, 3)])
     history, blocks = [], 0
     for epoch in range(2):
         losses = []

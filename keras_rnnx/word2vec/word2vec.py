@@ -28,7 +28,7 @@ from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 from keras_rnnx.layers.skipgram import (
     AliasSampler,
     SkipGram,
-    negatives_per_tile,
+    chunk_signature,
     sgd_negative_sampling_chunk,
     unigram_probabilities,
 )
@@ -204,16 +204,7 @@ class Word2Vec:
             for e, value in enumerate(done_losses):
                 losses[e] = [value]
 
-        w = self.window
-        signature = {
-            "words": tf.TensorSpec([None], tf.int32),
-            "weights": tf.TensorSpec([None, 2 * w], tf.float32),
-            "negatives": tf.TensorSpec([None, negatives_per_tile(self.negative)], tf.int32),
-            "lr": tf.TensorSpec([None], tf.float32),
-            "bounds": tf.TensorSpec([None], tf.int32),
-        }
-
-        @tf.function(input_signature=[signature])
+        @tf.function(input_signature=[chunk_signature(self.window, self.negative)])
         def train_chunk(chunk):  # one call, and one copy of its arrays, per chunk
             return sgd_negative_sampling_chunk(syn0, syn1, chunk, self.max_update_norm, self.workers, self.negative)
 
