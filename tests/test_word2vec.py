@@ -154,6 +154,30 @@ def test_vocabulary_hand_checked():
     assert fitted.total_words == 9 and fitted.wv.index_to_key == ["the", "sat"]
 
 
+def test_build_vocab_is_fits_counting_pass(tmp_path):
+    """`build_vocab` counts with `fit`'s own pass: the same vocabulary and
+    `total_words` on a file whose lines a different reader would split
+    otherwise (a lone CR inside a line, CRLF, U+2028), progress over every
+    line and token, and `build_vocab` then `fit` trains exactly the vectors
+    of `fit` alone."""
+    lines, _, _ = _two_topics(40)
+    path = tmp_path / "c.txt"
+    path.write_bytes(("\n".join(lines) + "\ncat dog\rhen saw\r\ncow\u2028pig\n").encode())
+    kw = dict(vector_size=8, window=2, min_count=2, epochs=2, batch_size=32, seed=5, lines_per_batch=7)
+    seen = []
+    model = Word2Vec(**kw)
+    vocab = model.build_vocab(str(path), progress=lambda n, t: seen.append((n, t)))
+    built = (list(vocab.tokens), list(vocab.counts), model.total_words)
+    assert [n for n, _ in seen] == [7] * 6  # 42 lines, 7 a batch
+    assert sum(t for _, t in seen) == model.total_words
+    model.fit(str(path))
+    alone = Word2Vec(**kw).fit(str(path))
+    assert built == (alone.vocabulary.tokens, alone.vocabulary.counts, alone.total_words)
+    assert model.wv.index_to_key == alone.wv.index_to_key
+    np.testing.assert_array_equal(model.wv.vectors, alone.wv.vectors)
+    assert model.loss_history == alone.loss_history
+
+
 def test_bad_input(tmp_path):
     with pytest.raises(ValueError, match="empty"):
         Word2Vec(min_count=1).fit([])
