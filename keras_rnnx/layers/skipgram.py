@@ -311,10 +311,12 @@ def block_signature(window=None, negative=None):
     >>> block_signature(2, 5)["negatives"].shape
     TensorShape([None, 20])
     """
+    width = None if window is None else 2 * int(window)
+    k = None if negative is None else negatives_per_tile(negative)
     return {
         "words": tf.TensorSpec([None], tf.int32),
-        "weights": tf.TensorSpec([None, None if window is None else 2 * int(window)], tf.float32),
-        "negatives": tf.TensorSpec([None, None if negative is None else negatives_per_tile(negative)], tf.int32),
+        "weights": tf.TensorSpec([None, width], tf.float32),
+        "negatives": tf.TensorSpec([None, k], tf.int32),
         "lr": tf.TensorSpec([None], tf.float32),
     }
 
