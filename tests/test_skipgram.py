@@ -119,7 +119,14 @@ def test_counted_corpus_ids_counts_every_token_in_the_same_pass():
 
 
 def test_epoch_chunks_deterministic_and_well_formed():
-    from keras_rnnx.layers.skipgram import chunk_block, context_offsets, negatives_per_tile, tile_size
+    from keras_rnnx.layers.skipgram import (block_signature, chunk_block, chunk_signature, context_offsets,
+                                            negatives_per_tile, tile_size)
+
+    def conforms(arrays, signature):  # exactly the signature's names, dtypes and shapes
+        assert set(arrays) == set(signature)
+        for k, spec in signature.items():
+            assert arrays[k].dtype == spec.dtype.as_numpy_dtype, k
+            assert spec.shape.is_compatible_with(arrays[k].shape), k
 
     a, b, c, d = _chunks(7), _chunks(7), _chunks(8), _chunks(7, epoch=1)
     assert len(a) == len(b) and len(a) > 1  # 110 words in chunks of about 50
@@ -145,8 +152,10 @@ def test_epoch_chunks_deterministic_and_well_formed():
         real = p[chunk["weights"].sum(1) > 0]
         assert real.max() < chunk["end"] <= 1.0  # read after the chunk: past its last line's start
         chunk = dict(chunk, lr=p)
+        conforms({k: v for k, v in chunk.items() if k not in ("progress", "end")}, chunk_signature(2, 3))
         for s, e in zip(chunk["bounds"][:-1], chunk["bounds"][1:]):
             blk = chunk_block(chunk, s, e)
+            conforms(blk, block_signature(2, 3))
             np.testing.assert_array_equal(blk["words"], chunk["words"][s:e + 4])
             np.testing.assert_array_equal(blk["negatives"], chunk["negatives"][s // tile:e // tile])
             blocks.append(blk)
@@ -347,3 +356,20 @@ def test_sgd_chunk_trains_its_blocks_in_order():
     # the chunk as one block, every update from the starting tables, is another result
     joint, _, _ = _reference_step(start0, start1, chunk_block(chunk, 0, m), 0.5, negative)
     assert np.abs(joint - s0).max() > 1e-2
+
+
+def test_sgd_step_and_chunk_name_a_misshapen_array():
+    """The arrays are converted by `block_signature` / `chunk_signature`: a
+    shape outside them is a ValueError naming the array, before any update."""
+    from keras_rnnx.layers.skipgram import sgd_negative_sampling_chunk
+
+    syn0, syn1 = tf.Variable(tf.ones([5, 3])), tf.Variable(tf.zeros([5, 3]))
+    block = {"words": np.zeros(20, np.int32), "weights": np.ones((16, 4), np.float32),
+             "negatives": np.zeros(8, np.int32), "lr": np.ones(16, np.float32)}  # negatives: [tiles, K]
+    with pytest.raises(ValueError, match=r"block\['negatives'\] must have shape \(None, None\)"):
+        sgd_negative_sampling_step(syn0, syn1, block)
+    chunk = dict(block, negatives=np.zeros((1, 8), np.int32), bounds=np.array([[0, 16]], np.int32))
+    with pytest.raises(ValueError, match=r"chunk\['bounds'\] must have shape \(None,\)"):
+        sgd_negative_sampling_chunk(syn0, syn1, chunk)
+    np.testing.assert_array_equal(syn0.numpy(), 1.0)  # nothing was applied
+    np.testing.assert_array_equal(syn1.numpy(), 0.0)

@@ -50,11 +50,11 @@ def test_deterministic_under_seed(tmp_path):
 def test_fit_equals_a_loop_over_each_block():
     """`fit` trains each chunk's blocks in one call (a loop inside one
     `tf.function`); a hand-written loop that calls the step once per block,
-    over the same public seams (`epoch_chunks`, `sgd_negative_sampling_step`,
-    gensim's learning-rate decay), gives bit-identical vectors and losses."""
+    over the same public seams (`epoch_chunks`, `sgd_negative_sampling_step`
+    with `block_signature`, gensim's learning-rate decay), gives bit-identical vectors and losses."""
     import tensorflow as tf
 
-    from keras_rnnx.layers.skipgram import (AliasSampler, negatives_per_tile, sgd_negative_sampling_step,
+    from keras_rnnx.layers.skipgram import (AliasSampler, block_signature, sgd_negative_sampling_step,
                                             tile_size, unigram_probabilities)
     from keras_rnnx.word2vec import data as sd
 
@@ -71,11 +71,8 @@ def test_fit_equals_a_loop_over_each_block():
     rng = np.random.default_rng(kw["seed"])
     syn0 = tf.Variable(((rng.random((v, d)) - 0.5) / d).astype(np.float32))
     syn1 = tf.Variable(np.zeros((v, d), np.float32))
-    spec = {"words": tf.TensorSpec([None], tf.int32), "weights": tf.TensorSpec([None, 2 * w], tf.float32),
-            "negatives": tf.TensorSpec([None, negatives_per_tile(3)], tf.int32),
-            "lr": tf.TensorSpec([None], tf.float32)}
     step = tf.function(lambda block: sgd_negative_sampling_step(syn0, syn1, block, 1.0, 1, 3),
-                       input_signature=[spec])
+                       input_signature=[block_signature(w, 3)])
     history, blocks = [], 0
     for epoch in range(2):
         losses = []
@@ -155,6 +152,30 @@ def test_vocabulary_hand_checked():
         (line for line in ["the cat sat, on the mat.", "The dog SAT"]))  # a generator: read once
     assert fitted.vocabulary.tokens == vocab.tokens and fitted.vocabulary.counts == vocab.counts
     assert fitted.total_words == 9 and fitted.wv.index_to_key == ["the", "sat"]
+
+
+def test_build_vocab_is_fits_counting_pass(tmp_path):
+    """`build_vocab` counts with `fit`'s own pass: the same vocabulary and
+    `total_words` on a file whose lines a different reader would split
+    otherwise (a lone CR inside a line, CRLF, U+2028), progress over every
+    line and token, and `build_vocab` then `fit` trains exactly the vectors
+    of `fit` alone."""
+    lines, _, _ = _two_topics(40)
+    path = tmp_path / "c.txt"
+    path.write_bytes(("\n".join(lines) + "\ncat dog\rhen saw\r\ncow\u2028pig\n").encode())
+    kw = dict(vector_size=8, window=2, min_count=2, epochs=2, batch_size=32, seed=5, lines_per_batch=7)
+    seen = []
+    model = Word2Vec(**kw)
+    vocab = model.build_vocab(str(path), progress=lambda n, t: seen.append((n, t)))
+    built = (list(vocab.tokens), list(vocab.counts), model.total_words)
+    assert [n for n, _ in seen] == [7] * 6  # 42 lines, 7 a batch
+    assert sum(t for _, t in seen) == model.total_words
+    model.fit(str(path))
+    alone = Word2Vec(**kw).fit(str(path))
+    assert built == (alone.vocabulary.tokens, alone.vocabulary.counts, alone.total_words)
+    assert model.wv.index_to_key == alone.wv.index_to_key
+    np.testing.assert_array_equal(model.wv.vectors, alone.wv.vectors)
+    assert model.loss_history == alone.loss_history
 
 
 def test_bad_input(tmp_path):

@@ -289,6 +289,73 @@ def negatives_per_tile(negative):
     return 4 * int(negative)
 
 
+def block_signature(window=None, negative=None):
+    """The `tf.TensorSpec` of each array of a block, by name: the one place
+    their dtypes and shapes are stated. `sgd_negative_sampling_step`
+    converts a block's arrays with it; a `tf.function` that takes blocks uses
+    it as its input signature.
+
+    Args:
+        window: gensim's `window` (`weights` is [m, 2 * window]), or None to
+            leave that width open.
+        negative: gensim's `negative` (`negatives` is [m / T,
+            negatives_per_tile(negative)]), or None to leave that width open.
+
+    Returns:
+        dict: `words` int32 [m + 2w], `weights` float32 [m, 2w], `negatives`
+        int32 [m / T, K], `lr` float32 [m]; the lengths (`m` centres, `T =
+        tile_size(window)`) are left open.
+
+    Example:
+
+    >>> block_signature(2, 5)["negatives"].shape
+    TensorShape([None, 20])
+    """
+    width = None if window is None else 2 * int(window)
+    k = None if negative is None else negatives_per_tile(negative)
+    return {
+        "words": tf.TensorSpec([None], tf.int32),
+        "weights": tf.TensorSpec([None, width], tf.float32),
+        "negatives": tf.TensorSpec([None, k], tf.int32),
+        "lr": tf.TensorSpec([None], tf.float32),
+    }
+
+
+def chunk_signature(window=None, negative=None):
+    """The `tf.TensorSpec` of each array of a chunk, by name: a block's
+    arrays (`block_signature`, over all the chunk's centres) and `bounds`
+    int32 [blocks + 1]. `sgd_negative_sampling_chunk` converts a chunk's
+    arrays with it; `Word2Vec.fit` uses it as its training function's input
+    signature.
+
+    Args:
+        window, negative: as in `block_signature`.
+
+    Returns:
+        dict of `tf.TensorSpec`: `words`, `weights`, `negatives`, `lr`, `bounds`.
+
+    Example:
+
+    >>> sorted(chunk_signature(2, 5))
+    ['bounds', 'lr', 'negatives', 'weights', 'words']
+    """
+    return {**block_signature(window, negative), "bounds": tf.TensorSpec([None], tf.int32)}
+
+
+def _as_tensors(arrays, signature, name):
+    """`arrays[key]` as a tensor of the dtype of `signature[key]`, for each
+    key of the signature; a shape the spec excludes is a `ValueError`
+    naming `name[key]`."""
+    tensors = {}
+    for key, spec in signature.items():
+        tensor = tf.convert_to_tensor(arrays[key], spec.dtype)
+        if not spec.shape.is_compatible_with(tensor.shape):
+            raise ValueError(f"{name}[{key!r}] must have shape {spec.shape} ({spec.dtype.name}), "
+                             f"got shape {tensor.shape}")
+        tensors[key] = tensor
+    return tensors
+
+
 def _band_index(tile, window):
     """For a tile's [tile + 2w, tile] band (row: position, column: centre),
     the index of each entry in the tile's flat [tile * 2w] weights, or
@@ -310,7 +377,8 @@ def sgd_negative_sampling_step(syn0, syn1, block, max_update_norm=None, workers=
     each side), `weights` [m, 2w] (1.0 where the word at offset -w..-1, 1..w
     is a context of the centre), `negatives` [m / T, K] (one set for each
     tile of `T` consecutive centres, shared by all their pairs) and `lr` [m]
-    (each centre's learning rate).
+    (each centre's learning rate); their dtypes and shapes are
+    `block_signature`'s.
 
     Each tile is one small dense problem ("HogBatch", Ji et al., arXiv
     1604.04661): the input vectors of its `T + 2w` positions, `syn0[words]`,
@@ -335,10 +403,8 @@ def sgd_negative_sampling_step(syn0, syn1, block, max_update_norm=None, workers=
         syn0 = syn0.value
     if isinstance(syn1, keras.Variable):
         syn1 = syn1.value
-    words = tf.convert_to_tensor(block["words"], tf.int32)
-    weights = tf.convert_to_tensor(block["weights"], tf.float32)
-    negatives = tf.convert_to_tensor(block["negatives"], tf.int32)
-    lr = tf.convert_to_tensor(block["lr"], tf.float32)
+    block = _as_tensors(block, block_signature(), "block")
+    words, weights, negatives, lr = block["words"], block["weights"], block["negatives"], block["lr"]
     w = weights.shape[1] // 2
     tile = tile_size(w)
     k = negatives.shape[1]
@@ -413,20 +479,15 @@ def sgd_negative_sampling_chunk(syn0, syn1, chunk, max_update_norm=None, workers
 
     `chunk` holds `words`, `weights`, `negatives` and `lr` for all its
     centres and `bounds` [blocks + 1] (`keras_rnnx.word2vec.data.epoch_chunks`,
-    with each centre's learning rate as `lr`); block `b` is
+    with each centre's learning rate as `lr`; dtypes and shapes:
+    `chunk_signature`); block `b` is
     `chunk_block(chunk, bounds[b], bounds[b + 1])`. Each block sees the
     tables as the blocks before it left them, exactly as when the step is
     called once per block.
 
     Returns float32 [blocks]: each block's mean loss over its pairs.
     """
-    chunk = {
-        "words": tf.convert_to_tensor(chunk["words"], tf.int32),
-        "weights": tf.convert_to_tensor(chunk["weights"], tf.float32),
-        "negatives": tf.convert_to_tensor(chunk["negatives"], tf.int32),
-        "lr": tf.convert_to_tensor(chunk["lr"], tf.float32),
-        "bounds": tf.convert_to_tensor(chunk["bounds"], tf.int32),
-    }
+    chunk = _as_tensors(chunk, chunk_signature(), "chunk")
     bounds = chunk["bounds"]
     blocks = tf.shape(bounds)[0] - 1
 

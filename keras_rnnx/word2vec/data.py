@@ -2,8 +2,9 @@
 
 The corpus is tokenized once in tf.data and held as one flat int32 id array
 (`counted_corpus_ids` counts the words in the same pass, so the vocabulary
-needs no pass of its own; `restrict` maps the ids onto the vocabulary
-built from the counts: 4 bytes a word). Each epoch's blocks are then
+needs no pass of its own, and is Word2Vec's one counting path, `build_vocab`'s
+too; `restrict` maps the ids onto the vocabulary built from the counts: 4
+bytes a word). Each epoch's blocks are then
 drawn in NumPy from a generator seeded with `(seed, epoch)`, so the stream is
 a pure function of those two numbers (a resumed run sees the blocks an
 uninterrupted one would). They come a chunk of lines at a time
@@ -114,14 +115,16 @@ of every line, in order), `row_splits` int64 [lines + 1] (line i is
 tokens, out-of-vocabulary ones included, before each line) and `raw_total`."""
 
 
-def counted_corpus_ids(lines, tokenizer, lines_per_batch=256):
+def counted_corpus_ids(lines, tokenizer, lines_per_batch=256, progress=None):
     """Tokenizes `lines` (a `tf.data.Dataset` of strings) once, counting as it goes.
 
+    Word2Vec's one counting path (`Word2Vec.build_vocab` and `Word2Vec.fit`).
     Returns `(tokens, counts, corpus)`: every distinct token (str) in order
     of first appearance, its count (int64 array) and the `CorpusIds` of the
     corpus over those token ids; `restrict` then maps it onto a vocabulary
     built from the counts (one tokenizing pass instead of a counting pass
-    and an id pass).
+    and an id pass). `progress`, if given, is called as `progress(lines,
+    tokens)` after each batch of `lines_per_batch` lines.
     """
     def to_index(batch):
         toks = tokenizer.tokenize(batch)
@@ -135,6 +138,8 @@ def counted_corpus_ids(lines, tokenizer, lines_per_batch=256):
         lut = np.fromiter((seen.setdefault(t, len(seen)) for t in uniq), np.int32, len(uniq))
         ids.append(lut[index.numpy()])
         lengths.append(row_lengths.numpy())
+        if progress is not None:
+            progress(int(lengths[-1].shape[0]), int(ids[-1].shape[0]))
     ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros([0], np.int32)
     lengths = np.concatenate(lengths) if lengths else np.zeros([0], np.int64)
     row_splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

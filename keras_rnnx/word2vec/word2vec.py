@@ -28,7 +28,7 @@ from keras_rnnx.word2vec.keyed_vectors import KeyedVectors
 from keras_rnnx.layers.skipgram import (
     AliasSampler,
     SkipGram,
-    negatives_per_tile,
+    chunk_signature,
     sgd_negative_sampling_chunk,
     unigram_probabilities,
 )
@@ -133,18 +133,38 @@ class Word2Vec:
 
     # ---------------------------------------------------------------- vocab
     def build_vocab(self, corpus, progress=None):
-        """Counts words over the corpus (one streaming pass) and sets the vocabulary."""
-        counts, total = Vocabulary.count_tokens(corpus, self.tokenizer, progress=progress)
-        return self._set_vocabulary(counts, total)
+        """Counts the words of the corpus and sets the vocabulary (and
+        `total_words`): the pass `fit` begins with, so `fit` on the same
+        corpus builds the same vocabulary. Like `fit`, it holds the corpus'
+        word ids while it counts (4 bytes a word).
 
-    def _set_vocabulary(self, counts, total):
-        if total == 0:
+        Args:
+            corpus: as in `fit`.
+            progress: optional callable `progress(lines, tokens)`, called
+                after each batch of `lines_per_batch` lines with the lines
+                and tokens it counted.
+
+        Returns:
+            The `keras_rnnx.text.Vocabulary` (no special tokens; ids by
+            count, ties in order of first appearance).
+        """
+        vocab, _, _ = self._scan(corpus, progress)
+        return vocab
+
+    def _scan(self, corpus, progress=None):
+        """The one tokenizing pass (`data.counted_corpus_ids`): sets the
+        vocabulary from its counts and returns it with every distinct token
+        and the corpus' ids over those tokens."""
+        tokens, counts, corpus_ids = sd.counted_corpus_ids(self._lines(corpus), self.tokenizer,
+                                                           self.lines_per_batch, progress)
+        if corpus_ids.raw_total == 0:
             raise ValueError("corpus is empty: no tokens found")
         self.vocabulary = Vocabulary.from_counts(
-            counts, min_count=self.min_count, max_size=self.max_vocab_size, specials=()
+            dict(zip(tokens, counts.tolist())), min_count=self.min_count, max_size=self.max_vocab_size,
+            specials=(),
         )
-        self.total_words = total
-        return self.vocabulary
+        self.total_words = corpus_ids.raw_total
+        return self.vocabulary, tokens, corpus_ids
 
     def _lines(self, corpus):
         if isinstance(corpus, (str, os.PathLike)):
@@ -182,9 +202,7 @@ class Word2Vec:
         if isinstance(corpus, (str, os.PathLike)):
             corpus = os.fspath(corpus)
         # one tokenizing pass: counts and ids together, then the ids of the vocabulary
-        tokens, token_counts, all_ids = sd.counted_corpus_ids(self._lines(corpus), self.tokenizer,
-                                                              self.lines_per_batch)
-        vocab = self._set_vocabulary(dict(zip(tokens, token_counts.tolist())), all_ids.raw_total)
+        vocab, tokens, all_ids = self._scan(corpus)
         ids = sd.restrict(all_ids, tokens, vocab.tokens)
         del all_ids
         counts = np.asarray(vocab.counts, np.float64)
@@ -204,16 +222,7 @@ class Word2Vec:
             for e, value in enumerate(done_losses):
                 losses[e] = [value]
 
-        w = self.window
-        signature = {
-            "words": tf.TensorSpec([None], tf.int32),
-            "weights": tf.TensorSpec([None, 2 * w], tf.float32),
-            "negatives": tf.TensorSpec([None, negatives_per_tile(self.negative)], tf.int32),
-            "lr": tf.TensorSpec([None], tf.float32),
-            "bounds": tf.TensorSpec([None], tf.int32),
-        }
-
-        @tf.function(input_signature=[signature])
+        @tf.function(input_signature=[chunk_signature(self.window, self.negative)])
         def train_chunk(chunk):  # one call, and one copy of its arrays, per chunk
             return sgd_negative_sampling_chunk(syn0, syn1, chunk, self.max_update_norm, self.workers, self.negative)
 
