@@ -84,6 +84,30 @@ def test_padding_anywhere_adds_nothing():
     assert not np.allclose(holed, base)
 
 
+def test_an_unknown_word_adds_nothing_with_oov_id():
+    # oov_id=1: every n-gram holding id 1 counts as one straddling padding does (not at all),
+    # in the pooled rows, the IDF counts and the naive Bayes counts
+    ids = np.array([[3, 1, 4, 5, 0], [1, 1, 6, 0, 0], [7, 8, 1, 9, 2], [1, 0, 0, 0, 0]], "int32")
+    holes = np.where(ids == 1, 0, ids)
+    for pooling in ("sqrt", "mean", "sum"):
+        layer = BagOfNgrams(len(VOCAB), 3, ngrams=3, buckets=13, pooling=pooling, oov_id=1,
+                            embeddings_initializer="random_normal")
+        layer.build(ids.shape)
+        want, _ = _reference(holes, np.asarray(layer.embeddings), len(VOCAB), 3, 13, pooling)
+        np.testing.assert_allclose(np.asarray(layer(ids)), want, atol=1e-6)
+        assert np.abs(want[0]).max() > 0 and not np.asarray(layer(ids))[3].any()
+    plain = BagOfNgrams(len(VOCAB), 3, ngrams=2, buckets=7, weighting="idf")
+    skip = BagOfNgrams.from_config({**plain.get_config(), "oov_id": 1})
+    assert skip.oov_id == 1 and plain.oov_id is None
+    np.testing.assert_allclose(np.asarray(skip.adapt(ids).row_weights),
+                               np.asarray(plain.adapt(holes).row_weights))
+    labels = np.array([0, 1, 2, 1])
+    np.testing.assert_array_equal(skip.naive_bayes(ids, labels), plain.naive_bayes(holes, labels))
+    assert not np.allclose(plain.naive_bayes(ids, labels), plain.naive_bayes(holes, labels))
+    with pytest.raises(ValueError, match="`oov_id`"):
+        BagOfNgrams(len(VOCAB), 3, oov_id=0)
+
+
 def test_layer_config_round_trip_and_bad_arguments():
     layer = BagOfNgrams(12, 4, ngrams=3, buckets=100, pooling="mean", scale=10,
                         embeddings_regularizer=keras.regularizers.L2(1e-3), name="wide")
@@ -208,7 +232,10 @@ def test_wide_and_deep_logits_are_the_sum_of_both_parts():
     deep = keras.Model(model.inputs[0], model.get_layer("classes").output)
     deep_logits = np.asarray(deep(IDS[[0, 1, 2, 4]]), np.float64)
     wide = model.get_layer("bag_of_ngrams")
-    wide_logits, _ = _reference(IDS[[0, 1, 2, 4]], np.asarray(wide.embeddings), len(VOCAB), 2, 11, "sqrt")
+    rows = IDS[[0, 1, 2, 4]]
+    assert wide.oov_id == 1 and (rows == 1).any()  # unknown words add nothing to the wide part
+    wide_logits, _ = _reference(np.where(rows == 1, 0, rows), np.asarray(wide.embeddings), len(VOCAB),
+                                2, 11, "sqrt")
     assert wide.scale == 10.0          # the default learning-rate multiplier scales the wide logits
     logits = deep_logits + wide.scale * wide_logits
     want = np.exp(logits - logits.max(-1, keepdims=True))
@@ -221,6 +248,23 @@ def test_wide_and_deep_logits_are_the_sum_of_both_parts():
     fresh = text_classifier(VOCAB, 3, units=4, ngrams=2, ngram_buckets=11)
     assert not np.asarray(fresh.get_layer("bag_of_ngrams").embeddings).any()
     assert "bag_of_ngrams" not in [l.name for l in text_classifier(VOCAB, 3, units=4, ngrams=None).layers]
+
+
+def test_a_word_dropped_in_training_or_unknown_adds_nothing_to_the_wide_part():
+    # the wide part skips the OOV id: words that token dropout replaced in training, and words
+    # not in the vocabulary, are left out of its n-grams, as a linear model leaves them out
+    model = text_classifier(VOCAB, 3, units=4, embedding_dim=5, ngrams=2, ngram_buckets=11,
+                            token_dropout=0.5, ngram_weighting="none")
+    _randomise(model)
+    wide = model.get_layer("bag_of_ngrams")
+    assert wide.oov_id == 1
+    ids = np.tile(IDS[[0, 1, 2, 4]], (8, 1))
+    parts = keras.Model(model.inputs[0], [model.get_layer("token_dropout").output, wide.output])
+    dropped, logits = (np.asarray(t) for t in parts(ids, training=True))
+    assert 0.3 < ((dropped == 1) & (ids != 1)).sum() / (ids > 1).sum() < 0.7
+    table = np.asarray(wide.embeddings)
+    want, _ = _reference(np.where(dropped == 1, 0, dropped), table, len(VOCAB), 2, 11, "sqrt")
+    np.testing.assert_allclose(logits / wide.scale, want, atol=1e-5)
 
 
 @pytest.mark.parametrize("kwargs,match", [({"ngrams": -1}, "ngrams"), ({"ngrams": 1.5}, "ngrams"),

@@ -10,8 +10,9 @@ of Cheng et al. 2016, "Wide & Deep Learning"):
   `h_1 = t_1` and `h_k = (h_{k-1} * MULTIPLIER + t_k) mod buckets`,
   computed in the graph in int64 from the ids (MUL, ADD, FLOOR_MOD: builtin
   TFLite ops), so any n-gram has a row and nothing needs a list of n-grams;
-* an n-gram counts only when all its tokens are real (id != 0): padding,
-  and pairs that straddle padding (left padding, holes), add nothing.
+* an n-gram counts only when all its tokens are real (id != 0, and not
+  `oov_id` when one is given): padding, and pairs that straddle padding
+  (left padding, holes) or an unknown word, add nothing.
 
 The pooled vector is `sum / sqrt(count)` of the n-grams' rows (`pooling=
 "sqrt"`, close to TF-IDF's L2 normalisation of a count vector), their mean
@@ -83,6 +84,12 @@ class BagOfNgrams(keras.layers.Layer):
             its row's inverse document frequency, set by `adapt` (1 for
             every row until then), and "sqrt" pooling divides by the L2
             norm of the weights, "mean" by their sum.
+        oov_id: None (the default), or the id of unknown words (1 in a
+            `keras_rnnx.text.Vocabulary`): an n-gram holding it counts as
+            one straddling padding does, not at all, in the call, `adapt`
+            and `naive_bayes`, so a word outside the vocabulary (or one
+            `TokenDropout` replaced) adds nothing, as a linear model over a
+            fixed vocabulary leaves it out.
 
     Call arguments:
         inputs: int ids `[B, T]`, 0 = padding (anywhere in the row).
@@ -105,7 +112,7 @@ class BagOfNgrams(keras.layers.Layer):
 
     def __init__(self, vocabulary_size, output_dim, ngrams=2, buckets=2 ** 16, pooling="sqrt",
                  scale=1.0, embeddings_initializer="zeros", embeddings_regularizer=None,
-                 row_l2=0.0, weighting=None, **kwargs):
+                 row_l2=0.0, weighting=None, oov_id=None, **kwargs):
         super().__init__(**kwargs)
         self.vocabulary_size = check_units(vocabulary_size, "vocabulary_size", minimum=2)
         self.output_dim = check_units(output_dim, "output_dim")
@@ -119,6 +126,7 @@ class BagOfNgrams(keras.layers.Layer):
         self.row_l2 = check_number(row_l2, "row_l2", minimum=0.0)
         check_choice(weighting, "weighting", WEIGHTINGS)
         self.weighting = weighting
+        self.oov_id = None if oov_id is None else check_units(oov_id, "oov_id")
 
     @property
     def rows(self):
@@ -213,6 +221,8 @@ class BagOfNgrams(keras.layers.Layer):
         """
         ids = ops.cast(inputs, "int32")
         real = ops.not_equal(ids, 0)
+        if self.oov_id is not None:  # an unknown (or dropped) word adds nothing
+            real = ops.logical_and(real, ops.not_equal(ids, self.oov_id))
         rows, keep = [ids], [real]
         h, ok = ops.cast(ids, "int64"), real
         steps = ids.shape[1]
@@ -272,4 +282,5 @@ class BagOfNgrams(keras.layers.Layer):
             "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
             "row_l2": self.row_l2,
             "weighting": self.weighting,
+            "oov_id": self.oov_id,
         }

@@ -222,7 +222,10 @@ def text_classifier(
             token 1..N-grams (`keras_rnnx.layers.BagOfNgrams`: one weight row
             per token and per hash bucket of longer n-grams, straight to
             `num_classes` logits, pooled over the real n-grams), summed
-            before the softmax. Default 2 (uni- and bigrams).
+            before the softmax. Default 2 (uni- and bigrams). The wide part
+            leaves out every n-gram holding the OOV id
+            (`BagOfNgrams(oov_id=1)`): words outside the vocabulary, and
+            words `token_dropout` replaced in training, add nothing to it.
         ngram_buckets: hash buckets of the n-grams with n >= 2; the wide
             part holds `(vocabulary size + ngram_buckets) x num_classes`
             weights (default 65536).
@@ -308,7 +311,7 @@ def text_classifier(
                                     if ngram_l2 and ngram_updates == "dense" else None),
             row_l2=ngram_l2 if ngram_updates == "lazy" else 0.0,
             weighting=None if ngram_weighting == "none" else ngram_weighting,
-            dtype="float32", name="bag_of_ngrams",
+            oov_id=1, dtype="float32", name="bag_of_ngrams",
         )(x)
     embedding = keras.layers.Embedding(
         vocabulary_size, int(embedding_dim), mask_zero=True,
