@@ -6,6 +6,8 @@ import pytest
 
 from keras_rnnx import Word2Vec
 from keras_rnnx.cli import main as cli_main
+from keras_rnnx.text import iter_lines
+from keras_rnnx.word2vec import data as sd
 
 
 def _two_topics(n=150, seed=0):
@@ -176,6 +178,30 @@ def test_build_vocab_is_fits_counting_pass(tmp_path):
     assert model.wv.index_to_key == alone.wv.index_to_key
     np.testing.assert_array_equal(model.wv.vectors, alone.wv.vectors)
     assert model.loss_history == alone.loss_history
+
+
+@pytest.mark.parametrize("block_bytes", [5, 64, 1 << 20])
+def test_a_file_reads_as_iter_lines_reads_it(tmp_path, block_bytes):
+    """A file's lines in `fit` are exactly `iter_lines`' (a CR inside a line
+    kept for the tokenizer, trailing CRs dropped, empty lines kept), whatever
+    the blocks it is read in; TensorFlow's `TextLineDataset` would glue
+    "dog\rhen" into one word."""
+    text = "cat dog\rhen saw\r\ncow\u2028pig\n\nlong line of many words here\r\r\n\rx\r\nend"
+    for tail in ("", "\n", "\r\n"):
+        path = tmp_path / f"c{len(tail)}.txt"
+        path.write_bytes((text + tail).encode())
+        got = [b.decode() for b in sd.lines_dataset(str(path), block_bytes=block_bytes).as_numpy_iterator()]
+        assert got == list(iter_lines(str(path))), tail
+    assert [b.decode() for b in sd.lines_dataset(str(path)).as_numpy_iterator()][0] == "cat dog\rhen saw"
+    lines, _, _ = _two_topics(30)
+    path = tmp_path / "corpus.txt"
+    path.write_bytes(("\r\n".join(lines) + "\nbird dog\rhen cow\n").encode())
+    kw = dict(vector_size=8, window=2, min_count=1, epochs=2, batch_size=32, seed=5)
+    from_file = Word2Vec(**kw).fit(str(path))
+    from_lines = Word2Vec(**kw).fit(list(iter_lines(str(path))))
+    assert "hen" in from_file.wv.key_to_index and "doghen" not in from_file.wv.key_to_index
+    assert from_file.wv.index_to_key == from_lines.wv.index_to_key
+    np.testing.assert_array_equal(from_file.wv.vectors, from_lines.wv.vectors)
 
 
 def test_bad_input(tmp_path):

@@ -225,11 +225,39 @@ def epoch_chunks(corpus, *, keep_prob, sampler, window, negative, block_size, se
         }
 
 
-def lines_dataset(corpus):
+def lines_dataset(corpus, block_bytes=1 << 20):
     """A `tf.data.Dataset` of lines from a file path or an in-memory list of str.
 
-    Text files stream (`TextLineDataset`); the caller validates UTF-8 first.
+    A text file streams in blocks of about `block_bytes`, cut at a newline
+    and split in the graph, so its lines are exactly those of
+    `keras_rnnx.text.iter_lines(path)`: split at "\n", trailing "\r"s
+    dropped, a "\r" inside a line kept (the tokenizer splits there, as at
+    any whitespace). TensorFlow's `TextLineDataset` deletes such a "\r",
+    gluing the words on either side. The caller validates UTF-8 first.
     """
     if isinstance(corpus, str):
-        return tf.data.TextLineDataset(corpus)
+        path = corpus
+
+        def blocks():  # whole lines, without the newline after the block's last one
+            rest = b""
+            with open(path, "rb") as f:
+                while True:
+                    chunk = f.read(block_bytes)
+                    if not chunk:
+                        break
+                    data = rest + chunk
+                    cut = data.rfind(b"\n")
+                    if cut < 0:
+                        rest = data
+                        continue
+                    yield data[:cut]
+                    rest = data[cut + 1:]
+            if rest:
+                yield rest
+
+        def lines(block):
+            return tf.strings.regex_replace(tf.strings.split(block, "\n"), "\r+$", "")
+
+        return (tf.data.Dataset.from_generator(blocks, output_signature=tf.TensorSpec([], tf.string))
+                .map(lines).unbatch())
     return tf.data.Dataset.from_tensor_slices(tf.constant(list(corpus), tf.string))
