@@ -193,6 +193,11 @@ def test_a_file_reads_as_iter_lines_reads_it(tmp_path, block_bytes):
         got = [b.decode() for b in sd.lines_dataset(str(path), block_bytes=block_bytes).as_numpy_iterator()]
         assert got == list(iter_lines(str(path))), tail
     assert [b.decode() for b in sd.lines_dataset(str(path)).as_numpy_iterator()][0] == "cat dog\rhen saw"
+    for name, raw in (("empty", b""), ("newline", b"\n"), ("cr", b"\r"), ("two", b"a\n\nb")):
+        path = tmp_path / f"{name}.txt"
+        path.write_bytes(raw)
+        got = [b.decode() for b in sd.lines_dataset(str(path), block_bytes=block_bytes).as_numpy_iterator()]
+        assert got == list(iter_lines(str(path))), name
     lines, _, _ = _two_topics(30)
     path = tmp_path / "corpus.txt"
     path.write_bytes(("\r\n".join(lines) + "\nbird dog\rhen cow\n").encode())

@@ -37,6 +37,7 @@ which also states the block's layout). A chunk has the same layout over all
 its centres; `keras_rnnx.layers.skipgram.chunk_block` cuts a block out of it.
 """
 import collections
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -228,36 +229,36 @@ def epoch_chunks(corpus, *, keep_prob, sampler, window, negative, block_size, se
 def lines_dataset(corpus, block_bytes=1 << 20):
     """A `tf.data.Dataset` of lines from a file path or an in-memory list of str.
 
-    A text file streams in blocks of about `block_bytes`, cut at a newline
-    and split in the graph, so its lines are exactly those of
-    `keras_rnnx.text.iter_lines(path)`: split at "\n", trailing "\r"s
-    dropped, a "\r" inside a line kept (the tokenizer splits there, as at
-    any whitespace). TensorFlow's `TextLineDataset` deletes such a "\r",
-    gluing the words on either side. The caller validates UTF-8 first.
+    A text file streams in blocks of `block_bytes` read in the graph
+    (`FixedLengthRecordDataset`), whose lines are split at "\n" with the
+    partial last line carried into the next block (`Dataset.scan`), trailing
+    "\r"s dropped: exactly the lines of `keras_rnnx.text.iter_lines(path)`,
+    a "\r" inside a line kept (the tokenizer splits there, as at any
+    whitespace). TensorFlow's `TextLineDataset` deletes such a "\r", gluing
+    the words on either side. The caller validates UTF-8 first.
     """
     if isinstance(corpus, str):
         path = corpus
+        size = os.path.getsize(path)
+        if size == 0:
+            return tf.data.Dataset.from_tensor_slices(tf.constant([], tf.string))
+        whole, rest = divmod(size, block_bytes)
+        blocks = []
+        if whole:
+            blocks.append(tf.data.FixedLengthRecordDataset(path, block_bytes, footer_bytes=rest))
+        if rest:
+            blocks.append(tf.data.FixedLengthRecordDataset(path, rest, header_bytes=whole * block_bytes))
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":  # ends the last line
+                blocks.append(tf.data.Dataset.from_tensors(tf.constant(b"\n")))
+        data = blocks[0]
+        for more in blocks[1:]:
+            data = data.concatenate(more)
 
-        def blocks():  # whole lines, without the newline after the block's last one
-            rest = b""
-            with open(path, "rb") as f:
-                while True:
-                    chunk = f.read(block_bytes)
-                    if not chunk:
-                        break
-                    data = rest + chunk
-                    cut = data.rfind(b"\n")
-                    if cut < 0:
-                        rest = data
-                        continue
-                    yield data[:cut]
-                    rest = data[cut + 1:]
-            if rest:
-                yield rest
+        def split(carried, block):  # the block's whole lines; its partial last line carried on
+            pieces = tf.strings.split(tf.strings.join([carried, block]), "\n")
+            return pieces[-1], tf.strings.regex_replace(pieces[:-1], "\r+$", "")
 
-        def lines(block):
-            return tf.strings.regex_replace(tf.strings.split(block, "\n"), "\r+$", "")
-
-        return (tf.data.Dataset.from_generator(blocks, output_signature=tf.TensorSpec([], tf.string))
-                .map(lines).unbatch())
+        return data.scan(tf.constant(b""), split).unbatch()
     return tf.data.Dataset.from_tensor_slices(tf.constant(list(corpus), tf.string))
