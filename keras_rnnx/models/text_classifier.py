@@ -299,9 +299,10 @@ def text_classifier(
         embedding_dim = matrix.shape[1]
 
     ids = keras.Input(shape=(max_length,), dtype="int32", name="token_ids")
-    x = SanitizeIds(vocabulary_size, name="sanitize_ids")(ids)
+    sanitize = SanitizeIds(vocabulary_size, name="sanitize_ids")  # its oov_id: the model's one
+    x = sanitize(ids)
     if token_dropout:
-        x = TokenDropout(token_dropout, name="token_dropout")(x)
+        x = TokenDropout(token_dropout, oov_id=sanitize.oov_id, name="token_dropout")(x)
     wide = None
     if ngrams:
         wide = ngram_lib.BagOfNgrams(
@@ -311,7 +312,7 @@ def text_classifier(
                                     if ngram_l2 and ngram_updates == "dense" else None),
             row_l2=ngram_l2 if ngram_updates == "lazy" else 0.0,
             weighting=None if ngram_weighting == "none" else ngram_weighting,
-            oov_id=1, dtype="float32", name="bag_of_ngrams",
+            oov_id=sanitize.oov_id, dtype="float32", name="bag_of_ngrams",
         )(x)
     embedding = keras.layers.Embedding(
         vocabulary_size, int(embedding_dim), mask_zero=True,
