@@ -294,7 +294,8 @@ def wide_classifier(request):
     keras.utils.set_random_seed(3)
     texts, labels = _toy()
     clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=4,
-                                max_length=10, ngrams=2, ngram_buckets=64, ngram_l2=1e-4,
+                                max_length=10, recurrent_length=6, ngrams=2, ngram_buckets=64,
+                                ngram_l2=1e-4,
                                 ngram_lr_multiplier=5.0, ngram_weighting=request.param)
     clf.fit(texts, labels, epochs=3, verbose=0, learning_rate=2e-2, validation_fraction=0.0)
     return clf
@@ -384,3 +385,68 @@ def test_docstring_example_runs():
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_wide_part_reads_every_id_and_the_recurrent_part_the_first():
+    """With `recurrent_length` below `max_length` the model is softmax(deep
+    logits of the first `recurrent_length` ids + the wide part over all
+    `max_length` ids): the same deep part as a model of that length (same
+    weights), the same `BagOfNgrams` over the whole row."""
+    keras.utils.set_random_seed(4)
+    kw = dict(units=4, embedding_dim=4, ngrams=2, ngram_buckets=16, dropout=0.0,
+              token_dropout=0.0, ngram_weighting="none")
+    model = text_classifier(VOCAB, 3, max_length=12, recurrent_length=5, **kw)
+    wide = model.get_layer("bag_of_ngrams")
+    wide.embeddings.assign(np.random.default_rng(0).normal(size=wide.embeddings.shape))
+    short = text_classifier(VOCAB, 3, max_length=5, **kw)
+    short.set_weights(model.get_weights())
+    ids = np.array([[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0, 0],
+                    [2, 3, 4, 5, 6, 11, 10, 9, 0, 0, 0, 0],
+                    [4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], np.int32)
+
+    def deep(m, x):
+        return np.asarray(keras.Model(m.inputs[0], m.get_layer("classes").output)(x))
+
+    np.testing.assert_allclose(deep(model, ids), deep(short, ids[:, :5]), atol=1e-6)
+    np.testing.assert_array_equal(deep(model, ids)[0], deep(model, ids)[1])  # same first 5 ids
+    logits = deep(short, ids[:, :5]) + np.asarray(wide(ids))
+    want = np.exp(logits - logits.max(-1, keepdims=True))
+    np.testing.assert_allclose(np.asarray(model(ids)), want / want.sum(-1, keepdims=True),
+                               atol=1e-6)
+    assert not np.allclose(np.asarray(model(ids))[0], np.asarray(model(ids))[1])  # the tails
+    with pytest.raises(ValueError, match="recurrent_length"):
+        text_classifier(VOCAB, 3, max_length=12, recurrent_length=0, **kw)
+
+
+def test_create_sizes_the_wide_and_the_recurrent_lengths_from_the_training_texts(tmp_path):
+    """`create` with no lengths: the recurrent part reads the 95th percentile
+    of the training lengths, the wide part up to the longest text (at most
+    `max_wide_length`); without a wide part both read the percentile; a
+    given `max_length` is both parts' unless `recurrent_length` is given."""
+    texts, labels = _toy(40)   # 4 words each
+    texts = list(texts)
+    texts[0] = " ".join(["good"] * 30)
+    small = dict(units=4, embedding_dim=4, ngram_buckets=16, pretrain=False)
+    clf = TextClassifier.create(texts, labels, ["neg", "pos"], **small)
+    assert (clf.max_length, clf.recurrent_length) == (30, 4)
+    assert clf.ids_model.inputs[0].shape[1] == 30 and clf.texts_to_ids(texts).shape == (40, 30)
+    embedding = clf.ids_model.get_layer("embedding")
+    assert embedding.output.shape[1] == 4
+    capped = TextClassifier.create(texts, labels, ["neg", "pos"], max_wide_length=12, **small)
+    assert (capped.max_length, capped.recurrent_length) == (12, 4)
+    deep_only = TextClassifier.create(texts, labels, ["neg", "pos"], ngrams=0, **small)
+    assert (deep_only.max_length, deep_only.recurrent_length) == (4, 4)
+    given = TextClassifier.create(texts, labels, ["neg", "pos"], max_length=8, **small)
+    assert (given.max_length, given.recurrent_length) == (8, 8)
+    both = TextClassifier.create(texts, labels, ["neg", "pos"], max_length=8,
+                                 recurrent_length=20, **small)
+    assert (both.max_length, both.recurrent_length) == (8, 8)   # at most max_length
+    for bad in ({"recurrent_length": 0}, {"max_wide_length": "long"}, {"max_length": 2.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            TextClassifier.create(texts, labels, ["neg", "pos"], **bad, **small)
+    clf.fit(texts, labels, epochs=1, verbose=0, validation_fraction=0.0, refit=False)
+    want = clf.predict_proba(texts)
+    clf.save(str(tmp_path / "clf"))
+    loaded = TextClassifier.load(str(tmp_path / "clf"))
+    assert (loaded.max_length, loaded.recurrent_length) == (30, 4)
+    np.testing.assert_allclose(loaded.predict_proba(texts), want, atol=1e-6)

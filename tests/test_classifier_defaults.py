@@ -77,6 +77,7 @@ def test_the_command_defaults_are_the_python_defaults():
         "min_count": (create["min_count"], args.min_count),
         "max_vocabulary": (create["max_vocabulary"], args.max_vocabulary),
         "max_length": (create["max_length"], args.max_length),
+        "recurrent_length": (create["recurrent_length"], args.recurrent_length),
         "epochs": (fit["epochs"], args.epochs),
         "batch_size": (fit["batch_size"], args.batch_size),
         "class_weight": (fit["class_weight"], args.class_weight),

@@ -123,11 +123,15 @@ class _Phases(keras.callbacks.Callback):
         self.epochs[-1] += 1
 
 
-def test_bucketing_fit_learns_and_keeps_the_fixed_length_model():
+@pytest.mark.parametrize("recurrent_length", [None, 6])
+def test_bucketing_fit_learns_and_keeps_the_fixed_length_model(recurrent_length):
+    """Batches padded to their own longest text; with `recurrent_length` the
+    recurrent part reads each batch's first 6 ids (fewer in a batch of
+    shorter texts), the wide part the whole batch."""
     texts, labels = _toy(96, 0)
     keras.utils.set_random_seed(1)
     clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=8,
-                                dropout=0.0, max_length=10)
+                                dropout=0.0, max_length=10, recurrent_length=recurrent_length)
     phases = _Phases()
     clf.fit(texts, labels, epochs=8, batch_size=8, learning_rate=0.03, verbose=0,
             bucketing=True, validation_fraction=0, callbacks=[phases])

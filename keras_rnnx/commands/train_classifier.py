@@ -116,8 +116,14 @@ def add_arguments(parser):
     parser.add_argument("--max-vocabulary", type=_args.positive_int, default=defaults.MAX_VOCABULARY,
                         help=f"vocabulary size limit (default {defaults.MAX_VOCABULARY})")
     parser.add_argument("--max-length", type=_args.positive_int, default=None,
-                        help=f"tokens kept per text (default: {defaults.LENGTH_PERCENTILE}th percentile "
-                             f"of the training lengths, <= {defaults.MAX_AUTO_LENGTH})")
+                        help="tokens kept per text, all read by the wide part (default: the "
+                             f"longest training text, <= {defaults.MAX_WIDE_LENGTH}, with the wide "
+                             "part on; else the recurrent length)")
+    parser.add_argument("--recurrent-length", type=_args.positive_int, default=None,
+                        help="tokens the recurrent part reads, the first of each text (default: "
+                             "--max-length when given, else the "
+                             f"{defaults.LENGTH_PERCENTILE}th percentile of the training lengths, "
+                             f"<= {defaults.MAX_AUTO_LENGTH})")
     _args.add_epochs(parser, defaults.EPOCHS, "the maximum number of epochs; training stops "
                                               "earlier when the validation score stops improving")
     parser.add_argument("--validation-fraction", type=_args.rate, default=defaults.VALIDATION_FRACTION,
@@ -293,7 +299,8 @@ def run(args):
             train.texts, train.labels, train.class_names,
             tokenizer=args.tokenizer, lowercase=args.lowercase,
             min_count=args.min_count, max_vocabulary=args.max_vocabulary,
-            max_length=args.max_length, cell=args.cell, units=args.units,
+            max_length=args.max_length, recurrent_length=args.recurrent_length,
+            cell=args.cell, units=args.units,
             layers=args.layers, bidirectional=args.bidirectional,
             pooling=args.pooling, embedding_dim=args.embedding_dim,
             embeddings=embeddings, pretrain=False,  # pretrained above, with --pretrain's corpus
@@ -305,7 +312,8 @@ def run(args):
         )
     except (ValueError, TypeError) as e:
         return fail(e)
-    print(f"vocabulary {len(clf.vocabulary)} tokens, max_length {clf.max_length}", flush=True)
+    print(f"vocabulary {len(clf.vocabulary)} tokens, max_length {clf.max_length} (the recurrent "
+          f"part reads the first {clf.recurrent_length})", flush=True)
     backup_dir = args.backup_dir or os.path.join(args.out, "backup")
     callbacks = [AtomicBackupAndRestore(backup_dir, delete_checkpoint=True)]
     if not args.quiet:

@@ -166,6 +166,7 @@ def text_classifier(
     token_dropout=defaults.TOKEN_DROPOUT,
     inputs="ids",
     max_length=None,
+    recurrent_length=None,
     tokenizer=defaults.TOKENIZER,
     lowercase=defaults.LOWERCASE,
     normalization=defaults.NORMALIZATION,
@@ -212,6 +213,11 @@ def text_classifier(
             (raw strings `[B]`, tokenized in-graph by `TextToIds`).
         max_length: the sequence length: fixes `T` of the ids input, and
             truncates/pads the tokenized strings. None: any length.
+        recurrent_length: the recurrent (deep) part reads the first
+            `recurrent_length` ids of each text, the wide part all of them
+            (long texts: the linear part reads the whole text while the
+            recurrent part's cost stays bounded). None (the default): both
+            read every id.
         tokenizer, lowercase, normalization: the tokenizer settings for
             `inputs="strings"` (`TextToIds`): "whitespace" or
             "unicode_script" words (the default), or "characters";
@@ -278,6 +284,9 @@ def text_classifier(
         raise ValueError(f"`inputs` must be one of {INPUTS}; got {inputs!r}")
     if max_length is not None and (not isinstance(max_length, (int, np.integer)) or max_length < 1):
         raise ValueError(f"`max_length` must be a positive int or None; got {max_length!r}")
+    if recurrent_length is not None and (not isinstance(recurrent_length, (int, np.integer))
+                                         or recurrent_length < 1):
+        raise ValueError(f"`recurrent_length` must be a positive int or None; got {recurrent_length!r}")
     if tokenizer not in TOKENIZERS:
         raise ValueError(f"`tokenizer` must be one of {TOKENIZERS}; got {tokenizer!r}")
     # the wide part: `BagOfNgrams`' own checks (`_validation`), under this function's names
@@ -314,6 +323,8 @@ def text_classifier(
             weighting=None if ngram_weighting == "none" else ngram_weighting,
             oov_id=sanitize.oov_id, dtype="float32", name="bag_of_ngrams",
         )(x)
+    if recurrent_length is not None and (max_length is None or recurrent_length < max_length):
+        x = x[:, : int(recurrent_length)]  # the deep part reads the first ids only
     embedding = keras.layers.Embedding(
         vocabulary_size, int(embedding_dim), mask_zero=True,
         trainable=train_embeddings, name="embedding",
@@ -468,11 +479,12 @@ def _lengths(texts, vocabulary, tokenizer, lowercase, normalization):
 
 
 # `text_classifier`'s hyper-parameters that `TextClassifier.settings["model"]` records (the
-# others are the vocabulary, the tokenizer settings and `max_length`, recorded apart)
+# others are the vocabulary, the tokenizer settings, `max_length` and `recurrent_length`,
+# recorded apart)
 _MODEL_PARAMETERS = {
     k: p for k, p in inspect.signature(text_classifier).parameters.items()
-    if k not in ("vocabulary", "num_classes", "embeddings", "inputs", "max_length", "tokenizer",
-                 "lowercase", "normalization")}
+    if k not in ("vocabulary", "num_classes", "embeddings", "inputs", "max_length",
+                 "recurrent_length", "tokenizer", "lowercase", "normalization")}
 
 _REFIT_MARKER = "refit.json"  # in backup_dir: the first phase's report, while the refit runs
 
@@ -537,8 +549,10 @@ class TextClassifier:
     def create(cls, texts, labels, class_names, *, tokenizer=defaults.TOKENIZER,
                lowercase=defaults.LOWERCASE, normalization=defaults.NORMALIZATION,
                min_count=defaults.MIN_COUNT, max_vocabulary=defaults.MAX_VOCABULARY,
-               max_length=None, length_percentile=defaults.LENGTH_PERCENTILE,
-               max_auto_length=defaults.MAX_AUTO_LENGTH, pretrain=defaults.PRETRAIN,
+               max_length=None, recurrent_length=None,
+               length_percentile=defaults.LENGTH_PERCENTILE,
+               max_auto_length=defaults.MAX_AUTO_LENGTH,
+               max_wide_length=defaults.MAX_WIDE_LENGTH, pretrain=defaults.PRETRAIN,
                **model_kwargs):
         """Builds the vocabulary from `texts` and an untrained model.
 
@@ -552,9 +566,15 @@ class TextClassifier:
                 (default "unicode_script" words, lowercased, NFKC).
             min_count, max_vocabulary: vocabulary pruning (default: every
                 token seen once, at most 20000 tokens).
-            max_length: tokens kept per text; None (the default): the
-                `length_percentile` (default 95) of the training lengths,
-                at most `max_auto_length` (default 256).
+            max_length: tokens kept per text (the ids model's input
+                length), all read by the wide part; None (the default): the
+                longest training text, at most `max_wide_length` (default
+                1024), when the model has a wide part (`ngrams`), else
+                `recurrent_length`.
+            recurrent_length: tokens the recurrent part reads, the first of
+                each text; None (the default): `max_length` when it is
+                given, else the `length_percentile` (default 95) of the
+                training lengths, at most `max_auto_length` (default 256).
             pretrain: with no `embeddings` and a word tokenizer, start the
                 embedding from skip-gram vectors trained on `texts`
                 (`pretrain_vectors`, sized `embedding_dim`; default True, as
@@ -582,9 +602,19 @@ class TextClassifier:
         decoded = [t.decode("utf-8", errors="replace") for t in texts]
         tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
         vocabulary = Vocabulary.build(decoded, tok, min_count=min_count, max_size=max_vocabulary)
-        if max_length is None:
+        max_length, recurrent_length = (None if v is None else check_units(v, name) for v, name in (
+            (max_length, "max_length"), (recurrent_length, "recurrent_length")))
+        max_wide_length = check_units(max_wide_length, "max_wide_length")
+        if max_length is None or recurrent_length is None:
             lengths = _lengths(decoded, vocabulary, tokenizer, lowercase, normalization)
-            max_length = int(min(max(np.percentile(lengths, length_percentile), 1), max_auto_length))
+            auto = int(min(max(np.percentile(lengths, length_percentile), 1), max_auto_length))
+            if recurrent_length is None:
+                recurrent_length = auto if max_length is None else max_length
+            if max_length is None:
+                wide = model_kwargs.get("ngrams", defaults.NGRAMS)
+                longest = int(min(max(lengths.max(), 1), max_wide_length)) if wide else 0
+                max_length = max(longest, int(recurrent_length))
+        recurrent_length = min(int(recurrent_length), int(max_length))
         if pretrain and model_kwargs.get("embeddings") is None and tokenizer != "characters":
             try:
                 model_kwargs["embeddings"] = pretrain_vectors(
@@ -595,13 +625,14 @@ class TextClassifier:
                               stacklevel=2)
         settings = {
             "tokenizer": tokenizer, "lowercase": lowercase, "normalization": normalization,
-            "max_length": int(max_length),
+            "max_length": int(max_length), "recurrent_length": int(recurrent_length),
             "starts_from_vectors": model_kwargs.get("embeddings") is not None,
         }
         model_kwargs.setdefault("name", "text_classifier")
         model = text_classifier(
             vocabulary, len(class_names), inputs="strings", max_length=int(max_length),
-            tokenizer=tokenizer, lowercase=lowercase, normalization=normalization, **model_kwargs,
+            recurrent_length=int(recurrent_length), tokenizer=tokenizer, lowercase=lowercase,
+            normalization=normalization, **model_kwargs,
         )
         settings["model"] = {  # every hyper-parameter, given or default
             k: model_kwargs.get(k, p.default) for k, p in _MODEL_PARAMETERS.items()}
@@ -616,7 +647,14 @@ class TextClassifier:
 
     @property
     def max_length(self):
+        """Tokens kept per text: the ids model's input length."""
         return self.settings["max_length"]
+
+    @property
+    def recurrent_length(self):
+        """Tokens the recurrent part reads, the first `recurrent_length` of
+        each text (the wide part reads all `max_length`)."""
+        return self.settings.get("recurrent_length", self.max_length)
 
     def texts_to_ids(self, texts, batch_size=1024):
         """int32 ids `[N, max_length]` for a list of texts (in-graph tokenizer)."""
