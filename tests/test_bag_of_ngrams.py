@@ -414,8 +414,9 @@ def test_the_wide_part_reads_every_id_and_the_recurrent_part_the_first():
     np.testing.assert_allclose(np.asarray(model(ids)), want / want.sum(-1, keepdims=True),
                                atol=1e-6)
     assert not np.allclose(np.asarray(model(ids))[0], np.asarray(model(ids))[1])  # the tails
-    with pytest.raises(ValueError, match="recurrent_length"):
-        text_classifier(VOCAB, 3, max_length=12, recurrent_length=0, **kw)
+    for bad in (0, 13):
+        with pytest.raises(ValueError, match="recurrent_length"):
+            text_classifier(VOCAB, 3, max_length=12, recurrent_length=bad, **kw)
 
 
 def test_create_sizes_the_wide_and_the_recurrent_lengths_from_the_training_texts(tmp_path):
@@ -438,9 +439,11 @@ def test_create_sizes_the_wide_and_the_recurrent_lengths_from_the_training_texts
     assert (deep_only.max_length, deep_only.recurrent_length) == (4, 4)
     given = TextClassifier.create(texts, labels, ["neg", "pos"], max_length=8, **small)
     assert (given.max_length, given.recurrent_length) == (8, 8)
-    both = TextClassifier.create(texts, labels, ["neg", "pos"], max_length=8,
-                                 recurrent_length=20, **small)
-    assert (both.max_length, both.recurrent_length) == (8, 8)   # at most max_length
+    longer = TextClassifier.create(texts, labels, ["neg", "pos"], recurrent_length=40, **small)
+    assert (longer.max_length, longer.recurrent_length) == (40, 40)   # keeps what it reads
+    with pytest.raises(ValueError, match=r"`recurrent_length` must be at most `max_length` \(8\)"):
+        TextClassifier.create(texts, labels, ["neg", "pos"], max_length=8, recurrent_length=20,
+                              **small)
     for bad in ({"recurrent_length": 0}, {"max_wide_length": "long"}, {"max_length": 2.5}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             TextClassifier.create(texts, labels, ["neg", "pos"], **bad, **small)

@@ -120,8 +120,8 @@ def add_arguments(parser):
                              f"longest training text, <= {defaults.MAX_WIDE_LENGTH}, with the wide "
                              "part on; else the recurrent length)")
     parser.add_argument("--recurrent-length", type=_args.positive_int, default=None,
-                        help="tokens the recurrent part reads, the first of each text (default: "
-                             "--max-length when given, else the "
+                        help="tokens the recurrent part reads, the first of each text, at most "
+                             "--max-length (default: --max-length when given, else the "
                              f"{defaults.LENGTH_PERCENTILE}th percentile of the training lengths, "
                              f"<= {defaults.MAX_AUTO_LENGTH})")
     _args.add_epochs(parser, defaults.EPOCHS, "the maximum number of epochs; training stops "

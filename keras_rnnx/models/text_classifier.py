@@ -216,8 +216,8 @@ def text_classifier(
         recurrent_length: the recurrent (deep) part reads the first
             `recurrent_length` ids of each text, the wide part all of them
             (long texts: the linear part reads the whole text while the
-            recurrent part's cost stays bounded). None (the default): both
-            read every id.
+            recurrent part's cost stays bounded), at most `max_length`.
+            None (the default): both read every id.
         tokenizer, lowercase, normalization: the tokenizer settings for
             `inputs="strings"` (`TextToIds`): "whitespace" or
             "unicode_script" words (the default), or "characters";
@@ -287,6 +287,9 @@ def text_classifier(
     if recurrent_length is not None and (not isinstance(recurrent_length, (int, np.integer))
                                          or recurrent_length < 1):
         raise ValueError(f"`recurrent_length` must be a positive int or None; got {recurrent_length!r}")
+    if recurrent_length is not None and max_length is not None and recurrent_length > max_length:
+        raise ValueError(f"`recurrent_length` must be at most `max_length` ({max_length}), the ids "
+                         f"the model keeps; got {recurrent_length}")
     if tokenizer not in TOKENIZERS:
         raise ValueError(f"`tokenizer` must be one of {TOKENIZERS}; got {tokenizer!r}")
     # the wide part: `BagOfNgrams`' own checks (`_validation`), under this function's names
@@ -572,9 +575,11 @@ class TextClassifier:
                 1024), when the model has a wide part (`ngrams`), else
                 `recurrent_length`.
             recurrent_length: tokens the recurrent part reads, the first of
-                each text; None (the default): `max_length` when it is
-                given, else the `length_percentile` (default 95) of the
-                training lengths, at most `max_auto_length` (default 256).
+                each text, at most `max_length` (a `max_length` left to
+                default is raised to it); None (the default): `max_length`
+                when it is given, else the `length_percentile` (default
+                95) of the training lengths, at most `max_auto_length`
+                (default 256).
             pretrain: with no `embeddings` and a word tokenizer, start the
                 embedding from skip-gram vectors trained on `texts`
                 (`pretrain_vectors`, sized `embedding_dim`; default True, as
@@ -614,7 +619,9 @@ class TextClassifier:
                 wide = model_kwargs.get("ngrams", defaults.NGRAMS)
                 longest = int(min(max(lengths.max(), 1), max_wide_length)) if wide else 0
                 max_length = max(longest, int(recurrent_length))
-        recurrent_length = min(int(recurrent_length), int(max_length))
+        if recurrent_length > max_length:
+            raise ValueError(f"`recurrent_length` must be at most `max_length` ({max_length}), the "
+                             f"tokens kept per text; got {recurrent_length}")
         if pretrain and model_kwargs.get("embeddings") is None and tokenizer != "characters":
             try:
                 model_kwargs["embeddings"] = pretrain_vectors(
