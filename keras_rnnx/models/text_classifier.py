@@ -610,15 +610,16 @@ class TextClassifier:
         max_length, recurrent_length = (None if v is None else check_units(v, name) for v, name in (
             (max_length, "max_length"), (recurrent_length, "recurrent_length")))
         max_wide_length = check_units(max_wide_length, "max_wide_length")
-        if max_length is None or recurrent_length is None:
+        if max_length is None:  # the lengths of the training texts set what is not given
             lengths = _lengths(decoded, vocabulary, tokenizer, lowercase, normalization)
-            auto = int(min(max(np.percentile(lengths, length_percentile), 1), max_auto_length))
             if recurrent_length is None:
-                recurrent_length = auto if max_length is None else max_length
-            if max_length is None:
-                wide = model_kwargs.get("ngrams", defaults.NGRAMS)
-                longest = int(min(max(lengths.max(), 1), max_wide_length)) if wide else 0
-                max_length = max(longest, int(recurrent_length))
+                recurrent_length = int(min(max(np.percentile(lengths, length_percentile), 1),
+                                           max_auto_length))
+            wide = model_kwargs.get("ngrams", defaults.NGRAMS)
+            longest = int(min(max(lengths.max(), 1), max_wide_length)) if wide else 0
+            max_length = max(longest, recurrent_length)
+        elif recurrent_length is None:
+            recurrent_length = max_length
         if recurrent_length > max_length:
             raise ValueError(f"`recurrent_length` must be at most `max_length` ({max_length}), the "
                              f"tokens kept per text; got {recurrent_length}")
