@@ -284,9 +284,8 @@ def text_classifier(
         raise ValueError(f"`inputs` must be one of {INPUTS}; got {inputs!r}")
     if max_length is not None and (not isinstance(max_length, (int, np.integer)) or max_length < 1):
         raise ValueError(f"`max_length` must be a positive int or None; got {max_length!r}")
-    if recurrent_length is not None and (not isinstance(recurrent_length, (int, np.integer))
-                                         or recurrent_length < 1):
-        raise ValueError(f"`recurrent_length` must be a positive int or None; got {recurrent_length!r}")
+    if recurrent_length is not None:
+        recurrent_length = check_units(recurrent_length, "recurrent_length")
     if recurrent_length is not None and max_length is not None and recurrent_length > max_length:
         raise ValueError(f"`recurrent_length` must be at most `max_length` ({max_length}), the ids "
                          f"the model keeps; got {recurrent_length}")
@@ -604,12 +603,18 @@ class TextClassifier:
             raise ValueError(f"`texts` and `labels` must be non-empty and of equal length; got {len(texts)} and {len(labels)}")
         if tokenizer not in TOKENIZERS:
             raise ValueError(f"`tokenizer` must be one of {TOKENIZERS}; got {tokenizer!r}")
+        if max_length is not None:
+            max_length = check_units(max_length, "max_length")
+        if recurrent_length is not None:
+            recurrent_length = check_units(recurrent_length, "recurrent_length")
+        max_wide_length = check_units(max_wide_length, "max_wide_length")
+        if None not in (max_length, recurrent_length) and recurrent_length > max_length:
+            # both given (a defaulted max_length is raised to recurrent_length below)
+            raise ValueError(f"`recurrent_length` must be at most `max_length` ({max_length}), the "
+                             f"tokens kept per text; got {recurrent_length}")
         decoded = [t.decode("utf-8", errors="replace") for t in texts]
         tok = Tokenizer(kind=tokenizer, lowercase=lowercase, normalization=normalization)
         vocabulary = Vocabulary.build(decoded, tok, min_count=min_count, max_size=max_vocabulary)
-        max_length, recurrent_length = (None if v is None else check_units(v, name) for v, name in (
-            (max_length, "max_length"), (recurrent_length, "recurrent_length")))
-        max_wide_length = check_units(max_wide_length, "max_wide_length")
         if max_length is None:  # the lengths of the training texts set what is not given
             lengths = _lengths(decoded, vocabulary, tokenizer, lowercase, normalization)
             if recurrent_length is None:
@@ -620,9 +625,6 @@ class TextClassifier:
             max_length = max(longest, recurrent_length)
         elif recurrent_length is None:
             recurrent_length = max_length
-        if recurrent_length > max_length:
-            raise ValueError(f"`recurrent_length` must be at most `max_length` ({max_length}), the "
-                             f"tokens kept per text; got {recurrent_length}")
         if pretrain and model_kwargs.get("embeddings") is None and tokenizer != "characters":
             try:
                 model_kwargs["embeddings"] = pretrain_vectors(
