@@ -90,14 +90,17 @@ def test_refuses_stemming_and_other_objects():
 @pytest.fixture(scope="module", params=[0, 2], ids=["deep", "wide_and_deep"])
 def classifier(request):
     """A small classifier, without and with the wide part (`rnnx
-    train-classifier`'s default: hashed n-grams computed in the graph)."""
+    train-classifier`'s default: hashed n-grams computed in the graph), the
+    latter's recurrent part reading the first 8 of the 12 ids (the default
+    model reads fewer ids in its recurrent part than in its wide part)."""
     from keras_rnnx.models import TextClassifier
 
     texts = ["a great film", "the worst movie", "Ｇｒｅａｔ acting", "cafe\u0301 was bad",
              "straße ok", "漢字 good"] * 4
     labels = [1, 0, 1, 0, 1, 1] * 4
     clf = TextClassifier.create(texts, labels, ["neg", "pos"], units=4, embedding_dim=4,
-                                max_length=12, ngrams=request.param)
+                                max_length=12, recurrent_length=8 if request.param else None,
+                                ngrams=request.param)
     clf.fit(texts, labels, epochs=1, verbose=0)
     return clf
 
